@@ -1,0 +1,99 @@
+/* Growable buffers with a maximum. */
+#include "core/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipewright/error.h"
+
+static int buf_reserve(pw_buf *b, size_t extra)
+{
+	if (b->max && (b->len + extra > b->max || b->len + extra < b->len))
+		return PW_ENOMEM;
+	if (b->len + extra + 1 <= b->cap)
+		return 0;
+	size_t want = b->cap ? b->cap : 64;
+	while (want < b->len + extra + 1)
+		want *= 2;
+	char *p = realloc(b->data, want);
+	if (!p)
+		return PW_ENOMEM;
+	b->data = p;
+	b->cap = want;
+	return 0;
+}
+
+int pw__buf_append(pw_buf *b, const void *data, size_t len)
+{
+	if (buf_reserve(b, len) < 0)
+		return PW_ENOMEM;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int pw__buf_puts(pw_buf *b, const char *s)
+{
+	return pw__buf_append(b, s, strlen(s));
+}
+
+int pw__buf_putc(pw_buf *b, char c)
+{
+	return pw__buf_append(b, &c, 1);
+}
+
+int pw__buf_vprintf(pw_buf *b, const char *fmt, va_list ap)
+{
+	va_list copy;
+	va_copy(copy, ap);
+	int n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (n < 0)
+		return PW_EINVAL;
+	if (buf_reserve(b, (size_t)n) < 0)
+		return PW_ENOMEM;
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int pw__buf_printf(pw_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = pw__buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+void pw__buf_clear(pw_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+char *pw__buf_detach(pw_buf *b)
+{
+	char *d = b->data;
+	if (!d)
+		d = calloc(1, 1);
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return d;
+}
+
+void pw__buf_dispose(pw_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+const char *pw__buf_cstr(const pw_buf *b)
+{
+	return b->data ? b->data : "";
+}
