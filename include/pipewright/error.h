@@ -32,7 +32,7 @@ typedef enum pw_error_code {
 #define PW__ERRENUM(name, val, desc) PW_##name = val,
 	PW_ERROR_MAP(PW__ERRENUM)
 #undef PW__ERRENUM
-} pw_error_code;
+} pw_errcode;
 
 /* An error's detail. Opaque; the caller that receives one frees it with pw_error_free().
  * Errors may be chained (several diagnostics of one pipeline file): pw_error_next(). */

@@ -217,3 +217,9 @@ void pw_error_free(pw_error *e)
 		e = next;
 	}
 }
+
+void pw__error_replace_message(pw_error *e, const char *message)
+{
+	if (e && message)
+		set_field(e, &e->message, message);
+}

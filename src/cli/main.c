@@ -1,0 +1,559 @@
+/* The pipewright command: run, validate, plan and connectors over libpipewright. Only this
+ * directory talks to the terminal. Exit statuses are documented in usage() and the README. */
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pipewright.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_STEP_FAILED = 1,
+	EXIT_INVALID = 2,
+	EXIT_USAGE = 3,
+	EXIT_ERROR = 4,
+	EXIT_CANCELLED = 130
+};
+
+typedef struct cli {
+	int color;
+	int json_logs;
+	pw_log_level level;
+	pthread_mutex_t print_lock;
+	pw_run *run;
+} cli;
+
+static cli g_cli = {.level = PW_LOG_WARN, .print_lock = PTHREAD_MUTEX_INITIALIZER};
+
+#define C_RESET "\033[0m"
+#define C_DIM "\033[2m"
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_BOLD "\033[1m"
+
+static const char *col(const char *code)
+{
+	return g_cli.color ? code : "";
+}
+
+static const char *const step_colors[] = {"\033[36m", "\033[35m", "\033[34m", "\033[33m", "\033[32m", "\033[96m"};
+
+static const char *step_color(const char *step)
+{
+	unsigned h = 5381;
+	for (const char *p = step; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return col(step_colors[h % (sizeof(step_colors) / sizeof(step_colors[0]))]);
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: pipewright <command> [options]\n"
+	      "\n"
+	      "commands:\n"
+	      "  run [FILE]         run a pipeline (default FILE: pipewright.yml)\n"
+	      "  validate FILE      check a pipeline and every step's configuration; runs nothing\n"
+	      "  plan FILE          show what every step would do (dry run; secrets masked)\n"
+	      "  connectors         list the available connector types (--stats: statistics)\n"
+	      "\n"
+	      "options: --version, --help (also after each command)\n"
+	      "environment: PIPEWRIGHT_LOG=error|warn|info|debug|trace (default warn)\n"
+	      "\n"
+	      "exit status: 0 success; 1 a step failed or timed out; 2 invalid pipeline;\n"
+	      "             3 usage error; 4 other error; 130 cancelled (SIGINT/SIGTERM)\n",
+	      f);
+}
+
+static void usage_run(FILE *f)
+{
+	fputs("usage: pipewright run [FILE] [options]\n"
+	      "\n"
+	      "Runs the pipeline in FILE (default: pipewright.yml). Steps run in file order unless\n"
+	      "`needs` says otherwise; independent steps run in parallel.\n"
+	      "\n"
+	      "  -j, --jobs N           steps run at once (default: number of CPUs)\n"
+	      "  -w, --workspace DIR    the directory steps run in (default: the file's directory)\n"
+	      "      --run-id ID        name the run (default: date, time and a random suffix)\n"
+	      "      --log-format F     text (default) or json for diagnostics on stderr\n"
+	      "      --color WHEN       auto (default), always or never\n"
+	      "  -q, --quiet            do not print step output, only the summary\n"
+	      "\n"
+	      "Each run writes .pipewright/runs/<run-id>/ in the workspace: one log per step,\n"
+	      "result.json and audit.jsonl. SIGINT or SIGTERM cancels running steps (their\n"
+	      "resources are cleaned up); `when: always` steps still run; a second signal stops those.\n"
+	      "\n"
+	      "exit status: 0 success; 1 a step failed or timed out; 2 invalid pipeline;\n"
+	      "             3 usage error; 4 other error; 130 cancelled\n",
+	      f);
+}
+
+static void print_error(const pw_error *e)
+{
+	for (; e; e = pw_error_next(e)) {
+		char *text = pw_error_format(e, 0);
+		fprintf(stderr, "%serror:%s %s\n", col(C_RED C_BOLD), col(C_RESET), text);
+		pw_free(text);
+	}
+}
+
+static void on_log(const pw_log_record *rec, void *payload)
+{
+	pthread_mutex_lock(&g_cli.print_lock);
+	if (g_cli.json_logs) {
+		json_t *o = json_object();
+		json_object_set_new(o, "unix_ms", json_integer(rec->unix_ms));
+		json_object_set_new(o, "level", json_string(pw_log_level_name(rec->level)));
+		json_object_set_new(o, "run_id", json_string(rec->run_id));
+		json_object_set_new(o, "step", json_string(rec->step));
+		json_object_set_new(o, "component", json_string(rec->component));
+		json_object_set_new(o, "message", json_string(rec->message));
+		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		fprintf(stderr, "%s\n", s ? s : "{}");
+		free(s);
+		json_decref(o);
+	} else {
+		fprintf(stderr, "%s%s%s run=%s%s%s %s: %s\n", col(C_DIM), pw_log_level_name(rec->level), col(C_RESET),
+		        rec->run_id, *rec->step ? " step=" : "", rec->step, rec->component, rec->message);
+	}
+	pthread_mutex_unlock(&g_cli.print_lock);
+}
+
+static int g_quiet;
+
+static void on_output(const char *step, pw_stream stream, const char *data, size_t len, void *payload)
+{
+	if (g_quiet)
+		return;
+	pthread_mutex_lock(&g_cli.print_lock);
+	fprintf(stdout, "%s%s |%s ", step_color(step), step, col(C_RESET));
+	if (stream == PW_STREAM_STDERR && g_cli.color)
+		fputs(C_YELLOW, stdout);
+	fwrite(data, 1, len, stdout);
+	if (stream == PW_STREAM_STDERR && g_cli.color)
+		fputs(C_RESET, stdout);
+	if (!len || data[len - 1] != '\n')
+		fputc('\n', stdout);
+	fflush(stdout);
+	pthread_mutex_unlock(&g_cli.print_lock);
+}
+
+static void on_event(const char *step, pw_step_status status, unsigned int attempt, const pw_result *result,
+                     const pw_error *error, void *payload)
+{
+	pthread_mutex_lock(&g_cli.print_lock);
+	switch (status) {
+	case PW_STEP_RUNNING:
+		fprintf(stdout, "%s%s |%s %s-> started%s\n", step_color(step), step, col(C_RESET), col(C_DIM),
+		        col(C_RESET));
+		break;
+	case PW_STEP_SUCCEEDED:
+		fprintf(stdout, "%s%s |%s %sok%s\n", step_color(step), step, col(C_RESET), col(C_GREEN), col(C_RESET));
+		break;
+	case PW_STEP_SKIPPED:
+	case PW_STEP_CANCELLED:
+		fprintf(stdout, "%s%s |%s %s%s%s\n", step_color(step), step, col(C_RESET), col(C_YELLOW),
+		        pw_step_status_name(status), col(C_RESET));
+		break;
+	default:
+		fprintf(stdout, "%s%s |%s %s%s%s", step_color(step), step, col(C_RESET), col(C_RED),
+		        pw_step_status_name(status), col(C_RESET));
+		if (result)
+			fprintf(stdout, " (exit code %d)", pw_result_exit_code(result));
+		fputc('\n', stdout);
+		break;
+	}
+	fflush(stdout);
+	pthread_mutex_unlock(&g_cli.print_lock);
+}
+
+static int load(pw_pipeline **out, const char *path)
+{
+	pw_error *e = NULL;
+	if (pw_pipeline_load_file(out, path, &e) < 0) {
+		print_error(e);
+		pw_error_free(e);
+		return EXIT_INVALID;
+	}
+	return EXIT_OK;
+}
+
+static int make_manager(pw_manager **out)
+{
+	pw_manager_options mo = PW_MANAGER_OPTIONS_INIT;
+	mo.on_log = on_log;
+	mo.log_level = g_cli.level;
+	pw_error *e = NULL;
+	if (pw_manager_new(out, &mo, &e) < 0) {
+		print_error(e);
+		pw_error_free(e);
+		return EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
+static int validate_into(pw_pipeline *p, pw_manager *m)
+{
+	pw_error *e = NULL;
+	if (pw_pipeline_validate(p, m, &e) < 0) {
+		print_error(e);
+		pw_error_free(e);
+		return EXIT_INVALID;
+	}
+	return EXIT_OK;
+}
+
+static int want_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+	return 0;
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+	if (want_help(argc, argv) || argc != 1) {
+		fputs("usage: pipewright validate FILE\n\nLoads FILE, checks its structure, secrets, connector types and "
+		      "each step's\nconfiguration, and reports every problem with file:line:column. Runs nothing.\n"
+		      "exit status: 0 valid; 2 invalid; 3 usage error\n",
+		      argc == 1 ? stdout : stderr);
+		return argc == 1 ? EXIT_OK : EXIT_USAGE;
+	}
+	pw_pipeline *p = NULL;
+	pw_manager *m = NULL;
+	int rc = load(&p, argv[0]);
+	if (rc == EXIT_OK)
+		rc = make_manager(&m);
+	if (rc == EXIT_OK)
+		rc = validate_into(p, m);
+	if (rc == EXIT_OK)
+		printf("%s: valid (%zu steps)\n", argv[0], pw_pipeline_step_count(p));
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+	return rc;
+}
+
+static int cmd_plan(int argc, char **argv)
+{
+	const char *workspace = NULL, *file = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs("usage: pipewright plan FILE [-w DIR]\n\nShows what each step's connector would do, "
+			      "without doing it. Secret values are masked.\n",
+			      stdout);
+			return EXIT_OK;
+		} else if ((!strcmp(argv[i], "-w") || !strcmp(argv[i], "--workspace")) && i + 1 < argc) {
+			workspace = argv[++i];
+		} else if (argv[i][0] != '-' && !file) {
+			file = argv[i];
+		} else {
+			fprintf(stderr, "pipewright plan: unexpected argument '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!file) {
+		fputs("usage: pipewright plan FILE [-w DIR]\n", stderr);
+		return EXIT_USAGE;
+	}
+	pw_pipeline *p = NULL;
+	pw_manager *m = NULL;
+	int rc = load(&p, file);
+	if (rc == EXIT_OK)
+		rc = make_manager(&m);
+	if (rc == EXIT_OK)
+		rc = validate_into(p, m);
+	if (rc == EXIT_OK) {
+		char *text = NULL;
+		pw_error *e = NULL;
+		if (pw_pipeline_plan(&text, p, m, workspace, &e) < 0) {
+			print_error(e);
+			pw_error_free(e);
+			rc = EXIT_ERROR;
+		} else {
+			fputs(text, stdout);
+		}
+		pw_free(text);
+	}
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+	return rc;
+}
+
+static int cmd_connectors(int argc, char **argv)
+{
+	int stats = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--stats")) {
+			stats = 1;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs("usage: pipewright connectors [--stats]\n\nLists the connector types this pipewright can run "
+			      "(list_available_connectors);\n--stats adds the manager's statistics after creating each "
+			      "connector once.\n",
+			      stdout);
+			return EXIT_OK;
+		} else {
+			fprintf(stderr, "pipewright connectors: unexpected argument '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	pw_manager *m = NULL;
+	int rc = make_manager(&m);
+	if (rc != EXIT_OK)
+		return rc;
+	char **types = NULL;
+	pw_manager_list_available_connectors(&types, m);
+	for (size_t i = 0; types && types[i]; i++) {
+		pw_connector *c = NULL;
+		pw_error *e = NULL;
+		if (pw_manager_get_connector(&c, m, types[i], &e) == 0)
+			printf("%-12s %s\n", types[i], pw_connector_name(c));
+		else
+			printf("%-12s (unavailable: %s)\n", types[i], pw_error_message(e));
+		pw_error_free(e);
+	}
+	static const char *const known[] = {"docker", "kubernetes", "aws", "azure", "gcp", "github", "gitlab"};
+	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+		int have = 0;
+		for (size_t i = 0; types && types[i]; i++)
+			have |= !strcmp(types[i], known[k]);
+		if (!have)
+			printf("%-12s (not built into this pipewright)\n", known[k]);
+	}
+	pw_strv_free(types);
+	if (stats) {
+		pw_map *sm = NULL;
+		if (pw_manager_get_stats_map(&sm, m) == 0) {
+			printf("\nstatistics:\n");
+			for (size_t i = 0; i < pw_map_count(sm); i++)
+				printf("  %s = %s\n", pw_map_key_at(sm, i), pw_map_value_at(sm, i));
+		}
+		pw_map_free(sm);
+	}
+	pw_manager_free(m);
+	return EXIT_OK;
+}
+
+typedef struct sigctx {
+	sigset_t set;
+	int stop;
+} sigctx;
+
+static void *signal_main(void *arg)
+{
+	sigctx *sc = arg;
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sc->set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR1 && __atomic_load_n(&sc->stop, __ATOMIC_SEQ_CST))
+			return NULL;
+		if (sig == SIGINT || sig == SIGTERM) {
+			const char msg[] = "\npipewright: cancelling (signal again to stop `always` steps too)\n";
+			ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+			(void)n;
+			pw_run_cancel(g_cli.run);
+		}
+	}
+}
+
+static int parse_uint(const char *s, unsigned int *out)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || !*s || *end || v == 0 || v > 4096)
+		return -1;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *file = NULL, *workspace = NULL, *run_id = NULL, *color = "auto";
+	unsigned int jobs = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage_run(stdout);
+			return EXIT_OK;
+		} else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
+			if (parse_uint(argv[++i], &jobs) < 0) {
+				fprintf(stderr, "pipewright run: --jobs needs a number from 1 to 4096, not '%s'\n", argv[i]);
+				return EXIT_USAGE;
+			}
+		} else if (!strncmp(a, "-j", 2) && a[2]) {
+			if (parse_uint(a + 2, &jobs) < 0) {
+				fprintf(stderr, "pipewright run: -j needs a number from 1 to 4096, not '%s'\n", a + 2);
+				return EXIT_USAGE;
+			}
+		} else if ((!strcmp(a, "-w") || !strcmp(a, "--workspace")) && i + 1 < argc) {
+			workspace = argv[++i];
+		} else if (!strcmp(a, "--run-id") && i + 1 < argc) {
+			run_id = argv[++i];
+		} else if (!strcmp(a, "--log-format") && i + 1 < argc) {
+			const char *f = argv[++i];
+			if (strcmp(f, "text") && strcmp(f, "json")) {
+				fprintf(stderr, "pipewright run: --log-format is text or json, not '%s'\n", f);
+				return EXIT_USAGE;
+			}
+			g_cli.json_logs = !strcmp(f, "json");
+		} else if (!strcmp(a, "--color") && i + 1 < argc) {
+			color = argv[++i];
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			g_quiet = 1;
+		} else if (a[0] != '-' && !file) {
+			file = a;
+		} else {
+			fprintf(stderr, "pipewright run: unexpected argument '%s' (see pipewright run --help)\n", a);
+			return EXIT_USAGE;
+		}
+	}
+	if (!strcmp(color, "always"))
+		g_cli.color = 1;
+	else if (!strcmp(color, "never"))
+		g_cli.color = 0;
+	else if (!strcmp(color, "auto"))
+		g_cli.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	else {
+		fprintf(stderr, "pipewright run: --color is auto, always or never, not '%s'\n", color);
+		return EXIT_USAGE;
+	}
+	if (!file)
+		file = "pipewright.yml";
+
+	pw_pipeline *p = NULL;
+	pw_manager *m = NULL;
+	int rc = load(&p, file);
+	if (rc == EXIT_OK)
+		rc = make_manager(&m);
+	if (rc == EXIT_OK)
+		rc = validate_into(p, m);
+	if (rc != EXIT_OK) {
+		pw_manager_free(m);
+		pw_pipeline_free(p);
+		return rc;
+	}
+
+	/* Signals go to one thread that cancels the run; every other thread blocks them. */
+	sigctx sc = {.stop = 0};
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGINT);
+	sigaddset(&sc.set, SIGTERM);
+	sigaddset(&sc.set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pw_run_options ro = PW_RUN_OPTIONS_INIT;
+	ro.workspace = workspace;
+	ro.jobs = jobs;
+	ro.run_id = run_id;
+	ro.on_output = on_output;
+	ro.on_log = on_log;
+	ro.log_level = g_cli.level;
+	ro.on_step_event = on_event;
+	pw_error *e = NULL;
+	pw_run *run = NULL;
+	if (pw_run_new(&run, m, p, &ro, &e) < 0) {
+		int code = pw_error_code(e);
+		print_error(e);
+		pw_error_free(e);
+		pw_manager_free(m);
+		pw_pipeline_free(p);
+		return code == PW_EVALIDATION ? EXIT_INVALID : EXIT_ERROR;
+	}
+	g_cli.run = run;
+	pthread_t sigthread;
+	int have_sigthread = pthread_create(&sigthread, NULL, signal_main, &sc) == 0;
+
+	int runrc = pw_run_execute(run, &e);
+
+	if (have_sigthread) {
+		__atomic_store_n(&sc.stop, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(sigthread, SIGUSR1);
+		pthread_join(sigthread, NULL);
+	}
+	if (e)
+		print_error(e);
+	pw_error_free(e);
+
+	/* summary */
+	size_t n = pw_run_step_count(run);
+	fprintf(stdout, "\n%ssummary%s (run %s)\n", col(C_BOLD), col(C_RESET), pw_run_id(run));
+	for (size_t i = 0; i < n; i++) {
+		pw_step_status st = pw_run_step_status(run, i);
+		const char *c = st == PW_STEP_SUCCEEDED                              ? C_GREEN
+		                : (st == PW_STEP_SKIPPED || st == PW_STEP_CANCELLED) ? C_YELLOW
+		                : st == PW_STEP_ALLOWED_FAILURE                     ? C_YELLOW
+		                                                                    : C_RED;
+		fprintf(stdout, "  %s%-16s%s %-28s %8.2fs", col(c), pw_step_status_name(st), col(C_RESET),
+		        pw_run_step_name(run, i), pw_run_step_duration_ms(run, i) / 1000.0);
+		if (pw_run_step_attempts(run, i) > 1)
+			fprintf(stdout, "  (%u attempts)", pw_run_step_attempts(run, i));
+		fputc('\n', stdout);
+	}
+	fprintf(stdout, "logs: %s\n", pw_run_dir(run));
+	fflush(stdout);
+	for (size_t i = 0; i < n; i++) {
+		const pw_error *se = pw_run_step_error(run, i);
+		if (se) {
+			fprintf(stderr, "%sstep %s:%s\n", col(C_BOLD), pw_run_step_name(run, i), col(C_RESET));
+			print_error(se);
+		}
+	}
+	g_cli.run = NULL;
+	pw_run_free(run);
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+	switch (runrc) {
+	case 0:
+		return EXIT_OK;
+	case PW_ESTEP:
+		return EXIT_STEP_FAILED;
+	case PW_ECANCELLED:
+		return EXIT_CANCELLED;
+	default:
+		return EXIT_ERROR;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *lvl = getenv("PIPEWRIGHT_LOG");
+	if (lvl && *lvl && pw_log_level_parse(&g_cli.level, lvl) < 0) {
+		fprintf(stderr, "pipewright: PIPEWRIGHT_LOG is error, warn, info, debug or trace, not '%s'\n", lvl);
+		return EXIT_USAGE;
+	}
+	g_cli.color = isatty(STDERR_FILENO) && !getenv("NO_COLOR");
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("pipewright %s\n", pw_version());
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 2, argv + 2);
+	if (!strcmp(cmd, "validate"))
+		return cmd_validate(argc - 2, argv + 2);
+	if (!strcmp(cmd, "plan"))
+		return cmd_plan(argc - 2, argv + 2);
+	if (!strcmp(cmd, "connectors"))
+		return cmd_connectors(argc - 2, argv + 2);
+	fprintf(stderr, "pipewright: unknown command '%s'\n\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

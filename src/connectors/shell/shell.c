@@ -1,0 +1,555 @@
+/* The shell connector, the embedded default: runs a step's command on this host, in the
+ * workspace, with exactly the environment the pipeline gives it. */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "connectors/shell/shell.h"
+#include "core/buf.h"
+#include "core/step.h"
+#include "core/suggest.h"
+#include "pipewright/sys/connector.h"
+#include "proc/proc.h"
+
+extern char **environ;
+
+#define MINIMAL_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define OUTPUTS_MAX (1 << 20)
+
+static const char *const shell_keys[] = {"command", "working_directory", "inherit_env", "kill_grace",
+                                         "shell", "environment", NULL};
+
+static pw_error *key_error(const char *key, const char *hint, const char *fmt, const char *a, const char *b)
+{
+	pw_error *e = pw_error_new(PW_ECONFIG, fmt, a, b);
+	pw_error_set_key(e, key);
+	if (hint)
+		pw_error_set_hint(e, hint);
+	return e;
+}
+
+static void add(pw_error **err, pw_error *e, int *rc)
+{
+	*rc = PW_ECONFIG;
+	if (!err) {
+		pw_error_free(e);
+		return;
+	}
+	if (!*err)
+		*err = e;
+	else
+		pw_error_append(*err, e);
+}
+
+/* Lexically: a relative path that never climbs above its start. */
+static int stays_inside(const char *path)
+{
+	if (path[0] == '/')
+		return 0;
+	int depth = 0;
+	const char *p = path;
+	while (*p) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			depth--;
+		else if (n > 0 && !(n == 1 && p[0] == '.'))
+			depth++;
+		if (depth < 0)
+			return 0;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return 1;
+}
+
+static int valid_env_name(const char *k)
+{
+	if (!k || !*k || !((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || *k == '_'))
+		return 0;
+	for (const char *p = k; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return 0;
+	return 1;
+}
+
+static int shell_validate(pw_connector *c, const pw_step *step, pw_error **err)
+{
+	int rc = 0;
+	json_t *cfg = step->config;
+	const char *key;
+	json_t *v;
+	json_object_foreach(cfg, key, v)
+	{
+		if (pw__suggest_known(key, shell_keys))
+			continue;
+		const char *near = pw__suggest(key, shell_keys);
+		pw_buf h = PW_BUF_INIT(0);
+		if (near)
+			pw__buf_printf(&h, "did you mean '%s'?", near);
+		else
+			pw__buf_puts(&h, "the shell connector takes: command, working_directory, inherit_env, kill_grace, "
+			                 "shell, environment");
+		add(err, key_error(key, pw__buf_cstr(&h), "unknown shell config key '%s'%s", key, ""), &rc);
+		pw__buf_dispose(&h);
+	}
+	json_t *cmd = json_object_get(cfg, "command");
+	if (!cmd) {
+		add(err,
+		    key_error("command", "give `command:` a string (run by /bin/sh -c) or a list (argv, no shell)",
+		              "step '%s' has no command%s", step->name, ""),
+		    &rc);
+	} else if (json_is_string(cmd)) {
+		if (!*json_string_value(cmd))
+			add(err, key_error("command", NULL, "step '%s': command is empty%s", step->name, ""), &rc);
+	} else if (json_is_array(cmd)) {
+		size_t i;
+		json_t *a;
+		if (json_array_size(cmd) == 0)
+			add(err, key_error("command", "list the program and its arguments", "step '%s': command list is empty%s",
+			                   step->name, ""),
+			    &rc);
+		json_array_foreach(cmd, i, a)
+		{
+			if (!json_is_string(a) && !json_is_number(a)) {
+				char k[64];
+				snprintf(k, sizeof(k), "command.%zu", i);
+				add(err, key_error(k, "quote it so that it is a string", "command argument %s is not a string%s", k + 8, ""),
+				    &rc);
+			}
+		}
+	} else {
+		add(err,
+		    key_error("command", "use a string (run by /bin/sh -c) or a list of strings (argv)",
+		              "step '%s': command must be a string or a list%s", step->name, ""),
+		    &rc);
+	}
+	json_t *wd = json_object_get(cfg, "working_directory");
+	if (wd && (!json_is_string(wd) || !stays_inside(json_string_value(wd))))
+		add(err,
+		    key_error("working_directory", "use a path relative to the workspace that stays inside it",
+		              "working_directory '%s' leaves the workspace%s", json_is_string(wd) ? json_string_value(wd) : "?",
+		              json_is_string(wd) ? "" : " (not a string)"),
+		    &rc);
+	json_t *ie = json_object_get(cfg, "inherit_env");
+	if (ie && !json_is_boolean(ie))
+		add(err, key_error("inherit_env", "write true or false", "inherit_env must be true or false%s%s", "", ""),
+		    &rc);
+	json_t *kg = json_object_get(cfg, "kill_grace");
+	if (kg && (!json_is_number(kg) || json_number_value(kg) < 0 || json_number_value(kg) > 3600))
+		add(err, key_error("kill_grace", "seconds between SIGTERM and SIGKILL, 0 to 3600",
+		                   "kill_grace must be a number of seconds%s%s", "", ""),
+		    &rc);
+	json_t *sh = json_object_get(cfg, "shell");
+	if (sh && (!json_is_string(sh) || !*json_string_value(sh)))
+		add(err, key_error("shell", "a program such as /bin/bash", "shell must be a program path%s%s", "", ""), &rc);
+	json_t *envm = json_object_get(cfg, "environment");
+	if (envm) {
+		if (!json_is_object(envm)) {
+			add(err, key_error("environment", "a mapping of NAME: value", "environment must be a mapping%s%s", "", ""),
+			    &rc);
+		} else {
+			json_object_foreach(envm, key, v)
+			{
+				char k[300];
+				snprintf(k, sizeof(k), "environment.%s", key);
+				if (!valid_env_name(key))
+					add(err, key_error(k, "names are letters, digits and '_', not starting with a digit",
+					                   "environment name '%s' is not valid%s", key, ""),
+					    &rc);
+				else if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
+					add(err, key_error(k, "quote the value", "environment value of '%s' must be a scalar%s", key, ""),
+					    &rc);
+			}
+		}
+	}
+	return rc;
+}
+
+static char *scalar_text(json_t *v)
+{
+	if (json_is_string(v))
+		return strdup(json_string_value(v));
+	if (json_is_true(v))
+		return strdup("true");
+	if (json_is_false(v))
+		return strdup("false");
+	char buf[64];
+	if (json_is_integer(v))
+		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, sizeof(buf), "%g", json_real_value(v));
+	else
+		buf[0] = '\0';
+	return strdup(buf);
+}
+
+/* argv for the step: ["/bin/sh", "-c", command] or the list as given. */
+static char **build_argv(const pw_step *step)
+{
+	json_t *cmd = json_object_get(step->config, "command");
+	if (json_is_string(cmd)) {
+		json_t *sh = json_object_get(step->config, "shell");
+		char **argv = calloc(4, sizeof(char *));
+		if (!argv)
+			return NULL;
+		argv[0] = strdup(json_is_string(sh) ? json_string_value(sh) : "/bin/sh");
+		argv[1] = strdup("-c");
+		argv[2] = strdup(json_string_value(cmd));
+		return argv;
+	}
+	size_t n = json_array_size(cmd);
+	char **argv = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; argv && i < n; i++)
+		argv[i] = scalar_text(json_array_get(cmd, i));
+	return argv;
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The step's environment: minimal PATH and HOME (or the host's with inherit_env), then the
+ * pipeline's map, then config `environment`, then PIPEWRIGHT_OUTPUT. */
+static pw_map *build_env(const pw_step *step, const pw_map *env, const char *outputs_path)
+{
+	pw_map *m = pw_map_new();
+	if (!m)
+		return NULL;
+	json_t *ie = json_object_get(step->config, "inherit_env");
+	if (json_is_true(ie)) {
+		for (char **e = environ; e && *e; e++) {
+			const char *eq = strchr(*e, '=');
+			if (!eq)
+				continue;
+			char name[512];
+			size_t n = (size_t)(eq - *e);
+			if (n == 0 || n >= sizeof(name))
+				continue;
+			memcpy(name, *e, n);
+			name[n] = '\0';
+			pw_map_set(m, name, eq + 1);
+		}
+	} else {
+		pw_map_set(m, "PATH", MINIMAL_PATH);
+		const char *home = getenv("HOME");
+		pw_map_set(m, "HOME", home && *home ? home : "/");
+	}
+	pw_map_merge(m, env);
+	json_t *envm = json_object_get(step->config, "environment");
+	const char *k;
+	json_t *v;
+	json_object_foreach(envm, k, v)
+	{
+		char *t = scalar_text(v);
+		pw_map_set(m, k, t);
+		free(t);
+	}
+	if (outputs_path)
+		pw_map_set(m, "PIPEWRIGHT_OUTPUT", outputs_path);
+	return m;
+}
+
+static int resolve_cwd(char **out, const pw_step *step, const pw_workspace *ws, pw_error **err)
+{
+	const char *root = pw_workspace_root(ws);
+	json_t *wd = json_object_get(step->config, "working_directory");
+	if (!json_is_string(wd)) {
+		*out = strdup(root);
+		return *out ? 0 : PW_ENOMEM;
+	}
+	pw_buf p = PW_BUF_INIT(0);
+	pw__buf_printf(&p, "%s/%s", root, json_string_value(wd));
+	char real[PATH_MAX];
+	if (!realpath(pw__buf_cstr(&p), real)) {
+		pw_error *e = pw_error_new(PW_ECONFIG, "working_directory '%s' cannot be used: %s", json_string_value(wd),
+		                           strerror(errno));
+		pw_error_set_key(e, "working_directory");
+		pw_error_set_hint(e, "create the directory in the workspace first, or fix the path");
+		pw__buf_dispose(&p);
+		if (err && !*err)
+			*err = e;
+		else
+			pw_error_free(e);
+		return PW_ECONFIG;
+	}
+	pw__buf_dispose(&p);
+	size_t rl = strlen(root);
+	if (strncmp(real, root, rl) != 0 || (real[rl] != '\0' && real[rl] != '/')) {
+		pw_error *e = pw_error_new(PW_ECONFIG, "working_directory '%s' resolves outside the workspace (%s)",
+		                           json_string_value(wd), real);
+		pw_error_set_key(e, "working_directory");
+		pw_error_set_hint(e, "a symbolic link points out of the workspace; use a directory inside it");
+		if (err && !*err)
+			*err = e;
+		else
+			pw_error_free(e);
+		return PW_ECONFIG;
+	}
+	*out = strdup(real);
+	return *out ? 0 : PW_ENOMEM;
+}
+
+typedef struct out_ctx {
+	pw_exec *ex;
+} out_ctx;
+
+static void on_proc_output(int stream, const char *data, size_t len, void *payload)
+{
+	out_ctx *o = payload;
+	pw_exec_output(o->ex, stream == PW_PROC_STDERR ? PW_STREAM_STDERR : PW_STREAM_STDOUT, data, len);
+}
+
+int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
+{
+	const char *p = text;
+	int line = 0;
+	while (*p) {
+		line++;
+		size_t n = strcspn(p, "\n");
+		char buf[4096];
+		if (n == 0) {
+			p += *p ? 1 : 0;
+			continue;
+		}
+		size_t copy = n < sizeof(buf) - 1 ? n : sizeof(buf) - 1;
+		memcpy(buf, p, copy);
+		buf[copy] = '\0';
+		if (copy && buf[copy - 1] == '\r')
+			buf[--copy] = '\0';
+		p += n;
+		if (*p == '\n')
+			p++;
+		char *heredoc = strstr(buf, "<<");
+		char *eq = strchr(buf, '=');
+		if (heredoc && (!eq || heredoc < eq)) {
+			/* key<<DELIM, then lines until DELIM */
+			*heredoc = '\0';
+			const char *delim = heredoc + 2;
+			if (!valid_env_name(buf) || !*delim)
+				return pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT line %d: '%s<<' needs a name and a delimiter",
+				                    line, buf);
+			pw_buf val = PW_BUF_INIT(OUTPUTS_MAX);
+			int closed = 0;
+			while (*p) {
+				line++;
+				size_t m = strcspn(p, "\n");
+				size_t dl = strlen(delim);
+				int is_end = (m == dl && strncmp(p, delim, dl) == 0) ||
+				             (m == dl + 1 && strncmp(p, delim, dl) == 0 && p[dl] == '\r');
+				if (is_end) {
+					p += m;
+					if (*p == '\n')
+						p++;
+					closed = 1;
+					break;
+				}
+				if (val.len)
+					pw__buf_putc(&val, '\n');
+				pw__buf_append(&val, p, m);
+				p += m;
+				if (*p == '\n')
+					p++;
+			}
+			if (!closed) {
+				pw__buf_dispose(&val);
+				return pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT: '%s<<%s' is not closed by a line '%s'",
+				                    buf, delim, delim);
+			}
+			pw_exec_set_output(ex, buf, pw__buf_cstr(&val));
+			pw__buf_dispose(&val);
+			continue;
+		}
+		if (!eq)
+			return pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT line %d is not key=value", line);
+		*eq = '\0';
+		if (!valid_env_name(buf))
+			return pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT line %d: '%s' is not a valid output name", line,
+			                    buf);
+		pw_exec_set_output(ex, buf, eq + 1);
+	}
+	return 0;
+}
+
+static int read_outputs(const char *path, pw_exec *ex, pw_error **err)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	pw_buf b = PW_BUF_INIT(OUTPUTS_MAX);
+	char chunk[8192];
+	size_t n;
+	int rc = 0;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (pw__buf_append(&b, chunk, n) < 0) {
+			rc = pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT holds more than %d bytes", OUTPUTS_MAX);
+			break;
+		}
+	}
+	fclose(f);
+	if (rc == 0)
+		rc = pw__shell_parse_outputs(pw__buf_cstr(&b), ex, err);
+	pw__buf_dispose(&b);
+	return rc;
+}
+
+static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, const pw_workspace *ws,
+                         const pw_map *env, pw_exec *ex, pw_error **err)
+{
+	char *cwd = NULL;
+	int rc = resolve_cwd(&cwd, step, ws, err);
+	if (rc < 0)
+		return rc;
+	/* the outputs file lives in the run directory, or a private temporary file */
+	char outputs_path[4300];
+	const char *rundir = pw_workspace_run_dir(ws);
+	int tmpfd = -1;
+	if (rundir) {
+		snprintf(outputs_path, sizeof(outputs_path), "%s/%s.outputs", rundir, step->name);
+		FILE *f = fopen(outputs_path, "we");
+		if (f)
+			fclose(f);
+	} else {
+		snprintf(outputs_path, sizeof(outputs_path), "/tmp/pipewright-outputs-XXXXXX");
+		tmpfd = mkstemp(outputs_path);
+		if (tmpfd >= 0)
+			close(tmpfd);
+	}
+	char **argv = build_argv(step);
+	pw_map *envm = build_env(step, env, outputs_path);
+	char **envp = envm ? pw__proc_envp_from_map(envm) : NULL;
+	if (!argv || !envp) {
+		free(cwd);
+		free_strv(argv);
+		pw_map_free(envm);
+		pw__proc_envp_free(envp);
+		return PW_ENOMEM;
+	}
+	json_t *kg = json_object_get(step->config, "kill_grace");
+	out_ctx octx = {ex};
+	pw_proc_options po = PW_PROC_OPTIONS_INIT;
+	po.argv = (const char *const *)argv;
+	po.envp = (const char *const *)envp;
+	po.cwd = cwd;
+	po.cancel_fd = pw_exec_cancel_fd(ex);
+	po.kill_grace_ms = json_is_number(kg) ? (int64_t)(json_number_value(kg) * 1000.0) : 10000;
+	po.on_output = on_proc_output;
+	po.payload = &octx;
+	pw_exec_log(ex, PW_LOG_DEBUG, "shell", "running %s in %s", argv[0], cwd);
+	pw_proc_result pr;
+	rc = pw__proc_run(&pr, &po, err);
+	if (rc < 0 && err && *err && !pw_error_key(*err))
+		pw_error_set_key(*err, "command");
+	if (rc == 0) {
+		int code = pr.exited ? pr.exit_code : 128 + pr.term_signal;
+		pw_result *r = pw_result_new(code, NULL, NULL);
+		if (!r) {
+			rc = PW_ENOMEM;
+		} else {
+			char buf[64];
+			if (!pr.exited) {
+				pw_result_set_signal(r, pr.term_signal);
+				snprintf(buf, sizeof(buf), "%d", pr.term_signal);
+				pw_result_with_metadata(r, "signal", buf);
+			}
+			snprintf(buf, sizeof(buf), "%lld", (long long)pr.duration_ms);
+			pw_result_with_metadata(r, "duration_ms", buf);
+			pw_result_with_metadata(r, "working_directory", cwd);
+			if (pr.killed)
+				pw_result_with_metadata(r, "killed", "true");
+			pw_buf how = PW_BUF_INIT(1024);
+			pw__proc_result_describe(&how, &pr, &po);
+			pw_result_with_metadata(r, "ended", pw__buf_cstr(&how));
+			pw__buf_dispose(&how);
+			if (pr.exited && pr.exit_code == 0) {
+				pw_error *oe = NULL;
+				if (read_outputs(outputs_path, ex, &oe) < 0) {
+					pw_exec_output(ex, PW_STREAM_STDERR, "pipewright: ", 12);
+					pw_exec_output(ex, PW_STREAM_STDERR, pw_error_message(oe), strlen(pw_error_message(oe)));
+					pw_exec_output(ex, PW_STREAM_STDERR, "\n", 1);
+					pw_result_free(r);
+					r = pw_result_new(1, NULL, NULL);
+					pw_result_with_metadata(r, "outputs_error", pw_error_message(oe));
+				}
+				pw_error_free(oe);
+			}
+			*out = r;
+		}
+	}
+	if (!rundir)
+		unlink(outputs_path);
+	free(cwd);
+	free_strv(argv);
+	pw_map_free(envm);
+	pw__proc_envp_free(envp);
+	return rc;
+}
+
+static void quote_arg(pw_buf *b, const char *a)
+{
+	if (*a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == strlen(a)) {
+		pw__buf_puts(b, a);
+		return;
+	}
+	pw__buf_putc(b, '\'');
+	for (const char *p = a; *p; p++) {
+		if (*p == '\'')
+			pw__buf_puts(b, "'\\''");
+		else
+			pw__buf_putc(b, *p);
+	}
+	pw__buf_putc(b, '\'');
+}
+
+static int shell_plan(char **out, pw_connector *c, const pw_step *step, const pw_workspace *ws, const pw_map *env,
+                      pw_error **err)
+{
+	char **argv = build_argv(step);
+	if (!argv)
+		return PW_ENOMEM;
+	pw_buf b = PW_BUF_INIT(0);
+	pw__buf_puts(&b, "run:");
+	for (size_t i = 0; argv[i]; i++) {
+		pw__buf_putc(&b, ' ');
+		quote_arg(&b, argv[i]);
+	}
+	json_t *wd = json_object_get(step->config, "working_directory");
+	pw__buf_printf(&b, "\nin: %s%s%s\n", pw_workspace_root(ws), json_is_string(wd) ? "/" : "",
+	               json_is_string(wd) ? json_string_value(wd) : "");
+	pw_map *envm = build_env(step, env, "(per run)");
+	pw__buf_printf(&b, "environment%s:", json_is_true(json_object_get(step->config, "inherit_env")) ? " (host inherited)" : "");
+	for (size_t i = 0; envm && i < pw_map_count(envm); i++)
+		pw__buf_printf(&b, " %s", pw_map_key_at(envm, i));
+	pw__buf_puts(&b, "\n");
+	pw_map_free(envm);
+	free_strv(argv);
+	*out = pw__buf_detach(&b);
+	return 0;
+}
+
+static void shell_destroy(pw_connector *c)
+{
+	(void)c;
+}
+
+static const pw_connector_ops shell_ops = {
+    .version = PW_CONNECTOR_OPS_VERSION,
+    .caps = PW_CAP_PLAN,
+    .validate_config = shell_validate,
+    .execute_step = shell_execute,
+    .plan = shell_plan,
+    .destroy = shell_destroy,
+};
+
+int pw__shell_connector_create(pw_connector **out, pw_manager *m, pw_error **err)
+{
+	return pw_connector_new(out, &shell_ops, "shell", PW_TYPE_SHELL, NULL, err);
+}

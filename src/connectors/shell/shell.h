@@ -1,0 +1,12 @@
+/* The shell connector (built in). */
+#ifndef PW_CONNECTORS_SHELL_H
+#define PW_CONNECTORS_SHELL_H
+
+#include "pipewright/sys/connector.h"
+
+int pw__shell_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
+/* Parses PIPEWRIGHT_OUTPUT text (key=value lines, or key<<DELIM ... DELIM) into the exec's
+ * outputs. */
+int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err);
+
+#endif

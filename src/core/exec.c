@@ -1,0 +1,404 @@
+/* The execution context of one step attempt: masked output with a bounded capture,
+ * cancellation (a pipe that poll() can watch), a deadline timer, logs, audit, outputs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/internal.h"
+#include "pipewright/exec.h"
+
+typedef struct capture {
+	pw_mask_stream *ms;
+	char *data; /* tail of the masked stream; holds up to 2 * limit before compaction */
+	size_t len;
+	size_t limit;
+	uint64_t total;
+	int truncated;
+	char *view; /* NUL-terminated copy handed out by pw_exec_captured */
+} capture;
+
+struct pw_exec {
+	char *run_id;
+	char *step_name;
+	double timeout_s;
+	pw_secrets *secrets;
+	int own_secrets;
+	pw_output_fn on_output;
+	void *output_payload;
+	pw_log_fn on_log;
+	void *log_payload;
+	pw_log_level log_level;
+	pw_audit_fn on_audit;
+	void *audit_payload;
+
+	atomic_int cancel_reason;
+	int cancel_pipe[2];
+	atomic_llong deadline_ms; /* monotonic; 0: none */
+
+	pthread_mutex_t timer_lock;
+	pthread_cond_t timer_cond;
+	pthread_t timer;
+	int timer_running;
+	int timer_stop;
+
+	pthread_mutex_t out_lock;
+	capture cap[2];
+	int current_stream; /* which capture the mask callback appends to */
+	pw_map *outputs;
+};
+
+static int make_pipe(int fds[2])
+{
+	if (pipe(fds) != 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+		fcntl(fds[i], F_SETFL, O_NONBLOCK);
+	}
+	return 0;
+}
+
+static void capture_append(capture *c, const char *data, size_t len)
+{
+	c->total += len;
+	if (len >= c->limit) {
+		/* the chunk alone fills the window */
+		memcpy(c->data, data + len - c->limit, c->limit);
+		c->len = c->limit;
+		c->truncated = c->total > c->limit;
+		return;
+	}
+	if (c->len + len > 2 * c->limit) {
+		size_t keep = c->limit - len; /* leave room for the new chunk within limit */
+		memmove(c->data, c->data + c->len - keep, keep);
+		c->len = keep;
+		c->truncated = 1;
+	}
+	memcpy(c->data + c->len, data, len);
+	c->len += len;
+	if (c->total > c->limit)
+		c->truncated = 1;
+}
+
+static void masked_emit(const char *data, size_t len, void *payload)
+{
+	pw_exec *ex = payload;
+	int idx = ex->current_stream;
+	capture_append(&ex->cap[idx], data, len);
+	if (ex->on_output)
+		ex->on_output(ex->step_name, idx == 0 ? PW_STREAM_STDOUT : PW_STREAM_STDERR, data, len,
+		              ex->output_payload);
+}
+
+/* The per-stream mask streams share one emit callback; each is written under out_lock with
+ * current_stream set, so the callback knows where the bytes belong. */
+static void emit_stdout(const char *data, size_t len, void *payload)
+{
+	pw_exec *ex = payload;
+	ex->current_stream = 0;
+	masked_emit(data, len, payload);
+}
+
+static void emit_stderr(const char *data, size_t len, void *payload)
+{
+	pw_exec *ex = payload;
+	ex->current_stream = 1;
+	masked_emit(data, len, payload);
+}
+
+int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
+{
+	*out = NULL;
+	pw_exec_options defaults = PW_EXEC_OPTIONS_INIT;
+	if (!opts)
+		opts = &defaults;
+	if (opts->version < 1 || opts->version > PW_EXEC_OPTIONS_VERSION)
+		return pw_error_set(err, PW_EABI, "pw_exec_options version %u is not supported (this library: %d)",
+		                    opts->version, PW_EXEC_OPTIONS_VERSION);
+	pw_exec *ex = calloc(1, sizeof(*ex));
+	if (!ex)
+		return PW_ENOMEM;
+	ex->cancel_pipe[0] = ex->cancel_pipe[1] = -1;
+	pthread_mutex_init(&ex->timer_lock, NULL);
+	pthread_cond_init(&ex->timer_cond, NULL);
+	pthread_mutex_init(&ex->out_lock, NULL);
+	ex->run_id = strdup(opts->run_id ? opts->run_id : "");
+	ex->step_name = strdup(opts->step_name ? opts->step_name : "");
+	ex->timeout_s = opts->timeout_seconds;
+	ex->on_output = opts->on_output;
+	ex->output_payload = opts->output_payload;
+	ex->on_log = opts->on_log;
+	ex->log_payload = opts->log_payload;
+	ex->log_level = opts->log_level;
+	ex->on_audit = opts->on_audit;
+	ex->audit_payload = opts->audit_payload;
+	ex->outputs = pw_map_new();
+	int rc = 0;
+	if (!ex->run_id || !ex->step_name || !ex->outputs)
+		rc = PW_ENOMEM;
+	if (!rc && opts->secrets) {
+		ex->secrets = opts->secrets;
+	} else if (!rc) {
+		rc = pw_secrets_new(&ex->secrets);
+		ex->own_secrets = 1;
+	}
+	if (!rc && make_pipe(ex->cancel_pipe) != 0)
+		rc = pw_error_set(err, PW_EIO, "pipe(): %s", strerror(errno));
+	size_t limit = opts->capture_limit ? opts->capture_limit : PW_DEFAULT_CAPTURE_LIMIT;
+	for (int i = 0; !rc && i < 2; i++) {
+		ex->cap[i].limit = limit;
+		ex->cap[i].data = malloc(2 * limit);
+		if (!ex->cap[i].data) {
+			rc = PW_ENOMEM;
+			break;
+		}
+		rc = pw_mask_stream_new(&ex->cap[i].ms, ex->secrets, i == 0 ? emit_stdout : emit_stderr, ex);
+	}
+	if (rc) {
+		pw_exec_free(ex);
+		return rc == PW_ENOMEM ? pw_error_set(err, PW_ENOMEM, "out of memory creating a step context") : rc;
+	}
+	*out = ex;
+	return 0;
+}
+
+static void *timer_main(void *arg)
+{
+	pw_exec *ex = arg;
+	pthread_mutex_lock(&ex->timer_lock);
+	while (!ex->timer_stop) {
+		int64_t left = atomic_load(&ex->deadline_ms) - pw__now_ms();
+		if (left <= 0) {
+			pw_exec_cancel(ex, PW_CANCEL_TIMEOUT);
+			break;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&ex->timer_cond, &ex->timer_lock, &ts);
+	}
+	pthread_mutex_unlock(&ex->timer_lock);
+	return NULL;
+}
+
+void pw_exec_start(pw_exec *ex)
+{
+	if (!ex || ex->timeout_s <= 0 || ex->timer_running)
+		return;
+	atomic_store(&ex->deadline_ms, pw__now_ms() + (int64_t)(ex->timeout_s * 1000.0));
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_destroy(&ex->timer_cond);
+	pthread_cond_init(&ex->timer_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	ex->timer_stop = 0;
+	if (pthread_create(&ex->timer, NULL, timer_main, ex) == 0)
+		ex->timer_running = 1;
+}
+
+static void timer_stop(pw_exec *ex)
+{
+	if (!ex->timer_running)
+		return;
+	pthread_mutex_lock(&ex->timer_lock);
+	ex->timer_stop = 1;
+	pthread_cond_signal(&ex->timer_cond);
+	pthread_mutex_unlock(&ex->timer_lock);
+	pthread_join(ex->timer, NULL);
+	ex->timer_running = 0;
+}
+
+void pw_exec_cancel(pw_exec *ex, pw_cancel_reason reason)
+{
+	if (!ex || reason == PW_CANCEL_NONE)
+		return;
+	int expected = PW_CANCEL_NONE;
+	if (atomic_compare_exchange_strong(&ex->cancel_reason, &expected, (int)reason)) {
+		char b = 1;
+		ssize_t n = write(ex->cancel_pipe[1], &b, 1);
+		(void)n;
+	}
+}
+
+pw_cancel_reason pw_exec_cancelled(const pw_exec *ex)
+{
+	return ex ? (pw_cancel_reason)atomic_load(&((pw_exec *)ex)->cancel_reason) : PW_CANCEL_NONE;
+}
+
+int pw_exec_cancel_fd(const pw_exec *ex)
+{
+	return ex ? ex->cancel_pipe[0] : -1;
+}
+
+int64_t pw_exec_remaining_ms(const pw_exec *ex)
+{
+	long long d = ex ? atomic_load(&((pw_exec *)ex)->deadline_ms) : 0;
+	if (!d)
+		return -1;
+	int64_t left = d - pw__now_ms();
+	return left > 0 ? left : 0;
+}
+
+void pw_exec_output(pw_exec *ex, pw_stream stream, const char *data, size_t len)
+{
+	if (!ex || !data || !len)
+		return;
+	int idx = stream == PW_STREAM_STDERR ? 1 : 0;
+	pthread_mutex_lock(&ex->out_lock);
+	pw_mask_stream_write(ex->cap[idx].ms, data, len);
+	pthread_mutex_unlock(&ex->out_lock);
+}
+
+void pw_exec_flush(pw_exec *ex)
+{
+	if (!ex)
+		return;
+	pthread_mutex_lock(&ex->out_lock);
+	for (int i = 0; i < 2; i++)
+		if (ex->cap[i].ms)
+			pw_mask_stream_flush(ex->cap[i].ms);
+	pthread_mutex_unlock(&ex->out_lock);
+}
+
+void pw__exec_finish(pw_exec *ex)
+{
+	if (!ex)
+		return;
+	timer_stop(ex);
+	pw_exec_flush(ex);
+}
+
+const char *pw_exec_captured(pw_exec *ex, pw_stream stream, int *truncated)
+{
+	int idx = stream == PW_STREAM_STDERR ? 1 : 0;
+	pthread_mutex_lock(&ex->out_lock);
+	capture *c = &ex->cap[idx];
+	size_t n = c->len > c->limit ? c->limit : c->len;
+	char *v = realloc(c->view, n + 1);
+	if (v) {
+		memcpy(v, c->data + c->len - n, n);
+		v[n] = '\0';
+		c->view = v;
+	}
+	if (truncated)
+		*truncated = c->truncated;
+	pthread_mutex_unlock(&ex->out_lock);
+	return c->view ? c->view : "";
+}
+
+int pw_exec_log_enabled(const pw_exec *ex, pw_log_level level)
+{
+	return ex && ex->on_log && level <= ex->log_level;
+}
+
+void pw_exec_log(pw_exec *ex, pw_log_level level, const char *component, const char *fmt, ...)
+{
+	if (!pw_exec_log_enabled(ex, level))
+		return;
+	pw_buf b = PW_BUF_INIT(0);
+	va_list ap;
+	va_start(ap, fmt);
+	pw__buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	char *masked = pw_secrets_mask_str(ex->secrets, pw__buf_cstr(&b));
+	pw__buf_dispose(&b);
+	pw_log_record rec = {level, ex->run_id, ex->step_name, component ? component : "", masked ? masked : "",
+	                     pw__unix_ms()};
+	ex->on_log(&rec, ex->log_payload);
+	free(masked);
+}
+
+void pw__exec_audit_event(pw_exec *ex, const char *event, const char *outcome, const char *detail)
+{
+	if (!ex || !ex->on_audit)
+		return;
+	char *json = pw__audit_json(ex->secrets, ex->run_id, ex->step_name, event, NULL, NULL, outcome, detail);
+	if (json)
+		ex->on_audit(json, ex->audit_payload);
+	free(json);
+}
+
+void pw_exec_audit(pw_exec *ex, const char *action, const char *target, const char *outcome, const char *detail)
+{
+	if (!ex || !ex->on_audit)
+		return;
+	char *json =
+	    pw__audit_json(ex->secrets, ex->run_id, ex->step_name, "mutation", action, target, outcome, detail);
+	if (json)
+		ex->on_audit(json, ex->audit_payload);
+	free(json);
+}
+
+int pw_exec_add_secret(pw_exec *ex, const char *value, const char *label, pw_error **err)
+{
+	return pw_secrets_add(ex->secrets, value, label, err);
+}
+
+pw_secrets *pw_exec_secrets(pw_exec *ex)
+{
+	return ex ? ex->secrets : NULL;
+}
+
+int pw_exec_set_output(pw_exec *ex, const char *key, const char *value)
+{
+	return pw_map_set(ex->outputs, key, value);
+}
+
+const pw_map *pw_exec_outputs(const pw_exec *ex)
+{
+	return ex ? ex->outputs : NULL;
+}
+
+const char *pw_exec_run_id(const pw_exec *ex)
+{
+	return ex ? ex->run_id : "";
+}
+
+const char *pw_exec_step_name(const pw_exec *ex)
+{
+	return ex ? ex->step_name : "";
+}
+
+void pw_exec_free(pw_exec *ex)
+{
+	if (!ex)
+		return;
+	timer_stop(ex);
+	for (int i = 0; i < 2; i++) {
+		if (ex->cap[i].ms) {
+			pthread_mutex_lock(&ex->out_lock);
+			pw_mask_stream_free(ex->cap[i].ms);
+			ex->cap[i].ms = NULL;
+			pthread_mutex_unlock(&ex->out_lock);
+		}
+		free(ex->cap[i].data);
+		free(ex->cap[i].view);
+	}
+	if (ex->cancel_pipe[0] >= 0)
+		close(ex->cancel_pipe[0]);
+	if (ex->cancel_pipe[1] >= 0)
+		close(ex->cancel_pipe[1]);
+	if (ex->own_secrets)
+		pw_secrets_free(ex->secrets);
+	pw_map_free(ex->outputs);
+	free(ex->run_id);
+	free(ex->step_name);
+	pthread_mutex_destroy(&ex->timer_lock);
+	pthread_cond_destroy(&ex->timer_cond);
+	pthread_mutex_destroy(&ex->out_lock);
+	free(ex);
+}

@@ -1,0 +1,37 @@
+/* Library-internal helpers shared across core, pipeline and connectors. */
+#ifndef PW_CORE_INTERNAL_H
+#define PW_CORE_INTERNAL_H
+
+#include "pipewright/exec.h"
+#include "pipewright/manager.h"
+#include "pipewright/secrets.h"
+
+/* One audit record as masked compact JSON: {at, run_id, step, event, action, target,
+ * outcome, detail}. NULL members are left out. Caller frees. */
+char *pw__audit_json(const pw_secrets *secrets, const char *run_id, const char *step, const char *event,
+                     const char *action, const char *target, const char *outcome, const char *detail);
+
+/* Ends an execution: disarms the deadline and flushes the maskers. */
+void pw__exec_finish(pw_exec *ex);
+/* Emits an audit record with a given event name (runner: "step_start"/"step_end"). */
+void pw__exec_audit_event(pw_exec *ex, const char *event, const char *outcome, const char *detail);
+
+/* The manager's diagnostics sink (for messages not tied to a step). */
+void pw__manager_log(pw_manager *m, pw_log_level level, const char *component, const char *fmt, ...)
+    PW_PRINTF(4, 5);
+
+/* Replaces the message (copied) of one error. */
+void pw__error_replace_message(pw_error *e, const char *message);
+
+/* Built-in connector types: the table lives in core/builtin.c. */
+typedef int (*pw_builtin_create_fn)(pw_connector **out, pw_manager *m, pw_error **err);
+typedef struct pw_builtin {
+	const char *type;
+	pw_builtin_create_fn create;
+} pw_builtin;
+extern const pw_builtin pw__builtins[];
+extern const size_t pw__builtins_count;
+/* Registers the built-in factory on a new manager. */
+int pw__builtin_factory_register(pw_manager *m, pw_error **err);
+
+#endif

@@ -1,0 +1,862 @@
+/* The runner: schedules the step graph on worker threads; each attempt gets an execution
+ * context with the deadline, masking and sinks; writes per-step logs, result.json and
+ * audit.jsonl into the run directory. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/internal.h"
+#include "pipeline/pipeline.h"
+#include "pipewright/run.h"
+
+int pw__pipeline_load_secrets(const pw_pipeline *p, pw_secrets *into, pw_error **err);
+
+#define LINE_MAX_BYTES (64 * 1024) /* a partial line longer than this is passed on as is */
+
+typedef struct step_state {
+	pw_step *step;
+	pw_run *run;
+	size_t index;
+	pw_step_status status;
+	unsigned int attempts;
+	pw_result *result;
+	pw_error *error;
+	int64_t started_unix_ms;
+	int64_t start_ms, end_ms;
+	int failed_upstream; /* some (transitive) dependency failed */
+	int queued;
+	char *type;
+	pw_map *outputs;
+	pw_exec *exec; /* the running attempt, under run->lock */
+	FILE *log;
+	pthread_mutex_t out_lock;
+	pw_buf line[2]; /* partial lines per stream */
+	unsigned char *ancestors; /* [steps_count]: 1 when that step is a transitive need */
+} step_state;
+
+struct pw_run {
+	pw_manager *manager;
+	pw_pipeline *pipeline;
+	pw_run_options opts;
+	char *run_id;
+	char *run_dir;
+	pw_workspace *ws;
+	pw_secrets *secrets;
+	FILE *audit;
+	pthread_mutex_t audit_lock;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	step_state *steps;
+	size_t count;
+	size_t *queue; /* ready step indexes */
+	size_t queue_head, queue_tail;
+	size_t running;
+	size_t finished;
+	int stopping; /* workers exit */
+
+	atomic_int cancel_requests;
+	int cancel_pipe[2];
+	int64_t started_unix_ms;
+	int64_t start_ms;
+};
+
+const char *pw_step_status_name(pw_step_status s)
+{
+	static const char *const names[] = {"pending", "running", "succeeded", "failed",
+	                                    "allowed_failure", "skipped", "timed_out", "cancelled"};
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
+
+static int is_failure(pw_step_status s)
+{
+	return s == PW_STEP_FAILED || s == PW_STEP_TIMED_OUT || s == PW_STEP_CANCELLED;
+}
+
+static int is_done(pw_step_status s)
+{
+	return s != PW_STEP_PENDING && s != PW_STEP_RUNNING;
+}
+
+static void run_log(pw_run *r, pw_log_level level, const char *step, const char *fmt, ...) PW_PRINTF(4, 5);
+static void run_log(pw_run *r, pw_log_level level, const char *step, const char *fmt, ...)
+{
+	if (!r->opts.on_log || level > r->opts.log_level)
+		return;
+	pw_buf b = PW_BUF_INIT(0);
+	va_list ap;
+	va_start(ap, fmt);
+	pw__buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	char *masked = pw_secrets_mask_str(r->secrets, pw__buf_cstr(&b));
+	pw_log_record rec = {level, r->run_id, step ? step : "", "runner", masked ? masked : "", pw__unix_ms()};
+	r->opts.on_log(&rec, r->opts.log_payload);
+	free(masked);
+	pw__buf_dispose(&b);
+}
+
+static void audit_write(const char *json, void *payload)
+{
+	pw_run *r = payload;
+	if (!r->audit)
+		return;
+	pthread_mutex_lock(&r->audit_lock);
+	fputs(json, r->audit);
+	fputc('\n', r->audit);
+	fflush(r->audit);
+	pthread_mutex_unlock(&r->audit_lock);
+}
+
+static void audit_run(pw_run *r, const char *step, const char *event, const char *outcome, const char *detail)
+{
+	char *json = pw__audit_json(r->secrets, r->run_id, step, event, NULL, NULL, outcome, detail);
+	if (json)
+		audit_write(json, r);
+	free(json);
+}
+
+static void make_run_id(char *buf, size_t size)
+{
+	char ts[40];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%d-%H%M%S", &tm);
+	unsigned int rnd = 0;
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, &rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd))
+			rnd = 0;
+		close(fd);
+	}
+	if (!rnd)
+		rnd = (unsigned int)getpid() ^ (unsigned int)pw__now_ms();
+	snprintf(buf, size, "%s-%06x", ts, rnd & 0xffffff);
+}
+
+static int mkdirs(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	}
+	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int valid_run_id(const char *id)
+{
+	if (!id || !*id || strlen(id) > 128 || id[0] == '.')
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return 0;
+	return 1;
+}
+
+/* Transitive needs of step i, by depth-first search over `needs` names. */
+static void fill_ancestors(pw_run *r, size_t i, unsigned char *mark)
+{
+	pw_step *s = r->steps[i].step;
+	for (size_t n = 0; n < s->needs_count; n++) {
+		long j = pw_pipeline_find_step(r->pipeline, s->needs[n]);
+		if (j < 0 || mark[j])
+			continue;
+		mark[j] = 1;
+		fill_ancestors(r, (size_t)j, mark);
+	}
+}
+
+int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options *opts, pw_error **err)
+{
+	*out = NULL;
+	pw_run_options defaults = PW_RUN_OPTIONS_INIT;
+	if (!opts)
+		opts = &defaults;
+	if (opts->version < 1 || opts->version > PW_RUN_OPTIONS_VERSION)
+		return pw_error_set(err, PW_EABI, "pw_run_options version %u is not supported", opts->version);
+	if (opts->run_id && !valid_run_id(opts->run_id))
+		return pw_error_set(err, PW_EINVAL, "run id '%s' is not valid (letters, digits, '-', '_', '.')",
+		                    opts->run_id);
+	pw_run *r = calloc(1, sizeof(*r));
+	if (!r)
+		return PW_ENOMEM;
+	r->manager = m;
+	r->pipeline = p;
+	r->opts = *opts;
+	r->cancel_pipe[0] = r->cancel_pipe[1] = -1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	pthread_mutex_init(&r->audit_lock, NULL);
+	if (!r->opts.jobs) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		r->opts.jobs = n > 0 ? (unsigned int)n : 1;
+	}
+	char idbuf[160];
+	if (opts->run_id)
+		snprintf(idbuf, sizeof(idbuf), "%s", opts->run_id);
+	else
+		make_run_id(idbuf, sizeof(idbuf));
+	r->run_id = strdup(idbuf);
+	int rc = pw_secrets_new(&r->secrets);
+	if (rc == 0)
+		rc = pw__pipeline_load_secrets(p, r->secrets, err);
+	pw_workspace *probe = NULL;
+	if (rc == 0)
+		rc = pw_workspace_new(&probe, opts->workspace ? opts->workspace : p->dir, NULL, NULL, err);
+	if (rc == 0) {
+		pw_buf d = PW_BUF_INIT(0);
+		pw__buf_printf(&d, "%s/.pipewright/runs/%s", pw_workspace_root(probe), r->run_id);
+		r->run_dir = pw__buf_detach(&d);
+		if (mkdirs(r->run_dir) != 0)
+			rc = pw_error_set(err, PW_EIO, "mkdir(\"%s\"): %s", r->run_dir, strerror(errno));
+	}
+	if (rc == 0)
+		rc = pw_workspace_new(&r->ws, pw_workspace_root(probe), r->run_id, r->run_dir, err);
+	pw_workspace_free(probe);
+	if (rc == 0) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/audit.jsonl", r->run_dir);
+		r->audit = fopen(path, "ae");
+		if (!r->audit)
+			rc = pw_error_set(err, PW_EIO, "fopen(\"%s\"): %s", path, strerror(errno));
+	}
+	if (rc == 0 && pipe(r->cancel_pipe) != 0)
+		rc = pw_error_set(err, PW_EIO, "pipe(): %s", strerror(errno));
+	if (rc == 0) {
+		for (int i = 0; i < 2; i++) {
+			fcntl(r->cancel_pipe[i], F_SETFD, FD_CLOEXEC);
+			fcntl(r->cancel_pipe[i], F_SETFL, O_NONBLOCK);
+		}
+		r->count = p->steps_count;
+		r->steps = calloc(r->count ? r->count : 1, sizeof(step_state));
+		r->queue = calloc(r->count ? r->count : 1, sizeof(size_t));
+		if (!r->steps || !r->queue)
+			rc = PW_ENOMEM;
+	}
+	for (size_t i = 0; rc == 0 && i < r->count; i++) {
+		step_state *st = &r->steps[i];
+		st->step = p->steps[i];
+		st->run = r;
+		st->index = i;
+		st->outputs = pw_map_new();
+		st->ancestors = calloc(r->count, 1);
+		st->line[0] = (pw_buf)PW_BUF_INIT(0);
+		st->line[1] = (pw_buf)PW_BUF_INIT(0);
+		pthread_mutex_init(&st->out_lock, NULL);
+		if (!st->outputs || !st->ancestors)
+			rc = PW_ENOMEM;
+	}
+	for (size_t i = 0; rc == 0 && i < r->count; i++)
+		fill_ancestors(r, i, r->steps[i].ancestors);
+	if (rc < 0) {
+		pw_run_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void pw_run_free(pw_run *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; r->steps && i < r->count; i++) {
+		step_state *st = &r->steps[i];
+		pw_result_free(st->result);
+		pw_error_free(st->error);
+		pw_map_free(st->outputs);
+		free(st->ancestors);
+		free(st->type);
+		pw__buf_dispose(&st->line[0]);
+		pw__buf_dispose(&st->line[1]);
+		if (st->log)
+			fclose(st->log);
+		pthread_mutex_destroy(&st->out_lock);
+	}
+	free(r->steps);
+	free(r->queue);
+	if (r->audit)
+		fclose(r->audit);
+	for (int i = 0; i < 2; i++)
+		if (r->cancel_pipe[i] >= 0)
+			close(r->cancel_pipe[i]);
+	pw_workspace_free(r->ws);
+	pw_secrets_free(r->secrets);
+	free(r->run_id);
+	free(r->run_dir);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->audit_lock);
+	free(r);
+}
+
+void pw_run_cancel(pw_run *r)
+{
+	if (!r)
+		return;
+	atomic_fetch_add(&r->cancel_requests, 1);
+	char b = 1;
+	ssize_t n = write(r->cancel_pipe[1], &b, 1);
+	(void)n;
+}
+
+/* Output: masked chunks arrive from the exec; the log file gets them as they come, the
+ * callback gets complete lines. */
+static void deliver_line(step_state *st, pw_stream stream, const char *data, size_t len)
+{
+	pw_run *r = st->run;
+	if (r->opts.on_output)
+		r->opts.on_output(st->step->name, stream, data, len, r->opts.output_payload);
+}
+
+static void on_step_output(const char *step, pw_stream stream, const char *data, size_t len, void *payload)
+{
+	step_state *st = payload;
+	pthread_mutex_lock(&st->out_lock);
+	if (st->log)
+		fwrite(data, 1, len, st->log);
+	pw_buf *lb = &st->line[stream == PW_STREAM_STDERR ? 1 : 0];
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) + 1 : len;
+		if (!nl) {
+			if (lb->len + take > LINE_MAX_BYTES) {
+				pw__buf_append(lb, data, take);
+				deliver_line(st, stream, lb->data, lb->len);
+				pw__buf_clear(lb);
+			} else {
+				pw__buf_append(lb, data, take);
+			}
+		} else if (lb->len) {
+			pw__buf_append(lb, data, take);
+			deliver_line(st, stream, lb->data, lb->len);
+			pw__buf_clear(lb);
+		} else {
+			deliver_line(st, stream, data, take);
+		}
+		data += take;
+		len -= take;
+	}
+	pthread_mutex_unlock(&st->out_lock);
+}
+
+static void flush_lines(step_state *st)
+{
+	pthread_mutex_lock(&st->out_lock);
+	for (int i = 0; i < 2; i++) {
+		if (st->line[i].len) {
+			deliver_line(st, i ? PW_STREAM_STDERR : PW_STREAM_STDOUT, st->line[i].data, st->line[i].len);
+			pw__buf_clear(&st->line[i]);
+		}
+	}
+	if (st->log)
+		fflush(st->log);
+	pthread_mutex_unlock(&st->out_lock);
+}
+
+static void on_exec_log(const pw_log_record *rec, void *payload)
+{
+	pw_run *r = payload;
+	if (r->opts.on_log)
+		r->opts.on_log(rec, r->opts.log_payload);
+}
+
+/* PIPEWRIGHT_STEP_<STEP>_<KEY>: upper case, other characters as '_'. */
+static void output_var_name(pw_buf *b, const char *step, const char *key)
+{
+	pw__buf_puts(b, "PIPEWRIGHT_STEP_");
+	for (const char *p = step; *p; p++)
+		pw__buf_putc(b, isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_');
+	pw__buf_putc(b, '_');
+	for (const char *p = key; *p; p++)
+		pw__buf_putc(b, isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_');
+}
+
+/* The step's environment: pipeline env, secrets, outputs of the steps it needs, the
+ * run's variables, then the step's own env (which wins). Called with run->lock held. */
+static pw_map *step_env(pw_run *r, step_state *st)
+{
+	pw_map *env = pw_map_dup(r->pipeline->env);
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < r->pipeline->secrets_count; i++) {
+		const char *v = getenv(r->pipeline->secrets[i].name);
+		if (v)
+			pw_map_set(env, r->pipeline->secrets[i].name, v);
+	}
+	for (size_t j = 0; j < r->count; j++) {
+		if (!st->ancestors[j])
+			continue;
+		pw_map *o = r->steps[j].outputs;
+		for (size_t k = 0; k < pw_map_count(o); k++) {
+			pw_buf name = PW_BUF_INIT(0);
+			output_var_name(&name, r->steps[j].step->name, pw_map_key_at(o, k));
+			pw_map_set(env, pw__buf_cstr(&name), pw_map_value_at(o, k));
+			pw__buf_dispose(&name);
+		}
+	}
+	pw_map_set(env, "PIPEWRIGHT_RUN_ID", r->run_id);
+	pw_map_set(env, "PIPEWRIGHT_STEP", st->step->name);
+	pw_map_set(env, "PIPEWRIGHT_WORKSPACE", pw_workspace_root(r->ws));
+	pw_map_set(env, "PIPEWRIGHT_RUN_DIR", r->run_dir);
+	pw_map_merge(env, st->step->env);
+	return env;
+}
+
+static void emit_event(pw_run *r, step_state *st)
+{
+	if (r->opts.on_step_event)
+		r->opts.on_step_event(st->step->name, st->status, st->attempts, st->result, st->error,
+		                      r->opts.event_payload);
+}
+
+/* Sleeps up to ms, waking early when the run is cancelled. Returns 1 if cancelled. */
+static int backoff_sleep(pw_run *r, int64_t ms)
+{
+	struct pollfd pfd = {r->cancel_pipe[0], POLLIN, 0};
+	int64_t until = pw__now_ms() + ms;
+	for (;;) {
+		if (atomic_load(&r->cancel_requests) > 0)
+			return 1;
+		int64_t left = until - pw__now_ms();
+		if (left <= 0)
+			return 0;
+		poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+	}
+}
+
+static void run_step(pw_run *r, step_state *st)
+{
+	pw_step *s = st->step;
+	char path[4400];
+	snprintf(path, sizeof(path), "%s/%s.log", r->run_dir, s->name);
+	st->log = fopen(path, "we");
+	if (!st->log)
+		run_log(r, PW_LOG_WARN, s->name, "cannot write the step log fopen(\"%s\"): %s", path, strerror(errno));
+	pw_error *terr = NULL;
+	if (pw_manager_determine_connector_type(&st->type, r->manager, s, &terr) < 0)
+		st->type = NULL;
+	pw_error_free(terr);
+	st->started_unix_ms = pw__unix_ms();
+	st->start_ms = pw__now_ms();
+	audit_run(r, s->name, "step_start", NULL, st->type);
+	for (;;) {
+		st->attempts++;
+		pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
+		eo.run_id = r->run_id;
+		eo.step_name = s->name;
+		eo.timeout_seconds = s->timeout;
+		eo.capture_limit = r->opts.capture_limit;
+		eo.secrets = r->secrets;
+		eo.on_output = on_step_output;
+		eo.output_payload = st;
+		eo.on_log = on_exec_log;
+		eo.log_payload = r;
+		eo.log_level = r->opts.on_log ? r->opts.log_level : PW_LOG_ERROR;
+		eo.on_audit = audit_write;
+		eo.audit_payload = r;
+		pw_exec *ex = NULL;
+		pw_error *e = NULL;
+		pw_result *res = NULL;
+		int rc = pw_exec_new(&ex, &eo, &e);
+		pw_map *env = NULL;
+		pthread_mutex_lock(&r->lock);
+		if (rc == 0) {
+			st->exec = ex;
+			/* a cancel that arrived before the exec existed still applies */
+			int req = atomic_load(&r->cancel_requests);
+			if (req >= 2 || (req >= 1 && s->when != PW_WHEN_ALWAYS))
+				pw_exec_cancel(ex, PW_CANCEL_USER);
+			env = step_env(r, st);
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (rc == 0) {
+			run_log(r, PW_LOG_INFO, s->name, "starting attempt %u of %u", st->attempts, s->retries + 1);
+			rc = pw_manager_execute_step(&res, r->manager, s, r->ws, env, ex, &e);
+		}
+		flush_lines(st);
+		pw_map_free(env);
+		pthread_mutex_lock(&r->lock);
+		st->exec = NULL;
+		pthread_mutex_unlock(&r->lock);
+		pw_step_status status;
+		if (rc == 0 && pw_result_is_success(res))
+			status = PW_STEP_SUCCEEDED;
+		else if (rc == PW_ETIMEOUT)
+			status = PW_STEP_TIMED_OUT;
+		else if (rc == PW_ECANCELLED)
+			status = PW_STEP_CANCELLED;
+		else
+			status = PW_STEP_FAILED;
+		if (status == PW_STEP_SUCCEEDED && ex)
+			pw_map_merge(st->outputs, pw_exec_outputs(ex));
+		pw_exec_free(ex);
+		pw_result_free(st->result);
+		pw_error_free(st->error);
+		st->result = res;
+		st->error = e;
+		if (e && !pw_error_file(e))
+			pw__step_locate_error(s, e);
+		int retry = (status == PW_STEP_FAILED || status == PW_STEP_TIMED_OUT) && st->attempts <= s->retries &&
+		            atomic_load(&r->cancel_requests) == 0;
+		if (!retry) {
+			st->status = status;
+			break;
+		}
+		double base = r->opts.retry_backoff_seconds > 0 ? r->opts.retry_backoff_seconds : 1.0;
+		int64_t delay = (int64_t)(base * 1000.0 * (double)(1u << (st->attempts - 1 > 10 ? 10 : st->attempts - 1)));
+		run_log(r, PW_LOG_WARN, s->name, "attempt %u %s; retrying in %.1f s", st->attempts,
+		        pw_step_status_name(status), (double)delay / 1000.0);
+		if (backoff_sleep(r, delay)) {
+			st->status = status;
+			break;
+		}
+	}
+	if (st->status == PW_STEP_FAILED && s->allow_failure)
+		st->status = PW_STEP_ALLOWED_FAILURE;
+	st->end_ms = pw__now_ms();
+	char detail[64];
+	snprintf(detail, sizeof(detail), "exit_code=%d attempts=%u", st->result ? pw_result_exit_code(st->result) : -1,
+	         st->attempts);
+	audit_run(r, s->name, "step_end", pw_step_status_name(st->status), detail);
+	if (st->log) {
+		fclose(st->log);
+		st->log = NULL;
+	}
+}
+
+/* Decides what happens to a step whose needs are all done. Called with the lock held.
+ * Returns 1 when it should run. */
+static int decide(pw_run *r, step_state *st)
+{
+	pw_step *s = st->step;
+	int failed = 0;
+	for (size_t n = 0; n < s->needs_count; n++) {
+		long j = pw_pipeline_find_step(r->pipeline, s->needs[n]);
+		if (j < 0)
+			continue;
+		step_state *d = &r->steps[j];
+		if (is_failure(d->status) || d->failed_upstream)
+			failed = 1;
+	}
+	st->failed_upstream = failed;
+	int cancelled = atomic_load(&r->cancel_requests) > 0;
+	switch (s->when) {
+	case PW_WHEN_ALWAYS:
+		return atomic_load(&r->cancel_requests) < 2;
+	case PW_WHEN_ON_FAILURE:
+		return failed && !cancelled;
+	default:
+		return !failed && !cancelled;
+	}
+}
+
+static int needs_done(pw_run *r, step_state *st)
+{
+	for (size_t n = 0; n < st->step->needs_count; n++) {
+		long j = pw_pipeline_find_step(r->pipeline, st->step->needs[n]);
+		if (j >= 0 && !is_done(r->steps[j].status))
+			return 0;
+	}
+	return 1;
+}
+
+/* Queues every step that became ready, marks the ones that will not run. Lock held. */
+static void schedule(pw_run *r)
+{
+	int progress = 1;
+	while (progress) {
+		progress = 0;
+		for (size_t i = 0; i < r->count; i++) {
+			step_state *st = &r->steps[i];
+			if (st->queued || st->status != PW_STEP_PENDING || !needs_done(r, st))
+				continue;
+			if (decide(r, st)) {
+				st->queued = 1;
+				r->queue[r->queue_tail++] = i;
+			} else {
+				st->status = atomic_load(&r->cancel_requests) > 0 ? PW_STEP_CANCELLED : PW_STEP_SKIPPED;
+				r->finished++;
+				progress = 1;
+				audit_run(r, st->step->name, "step_end", pw_step_status_name(st->status), "not run");
+				emit_event(r, st);
+			}
+		}
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	pw_run *r = arg;
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		while (!r->stopping && r->queue_head == r->queue_tail)
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (r->stopping)
+			break;
+		step_state *st = &r->steps[r->queue[r->queue_head++]];
+		st->status = PW_STEP_RUNNING;
+		r->running++;
+		pthread_mutex_unlock(&r->lock);
+		emit_event(r, st);
+		run_step(r, st);
+		emit_event(r, st);
+		pthread_mutex_lock(&r->lock);
+		r->running--;
+		r->finished++;
+		schedule(r);
+		pthread_cond_broadcast(&r->cond);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* Watches the cancel pipe and cancels running attempts (first request: all but `always`
+ * steps; second: everything). */
+static void *canceller_main(void *arg)
+{
+	pw_run *r = arg;
+	struct pollfd pfd = {r->cancel_pipe[0], POLLIN, 0};
+	for (;;) {
+		poll(&pfd, 1, -1);
+		char buf[64];
+		while (read(r->cancel_pipe[0], buf, sizeof(buf)) > 0)
+			;
+		pthread_mutex_lock(&r->lock);
+		int stopping = r->stopping;
+		int req = atomic_load(&r->cancel_requests);
+		if (!stopping && req > 0) {
+			for (size_t i = 0; i < r->count; i++) {
+				step_state *st = &r->steps[i];
+				if (st->exec && (req >= 2 || st->step->when != PW_WHEN_ALWAYS))
+					pw_exec_cancel(st->exec, PW_CANCEL_USER);
+			}
+			schedule(r);
+			pthread_cond_broadcast(&r->cond);
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (stopping)
+			return NULL;
+		if (req > 0)
+			run_log(r, PW_LOG_WARN, NULL, "cancellation requested (%d)", req);
+	}
+}
+
+static json_t *error_json(const pw_error *e)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "code", json_string(pw_error_code_name(pw_error_code(e))));
+	json_object_set_new(o, "message", json_string(pw_error_message(e)));
+	if (pw_error_operation(e))
+		json_object_set_new(o, "operation", json_string(pw_error_operation(e)));
+	if (pw_error_key(e))
+		json_object_set_new(o, "key", json_string(pw_error_key(e)));
+	if (pw_error_response(e))
+		json_object_set_new(o, "response", json_string(pw_error_response(e)));
+	if (pw_error_hint(e))
+		json_object_set_new(o, "hint", json_string(pw_error_hint(e)));
+	return o;
+}
+
+static void write_result_json(pw_run *r, const char *status)
+{
+	char ts[40];
+	json_t *root = json_object();
+	json_object_set_new(root, "schema_version", json_integer(1));
+	json_object_set_new(root, "run_id", json_string(r->run_id));
+	json_object_set_new(root, "pipeline", json_string(r->pipeline->name ? r->pipeline->name : ""));
+	json_object_set_new(root, "pipeline_file", json_string(r->pipeline->path));
+	json_object_set_new(root, "workspace", json_string(pw_workspace_root(r->ws)));
+	pw__iso8601(ts, sizeof(ts), r->started_unix_ms);
+	json_object_set_new(root, "started_at", json_string(ts));
+	json_object_set_new(root, "duration_ms", json_integer(pw__now_ms() - r->start_ms));
+	json_object_set_new(root, "status", json_string(status));
+	json_object_set_new(root, "connector_system_version", json_string(pw_version()));
+	json_t *steps = json_array();
+	for (size_t i = 0; i < r->count; i++) {
+		step_state *st = &r->steps[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "name", json_string(st->step->name));
+		json_object_set_new(o, "connector", st->type ? json_string(st->type) : json_null());
+		json_object_set_new(o, "status", json_string(pw_step_status_name(st->status)));
+		json_object_set_new(o, "attempts", json_integer(st->attempts));
+		if (st->start_ms) {
+			pw__iso8601(ts, sizeof(ts), st->started_unix_ms);
+			json_object_set_new(o, "started_at", json_string(ts));
+			json_object_set_new(o, "duration_ms", json_integer(st->end_ms - st->start_ms));
+		}
+		if (st->result) {
+			json_object_set_new(o, "exit_code", json_integer(pw_result_exit_code(st->result)));
+			if (pw_result_signal(st->result))
+				json_object_set_new(o, "signal", json_integer(pw_result_signal(st->result)));
+			json_t *md = json_object();
+			const pw_map *m = pw_result_metadata_const(st->result);
+			for (size_t k = 0; k < pw_map_count(m); k++)
+				json_object_set_new(md, pw_map_key_at(m, k), json_string(pw_map_value_at(m, k)));
+			json_object_set_new(o, "metadata", md);
+		}
+		if (pw_map_count(st->outputs)) {
+			json_t *outs = json_object();
+			for (size_t k = 0; k < pw_map_count(st->outputs); k++)
+				json_object_set_new(outs, pw_map_key_at(st->outputs, k),
+				                    json_string(pw_map_value_at(st->outputs, k)));
+			json_object_set_new(o, "outputs", outs);
+		}
+		if (st->error)
+			json_object_set_new(o, "error", error_json(st->error));
+		char logname[300];
+		snprintf(logname, sizeof(logname), "%s.log", st->step->name);
+		if (st->start_ms)
+			json_object_set_new(o, "log", json_string(logname));
+		json_array_append_new(steps, o);
+	}
+	json_object_set_new(root, "steps", steps);
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	char *masked = pw_secrets_mask_str(r->secrets, text);
+	free(text);
+	char path[4200], tmp[4300];
+	snprintf(path, sizeof(path), "%s/result.json", r->run_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "we");
+	if (f && masked) {
+		fputs(masked, f);
+		fputc('\n', f);
+		if (fclose(f) == 0)
+			rename(tmp, path);
+	} else if (f) {
+		fclose(f);
+	}
+	free(masked);
+}
+
+int pw_run_execute(pw_run *r, pw_error **err)
+{
+	r->started_unix_ms = pw__unix_ms();
+	r->start_ms = pw__now_ms();
+	audit_run(r, NULL, "run_start", NULL, r->pipeline->path);
+	run_log(r, PW_LOG_INFO, NULL, "run %s: %zu steps, %u parallel, workspace %s", r->run_id, r->count,
+	        r->opts.jobs, pw_workspace_root(r->ws));
+	unsigned int nworkers = r->opts.jobs < r->count ? r->opts.jobs : (unsigned int)r->count;
+	if (!nworkers)
+		nworkers = 1;
+	pthread_t *workers = calloc(nworkers, sizeof(pthread_t));
+	if (!workers)
+		return PW_ENOMEM;
+	pthread_t canceller;
+	int have_canceller = pthread_create(&canceller, NULL, canceller_main, r) == 0;
+	pthread_mutex_lock(&r->lock);
+	schedule(r);
+	pthread_mutex_unlock(&r->lock);
+	unsigned int started = 0;
+	for (; started < nworkers; started++)
+		if (pthread_create(&workers[started], NULL, worker_main, r) != 0)
+			break;
+	int rc = 0;
+	if (!started) {
+		rc = pw_error_set(err, PW_EIO, "cannot start worker threads");
+	} else {
+		pthread_mutex_lock(&r->lock);
+		while (r->finished < r->count)
+			pthread_cond_wait(&r->cond, &r->lock);
+		r->stopping = 1;
+		pthread_cond_broadcast(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+	}
+	for (unsigned int i = 0; i < started; i++)
+		pthread_join(workers[i], NULL);
+	free(workers);
+	if (have_canceller) {
+		pthread_mutex_lock(&r->lock);
+		r->stopping = 1;
+		pthread_mutex_unlock(&r->lock);
+		char b = 0;
+		ssize_t n = write(r->cancel_pipe[1], &b, 1);
+		(void)n;
+		pthread_join(canceller, NULL);
+	}
+	int failed = 0;
+	for (size_t i = 0; i < r->count; i++)
+		if (r->steps[i].status == PW_STEP_FAILED || r->steps[i].status == PW_STEP_TIMED_OUT)
+			failed = 1;
+	const char *status = "succeeded";
+	if (rc == 0 && atomic_load(&r->cancel_requests) > 0) {
+		rc = PW_ECANCELLED;
+		status = "cancelled";
+	} else if (rc == 0 && failed) {
+		rc = PW_ESTEP;
+		status = "failed";
+	} else if (rc < 0) {
+		status = "error";
+	}
+	write_result_json(r, status);
+	audit_run(r, NULL, "run_end", status, NULL);
+	run_log(r, PW_LOG_INFO, NULL, "run %s %s in %lld ms", r->run_id, status,
+	        (long long)(pw__now_ms() - r->start_ms));
+	return rc;
+}
+
+const char *pw_run_id(const pw_run *r)
+{
+	return r->run_id;
+}
+
+const char *pw_run_dir(const pw_run *r)
+{
+	return r->run_dir;
+}
+
+size_t pw_run_step_count(const pw_run *r)
+{
+	return r->count;
+}
+
+const char *pw_run_step_name(const pw_run *r, size_t i)
+{
+	return i < r->count ? r->steps[i].step->name : NULL;
+}
+
+pw_step_status pw_run_step_status(const pw_run *r, size_t i)
+{
+	return i < r->count ? r->steps[i].status : PW_STEP_PENDING;
+}
+
+const pw_result *pw_run_step_result(const pw_run *r, size_t i)
+{
+	return i < r->count ? r->steps[i].result : NULL;
+}
+
+const pw_error *pw_run_step_error(const pw_run *r, size_t i)
+{
+	return i < r->count ? r->steps[i].error : NULL;
+}
+
+unsigned int pw_run_step_attempts(const pw_run *r, size_t i)
+{
+	return i < r->count ? r->steps[i].attempts : 0;
+}
+
+double pw_run_step_duration_ms(const pw_run *r, size_t i)
+{
+	return i < r->count && r->steps[i].start_ms ? (double)(r->steps[i].end_ms - r->steps[i].start_ms) : 0;
+}

@@ -1,0 +1,620 @@
+/* The connector system's core: manager, factories, cache, statistics, results, errors,
+ * execution contexts — with the seed's MockConnector. */
+#include <poll.h>
+#include <unistd.h>
+
+#include "core/step.h"
+#include "core/suggest.h"
+#include "pipewright.h"
+#include "pipewright/sys/connector.h"
+#include "pipewright/sys/mock.h"
+#include "pwtest.h"
+
+static pw_manager *new_manager(void)
+{
+	pw_manager *m = NULL;
+	pw_error *e = NULL;
+	int rc = pw_manager_new(&m, NULL, &e);
+	if (rc != 0) {
+		fprintf(stderr, "pw_manager_new: %s\n", pw_error_message(e));
+		pw_error_free(e);
+	}
+	return m;
+}
+
+static pw_step *step_with(const char *name, const char *type, const char *json)
+{
+	pw_step *s = NULL;
+	pw_step_new(&s, name, type);
+	if (s && json)
+		pw_step_set_config_json(s, json, NULL);
+	return s;
+}
+
+PW_TEST(test_connector_manager_creation)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	pw_map *stats = NULL;
+	PW_CHECK_INT(pw_manager_get_stats_map(&stats, m), 0);
+	PW_CHECK_STR(pw_map_get(stats, "cached_connectors"), "0");
+	PW_CHECK_STR(pw_map_get(stats, "registered_factories"), "1");
+	PW_CHECK_STR(pw_map_get(stats, "executions"), "0");
+	pw_map_free(stats);
+	PW_CHECK_STR(pw_version(), "1.0.0");
+	pw_manager_free(m);
+}
+
+static int dummy_supports(const char *type, void *payload)
+{
+	return 0;
+}
+
+static int dummy_create(pw_connector **out, const char *type, pw_manager *mgr, void *payload, pw_error **err)
+{
+	return PW_EUNIMPLEMENTED;
+}
+
+static const pw_factory_ops dummy_factory = {
+    .version = PW_FACTORY_OPS_VERSION, .name = "dummy", .supports = dummy_supports, .create = dummy_create};
+static const pw_factory_ops future_factory = {
+    .version = 99, .name = "future", .supports = dummy_supports, .create = dummy_create};
+static const pw_factory_ops nameless_factory = {
+    .version = PW_FACTORY_OPS_VERSION, .name = NULL, .supports = dummy_supports, .create = dummy_create};
+
+PW_TEST(test_register_factory_rejects_duplicates_and_bad_versions)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_manager_register_factory(m, &dummy_factory, NULL, &e), 0);
+	PW_CHECK_INT(pw_manager_register_factory(m, &dummy_factory, NULL, &e), PW_EEXISTS);
+	PW_CHECK_CONTAINS(pw_error_message(e), "'dummy' is already registered");
+	pw_error_free(e);
+	e = NULL;
+	PW_CHECK_INT(pw_manager_register_factory(m, &future_factory, NULL, &e), PW_EABI);
+	PW_CHECK_CONTAINS(pw_error_message(e), "version 99");
+	PW_CHECK(pw_error_hint(e) != NULL);
+	pw_error_free(e);
+	e = NULL;
+	PW_CHECK_INT(pw_manager_register_factory(m, &nameless_factory, NULL, &e), PW_EINVAL);
+	pw_error_free(e);
+	pw_manager_free(m);
+}
+
+PW_TEST(test_custom_factory_is_consulted_first)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	const char *types[] = {"shell", "custom:my-connector", NULL};
+	PW_CHECK_INT(pw_mock_factory_register(m, "my-connector-factory", types, NULL), 0);
+	pw_connector *c = NULL;
+	PW_CHECK_INT(pw_manager_get_connector(&c, m, "shell", NULL), 0);
+	PW_REQUIRE(c != NULL);
+	/* the mock factory took over the built-in type */
+	PW_CHECK_STR(pw_connector_name(c), "my-connector-factory");
+	PW_CHECK_STR(pw_connector_type(c), "shell");
+	PW_CHECK_INT(pw_manager_get_connector(&c, m, "custom:my-connector", NULL), 0);
+	PW_CHECK_STR(pw_connector_type(c), "custom:my-connector");
+	pw_manager_free(m);
+}
+
+PW_TEST(test_connector_cached_and_created_once)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	const char *types[] = {"custom:cached", NULL};
+	pw_mock_factory_register(m, "f", types, NULL);
+	pw_connector *a = NULL, *b = NULL;
+	PW_CHECK_INT(pw_manager_get_connector(&a, m, "custom:cached", NULL), 0);
+	PW_CHECK_INT(pw_manager_get_connector(&b, m, "custom:cached", NULL), 0);
+	PW_CHECK(a == b);
+	PW_CHECK(pw_connector_manager(a) == m);
+	pw_connector_stats st[4];
+	size_t n = pw_manager_get_stats(m, st, 4);
+	PW_CHECK_INT(n, 1);
+	PW_CHECK_STR(st[0].type, "custom:cached");
+	PW_CHECK_INT(st[0].created, 1);
+	PW_CHECK_INT(st[0].cache_hits, 1);
+	pw_manager_free(m);
+}
+
+PW_TEST(test_clear_cache_recreates)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	pw_connector *a = NULL;
+	PW_CHECK_INT(pw_manager_get_connector(&a, m, "shell", NULL), 0);
+	pw_manager_clear_cache(m);
+	pw_map *stats = NULL;
+	pw_manager_get_stats_map(&stats, m);
+	PW_CHECK_STR(pw_map_get(stats, "cached_connectors"), "0");
+	pw_map_free(stats);
+	PW_CHECK_INT(pw_manager_get_connector(&a, m, "shell", NULL), 0);
+	pw_manager_get_stats_map(&stats, m);
+	PW_CHECK_STR(pw_map_get(stats, "shell.created"), "2");
+	PW_CHECK_STR(pw_map_get(stats, "cached_connectors"), "1");
+	pw_map_free(stats);
+	pw_manager_free(m);
+}
+
+PW_TEST(test_unknown_and_not_built_types)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	pw_connector *c = NULL;
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_manager_get_connector(&c, m, "dokcer", &e), PW_ENOTFOUND);
+	PW_CHECK_CONTAINS(pw_error_message(e), "unknown connector type 'dokcer'");
+	PW_CHECK_CONTAINS(pw_error_hint(e), "shell");
+	pw_error_free(e);
+	e = NULL;
+	PW_CHECK_INT(pw_manager_get_connector(&c, m, "gcp", &e), PW_ENOTBUILT);
+	PW_CHECK_STR(pw_error_message(e), "connector 'gcp' is not built into this pipewright");
+	pw_error_free(e);
+	e = NULL;
+	PW_CHECK_INT(pw_manager_get_connector(&c, m, "custom:nothing", &e), PW_ENOTFOUND);
+	PW_CHECK_CONTAINS(pw_error_message(e), "custom:nothing");
+	pw_error_free(e);
+	PW_CHECK_INT(pw_connector_kind_of("custom:Bad Name"), PW_KIND_INVALID);
+	PW_CHECK_INT(pw_connector_kind_of("custom:ok-name_1"), PW_KIND_CUSTOM);
+	PW_CHECK_INT(pw_connector_kind_of("kubernetes"), PW_KIND_KUBERNETES);
+	PW_CHECK_STR(pw_connector_kind_name(PW_KIND_GITLAB), "gitlab");
+	pw_manager_free(m);
+}
+
+static void check_inferred(pw_manager *m, const char *json, const char *want)
+{
+	pw_step *s = step_with("s", NULL, json);
+	char *type = NULL;
+	pw_error *e = NULL;
+	int rc = pw_manager_determine_connector_type(&type, m, s, &e);
+	if (want) {
+		PW_CHECK_INT(rc, 0);
+		PW_CHECK_STR(type, want);
+	} else {
+		PW_CHECK_INT(rc, PW_EVALIDATION);
+		PW_CHECK_CONTAINS(pw_error_message(e), "cannot tell which connector");
+		PW_CHECK_CONTAINS(pw_error_hint(e), "step_type");
+	}
+	pw_free(type);
+	pw_error_free(e);
+	pw_step_free(s);
+}
+
+PW_TEST(test_determine_connector_type)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	check_inferred(m, "{\"command\":\"make\"}", "shell");
+	check_inferred(m, "{\"image\":\"node:18-alpine\",\"command\":\"npm ci\"}", "docker");
+	check_inferred(m, "{\"dockerfile\":\"Dockerfile.build\"}", "docker");
+	check_inferred(m, "{\"image\":\"ubuntu:latest\",\"namespace\":\"production\"}", "kubernetes");
+	check_inferred(m, "{\"service\":\"ecs\",\"action\":\"update-service\"}", "aws");
+	check_inferred(m, "{\"service\":\"container-instances\"}", "azure");
+	check_inferred(m, "{\"service\":\"cloud-run\"}", "gcp");
+	check_inferred(m, "{\"action\":\"create-release\",\"repository\":\"user/app\"}", "github");
+	check_inferred(m, "{\"action\":\"mirror\",\"source_repo\":\"a\",\"target_repo\":\"b\"}", "gitlab");
+	check_inferred(m, "{\"nothing\":1}", NULL);
+	/* declared wins; an invalid declared type is refused with the list */
+	pw_step *s = step_with("s", "docker", "{\"command\":\"x\"}");
+	char *type = NULL;
+	PW_CHECK_INT(pw_manager_determine_connector_type(&type, m, s, NULL), 0);
+	PW_CHECK_STR(type, "docker");
+	pw_free(type);
+	pw_step_free(s);
+	s = step_with("s", "kubernets", NULL);
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_manager_determine_connector_type(&type, m, s, &e), PW_ENOTFOUND);
+	PW_CHECK_CONTAINS(pw_error_hint(e), "shell");
+	pw_error_free(e);
+	pw_step_free(s);
+	pw_manager_free(m);
+}
+
+PW_TEST(test_list_available_connectors)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	const char *types[] = {"custom:a", "shell", NULL};
+	pw_mock_factory_register(m, "mocks", types, NULL);
+	char **list = NULL;
+	PW_CHECK_INT(pw_manager_list_available_connectors(&list, m), 0);
+	PW_REQUIRE(list != NULL);
+	size_t n = 0, shells = 0, customs = 0;
+	for (; list[n]; n++) {
+		shells += strcmp(list[n], "shell") == 0;
+		customs += strcmp(list[n], "custom:a") == 0;
+	}
+	PW_CHECK_INT(n, 2);
+	PW_CHECK_INT(shells, 1);
+	PW_CHECK_INT(customs, 1);
+	pw_strv_free(list);
+	pw_manager_free(m);
+}
+
+PW_TEST(test_execute_step_with_mock)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	const char *types[] = {"custom:mock", NULL};
+	pw_mock_factory_register(m, "mocks", types, NULL);
+	pw_connector *c = NULL;
+	PW_REQUIRE(pw_manager_get_connector(&c, m, "custom:mock", NULL) == 0);
+	pw_mock_connector_set_next_result(c, pw_result_with_metadata(pw_result_success("mock success"), "k", "v"));
+	pw_step *s = step_with("build", "custom:mock", "{}");
+	pw_workspace *ws = NULL;
+	PW_REQUIRE(pw_workspace_new(&ws, ".", "run-1", NULL, NULL) == 0);
+	pw_map *env = pw_map_new();
+	pw_result *r = NULL;
+	PW_CHECK_INT(pw_manager_execute_step(&r, m, s, ws, env, NULL, NULL), 0);
+	PW_REQUIRE(r != NULL);
+	PW_CHECK(pw_result_is_success(r));
+	PW_CHECK_STR(pw_result_stdout(r), "mock success");
+	PW_CHECK_STR(pw_map_get(pw_result_metadata(r), "k"), "v");
+	PW_CHECK_INT(pw_mock_connector_calls(c, "validate_config"), 1);
+	PW_CHECK_INT(pw_mock_connector_calls(c, "pre_execute"), 1);
+	PW_CHECK_INT(pw_mock_connector_calls(c, "execute_step"), 1);
+	PW_CHECK_INT(pw_mock_connector_calls(c, "post_execute"), 1);
+	pw_result_free(r);
+	/* after the scripted result, success("") again; a failing result counts as failure */
+	pw_mock_connector_set_next_result(c, pw_result_failure(3, "bad"));
+	PW_CHECK_INT(pw_manager_execute_step(&r, m, s, ws, env, NULL, NULL), 0);
+	PW_CHECK_INT(pw_result_exit_code(r), 3);
+	PW_CHECK_STR(pw_result_stderr(r), "bad");
+	pw_result_free(r);
+	pw_connector_stats st;
+	PW_CHECK_INT(pw_manager_get_stats(m, &st, 1), 1);
+	PW_CHECK_INT(st.executions, 2);
+	PW_CHECK_INT(st.successes, 1);
+	PW_CHECK_INT(st.failures, 1);
+	PW_CHECK(st.max_ms >= 0 && st.total_ms >= st.max_ms);
+	pw_map_free(env);
+	pw_workspace_free(ws);
+	pw_step_free(s);
+	pw_manager_free(m);
+}
+
+PW_TEST(test_execute_step_error_and_stats)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	const char *types[] = {"custom:mock", NULL};
+	pw_mock_factory_register(m, "mocks", types, NULL);
+	pw_connector *c = NULL;
+	PW_REQUIRE(pw_manager_get_connector(&c, m, "custom:mock", NULL) == 0);
+	pw_error *scripted = pw_error_new(PW_EEXTERNAL, "service said no to token s3cr3t-value");
+	pw_error_set_response(scripted, "HTTP 500: s3cr3t-value");
+	pw_mock_connector_set_next_error(c, scripted);
+	pw_step *s = step_with("deploy", "custom:mock", "{}");
+	pw_workspace *ws = NULL;
+	PW_REQUIRE(pw_workspace_new(&ws, ".", NULL, NULL, NULL) == 0);
+	pw_exec *ex = NULL;
+	PW_REQUIRE(pw_exec_new(&ex, NULL, NULL) == 0);
+	PW_CHECK_INT(pw_exec_add_secret(ex, "s3cr3t-value", "TOKEN", NULL), 0);
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_manager_execute_step(&r, m, s, ws, NULL, ex, &e), PW_EEXTERNAL);
+	PW_CHECK(r == NULL);
+	PW_CHECK_STR(pw_error_message(e), "service said no to token ***");
+	PW_CHECK_STR(pw_error_response(e), "HTTP 500: ***");
+	pw_error_free(e);
+	pw_connector_stats st;
+	pw_manager_get_stats(m, &st, 1);
+	PW_CHECK_INT(st.failures, 1);
+	pw_exec_free(ex);
+	pw_workspace_free(ws);
+	pw_step_free(s);
+	pw_manager_free(m);
+}
+
+PW_TEST(test_validate_error_is_located)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	const char *types[] = {"custom:mock", NULL};
+	pw_mock_factory_register(m, "mocks", types, NULL);
+	pw_connector *c = NULL;
+	PW_REQUIRE(pw_manager_get_connector(&c, m, "custom:mock", NULL) == 0);
+	pw_error *ve = pw_error_new(PW_ECONFIG, "storage_size is not a quantity");
+	pw_error_set_key(ve, "parameters.storage_size");
+	pw_mock_connector_set_validate_error(c, ve);
+	pw_step *s = step_with("k", "custom:mock", "{\"parameters\":{\"storage_size\":\"ten\"}}");
+	pw__step_set_location(s, "p.yml", 3, 5);
+	pw__step_add_loc(s, "config.parameters.storage_size", 9, 21);
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	pw_workspace *ws = NULL;
+	pw_workspace_new(&ws, ".", NULL, NULL, NULL);
+	PW_CHECK_INT(pw_manager_execute_step(&r, m, s, ws, NULL, NULL, &e), PW_ECONFIG);
+	PW_CHECK_STR(pw_error_file(e), "p.yml");
+	PW_CHECK_INT(pw_error_line(e), 9);
+	PW_CHECK_INT(pw_error_column(e), 21);
+	char *text = pw_error_format(e, 1);
+	PW_CHECK_STR(text, "p.yml:9:21: storage_size is not a quantity; config: parameters.storage_size");
+	pw_free(text);
+	PW_CHECK_INT(pw_mock_connector_calls(c, "execute_step"), 0);
+	pw_error_free(e);
+	pw_workspace_free(ws);
+	pw_step_free(s);
+	pw_manager_free(m);
+}
+
+static int exec_only(pw_result **out, pw_connector *c, const pw_step *step, const pw_workspace *ws,
+                     const pw_map *env, pw_exec *ex, pw_error **err)
+{
+	*out = pw_result_success("x");
+	return 0;
+}
+
+static void destroy_nothing(pw_connector *c)
+{
+}
+
+static const pw_connector_ops minimal_ops = {
+    .version = PW_CONNECTOR_OPS_VERSION, .execute_step = exec_only, .destroy = destroy_nothing};
+static const pw_connector_ops no_destroy_ops = {.version = PW_CONNECTOR_OPS_VERSION, .execute_step = exec_only};
+static const pw_connector_ops v2_ops = {.version = 2, .execute_step = exec_only, .destroy = destroy_nothing};
+
+PW_TEST(test_connector_ops_slot_checks)
+{
+	pw_connector *c = NULL;
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_connector_new(&c, &no_destroy_ops, "n", "custom:n", NULL, &e), PW_EINVAL);
+	PW_CHECK_CONTAINS(pw_error_message(e), "destroy");
+	pw_error_free(e);
+	e = NULL;
+	PW_CHECK_INT(pw_connector_new(&c, &v2_ops, "n", "custom:n", NULL, &e), PW_EABI);
+	pw_error_free(e);
+	e = NULL;
+	PW_REQUIRE(pw_connector_new(&c, &minimal_ops, "minimal", "custom:minimal", NULL, &e) == 0);
+	pw_step *s = step_with("s", NULL, "{}");
+	PW_CHECK_INT(pw_connector_validate_config(c, s, NULL), 0); /* default: valid */
+	char *plan = NULL;
+	PW_CHECK_INT(pw_connector_plan(&plan, c, s, NULL, NULL, &e), PW_EUNIMPLEMENTED);
+	PW_CHECK_STR(pw_error_message(e), "cannot plan: connector 'minimal' does not support it");
+	pw_error_free(e);
+	pw_step_free(s);
+	pw_connector_free(c);
+}
+
+PW_TEST(test_mock_connector_set_next_result)
+{
+	pw_connector *c = NULL;
+	PW_REQUIRE(pw_mock_connector_new(&c, "test-mock", PW_TYPE_DOCKER, NULL) == 0);
+	pw_mock_connector_set_next_result(c, pw_result_success("mock success"));
+	pw_step *s = step_with("s", "docker", "{}");
+	pw_result *r = NULL;
+	PW_CHECK_INT(pw_connector_execute_step(&r, c, s, NULL, NULL, NULL, NULL), 0);
+	PW_CHECK_STR(pw_result_stdout(r), "mock success");
+	pw_result_free(r);
+	PW_CHECK_INT(pw_connector_execute_step(&r, c, s, NULL, NULL, NULL, NULL), 0);
+	PW_CHECK_STR(pw_result_stdout(r), "");
+	pw_result_free(r);
+	PW_CHECK_STR(pw_connector_type(c), "docker");
+	PW_CHECK_STR(pw_connector_name(c), "test-mock");
+	pw_step_free(s);
+	pw_connector_free(c);
+}
+
+PW_TEST(test_execution_result_api)
+{
+	pw_result *r = pw_result_new(2, "out", "err");
+	PW_CHECK_INT(pw_result_exit_code(r), 2);
+	PW_CHECK(!pw_result_is_success(r));
+	PW_CHECK_STR(pw_result_stdout(r), "out");
+	PW_CHECK_STR(pw_result_stderr(r), "err");
+	PW_CHECK(pw_result_with_metadata(r, "a", "1") == r);
+	pw_result_with_metadata(r, "a", "2");
+	PW_CHECK_STR(pw_map_get(pw_result_metadata(r), "a"), "2");
+	PW_CHECK_INT(pw_map_count(pw_result_metadata(r)), 1);
+	pw_result_free(r);
+	r = pw_result_success(NULL);
+	PW_CHECK(pw_result_is_success(r));
+	PW_CHECK_STR(pw_result_stdout(r), "");
+	pw_result_free(r);
+	r = pw_result_failure(1, "boom");
+	PW_CHECK_STR(pw_result_stderr(r), "boom");
+	PW_CHECK_STR(pw_result_stdout(r), "");
+	pw_result_free(r);
+	PW_CHECK(pw_result_with_metadata(NULL, "a", "b") == NULL);
+}
+
+PW_TEST(test_error_object)
+{
+	PW_CHECK_STR(pw_error_code_name(PW_ECONFIG), "ECONFIG");
+	PW_CHECK_STR(pw_error_code_name(PW_EKUBERNETES), "EKUBERNETES");
+	PW_CHECK_STR(pw_error_code_name(PW_EUNIMPLEMENTED), "EUNIMPLEMENTED");
+	PW_CHECK_STR(pw_error_code_name(12345), "UNKNOWN");
+	PW_CHECK_STR(pw_error_code_desc(PW_EPERM), "permission denied");
+	pw_error *e = pw_error_new(PW_EEXTERNAL, "creating job %s\n", "j1");
+	PW_CHECK_STR(pw_error_message(e), "creating job j1");
+	pw_error_set_operation(e, "POST /apis/batch/v1/namespaces/ci/jobs");
+	pw_error_set_response(e, "403 Forbidden");
+	pw_error_set_hint(e, "grant create on jobs");
+	pw_error_set_location(e, "p.yml", 4, 7);
+	pw_error_append(e, pw_error_new(PW_EIO, "second"));
+	char *one = pw_error_format(e, 1);
+	PW_CHECK_STR(one, "p.yml:4:7: creating job j1; while: POST /apis/batch/v1/namespaces/ci/jobs; service "
+	                  "answered: 403 Forbidden; hint: grant create on jobs");
+	pw_free(one);
+	PW_CHECK_STR(pw_error_message(pw_error_next(e)), "second");
+	pw_error *first = NULL;
+	PW_CHECK_INT(pw_error_set(&first, PW_ETIMEOUT, "a"), PW_ETIMEOUT);
+	pw_error_set(&first, PW_EIO, "b");
+	PW_CHECK_STR(pw_error_message(first), "a"); /* the first error wins */
+	pw_error_free(first);
+	pw_error_free(e);
+}
+
+PW_TEST(test_map)
+{
+	pw_map *m = pw_map_new();
+	pw_map_set(m, "B", "1");
+	pw_map_set(m, "A", "2");
+	pw_map_set(m, "B", "3");
+	PW_CHECK_INT(pw_map_count(m), 2);
+	PW_CHECK_STR(pw_map_key_at(m, 0), "B");
+	PW_CHECK_STR(pw_map_get(m, "B"), "3");
+	pw_map *d = pw_map_dup(m);
+	PW_CHECK_INT(pw_map_remove(m, "B"), 1);
+	PW_CHECK_INT(pw_map_remove(m, "B"), 0);
+	PW_CHECK(pw_map_get(m, "B") == NULL);
+	PW_CHECK_STR(pw_map_get(d, "B"), "3");
+	pw_map_free(m);
+	pw_map_free(d);
+}
+
+typedef struct sink {
+	char data[4096];
+	size_t len;
+} sink;
+
+static void collect(const char *step, pw_stream stream, const char *data, size_t len, void *payload)
+{
+	sink *s = payload;
+	if (s->len + len < sizeof(s->data)) {
+		memcpy(s->data + s->len, data, len);
+		s->len += len;
+	}
+}
+
+PW_TEST(test_exec_capture_is_bounded)
+{
+	pw_exec_options o = PW_EXEC_OPTIONS_INIT;
+	o.capture_limit = 16;
+	pw_exec *ex = NULL;
+	PW_REQUIRE(pw_exec_new(&ex, &o, NULL) == 0);
+	for (int i = 0; i < 100; i++)
+		pw_exec_output(ex, PW_STREAM_STDOUT, "0123456789", 10);
+	pw_exec_output(ex, PW_STREAM_STDOUT, "END", 3);
+	pw_exec_flush(ex);
+	int trunc = 0;
+	const char *cap = pw_exec_captured(ex, PW_STREAM_STDOUT, &trunc);
+	PW_CHECK_INT(strlen(cap), 16);
+	PW_CHECK_STR(cap, "7890123456789END");
+	PW_CHECK(trunc);
+	cap = pw_exec_captured(ex, PW_STREAM_STDERR, &trunc);
+	PW_CHECK_STR(cap, "");
+	PW_CHECK(!trunc);
+	pw_exec_free(ex);
+}
+
+PW_TEST(test_exec_cancel_fd_and_timeout)
+{
+	pw_exec *ex = NULL;
+	PW_REQUIRE(pw_exec_new(&ex, NULL, NULL) == 0);
+	struct pollfd p = {pw_exec_cancel_fd(ex), POLLIN, 0};
+	PW_CHECK_INT(poll(&p, 1, 0), 0);
+	PW_CHECK_INT(pw_exec_remaining_ms(ex), -1);
+	pw_exec_cancel(ex, PW_CANCEL_USER);
+	pw_exec_cancel(ex, PW_CANCEL_TIMEOUT); /* the first reason sticks */
+	PW_CHECK_INT(poll(&p, 1, 0), 1);
+	PW_CHECK_INT(pw_exec_cancelled(ex), PW_CANCEL_USER);
+	pw_exec_free(ex);
+
+	pw_exec_options o = PW_EXEC_OPTIONS_INIT;
+	o.timeout_seconds = 0.2;
+	PW_REQUIRE(pw_exec_new(&ex, &o, NULL) == 0);
+	pw_exec_start(ex);
+	PW_CHECK(pw_exec_remaining_ms(ex) > 0);
+	struct pollfd q = {pw_exec_cancel_fd(ex), POLLIN, 0};
+	PW_CHECK_INT(poll(&q, 1, 5000), 1); /* the deadline wakes pollers */
+	PW_CHECK_INT(pw_exec_cancelled(ex), PW_CANCEL_TIMEOUT);
+	PW_CHECK_INT(pw_exec_remaining_ms(ex), 0);
+	pw_exec_free(ex);
+}
+
+static void log_into(const pw_log_record *rec, void *payload)
+{
+	sink *s = payload;
+	int n = snprintf(s->data + s->len, sizeof(s->data) - s->len, "%s|%s|%s|%s\n", rec->run_id, rec->step,
+	                 rec->component, rec->message);
+	if (n > 0)
+		s->len += (size_t)n;
+}
+
+static void audit_into(const char *json, void *payload)
+{
+	sink *s = payload;
+	int n = snprintf(s->data + s->len, sizeof(s->data) - s->len, "%s\n", json);
+	if (n > 0)
+		s->len += (size_t)n;
+}
+
+PW_TEST(test_exec_masks_output_and_logs)
+{
+	static sink out, logs, audit;
+	memset(&out, 0, sizeof(out));
+	memset(&logs, 0, sizeof(logs));
+	memset(&audit, 0, sizeof(audit));
+	pw_secrets *sec = NULL;
+	PW_REQUIRE(pw_secrets_new(&sec) == 0);
+	PW_CHECK_INT(pw_secrets_add(sec, "hunter22", "PASSWORD", NULL), 0);
+	pw_exec_options o = PW_EXEC_OPTIONS_INIT;
+	o.run_id = "r1";
+	o.step_name = "deploy";
+	o.secrets = sec;
+	o.on_output = collect;
+	o.output_payload = &out;
+	o.on_log = log_into;
+	o.log_payload = &logs;
+	o.log_level = PW_LOG_DEBUG;
+	o.on_audit = audit_into;
+	o.audit_payload = &audit;
+	pw_exec *ex = NULL;
+	PW_REQUIRE(pw_exec_new(&ex, &o, NULL) == 0);
+	pw_exec_output(ex, PW_STREAM_STDOUT, "pass=hun", 8);
+	pw_exec_output(ex, PW_STREAM_STDOUT, "ter22 done\n", 11);
+	pw_exec_flush(ex);
+	out.data[out.len] = '\0';
+	PW_CHECK_STR(out.data, "pass=*** done\n");
+	PW_CHECK_STR(pw_exec_captured(ex, PW_STREAM_STDOUT, NULL), "pass=*** done\n");
+	pw_exec_log(ex, PW_LOG_DEBUG, "http", "Authorization: Bearer %s", "hunter22");
+	pw_exec_log(ex, PW_LOG_TRACE, "http", "not shown");
+	logs.data[logs.len] = '\0';
+	PW_CHECK_STR(logs.data, "r1|deploy|http|Authorization: Bearer ***\n");
+	pw_exec_audit(ex, "create", "job/hunter22", "ok", NULL);
+	audit.data[audit.len] = '\0';
+	PW_CHECK_CONTAINS(audit.data, "\"target\":\"job/***\"");
+	PW_CHECK_CONTAINS(audit.data, "\"run_id\":\"r1\"");
+	PW_CHECK_NOT_CONTAINS(audit.data, "hunter22");
+	pw_exec_set_output(ex, "version", "1.2.3");
+	PW_CHECK_STR(pw_map_get(pw_exec_outputs(ex), "version"), "1.2.3");
+	pw_exec_free(ex);
+	pw_secrets_free(sec);
+}
+
+PW_TEST(test_step_config_access)
+{
+	pw_step *s = step_with("k8s", "kubernetes",
+	                       "{\"image\":\"ubuntu\",\"parameters\":{\"use_pvc\":true,\"storage_size\":\"10Gi\","
+	                       "\"replicas\":3},\"volumes\":[\"a:b\",\"c:d\"]}");
+	PW_REQUIRE(s != NULL);
+	PW_CHECK_STR(pw_step_config_string(s, "image"), "ubuntu");
+	PW_CHECK_STR(pw_step_config_string(s, "parameters.storage_size"), "10Gi");
+	PW_CHECK_STR(pw_step_config_string(s, "parameters.use_pvc"), "true");
+	PW_CHECK_STR(pw_step_config_string(s, "parameters.replicas"), "3");
+	PW_CHECK_STR(pw_step_config_string(s, "volumes.1"), "c:d");
+	PW_CHECK(pw_step_config_string(s, "parameters") == NULL);
+	PW_CHECK(pw_step_config_has(s, "parameters"));
+	PW_CHECK(!pw_step_config_has(s, "nope.deeper"));
+	PW_CHECK_CONTAINS(pw_step_config_json(s), "\"storage_size\":\"10Gi\"");
+	PW_CHECK_INT(pw_step_timeout(s), 300);
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_step_set_config_json(s, "[1]", &e), PW_EINVAL);
+	pw_error_free(e);
+	pw_step_free(s);
+}
+
+PW_TEST(test_suggest)
+{
+	const char *keys[] = {"needs", "name", "timeout", "retries", "step_type", NULL};
+	PW_CHECK_STR(pw__suggest("neds", keys), "needs");
+	PW_CHECK_STR(pw__suggest("timout", keys), "timeout");
+	PW_CHECK_STR(pw__suggest("step", keys), "step_type");
+	PW_CHECK(pw__suggest("zzzzzz", keys) == NULL);
+	PW_CHECK_INT(pw__edit_distance("abc", "acb"), 1);
+}
+
+PW_TEST_MAIN()
