@@ -1,0 +1,7 @@
+#!/bin/sh
+# Runs every benchmark and prints one line per figure (copy them into docs/performance.md).
+set -eu
+dir=$(dirname "$0")
+for b in steps_vs_make output_throughput validate_plan; do
+	sh "$dir/$b.sh"
+done

@@ -1,0 +1,50 @@
+# Helpers for the CLI tests: a scratch workspace, running pipewright, and checks that
+# count failures and print "N passed, N failed" at the end.
+set -u
+PASS=0
+FAIL=0
+: "${PW_CLI:?PW_CLI must point at the pipewright binary}"
+: "${PW_SOURCE_DIR:?}"
+EXAMPLES="$PW_SOURCE_DIR/examples"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pw-cli-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT INT TERM
+
+ok() { PASS=$((PASS + 1)); }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL: $*" >&2; }
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds
+check() {
+	desc=$1
+	shift
+	if "$@"; then ok; else bad "$desc"; fi
+}
+
+# contains FILE TEXT / lacks FILE TEXT
+contains() { grep -qF -- "$2" "$1"; }
+lacks() { ! grep -qF -- "$2" "$1"; }
+
+# run_pw OUT_PREFIX ARGS...: runs pipewright, stdout to $WORK/OUT.out, stderr to OUT.err,
+# exit status into $STATUS
+run_pw() {
+	out=$1
+	shift
+	set +e
+	"$PW_CLI" "$@" >"$WORK/$out.out" 2>"$WORK/$out.err" </dev/null
+	STATUS=$?
+	set -e
+}
+
+# the workspace copy of an example
+example() {
+	mkdir -p "$WORK/ws"
+	cp "$EXAMPLES/$1" "$WORK/ws/$1"
+	echo "$WORK/ws/$1"
+}
+
+# the newest run directory of the workspace
+last_run_dir() { ls -dt "$WORK/ws/.pipewright/runs/"*/ | head -n 1; }
+
+finish() {
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}

@@ -1,0 +1,44 @@
+# hello.yml on the shell connector: output, step outputs, run directory contents.
+set -e
+. "$(dirname "$0")/lib.sh"
+f=$(example hello.yml)
+run_pw hello run "$f" --run-id hello-1
+check "exit status 0" [ "$STATUS" -eq 0 ]
+check "greeting printed with step prefix" contains "$WORK/hello.out" "greet | Hello from pipewright, step greet of run hello-1"
+check "facts ran in the workspace" contains "$WORK/hello.out" "working directory: $WORK/ws"
+check "step output passed on" contains "$WORK/hello.out" "use-output | facts said version 1.0.0"
+check "summary lists steps" contains "$WORK/hello.out" "succeeded"
+rd="$WORK/ws/.pipewright/runs/hello-1"
+check "run dir" [ -d "$rd" ]
+check "per-step log" contains "$rd/greet.log" "Hello from pipewright"
+check "result.json status" contains "$rd/result.json" '"status": "succeeded"'
+check "result.json exit codes" contains "$rd/result.json" '"exit_code": 0'
+check "audit has step_start" contains "$rd/audit.jsonl" '"event":"step_start"'
+check "audit has run_end" contains "$rd/audit.jsonl" '"event":"run_end"'
+check "audit lines are JSON" python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$rd/audit.jsonl"
+# the host environment does not leak into steps
+cat >"$WORK/ws/env.yml" <<'YML'
+version: 1
+steps:
+  - name: show
+    command: env
+  - name: inherit
+    command: env
+    config: { inherit_env: true }
+YML
+PW_HOST_ONLY=visible-on-host run_pw env run "$WORK/ws/env.yml"
+check "env run ok" [ "$STATUS" -eq 0 ]
+check "host variable not passed by default" lacks "$WORK/env.out" "show | PW_HOST_ONLY="
+check "host variable passed with inherit_env" contains "$WORK/env.out" "inherit | PW_HOST_ONLY=visible-on-host"
+check "minimal PATH" contains "$WORK/env.out" "show | PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# --version and --help
+run_pw version --version
+check "version" contains "$WORK/version.out" "pipewright 1.0.0"
+for c in run validate plan connectors; do
+	run_pw "help-$c" "$c" --help
+	check "$c --help exits 0" [ "$STATUS" -eq 0 ]
+	check "$c --help prints usage" contains "$WORK/help-$c.out" "usage: pipewright $c"
+done
+run_pw nocmd frobnicate
+check "unknown command is a usage error" [ "$STATUS" -eq 3 ]
+finish

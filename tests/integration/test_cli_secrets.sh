@@ -1,0 +1,26 @@
+# secrets.yml: the value is masked in console, logs, result.json and audit, also in base64
+# and JSON forms; an unset or too-short secret is refused with the file position.
+set -e
+. "$(dirname "$0")/lib.sh"
+f=$(example secrets.yml)
+SECRET='s3cr3t-token/with"quote'
+B64=$(printf '%s' "$SECRET" | base64)
+DEPLOY_TOKEN=$SECRET run_pw sec run "$f" --run-id sec-1
+check "exit 0" [ "$STATUS" -eq 0 ]
+check "masked in console" contains "$WORK/sec.out" "use-token | token is ***"
+rd="$WORK/ws/.pipewright/runs/sec-1"
+for file in "$WORK/sec.out" "$WORK/sec.err" "$rd/use-token.log" "$rd/result.json" "$rd/audit.jsonl"; do
+	check "raw secret absent from $file" lacks "$file" "s3cr3t-token"
+	check "base64 absent from $file" lacks "$file" "$B64"
+done
+DEPLOY_TOKEN=$SECRET PIPEWRIGHT_LOG=trace run_pw trace run "$f" --run-id sec-2
+check "trace logs mask too" lacks "$WORK/trace.err" "s3cr3t-token"
+check "trace logs exist" contains "$WORK/trace.err" "run=sec-2"
+run_pw unset validate "$f"
+check "unset secret: exit 2" [ "$STATUS" -eq 2 ]
+check "unset secret: file:line:col" contains "$WORK/unset.err" "secrets.yml:5:11: secret 'DEPLOY_TOKEN' is not set in the environment"
+DEPLOY_TOKEN=abc run_pw short run "$f"
+check "short secret: exit 2" [ "$STATUS" -eq 2 ]
+check "short secret: explained" contains "$WORK/short.err" "shorter than 4"
+check "short secret: value not printed" lacks "$WORK/short.err" "abc"
+finish
