@@ -19,17 +19,17 @@ extern int pwt_failed_checks;
 
 #define PWT_MAX_CASES 512
 
-#define PW_TEST(name)                                                                   \
-	static void pwt_##name(void);                                                       \
-	__attribute__((constructor)) static void pwt_register_##name(void)                 \
+#define PW_TEST(tname)                                                                   \
+	static void pwt_##tname(void);                                                       \
+	__attribute__((constructor)) static void pwt_register_##tname(void)                 \
 	{                                                                                   \
 		if (pwt_case_count < PWT_MAX_CASES) {                                           \
-			pwt_cases[pwt_case_count].name = #name;                                     \
-			pwt_cases[pwt_case_count].fn = pwt_##name;                                  \
+			pwt_cases[pwt_case_count].name = #tname;                                     \
+			pwt_cases[pwt_case_count].fn = pwt_##tname;                                  \
 			pwt_case_count++;                                                           \
 		}                                                                               \
 	}                                                                                   \
-	static void pwt_##name(void)
+	static void pwt_##tname(void)
 
 #define PW_CHECK(cond)                                                                  \
 	do {                                                                                \
