@@ -1,0 +1,23 @@
+/* Internal: the loader's checks of the step graph (`needs`), and the "did you mean"
+ * helper shared by the pipeline diagnostics. */
+#ifndef PW_PIPELINE_GRAPH_H
+#define PW_PIPELINE_GRAPH_H
+
+#include <stddef.h>
+
+#include "pipeline/pipeline.h"
+
+/* Checks the `needs` of every step of p: each names a defined step (else the nearest name
+ * is suggested), no step needs itself, and there is no dependency cycle (each cycle is
+ * listed: "dependency cycle: a -> b -> a", where "->" reads "needs"). Appends at most
+ * max_errors PW_EPIPELINE errors, located at the `needs.N` entry (or the step when the need
+ * is the implicit one), to *chain (created when NULL; caller frees).
+ * Returns the number of problems appended, or PW_ENOMEM. */
+int pw__pipeline_check_needs(const pw_pipeline *p, size_t max_errors, pw_error **chain);
+
+/* The candidate nearest to `word`: Damerau-Levenshtein distance (case-insensitive) at most
+ * 2 and smaller than the candidate's length, else a candidate that `word` (3+ characters)
+ * starts, or that starts `word`. Borrowed from cands; NULL when none is near. */
+const char *pw__pipeline_nearest(const char *word, const char *const *cands, size_t n);
+
+#endif
