@@ -15,9 +15,5 @@
  * Returns the number of problems appended, or PW_ENOMEM. */
 int pw__pipeline_check_needs(const pw_pipeline *p, size_t max_errors, pw_error **chain);
 
-/* The candidate nearest to `word`: Damerau-Levenshtein distance (case-insensitive) at most
- * 2 and smaller than the candidate's length, else a candidate that `word` (3+ characters)
- * starts, or that starts `word`. Borrowed from cands; NULL when none is near. */
-const char *pw__pipeline_nearest(const char *word, const char *const *cands, size_t n);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include "core/buf.h"
 #include "core/step.h"
+#include "core/suggest.h"
 #include "pipeline/graph.h"
 #include "pipeline/pipeline.h"
 
@@ -1006,7 +1007,7 @@ static void unknown_key(load_ctx *c, const pair *p, const char *where, const cha
 	    report(c, N(c, p->key)->line, N(c, p->key)->col, "unknown key '%.60s'%s", p->text, where);
 	if (!e)
 		return;
-	const char *near = pw__pipeline_nearest(p->text, keys, n);
+	const char *near = pw__suggest_n(p->text, keys, n);
 	if (near) {
 		hint(e, "did you mean '%s'?", near);
 		return;
@@ -1196,7 +1197,7 @@ static void load_when(load_ctx *c, pw_step *s, int32_t idx, const char *label)
 	pw_error *e = report(c, N(c, idx)->line, N(c, idx)->col,
 	                     "when of %s must be on_success, on_failure or always, not %s", label,
 	                     describe(c, idx, buf, sizeof(buf)));
-	const char *near = t ? pw__pipeline_nearest(t, names, COUNT(names)) : NULL;
+	const char *near = t ? pw__suggest_n(t, names, COUNT(names)) : NULL;
 	if (near)
 		hint(e, "did you mean '%s'? valid values: on_success, on_failure, always", near);
 	else
