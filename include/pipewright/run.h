@@ -52,10 +52,9 @@ typedef struct pw_run_options {
 } pw_run_options;
 
 #define PW_RUN_OPTIONS_VERSION 1
-#define PW_RUN_OPTIONS_INIT                                                                    \
-	{                                                                                          \
-		PW_RUN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, PW_LOG_WARN, NULL, NULL, \
-		    0                                                                                  \
+#define PW_RUN_OPTIONS_INIT                                                                                  \
+	{                                                                                                    \
+		PW_RUN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, PW_LOG_WARN, NULL, NULL, 0 \
 	}
 
 /* Prepares a run: workspace, run id and run directory, secrets from the environment.

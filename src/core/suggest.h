@@ -4,13 +4,15 @@
 
 #include <stddef.h>
 
-/* Optimal-string-alignment distance (Levenshtein with transpositions), capped at 64 bytes
- * of input; longer inputs compare their first 64 bytes. */
+/* Optimal-string-alignment distance (Damerau-Levenshtein with adjacent transpositions),
+ * case-insensitive; SIZE_MAX when either word is longer than 64 bytes. */
 size_t pw__edit_distance(const char *a, const char *b);
 /* Non-zero when word is in the NULL-terminated list. */
 int pw__suggest_known(const char *word, const char *const *known);
-/* The known word nearest to `word` (distance <= 2, or `word` is a prefix of it, or it is a
- * prefix of `word`), borrowed from the list; NULL when none is near. */
+/* The candidate nearest to `word`: distance at most 2 (and less than the candidate's
+ * length), else one sharing a prefix of at least 3 characters; borrowed; NULL when none. */
+const char *pw__suggest_n(const char *word, const char *const *cands, size_t n);
+/* The same over a NULL-terminated list. */
 const char *pw__suggest(const char *word, const char *const *known);
 
 #endif
