@@ -118,15 +118,15 @@ typedef int (*pw_plugin_init_fn)(unsigned int abi_version, const pw_plugin_host 
 
 /* Defines the entry point with the ABI checks, calling
  * `int init(const pw_plugin_host *host, pw_plugin *plugin, pw_error **err)`. */
-#define PW_PLUGIN_DEFINE(init)                                                                          \
-	PW_PLUGIN_EXPORT int pipewright_plugin_init(unsigned int abi_version, const pw_plugin_host *host,     \
-	                                            pw_plugin *plugin, pw_error **err);                     \
-	int pipewright_plugin_init(unsigned int abi_version, const pw_plugin_host *host, pw_plugin *plugin,   \
-	                           pw_error **err)                                                          \
-	{                                                                                                   \
-		if (abi_version != PW_PLUGIN_ABI_VERSION || !host || host->size < sizeof(pw_plugin_host))     \
-			return PW_EABI;                                                                         \
-		return init(host, plugin, err);                                                             \
+#define PW_PLUGIN_DEFINE(init)                                                                  \
+	PW_PLUGIN_EXPORT int pipewright_plugin_init(unsigned int pw_abi_, const pw_plugin_host *pw_host_, \
+	                                            pw_plugin *pw_plugin_, pw_error **pw_err_);          \
+	int pipewright_plugin_init(unsigned int pw_abi_, const pw_plugin_host *pw_host_,                  \
+	                           pw_plugin *pw_plugin_, pw_error **pw_err_)                             \
+	{                                                                                               \
+		if (pw_abi_ != PW_PLUGIN_ABI_VERSION || !pw_host_ || pw_host_->size < sizeof(pw_plugin_host)) \
+			return PW_EABI;                                                                     \
+		return init(pw_host_, pw_plugin_, pw_err_);                                                 \
 	}
 
 /* Host side. Loads the shared object at `path` into the manager: dlopen(RTLD_NOW |
