@@ -8,7 +8,8 @@
 /* The host's services, kept from init for the connector's operations. */
 static const pw_plugin_host *host;
 
-/* config: who (string, default "world"), message (string, echoed), exit_code (integer). */
+/* config: who (string, default "world"), message (string, echoed), print_env (the name of an
+ * environment variable to print), exit_code (integer). */
 static int greet_validate(pw_connector *c, const pw_step *step, pw_error **err)
 {
 	int rc = 0;
@@ -35,6 +36,14 @@ static int greet_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 		/* whatever the step asks us to print goes through the host: secrets come out as *** */
 		host->exec_output(ex, PW_STREAM_STDOUT, message, strlen(message));
 		host->exec_output(ex, PW_STREAM_STDOUT, "\n", 1);
+	}
+	const char *print_env = host->step_config_string(step, "print_env");
+	const char *value = print_env && env ? host->map_get(env, print_env) : NULL;
+	if (value) {
+		char envline[512];
+		int m = snprintf(envline, sizeof(envline), "%s is %s\n", print_env, value);
+		host->exec_output(ex, PW_STREAM_STDOUT, envline,
+		                  (size_t)m < sizeof(envline) ? (size_t)m : sizeof(envline) - 1);
 	}
 	int exit_code = 0;
 	if (code)
