@@ -13,6 +13,7 @@
 
 #include "connectors/plugin/plugin.h"
 #include "core/buf.h"
+#include "core/internal.h"
 #include "core/manager.h"
 #include "pipewright/sys/plugin.h"
 
