@@ -455,6 +455,8 @@ static void run_step(pw_run *r, step_state *st)
 	char path[4400];
 	snprintf(path, sizeof(path), "%s/%s.log", r->run_dir, s->name);
 	st->log = fopen(path, "we");
+	if (st->log)
+		setvbuf(st->log, NULL, _IOFBF, 1 << 16);
 	if (!st->log)
 		run_log(r, PW_LOG_WARN, s->name, "cannot write the step log fopen(\"%s\"): %s", path,
 		        strerror(errno));
