@@ -138,18 +138,25 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
 	if (g_quiet)
 		return;
 	pthread_mutex_lock(&g_cli.print_lock);
-	fputs(step_color(step), stdout);
-	fputs(step, stdout);
-	fputs(" |", stdout);
-	fputs(col(C_RESET), stdout);
-	fputc(' ', stdout);
-	if (stream == PW_STREAM_STDERR && g_cli.color)
-		fputs(C_YELLOW, stdout);
-	fwrite(data, 1, len, stdout);
-	if (stream == PW_STREAM_STDERR && g_cli.color)
-		fputs(C_RESET, stdout);
-	if (!len || data[len - 1] != '\n')
+	const char *color = step_color(step);
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+		fputs(color, stdout);
+		fputs(step, stdout);
+		fputs(" |", stdout);
+		fputs(col(C_RESET), stdout);
+		fputc(' ', stdout);
+		if (stream == PW_STREAM_STDERR && g_cli.color)
+			fputs(C_YELLOW, stdout);
+		fwrite(data, 1, n, stdout);
+		if (stream == PW_STREAM_STDERR && g_cli.color)
+			fputs(C_RESET, stdout);
 		fputc('\n', stdout);
+		n += nl ? 1 : 0;
+		data += n;
+		len -= n;
+	}
 	if (g_cli.tty_out)
 		fflush(stdout);
 	else
