@@ -29,6 +29,9 @@ typedef struct cli {
 	pw_log_level level;
 	pthread_mutex_t print_lock;
 	pw_run *run;
+	int tty_out;    /* stdout is a terminal: flush every line */
+	int dirty;      /* buffered output not yet flushed (under print_lock) */
+	int stop_flush; /* ends the flusher thread (under print_lock) */
 } cli;
 
 static cli g_cli = {.level = PW_LOG_WARN, .print_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -138,16 +141,49 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
 	if (g_quiet)
 		return;
 	pthread_mutex_lock(&g_cli.print_lock);
-	fprintf(stdout, "%s%s |%s ", step_color(step), step, col(C_RESET));
-	if (stream == PW_STREAM_STDERR && g_cli.color)
-		fputs(C_YELLOW, stdout);
-	fwrite(data, 1, len, stdout);
-	if (stream == PW_STREAM_STDERR && g_cli.color)
-		fputs(C_RESET, stdout);
-	if (!len || data[len - 1] != '\n')
+	const char *color = step_color(step);
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+		fputs(color, stdout);
+		fputs(step, stdout);
+		fputs(" |", stdout);
+		fputs(col(C_RESET), stdout);
+		fputc(' ', stdout);
+		if (stream == PW_STREAM_STDERR && g_cli.color)
+			fputs(C_YELLOW, stdout);
+		fwrite(data, 1, n, stdout);
+		if (stream == PW_STREAM_STDERR && g_cli.color)
+			fputs(C_RESET, stdout);
 		fputc('\n', stdout);
-	fflush(stdout);
+		n += nl ? 1 : 0;
+		data += n;
+		len -= n;
+	}
+	if (g_cli.tty_out)
+		fflush(stdout);
+	else
+		g_cli.dirty = 1;
 	pthread_mutex_unlock(&g_cli.print_lock);
+}
+
+/* When stdout is a pipe or file, step output is flushed every 100 ms rather than every
+ * line: live enough for a CI log, and cheap when a step prints gigabytes. */
+static void *flusher_main(void *arg)
+{
+	for (;;) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&g_cli.print_lock);
+		int stop = g_cli.stop_flush;
+		if (g_cli.dirty) {
+			fflush(stdout);
+			g_cli.dirty = 0;
+		}
+		pthread_mutex_unlock(&g_cli.print_lock);
+		if (stop)
+			return NULL;
+	}
 }
 
 static void on_event(const char *step, pw_step_status status, unsigned int attempt, const pw_result *result,
@@ -544,8 +580,12 @@ static int cmd_run(int argc, char **argv)
 		return code == PW_EVALIDATION ? EXIT_INVALID : EXIT_ERROR;
 	}
 	g_cli.run = run;
-	pthread_t sigthread;
+	pthread_t sigthread, flusher;
 	int have_sigthread = pthread_create(&sigthread, NULL, signal_main, &sc) == 0;
+	g_cli.tty_out = isatty(STDOUT_FILENO);
+	static char outbuf[1 << 16];
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	int have_flusher = pthread_create(&flusher, NULL, flusher_main, NULL) == 0;
 
 	int runrc = pw_run_execute(run, &e);
 
@@ -554,6 +594,13 @@ static int cmd_run(int argc, char **argv)
 		pthread_kill(sigthread, SIGUSR1);
 		pthread_join(sigthread, NULL);
 	}
+	if (have_flusher) {
+		pthread_mutex_lock(&g_cli.print_lock);
+		g_cli.stop_flush = 1;
+		pthread_mutex_unlock(&g_cli.print_lock);
+		pthread_join(flusher, NULL);
+	}
+	fflush(stdout);
 	if (e)
 		print_error(e);
 	pw_error_free(e);

@@ -332,6 +332,14 @@ static void deliver_line(step_state *st, pw_stream stream, const char *data, siz
 		r->opts.on_output(st->step->name, stream, data, len, r->opts.output_payload);
 }
 
+static const char *last_newline(const char *data, size_t len)
+{
+	while (len--)
+		if (data[len] == '\n')
+			return data + len;
+	return NULL;
+}
+
 static void on_step_output(const char *step, pw_stream stream, const char *data, size_t len, void *payload)
 {
 	step_state *st = payload;
@@ -340,25 +348,32 @@ static void on_step_output(const char *step, pw_stream stream, const char *data,
 		fwrite(data, 1, len, st->log);
 	pw_buf *lb = &st->line[stream == PW_STREAM_STDERR ? 1 : 0];
 	while (len) {
-		const char *nl = memchr(data, '\n', len);
-		size_t take = nl ? (size_t)(nl - data) + 1 : len;
-		if (!nl) {
-			if (lb->len + take > LINE_MAX_BYTES) {
-				pw__buf_append(lb, data, take);
+		if (lb->len) {
+			/* complete the pending partial line first */
+			const char *nl = memchr(data, '\n', len);
+			size_t take = nl ? (size_t)(nl - data) + 1 : len;
+			pw__buf_append(lb, data, take);
+			if (nl || lb->len > LINE_MAX_BYTES) {
 				deliver_line(st, stream, lb->data, lb->len);
 				pw__buf_clear(lb);
-			} else {
-				pw__buf_append(lb, data, take);
 			}
-		} else if (lb->len) {
-			pw__buf_append(lb, data, take);
-			deliver_line(st, stream, lb->data, lb->len);
-			pw__buf_clear(lb);
-		} else {
-			deliver_line(st, stream, data, take);
+			data += take;
+			len -= take;
+			continue;
 		}
-		data += take;
-		len -= take;
+		/* every complete line of the chunk in one call; keep the tail */
+		const char *last = last_newline(data, len);
+		size_t whole = last ? (size_t)(last - data) + 1 : 0;
+		if (whole) {
+			deliver_line(st, stream, data, whole);
+			data += whole;
+			len -= whole;
+		}
+		if (len > LINE_MAX_BYTES)
+			deliver_line(st, stream, data, len);
+		else if (len)
+			pw__buf_append(lb, data, len);
+		len = 0;
 	}
 	pthread_mutex_unlock(&st->out_lock);
 }
@@ -455,6 +470,8 @@ static void run_step(pw_run *r, step_state *st)
 	char path[4400];
 	snprintf(path, sizeof(path), "%s/%s.log", r->run_dir, s->name);
 	st->log = fopen(path, "we");
+	if (st->log)
+		setvbuf(st->log, NULL, _IOFBF, 1 << 16);
 	if (!st->log)
 		run_log(r, PW_LOG_WARN, s->name, "cannot write the step log fopen(\"%s\"): %s", path,
 		        strerror(errno));
