@@ -24,9 +24,11 @@ static int my_execute_step(pw_result **out, pw_connector *c, const pw_step *step
 static int my_validate(pw_connector *c, const pw_step *step, pw_error **err)
 {
 	if (!pw_step_config_has(step, "what")) {
-		pw_error_set(err, PW_ECONFIG, "step '%s' says nothing about `what` to do", pw_step_name(step));
+		pw_error_set(err, PW_ECONFIG, "step '%s' says nothing about `what` to do",
+		             pw_step_name(step));
 		if (err && *err)
-			pw_error_set_hint(pw_error_set_key(*err, "what"), "add `what: TEXT` to the step's config");
+			pw_error_set_hint(pw_error_set_key(*err, "what"),
+			                  "add `what: TEXT` to the step's config");
 		return PW_ECONFIG;
 	}
 	return 0;

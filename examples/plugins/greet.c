@@ -57,8 +57,8 @@ static int greet_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	return 0;
 }
 
-static int greet_plan(char **out, pw_connector *c, const pw_step *step, const pw_workspace *ws, const pw_map *env,
-                      pw_error **err)
+static int greet_plan(char **out, pw_connector *c, const pw_step *step, const pw_workspace *ws,
+                      const pw_map *env, pw_error **err)
 {
 	const char *who = host->step_config_string(step, "who");
 	char text[512];

@@ -48,7 +48,8 @@ __attribute__((unused)) static const pw_factory_ops factory_b = {
 
 #if defined(VARIANT_ABI)
 /* Built for an ABI this host does not speak. */
-PW_PLUGIN_EXPORT int pipewright_plugin_init(unsigned int abi, const pw_plugin_host *h, pw_plugin *p, pw_error **err);
+PW_PLUGIN_EXPORT int pipewright_plugin_init(unsigned int abi, const pw_plugin_host *h, pw_plugin *p,
+                                            pw_error **err);
 int pipewright_plugin_init(unsigned int abi, const pw_plugin_host *h, pw_plugin *p, pw_error **err)
 {
 	return abi == 999 ? 0 : PW_EABI;

@@ -61,7 +61,8 @@ static pw_step *step_with(const char *name, const char *type, const char *json)
 static pw_step *conn_step(const char *type, const char *program, const char *extra)
 {
 	char json[2048];
-	snprintf(json, sizeof(json), "{\"connector_path\":\"%s\"%s%s}", program, extra ? "," : "", extra ? extra : "");
+	snprintf(json, sizeof(json), "{\"connector_path\":\"%s\"%s%s}", program, extra ? "," : "",
+	         extra ? extra : "");
 	return step_with("s", type, json);
 }
 
@@ -134,9 +135,11 @@ PW_TEST(test_plugin_load_errors)
 	expect_load_error(m, BAD("noentry"), PW_ENOTFOUND, "has no entry point 'pipewright_plugin_init'");
 	expect_load_error(m, BAD("noentry"), PW_ENOTFOUND, "undefined symbol"); /* dlerror() */
 	expect_load_error(m, BAD("abi"), PW_EABI, "was built for a different plug-in ABI");
-	expect_load_error(m, BAD("initfail"), PW_ECONFIG, "failed to initialise: TEST_PLUGIN_TOKEN is not set");
+	expect_load_error(m, BAD("initfail"), PW_ECONFIG,
+	                  "failed to initialise: TEST_PLUGIN_TOKEN is not set");
 	expect_load_error(m, BAD("dupshell"), PW_EEXISTS, "connector type 'shell' is already provided");
-	expect_load_error(m, BAD("dupself"), PW_EEXISTS, "'custom:twice' is already provided by the same plug-in");
+	expect_load_error(m, BAD("dupself"), PW_EEXISTS,
+	                  "'custom:twice' is already provided by the same plug-in");
 	expect_load_error(m, BAD("nofactory"), PW_EINVAL, "registered no connector factory");
 	expect_load_error(m, PW_TEST_BAD_PLUGINS, PW_EINVAL, "not a regular file");
 
@@ -160,7 +163,8 @@ PW_TEST(test_plugin_load_errors)
 
 	/* a second provider of a plug-in's type */
 	PW_CHECK_INT(pw_manager_load_plugin(m, PW_TEST_GREET_PLUGIN, NULL), 0);
-	expect_load_error(m, BAD("dupgreet"), PW_EEXISTS, "connector type 'custom:greet' is already provided");
+	expect_load_error(m, BAD("dupgreet"), PW_EEXISTS,
+	                  "connector type 'custom:greet' is already provided");
 	PW_CHECK_INT(pw_manager_plugin_count(m), 1);
 	pw_manager_free(m);
 }
@@ -210,7 +214,8 @@ PW_TEST(test_plugin_dirs)
 }
 
 /* Runs a step of an executable connector with a run-wide secret set. */
-static int run_exec(pw_result **out, pw_error **err, pw_manager *m, pw_step *s, pw_secrets *sec, const pw_map *env)
+static int run_exec(pw_result **out, pw_error **err, pw_manager *m, pw_step *s, pw_secrets *sec,
+                    const pw_map *env)
 {
 	pw_workspace *ws = NULL;
 	if (pw_workspace_new(&ws, "/tmp", "run-x", NULL, NULL) != 0)
@@ -300,8 +305,10 @@ static void expect_exec_error(const char *name, int code, const char *what, cons
 PW_TEST(test_exec_connector_failures)
 {
 	expect_exec_error("crash", PW_EEXTERNAL, "crashed in execute: killed by signal 11", NULL);
-	expect_exec_error("garbage", PW_EEXTERNAL, "wrote an invalid result on fd 3 in execute", "this is {not json");
-	expect_exec_error("noresult", PW_EEXTERNAL, "exited with code 3 in execute without writing a result", NULL);
+	expect_exec_error("garbage", PW_EEXTERNAL, "wrote an invalid result on fd 3 in execute",
+	                  "this is {not json");
+	expect_exec_error("noresult", PW_EEXTERNAL, "exited with code 3 in execute without writing a result",
+	                  NULL);
 	expect_exec_error("huge", PW_EEXTERNAL, "wrote more than 1048576 bytes on fd 3", NULL);
 }
 

@@ -43,8 +43,8 @@ typedef struct pw_plugin_host {
 	int (*register_factory)(pw_plugin *plugin, const pw_factory_ops *ops, void *payload, pw_error **err);
 
 	/* Connectors. */
-	int (*connector_new)(pw_connector **out, const pw_connector_ops *ops, const char *name, const char *type,
-	                     void *impl, pw_error **err);
+	int (*connector_new)(pw_connector **out, const pw_connector_ops *ops, const char *name,
+	                     const char *type, void *impl, pw_error **err);
 	void *(*connector_impl)(const pw_connector *c);
 	const char *(*connector_name)(const pw_connector *c);
 	const char *(*connector_type)(const pw_connector *c);
@@ -58,7 +58,7 @@ typedef struct pw_plugin_host {
 	void (*result_free)(pw_result *r);
 
 	/* Errors. */
-	pw_error *(*error_new)(int code, const char *fmt, ...) PW_PRINTF(2, 3);
+	pw_error *(*error_new)(int code, const char *fmt, ...)PW_PRINTF(2, 3);
 	int (*error_set)(pw_error **err, int code, const char *fmt, ...) PW_PRINTF(3, 4);
 	pw_error *(*error_set_key)(pw_error *e, const char *key);
 	pw_error *(*error_set_hint)(pw_error *e, const char *hint);
@@ -118,15 +118,16 @@ typedef int (*pw_plugin_init_fn)(unsigned int abi_version, const pw_plugin_host 
 
 /* Defines the entry point with the ABI checks, calling
  * `int init(const pw_plugin_host *host, pw_plugin *plugin, pw_error **err)`. */
-#define PW_PLUGIN_DEFINE(init)                                                                  \
+#define PW_PLUGIN_DEFINE(init)                                                                            \
 	PW_PLUGIN_EXPORT int pipewright_plugin_init(unsigned int pw_abi_, const pw_plugin_host *pw_host_, \
-	                                            pw_plugin *pw_plugin_, pw_error **pw_err_);          \
+	                                            pw_plugin *pw_plugin_, pw_error **pw_err_);           \
 	int pipewright_plugin_init(unsigned int pw_abi_, const pw_plugin_host *pw_host_,                  \
 	                           pw_plugin *pw_plugin_, pw_error **pw_err_)                             \
-	{                                                                                               \
-		if (pw_abi_ != PW_PLUGIN_ABI_VERSION || !pw_host_ || pw_host_->size < sizeof(pw_plugin_host)) \
-			return PW_EABI;                                                                     \
-		return init(pw_host_, pw_plugin_, pw_err_);                                                 \
+	{                                                                                                 \
+		if (pw_abi_ != PW_PLUGIN_ABI_VERSION || !pw_host_ ||                                      \
+		    pw_host_->size < sizeof(pw_plugin_host))                                              \
+			return PW_EABI;                                                                   \
+		return init(pw_host_, pw_plugin_, pw_err_);                                               \
 	}
 
 /* Host side. Loads the shared object at `path` into the manager: dlopen(RTLD_NOW |

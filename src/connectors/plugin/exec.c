@@ -32,8 +32,8 @@ void pw__exec_factory_hide_listing(int hide)
 }
 
 typedef struct exec_impl {
-	char name[128];     /* NAME of custom:NAME */
-	char program[160];  /* pipewright-connector-NAME */
+	char name[128];    /* NAME of custom:NAME */
+	char program[160]; /* pipewright-connector-NAME */
 } exec_impl;
 
 static const char *host_path(void)
@@ -43,11 +43,11 @@ static const char *host_path(void)
 }
 
 /* Stores a new error with operation and optional key/hint/response. */
-static int put(pw_error **err, int code, const char *key, const char *hint, const char *response, const char *fmt,
-               ...) PW_PRINTF(6, 7);
+static int put(pw_error **err, int code, const char *key, const char *hint, const char *response,
+               const char *fmt, ...) PW_PRINTF(6, 7);
 
-static int put(pw_error **err, int code, const char *key, const char *hint, const char *response, const char *fmt,
-               ...)
+static int put(pw_error **err, int code, const char *key, const char *hint, const char *response,
+               const char *fmt, ...)
 {
 	pw_buf b = PW_BUF_INIT(0);
 	va_list ap;
@@ -93,7 +93,9 @@ static int find_program(char **out, const exec_impl *x, const pw_step *step, pw_
 	json_t *cp = pw__step_config_get(step, "connector_path");
 	if (cp) {
 		if (!json_is_string(cp) || !*json_string_value(cp))
-			return put(err, PW_ECONFIG, "connector_path", "the path of the connector program, e.g. ./tools/" PW_EXEC_PROGRAM_PREFIX "x",
+			return put(err, PW_ECONFIG, "connector_path",
+			           "the path of the connector program, e.g. ./tools/" PW_EXEC_PROGRAM_PREFIX
+			           "x",
 			           NULL, "connector_path must be a non-empty string");
 		const char *p = json_string_value(cp);
 		pw_buf b = PW_BUF_INIT(PATH_MAX * 2);
@@ -105,8 +107,8 @@ static int find_program(char **out, const exec_impl *x, const pw_step *step, pw_
 		const char *full = pw__buf_cstr(&b);
 		struct stat st;
 		int have = stat(full, &st) == 0;
-		const char *why = !have ? strerror(errno)
-		                  : !S_ISREG(st.st_mode) ? "not a regular file"
+		const char *why = !have                     ? strerror(errno)
+		                  : !S_ISREG(st.st_mode)    ? "not a regular file"
 		                  : access(full, X_OK) != 0 ? "not executable"
 		                                            : NULL;
 		if (why) {
@@ -114,7 +116,8 @@ static int find_program(char **out, const exec_impl *x, const pw_step *step, pw_
 			put(err, code, "connector_path",
 			    have ? "make it an executable file (chmod +x)"
 			         : "fix the path (a relative path starts at the pipeline file's directory)",
-			    NULL, "connector program '%s' for custom:%s cannot be run: %s", full, x->name, why);
+			    NULL, "connector program '%s' for custom:%s cannot be run: %s", full, x->name,
+			    why);
 			pw__buf_dispose(&b);
 			return code;
 		}
@@ -134,13 +137,15 @@ static int find_program(char **out, const exec_impl *x, const pw_step *step, pw_
 	}
 	pw_error_free(pe);
 	pw_buf h = PW_BUF_INIT(0);
-	pw__buf_printf(&h,
-	               "load a plug-in that provides it (--plugin FILE or PIPEWRIGHT_PLUGIN_PATH), install an executable "
-	               "'%s' in a directory of PATH, or set `connector_path:` in the step's config (docs/plugins.md)",
-	               x->program);
+	pw__buf_printf(
+	    &h,
+	    "load a plug-in that provides it (--plugin FILE or PIPEWRIGHT_PLUGIN_PATH), install an "
+	    "executable "
+	    "'%s' in a directory of PATH, or set `connector_path:` in the step's config (docs/plugins.md)",
+	    x->program);
 	put(err, PW_ENOTFOUND, NULL, pw__buf_cstr(&h), NULL,
-	    "no connector is registered for 'custom:%s', and no program '%s' is on PATH (%s)", x->name, x->program,
-	    host_path());
+	    "no connector is registered for 'custom:%s', and no program '%s' is on PATH (%s)", x->name,
+	    x->program, host_path());
 	pw__buf_dispose(&h);
 	return PW_ENOTFOUND;
 }
@@ -176,7 +181,8 @@ static char *build_request(const exec_impl *x, const char *verb, const pw_step *
 	json_object_set_new(r, "run_dir", run_dir ? json_string(run_dir) : json_null());
 	json_object_set_new(r, "timeout_seconds", json_real(pw_step_timeout(step)));
 	int64_t left = ex ? pw_exec_remaining_ms(ex) : -1;
-	json_object_set_new(r, "deadline_unix_ms", left >= 0 ? json_integer(pw__unix_ms() + left) : json_null());
+	json_object_set_new(r, "deadline_unix_ms",
+	                    left >= 0 ? json_integer(pw__unix_ms() + left) : json_null());
 	char *s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(r);
 	return s;
@@ -220,15 +226,16 @@ static char **build_envp(const exec_impl *x, const char *verb, const pw_step *st
 }
 
 typedef struct out_ctx {
-	pw_exec *ex;   /* execute: output goes to the step */
-	pw_buf *tail;  /* validate/plan: kept for error messages */
+	pw_exec *ex;  /* execute: output goes to the step */
+	pw_buf *tail; /* validate/plan: kept for error messages */
 } out_ctx;
 
 static void on_output(int stream, const char *data, size_t len, void *payload)
 {
 	out_ctx *o = payload;
 	if (o->ex) {
-		pw_exec_output(o->ex, stream == PW_PROC_STDERR ? PW_STREAM_STDERR : PW_STREAM_STDOUT, data, len);
+		pw_exec_output(o->ex, stream == PW_PROC_STDERR ? PW_STREAM_STDERR : PW_STREAM_STDOUT, data,
+		               len);
 		return;
 	}
 	if (o->tail->len + 1 >= o->tail->max)
@@ -242,8 +249,8 @@ typedef struct call {
 	char *program;
 	pw_proc_options po;
 	pw_proc_result pr;
-	pw_buf result;   /* fd 3 */
-	pw_buf tail;     /* stdout+stderr of validate/plan */
+	pw_buf result; /* fd 3 */
+	pw_buf tail;   /* stdout+stderr of validate/plan */
 	char *request;
 	char **envp;
 	char *cwd;
@@ -259,8 +266,8 @@ static void call_dispose(call *c)
 	free(c->cwd);
 }
 
-static int run_program(call *c, const exec_impl *x, const char *verb, const pw_step *step, const pw_workspace *ws,
-                       const pw_map *env, pw_exec *ex, pw_error **err)
+static int run_program(call *c, const exec_impl *x, const char *verb, const pw_step *step,
+                       const pw_workspace *ws, const pw_map *env, pw_exec *ex, pw_error **err)
 {
 	memset(c, 0, sizeof(*c));
 	c->result = (pw_buf)PW_BUF_INIT(PW_EXEC_RESULT_MAX);
@@ -322,19 +329,21 @@ static int check_ended(call *c, const exec_impl *x, const char *verb, pw_error *
 	pw__proc_result_describe(&how, &c->pr, &c->po);
 	int rc = 0;
 	if (c->pr.capture_overflow) {
-		rc = put(err, PW_EEXTERNAL, NULL, "keep the result small: large data belongs in files in the workspace",
-		         NULL, "connector program '%s' (custom:%s) wrote more than %zu bytes on fd 3 in %s", c->program,
-		         x->name, PW_EXEC_RESULT_MAX, verb);
-	} else if (c->pr.timed_out) {
-		rc = put(err, PW_ETIMEOUT, NULL, "validate and plan must answer within 60 seconds", pw__buf_cstr(&c->tail),
-		         "connector program '%s' (custom:%s) did not answer %s: %s", c->program, x->name, verb,
-		         pw__buf_cstr(&how));
-	} else if (!c->pr.exited && !c->pr.cancelled) {
 		rc = put(err, PW_EEXTERNAL, NULL,
-		         "the connector program crashed; run it by hand to see why (docs/plugins.md, \"Testing a "
-		         "connector program\")",
-		         pw__buf_cstr(&c->tail), "connector program '%s' (custom:%s) crashed in %s: %s", c->program, x->name,
-		         verb, pw__buf_cstr(&how));
+		         "keep the result small: large data belongs in files in the workspace", NULL,
+		         "connector program '%s' (custom:%s) wrote more than %zu bytes on fd 3 in %s",
+		         c->program, x->name, PW_EXEC_RESULT_MAX, verb);
+	} else if (c->pr.timed_out) {
+		rc = put(err, PW_ETIMEOUT, NULL, "validate and plan must answer within 60 seconds",
+		         pw__buf_cstr(&c->tail), "connector program '%s' (custom:%s) did not answer %s: %s",
+		         c->program, x->name, verb, pw__buf_cstr(&how));
+	} else if (!c->pr.exited && !c->pr.cancelled) {
+		rc = put(
+		    err, PW_EEXTERNAL, NULL,
+		    "the connector program crashed; run it by hand to see why (docs/plugins.md, \"Testing a "
+		    "connector program\")",
+		    pw__buf_cstr(&c->tail), "connector program '%s' (custom:%s) crashed in %s: %s",
+		    c->program, x->name, verb, pw__buf_cstr(&how));
 	}
 	pw__buf_dispose(&how);
 	return rc;
@@ -349,22 +358,28 @@ static json_t *parse_result(call *c, const exec_impl *x, const char *verb, pw_er
 	snprintf(excerpt, sizeof(excerpt), "%s", pw__buf_cstr(&c->result));
 	if (!j) {
 		put(err, PW_EEXTERNAL, NULL,
-		    "the connector program must write one JSON object on fd 3 (docs/plugins.md, \"The result\")", excerpt,
-		    "connector program '%s' (custom:%s) wrote an invalid result on fd 3 in %s: %s (line %d, column %d)",
+		    "the connector program must write one JSON object on fd 3 (docs/plugins.md, \"The "
+		    "result\")",
+		    excerpt,
+		    "connector program '%s' (custom:%s) wrote an invalid result on fd 3 in %s: %s (line %d, "
+		    "column %d)",
 		    c->program, x->name, verb, je.text, je.line, je.column);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		put(err, PW_EEXTERNAL, NULL, "the result is a JSON object such as {\"exit_code\":0}", excerpt,
-		    "connector program '%s' (custom:%s) wrote a result on fd 3 in %s that is not a JSON object", c->program,
-		    x->name, verb);
+		    "connector program '%s' (custom:%s) wrote a result on fd 3 in %s that is not a JSON "
+		    "object",
+		    c->program, x->name, verb);
 		json_decref(j);
 		return NULL;
 	}
 	json_t *proto = json_object_get(j, "protocol");
 	if (proto && (!json_is_integer(proto) || json_integer_value(proto) != PW_EXEC_PROTOCOL_VERSION)) {
-		put(err, PW_EABI, NULL, "update the connector program, or leave \"protocol\" out of its result", excerpt,
-		    "connector program '%s' (custom:%s) answers with protocol %s; this pipewright speaks protocol %d",
+		put(err, PW_EABI, NULL,
+		    "update the connector program, or leave \"protocol\" out of its result", excerpt,
+		    "connector program '%s' (custom:%s) answers with protocol %s; this pipewright speaks "
+		    "protocol %d",
 		    c->program, x->name, json_is_integer(proto) ? "other than 1" : "(not a number)",
 		    PW_EXEC_PROTOCOL_VERSION);
 		json_decref(j);
@@ -375,7 +390,8 @@ static json_t *parse_result(call *c, const exec_impl *x, const char *verb, pw_er
 		json_t *msg = json_is_object(e) ? json_object_get(e, "message") : e;
 		json_t *hint = json_is_object(e) ? json_object_get(e, "hint") : NULL;
 		put(err, PW_EEXTERNAL, NULL, json_is_string(hint) ? json_string_value(hint) : NULL, NULL,
-		    "custom:%s (%s): %s", x->name, verb, json_is_string(msg) ? json_string_value(msg) : "failed");
+		    "custom:%s (%s): %s", x->name, verb,
+		    json_is_string(msg) ? json_string_value(msg) : "failed");
 		json_decref(j);
 		return NULL;
 	}
@@ -388,8 +404,10 @@ static int no_result(call *c, const exec_impl *x, const char *verb, pw_error **e
 	pw_buf how = PW_BUF_INIT(1024);
 	pw__proc_result_describe(&how, &c->pr, &c->po);
 	int rc = put(err, PW_EEXTERNAL, NULL,
-	             "a connector program writes its result as JSON on file descriptor 3 and exits 0 (docs/plugins.md)",
-	             pw__buf_cstr(&c->tail), "connector program '%s' (custom:%s) %s in %s without writing a result on fd 3",
+	             "a connector program writes its result as JSON on file descriptor 3 and exits 0 "
+	             "(docs/plugins.md)",
+	             pw__buf_cstr(&c->tail),
+	             "connector program '%s' (custom:%s) %s in %s without writing a result on fd 3",
 	             c->program, x->name, pw__buf_cstr(&how), verb);
 	pw__buf_dispose(&how);
 	return rc;
@@ -413,8 +431,10 @@ static int exec_validate(pw_connector *conn, const pw_step *step, pw_error **err
 			size_t i;
 			json_t *one;
 			if (errors && !json_is_array(errors)) {
-				rc = put(err, PW_EEXTERNAL, NULL, "\"errors\" is a list of {key, message, hint}", NULL,
-				         "connector program '%s' (custom:%s) answered validate with \"errors\" that is not a list",
+				rc = put(err, PW_EEXTERNAL, NULL,
+				         "\"errors\" is a list of {key, message, hint}", NULL,
+				         "connector program '%s' (custom:%s) answered validate with "
+				         "\"errors\" that is not a list",
 				         c.program, x->name);
 			}
 			json_array_foreach(errors, i, one)
@@ -422,8 +442,9 @@ static int exec_validate(pw_connector *conn, const pw_step *step, pw_error **err
 				json_t *k = json_object_get(one, "key"), *m = json_object_get(one, "message"),
 				       *h = json_object_get(one, "hint");
 				rc = put(err, PW_ECONFIG, json_is_string(k) ? json_string_value(k) : NULL,
-				         json_is_string(h) ? json_string_value(h) : NULL, NULL, "step '%s' (custom:%s): %s",
-				         pw_step_name(step), x->name, json_is_string(m) ? json_string_value(m) : "invalid configuration");
+				         json_is_string(h) ? json_string_value(h) : NULL, NULL,
+				         "step '%s' (custom:%s): %s", pw_step_name(step), x->name,
+				         json_is_string(m) ? json_string_value(m) : "invalid configuration");
 			}
 			json_decref(j);
 		}
@@ -449,7 +470,8 @@ static int exec_execute(pw_result **out, pw_connector *conn, const pw_step *step
 		rc = check_ended(&c, x, "execute", err);
 	if (rc == 0 && (c.pr.cancelled || pw_exec_cancelled(ex) != PW_CANCEL_NONE)) {
 		/* stopped on request: the manager reports the timeout or cancellation */
-		pw_result *r = pw_result_new(c.pr.exited ? c.pr.exit_code : 128 + c.pr.term_signal, NULL, NULL);
+		pw_result *r =
+		    pw_result_new(c.pr.exited ? c.pr.exit_code : 128 + c.pr.term_signal, NULL, NULL);
 		if (r && !c.pr.exited)
 			pw_result_set_signal(r, c.pr.term_signal);
 		*out = r;
@@ -466,18 +488,24 @@ static int exec_execute(pw_result **out, pw_connector *conn, const pw_step *step
 	}
 	json_t *code = j ? json_object_get(j, "exit_code") : NULL;
 	if (rc == 0 && !json_is_integer(code))
-		rc = put(err, PW_EEXTERNAL, NULL, "write {\"exit_code\": 0} (an integer) on fd 3", pw__buf_cstr(&c.result),
-		         "connector program '%s' (custom:%s) wrote a result without an integer \"exit_code\"", c.program,
-		         x->name);
+		rc = put(err, PW_EEXTERNAL, NULL, "write {\"exit_code\": 0} (an integer) on fd 3",
+		         pw__buf_cstr(&c.result),
+		         "connector program '%s' (custom:%s) wrote a result without an integer \"exit_code\"",
+		         c.program, x->name);
 	json_t *md = j ? json_object_get(j, "metadata") : NULL;
 	json_t *outs = j ? json_object_get(j, "outputs") : NULL;
 	if (rc == 0 && ((md && !json_is_object(md)) || (outs && !json_is_object(outs))))
-		rc = put(err, PW_EEXTERNAL, NULL, "\"metadata\" and \"outputs\" are JSON objects", pw__buf_cstr(&c.result),
-		         "connector program '%s' (custom:%s) wrote a result whose metadata or outputs is not an object",
+		rc = put(err, PW_EEXTERNAL, NULL, "\"metadata\" and \"outputs\" are JSON objects",
+		         pw__buf_cstr(&c.result),
+		         "connector program '%s' (custom:%s) wrote a result whose metadata or outputs is not "
+		         "an object",
 		         c.program, x->name);
 	if (rc == 0) {
 		json_int_t ec = json_integer_value(code);
-		pw_result *r = pw_result_new(ec < INT_MIN ? INT_MIN : ec > INT_MAX ? INT_MAX : (int)ec, NULL, NULL);
+		pw_result *r = pw_result_new(ec < INT_MIN   ? INT_MIN
+		                             : ec > INT_MAX ? INT_MAX
+		                                            : (int)ec,
+		                             NULL, NULL);
 		if (!r) {
 			rc = PW_ENOMEM;
 		} else {
@@ -507,8 +535,8 @@ static int exec_execute(pw_result **out, pw_connector *conn, const pw_step *step
 	return rc;
 }
 
-static int exec_plan(char **out, pw_connector *conn, const pw_step *step, const pw_workspace *ws, const pw_map *env,
-                     pw_error **err)
+static int exec_plan(char **out, pw_connector *conn, const pw_step *step, const pw_workspace *ws,
+                     const pw_map *env, pw_error **err)
 {
 	const exec_impl *x = pw_connector_impl(conn);
 	call c;
@@ -518,8 +546,9 @@ static int exec_plan(char **out, pw_connector *conn, const pw_step *step, const 
 	if (rc == 0 && c.result.len == 0) {
 		if (c.pr.exited && c.pr.exit_code == 0) {
 			pw_buf b = PW_BUF_INIT(0);
-			pw__buf_printf(&b, "run: %s execute (executable connector custom:%s; it describes no plan)\n",
-			               c.program, x->name);
+			pw__buf_printf(
+			    &b, "run: %s execute (executable connector custom:%s; it describes no plan)\n",
+			    c.program, x->name);
 			*out = pw__buf_detach(&b);
 		} else {
 			rc = no_result(&c, x, "plan", err);
@@ -530,9 +559,10 @@ static int exec_plan(char **out, pw_connector *conn, const pw_step *step, const 
 		if (!j) {
 			rc = PW_EEXTERNAL;
 		} else if (!json_is_string(p)) {
-			rc = put(err, PW_EEXTERNAL, NULL, "answer plan with {\"plan\": \"text\"}", pw__buf_cstr(&c.result),
-			         "connector program '%s' (custom:%s) answered plan without a \"plan\" string", c.program,
-			         x->name);
+			rc = put(err, PW_EEXTERNAL, NULL, "answer plan with {\"plan\": \"text\"}",
+			         pw__buf_cstr(&c.result),
+			         "connector program '%s' (custom:%s) answered plan without a \"plan\" string",
+			         c.program, x->name);
 		} else {
 			size_t n = strlen(json_string_value(p));
 			pw_buf b = PW_BUF_INIT(0);
@@ -570,7 +600,8 @@ static int exec_create(pw_connector **out, const char *type, pw_manager *m, void
 {
 	*out = NULL;
 	if (pw_connector_kind_of(type) != PW_KIND_CUSTOM)
-		return pw_error_set(err, PW_EINVAL, "the executable-connector factory makes custom:NAME types, not '%s'",
+		return pw_error_set(err, PW_EINVAL,
+		                    "the executable-connector factory makes custom:NAME types, not '%s'",
 		                    type);
 	const char *name = type + strlen(PW_TYPE_CUSTOM_PREFIX);
 	exec_impl *x = calloc(1, sizeof(*x));

@@ -26,12 +26,12 @@ typedef struct pending_factory {
 
 /* One plug-in: while loading, its factories wait in `pending`. */
 struct pw_plugin {
-	char *path;      /* as given (with "./" for a bare file name) */
-	char *realpath;  /* for "already loaded" */
-	void *handle;    /* dlopen handle */
+	char *path;     /* as given (with "./" for a bare file name) */
+	char *realpath; /* for "already loaded" */
+	void *handle;   /* dlopen handle */
 	pending_factory pending[MAX_PENDING];
 	size_t pending_count;
-	int overflow;    /* more than MAX_PENDING factories registered */
+	int overflow; /* more than MAX_PENDING factories registered */
 };
 
 /* The plug-ins of one manager: a manager service released at pw_manager_free, after the
@@ -89,7 +89,8 @@ static int host_register_factory(pw_plugin *p, const pw_factory_ops *ops, void *
 		return pw_error_set(err, PW_EINVAL, "register_factory: no plug-in or no factory");
 	if (p->pending_count >= MAX_PENDING) {
 		p->overflow = 1;
-		return pw_error_set(err, PW_EINVAL, "a plug-in may register at most %d factories", MAX_PENDING);
+		return pw_error_set(err, PW_EINVAL, "a plug-in may register at most %d factories",
+		                    MAX_PENDING);
 	}
 	p->pending[p->pending_count].ops = ops;
 	p->pending[p->pending_count].payload = payload;
@@ -259,12 +260,14 @@ static int check_pending(pw_manager *m, pw_plugin *p, pw_error **err)
 		const pw_factory_ops *ops = p->pending[i].ops;
 		if (ops->version < 1 || ops->version > PW_FACTORY_OPS_VERSION) {
 			rc = fail(err, PW_EABI, "rebuild the plug-in against this pipewright's headers",
-			          "plug-in '%s': factory '%s' has operations table version %u, this pipewright knows 1 to %d",
+			          "plug-in '%s': factory '%s' has operations table version %u, this "
+			          "pipewright knows 1 to %d",
 			          p->path, ops->name ? ops->name : "?", ops->version, PW_FACTORY_OPS_VERSION);
 			break;
 		}
 		if (!ops->name || !*ops->name || !ops->supports || !ops->create || !ops->list_types) {
-			rc = fail(err, PW_EINVAL, "a plug-in's factory needs name, supports, create and list_types",
+			rc = fail(err, PW_EINVAL,
+			          "a plug-in's factory needs name, supports, create and list_types",
 			          "plug-in '%s': factory '%s' lacks %s", p->path, ops->name ? ops->name : "?",
 			          !ops->name || !*ops->name ? "a name"
 			          : !ops->supports          ? "supports()"
@@ -279,16 +282,18 @@ static int check_pending(pw_manager *m, pw_plugin *p, pw_error **err)
 			break;
 		}
 		if (mine.count == first) {
-			rc = fail(err, PW_EINVAL, "list_types must report every connector type the factory creates",
+			rc = fail(err, PW_EINVAL,
+			          "list_types must report every connector type the factory creates",
 			          "plug-in '%s': factory '%s' lists no connector type", p->path, ops->name);
 			break;
 		}
 		for (size_t t = first; t < mine.count && rc == 0; t++) {
 			const char *type = mine.items[t];
 			if (pw_connector_kind_of(type) == PW_KIND_INVALID) {
-				rc = fail(err, PW_EINVAL, "name custom connectors custom:NAME, NAME of [a-z0-9_-]",
-				          "plug-in '%s': factory '%s' lists '%s', which is not a connector type", p->path,
-				          ops->name, type);
+				rc = fail(
+				    err, PW_EINVAL, "name custom connectors custom:NAME, NAME of [a-z0-9_-]",
+				    "plug-in '%s': factory '%s' lists '%s', which is not a connector type",
+				    p->path, ops->name, type);
 				break;
 			}
 			int dup_here = 0;
@@ -296,12 +301,15 @@ static int check_pending(pw_manager *m, pw_plugin *p, pw_error **err)
 				dup_here |= strcmp(mine.items[u], type) == 0;
 			if (dup_here || strv_has(taken, type)) {
 				pw_buf h = PW_BUF_INIT(0);
-				pw__buf_printf(&h, "each connector type has one provider; rename the plug-in's type (e.g. "
-				                   "custom:%s-2) or do not load both",
-				               type[0] && strchr(type, ':') ? strchr(type, ':') + 1 : type);
-				rc = fail(err, PW_EEXISTS, pw__buf_cstr(&h),
-				          "plug-in '%s': connector type '%s' is already provided%s", p->path, type,
-				          dup_here ? " by the same plug-in" : " by another factory or plug-in");
+				pw__buf_printf(
+				    &h,
+				    "each connector type has one provider; rename the plug-in's type (e.g. "
+				    "custom:%s-2) or do not load both",
+				    type[0] && strchr(type, ':') ? strchr(type, ':') + 1 : type);
+				rc = fail(
+				    err, PW_EEXISTS, pw__buf_cstr(&h),
+				    "plug-in '%s': connector type '%s' is already provided%s", p->path, type,
+				    dup_here ? " by the same plug-in" : " by another factory or plug-in");
 				pw__buf_dispose(&h);
 			}
 		}
@@ -322,7 +330,8 @@ static int resolve(char **out_path, char **out_real, const char *path, pw_error 
 	if (!realpath(pw__buf_cstr(&b), real) || stat(real, &st) != 0) {
 		int e = errno;
 		pw__buf_dispose(&b);
-		return fail(err, PW_ENOTFOUND, "give the path of a shared object (.so) built as a pipewright plug-in",
+		return fail(err, PW_ENOTFOUND,
+		            "give the path of a shared object (.so) built as a pipewright plug-in",
 		            "cannot load plug-in '%s': %s", path, strerror(e));
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -370,7 +379,8 @@ int pw_manager_load_plugin(pw_manager *m, const char *path, pw_error **err)
 	if (!p->handle) {
 		const char *why = dlerror();
 		rc = fail(err, PW_EIO,
-		          "check that it is a shared object for this machine, built with -fPIC -shared, and that the "
+		          "check that it is a shared object for this machine, built with -fPIC -shared, and "
+		          "that the "
 		          "libraries it needs are installed (ldd FILE)",
 		          "cannot load plug-in '%s': %s", p->path, why ? why : "dlopen failed");
 		goto out;
@@ -395,23 +405,27 @@ int pw_manager_load_plugin(pw_manager *m, const char *path, pw_error **err)
 	if (rc == PW_EABI) {
 		pw_error_free(ie);
 		char hint[256];
-		snprintf(hint, sizeof(hint),
-		         "rebuild the plug-in against the headers of this pipewright (plug-in ABI %d, version %s)",
-		         PW_PLUGIN_ABI_VERSION, PW_CONNECTOR_SYSTEM_VERSION);
-		rc = fail(err, PW_EABI, hint,
-		          "plug-in '%s' was built for a different plug-in ABI: it refused this pipewright's ABI %d",
-		          p->path, PW_PLUGIN_ABI_VERSION);
+		snprintf(
+		    hint, sizeof(hint),
+		    "rebuild the plug-in against the headers of this pipewright (plug-in ABI %d, version %s)",
+		    PW_PLUGIN_ABI_VERSION, PW_CONNECTOR_SYSTEM_VERSION);
+		rc = fail(
+		    err, PW_EABI, hint,
+		    "plug-in '%s' was built for a different plug-in ABI: it refused this pipewright's ABI %d",
+		    p->path, PW_PLUGIN_ABI_VERSION);
 		goto out;
 	}
 	if (rc < 0 || p->overflow) {
 		if (rc >= 0)
 			rc = PW_EINVAL;
-		pw_error *e = pw_error_new(rc, "plug-in '%s' failed to initialise: %s", p->path,
-		                           ie && pw_error_message(ie) ? pw_error_message(ie) : pw_error_code_desc(rc));
+		pw_error *e =
+		    pw_error_new(rc, "plug-in '%s' failed to initialise: %s", p->path,
+		                 ie && pw_error_message(ie) ? pw_error_message(ie) : pw_error_code_desc(rc));
 		if (e) {
 			pw_error_set_operation(e, "loading a plug-in");
-			pw_error_set_hint(e, ie && pw_error_hint(ie) ? pw_error_hint(ie)
-			                                             : "the plug-in's initialisation reported the error above");
+			pw_error_set_hint(e, ie && pw_error_hint(ie)
+			                         ? pw_error_hint(ie)
+			                         : "the plug-in's initialisation reported the error above");
 			if (ie && pw_error_key(ie))
 				pw_error_set_key(e, pw_error_key(ie));
 		}
@@ -436,7 +450,8 @@ int pw_manager_load_plugin(pw_manager *m, const char *path, pw_error **err)
 		pw_error *re = NULL;
 		rc = pw_manager_register_factory(m, p->pending[done].ops, p->pending[done].payload, &re);
 		if (rc < 0) {
-			pw_error *e = pw_error_new(rc, "plug-in '%s': %s", p->path, re ? pw_error_message(re) : "cannot register");
+			pw_error *e = pw_error_new(rc, "plug-in '%s': %s", p->path,
+			                           re ? pw_error_message(re) : "cannot register");
 			if (e)
 				pw_error_set_hint(e, "give the plug-in's factory a name of its own");
 			pw_error_free(re);
