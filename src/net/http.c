@@ -730,6 +730,12 @@ static int transfer_error(pw_error **err, CURLcode res, const struct xfer *x, co
 	if (attempts > 1)
 		pw__buf_printf(&msg, " (after %u attempts)", attempts);
 	hint_for(&hint, res, c, os_errno);
+	if (hint.len == 0 &&
+	    (strstr(x->errbuf, "certificate required") || strstr(x->errbuf, "handshake failure")))
+		/* TLS 1.3 reports a missing client certificate only on the first read */
+		pw__buf_puts(
+		    &hint, "the server requires a client certificate: set the endpoint's client certificate "
+		           "and key (client_cert, client_key) for mutual TLS");
 	int code = error_code_for(res);
 	fail(err, code, op, pw__buf_cstr(&msg), pw__buf_cstr(&hint));
 	pw__buf_dispose(&msg);

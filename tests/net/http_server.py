@@ -2,7 +2,8 @@
 """Scripted HTTP/1.1 keep-alive server for the net tests.
 
 Serves plain HTTP on 127.0.0.1 (and optionally HTTPS and a unix socket), then prints
-"PORT <n>", "TLSPORT <n>" (with --tls-cert/--tls-key) and "READY" on stdout. Behaviours by path:
+"PORT <n>", "TLSPORT <n>" (with --tls-cert/--tls-key), "MTLSPORT <n>" (with
+--client-ca as well: mutual TLS) and "READY" on stdout. Behaviours by path:
 
   /echo                      JSON of method, path, headers, body, conn (connection number)
   /conn                      the number of the connection serving the request
@@ -180,6 +181,7 @@ def main():
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--unix")
+    ap.add_argument("--client-ca", help="also serve mutual TLS, requiring client certificates from this CA")
     args = ap.parse_args()
 
     plain = Server(("127.0.0.1", 0), Handler)
@@ -192,6 +194,15 @@ def main():
         tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
         serve(tls)
         print("TLSPORT %d" % tls.server_address[1])
+    if args.tls_cert and args.client_ca:
+        mtls = Server(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(args.client_ca)
+        mtls.socket = ctx.wrap_socket(mtls.socket, server_side=True)
+        serve(mtls)
+        print("MTLSPORT %d" % mtls.server_address[1])
     if args.unix:
         if os.path.exists(args.unix):
             os.unlink(args.unix)
