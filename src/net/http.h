@@ -168,4 +168,9 @@ int pw__http_query_add(pw_buf *b, const char *name, const char *value);
  * Returns a new string (pw_free it), NULL when out of memory. */
 char *pw__http_describe(const pw_http_endpoint *ep, const char *method, const char *path_and_query);
 
+struct pw_manager;
+/* The manager's shared connection pool (the seed's connection pooling: one per manager,
+ * created on first use, freed with the manager). Borrowed; NULL when it cannot be made. */
+pw_http_pool *pw__manager_http_pool(struct pw_manager *m);
+
 #endif
