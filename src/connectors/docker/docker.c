@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,10 @@ static int try_engine(docker_impl *impl, const pw_docker_endpoint *ep, pw_docker
 		rc = -1;
 	} else if (rc < 0) {
 		snprintf(why, size, "%s", e ? pw_error_message(e) : "no answer");
+	}
+	if (rc == 0 && pw__docker_parse_ping(info, r.api_version, r.libpod_version, r.server) == 0) {
+		pw__buf_dispose(&r.body);
+		return 0;
 	}
 	pw__buf_dispose(&r.body);
 	pw_error_free(e);
@@ -580,15 +585,24 @@ static int build_image(const call *c, const pw_docker_config *cfg, const pw_work
 typedef struct log_ctx {
 	pw_exec *ex;
 	pw_docker_demux demux;
-	uint64_t bytes;
+	uint64_t seen[3];    /* bytes of stdout [1] and stderr [2] received */
+	uint64_t skip[3];    /* bytes per stream already emitted by an earlier read */
 } log_ctx;
 
 static void on_frame(int stream, const char *data, size_t len, void *payload)
 {
 	log_ctx *l = payload;
-	l->bytes += len;
+	int s = stream == 2 ? 2 : 1;
+	if (l->skip[s] >= len) {
+		l->skip[s] -= len;
+		return;
+	}
+	data += l->skip[s];
+	len -= (size_t)l->skip[s];
+	l->skip[s] = 0;
+	l->seen[s] += len;
 	if (l->ex)
-		pw_exec_output(l->ex, stream == 2 ? PW_STREAM_STDERR : PW_STREAM_STDOUT, data, len);
+		pw_exec_output(l->ex, s == 2 ? PW_STREAM_STDERR : PW_STREAM_STDOUT, data, len);
 }
 
 static int on_log_data(const char *data, size_t len, void *payload)
@@ -598,29 +612,95 @@ static int on_log_data(const char *data, size_t len, void *payload)
 	return 0;
 }
 
-static int follow_logs(const call *c, const char *id, uint64_t *bytes, pw_error **err)
+/* GET /containers/{id}/logs into l (follow: until the container stops or cancel_fd). */
+static int read_logs(const call *c, const char *id, int follow, log_ctx *l, int cancel_fd, pw_error **err)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "/v%s/containers/%s/logs?follow=1&stdout=1&stderr=1", c->eng->info.api_version, id);
-	log_ctx l;
-	memset(&l, 0, sizeof(l));
-	l.ex = c->ex;
-	pw__docker_demux_init(&l.demux, on_frame, &l);
+	snprintf(path, sizeof(path), "/v%s/containers/%s/logs?%sstdout=1&stderr=1", c->eng->info.api_version, id,
+	         follow ? "follow=1&" : "");
+	pw__docker_demux_init(&l->demux, on_frame, l);
 	pw_docker_req req = PW_DOCKER_REQ_INIT;
 	req.ep = &c->eng->ep;
 	req.path = path;
 	req.on_data = on_log_data;
-	req.payload = &l;
-	req.timeout_ms = 0; /* the step's deadline arrives through the cancel descriptor */
-	req.cancel_fd = c->ex ? pw_exec_cancel_fd(c->ex) : -1;
+	req.payload = l;
+	req.timeout_ms = follow ? 0 : CALL_TIMEOUT_MS;
+	req.cancel_fd = cancel_fd;
 	pw_docker_resp r;
 	int rc = pw__docker_http_do(&r, c->impl->http, &req, err);
 	if (rc == 0 && r.status != 200) {
-		set_err(err, api_error(PW_EEXTERNAL, &r, "cannot follow the logs of container %.12s%s", id, ""));
+		set_err(err, api_error(PW_EEXTERNAL, &r, "cannot read the logs of container %.12s%s", id, ""));
 		rc = PW_EEXTERNAL;
 	}
-	*bytes = l.bytes;
 	pw__buf_dispose(&r.body);
+	return rc;
+}
+
+/* Follows the logs on a thread of its own while the calling thread waits for the exit:
+ * Podman ends a log follow only some 300 ms after the container stopped, while its wait
+ * endpoint answers within 10 ms. */
+typedef struct follower {
+	const call *c;
+	const char *id;
+	log_ctx l;
+	int stop[2]; /* written to stop the follow */
+	int done[2]; /* written by the thread when the follow ended */
+	int rc;
+	pw_error *err;
+} follower;
+
+static int cloexec_pipe(int fds[2])
+{
+	if (pipe(fds) < 0)
+		return -1;
+	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+static void *follow_main(void *arg)
+{
+	follower *f = arg;
+	f->rc = read_logs(f->c, f->id, 1, &f->l, f->stop[0], &f->err);
+	ssize_t w = write(f->done[1], "x", 1);
+	(void)w;
+	return NULL;
+}
+
+/* Small outputs are cheaper to read again than to wait for the follow to end by itself. */
+#define REREAD_MAX ((uint64_t)4 << 20)
+
+static int finish_logs(follower *f, pthread_t th, int exited, pw_error **err)
+{
+	int ended = 0;
+	if (exited) {
+		uint64_t seen = f->l.seen[1] + f->l.seen[2];
+		struct pollfd p = {f->done[0], POLLIN, 0};
+		ended = poll(&p, 1, seen < REREAD_MAX ? 0 : 10000) > 0;
+	}
+	if (!ended) {
+		ssize_t w = write(f->stop[1], "x", 1);
+		(void)w;
+	}
+	pthread_join(th, NULL);
+	int rc = 0;
+	if (exited && (!ended || f->rc < 0)) {
+		/* read the whole log again, passing on only what the follow had not */
+		log_ctx again;
+		memset(&again, 0, sizeof(again));
+		again.ex = f->l.ex;
+		again.skip[1] = f->l.seen[1];
+		again.skip[2] = f->l.seen[2];
+		rc = read_logs(f->c, f->id, 0, &again, -1, err);
+		f->l.seen[1] += again.seen[1];
+		f->l.seen[2] += again.seen[2];
+	}
+	pw_error_free(f->err);
+	f->err = NULL;
+	close(f->stop[0]);
+	close(f->stop[1]);
+	close(f->done[0]);
+	close(f->done[1]);
 	return rc;
 }
 
@@ -630,7 +710,7 @@ static int wait_exit(const call *c, const char *id, int *code, pw_error **err)
 {
 	char path[512];
 	if (c->eng->info.podman)
-		snprintf(path, sizeof(path), "/libpod/containers/%s/wait?condition=exited&condition=stopped&interval=10ms",
+		snprintf(path, sizeof(path), "/libpod/containers/%s/wait?condition=exited&interval=10ms",
 		         id);
 	else
 		snprintf(path, sizeof(path), "/containers/%s/wait?condition=not-running", id);
@@ -791,10 +871,29 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 		rc = PW_ESTEP;
 	}
 	pw__buf_dispose(&r.body);
-	if (rc == 0)
-		rc = follow_logs(&c, id, &log_bytes, err);
-	if (rc == 0)
-		rc = wait_exit(&c, id, &exit_code, err);
+	if (rc == 0) {
+		follower f;
+		memset(&f, 0, sizeof(f));
+		f.c = &c;
+		f.id = id;
+		f.l.ex = ex;
+		pthread_t th;
+		if (cloexec_pipe(f.stop) < 0 || cloexec_pipe(f.done) < 0) {
+			rc = pw_error_set(err, PW_EIO, "pipe(): %s", strerror(errno));
+		} else if (pthread_create(&th, NULL, follow_main, &f) != 0) {
+			rc = pw_error_set(err, PW_EIO, "cannot start the log reader thread");
+			close(f.stop[0]);
+			close(f.stop[1]);
+			close(f.done[0]);
+			close(f.done[1]);
+		} else {
+			rc = wait_exit(&c, id, &exit_code, err);
+			int lrc = finish_logs(&f, th, rc == 0, err);
+			if (rc == 0)
+				rc = lrc;
+			log_bytes = f.l.seen[1] + f.l.seen[2];
+		}
+	}
 	int64_t run_ms = pw__now_ms() - t_run;
 	int stopped = ex && pw_exec_cancelled(ex) != PW_CANCEL_NONE;
 	if (rc < 0 && stopped && ex)

@@ -183,6 +183,11 @@ typedef struct pw_docker_engine_info {
 	char api_version[16]; /* the version we speak to it: min(ours, its) */
 	int podman;
 } pw_docker_engine_info;
+/* Negotiates from GET /_ping's headers (Api-Version, Libpod-Api-Version, Server) without
+ * the slow /version call (over a second on Podman). 0, or PW_ENOTFOUND when they do not say
+ * enough (then /version is read). */
+int pw__docker_parse_ping(pw_docker_engine_info *out, const char *api_version, const char *libpod_version,
+                          const char *server);
 /* Reads a /version body. Returns 0 or PW_EEXTERNAL. */
 int pw__docker_parse_version(pw_docker_engine_info *out, const char *body, pw_error **err);
 

@@ -268,6 +268,35 @@ static int version_cmp(const char *a, const char *b)
 	return 0;
 }
 
+static void negotiate(pw_docker_engine_info *out, const char *api)
+{
+	if (api && *api && isdigit((unsigned char)api[0]) && version_cmp(api, PW_DOCKER_API_VERSION) < 0)
+		snprintf(out->api_version, sizeof(out->api_version), "%s", api);
+	else
+		snprintf(out->api_version, sizeof(out->api_version), "%s", PW_DOCKER_API_VERSION);
+}
+
+int pw__docker_parse_ping(pw_docker_engine_info *out, const char *api_version, const char *libpod_version,
+                          const char *server)
+{
+	memset(out, 0, sizeof(*out));
+	if (!api_version || !*api_version)
+		return PW_ENOTFOUND;
+	negotiate(out, api_version);
+	if (libpod_version && *libpod_version) {
+		out->podman = 1;
+		snprintf(out->name, sizeof(out->name), "Podman Engine");
+		snprintf(out->version, sizeof(out->version), "%s", libpod_version);
+		return 0;
+	}
+	/* Docker: "Server: Docker/24.0.7 (linux)" */
+	if (!server || strncmp(server, "Docker/", 7) != 0)
+		return PW_ENOTFOUND;
+	snprintf(out->name, sizeof(out->name), "Docker Engine");
+	snprintf(out->version, sizeof(out->version), "%.*s", (int)strcspn(server + 7, " "), server + 7);
+	return 0;
+}
+
 int pw__docker_parse_version(pw_docker_engine_info *out, const char *body, pw_error **err)
 {
 	memset(out, 0, sizeof(*out));
@@ -297,10 +326,7 @@ int pw__docker_parse_version(pw_docker_engine_info *out, const char *body, pw_er
 	}
 	if (out->podman)
 		snprintf(out->name, sizeof(out->name), "Podman Engine");
-	if (api && *api && isdigit((unsigned char)api[0]) && version_cmp(api, PW_DOCKER_API_VERSION) < 0)
-		snprintf(out->api_version, sizeof(out->api_version), "%s", api);
-	else
-		snprintf(out->api_version, sizeof(out->api_version), "%s", PW_DOCKER_API_VERSION);
+	negotiate(out, api);
 	json_decref(v);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "connectors/docker/http.h"
 #include "core/clock.h"
@@ -18,6 +19,8 @@ struct pw_docker_http {
 	pthread_mutex_t count_lock;
 	long connects;
 };
+
+void (*pw__docker_http_trace)(const char *method, const char *path, const char *body, size_t body_len);
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static void global_init(void)
@@ -108,6 +111,33 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+static void header_value(char *out, size_t size, const char *line, size_t n, const char *name)
+{
+	size_t nl = strlen(name);
+	if (n <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return;
+	const char *v = line + nl + 1;
+	size_t vl = n - nl - 1;
+	while (vl && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+		vl--;
+	if (vl >= size)
+		vl = size - 1;
+	memcpy(out, v, vl);
+	out[vl] = '\0';
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	xfer *x = userp;
+	size_t n = size * nmemb;
+	header_value(x->resp->api_version, sizeof(x->resp->api_version), data, n, "Api-Version");
+	header_value(x->resp->libpod_version, sizeof(x->resp->libpod_version), data, n, "Libpod-Api-Version");
+	header_value(x->resp->server, sizeof(x->resp->server), data, n, "Server");
+	return n;
+}
+
 static size_t on_read(char *buffer, size_t size, size_t nitems, void *userp)
 {
 	xfer *x = userp;
@@ -139,7 +169,9 @@ static int fail(pw_error **err, int code, const pw_docker_req *req, const char *
 
 int pw__docker_http_do(pw_docker_resp *out, pw_docker_http *h, const pw_docker_req *req, pw_error **err)
 {
-	out->status = 0;
+	memset(out, 0, sizeof(*out));
+	if (pw__docker_http_trace)
+		pw__docker_http_trace(req->method, req->path, req->body, req->body_len);
 	pw_buf init = PW_BUF_INIT(req->on_data ? ERROR_BODY_MAX : BODY_MAX);
 	out->body = init;
 	CURL *easy = curl_easy_init();
@@ -159,6 +191,8 @@ int pw__docker_http_do(pw_docker_resp *out, pw_docker_http *h, const pw_docker_r
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, &x);
 	curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, on_socket_open);
 	curl_easy_setopt(easy, CURLOPT_SOCKOPTDATA, h);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);

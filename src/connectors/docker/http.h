@@ -37,6 +37,10 @@ typedef struct pw_docker_req {
 typedef struct pw_docker_resp {
 	long status;
 	pw_buf body; /* error bodies are always buffered (bounded) */
+	/* headers the connector negotiates with (empty when absent) */
+	char api_version[32];    /* Api-Version */
+	char libpod_version[32]; /* Libpod-Api-Version: the engine is Podman */
+	char server[128];        /* Server */
 } pw_docker_resp;
 
 /* Performs the request. Returns 0 once the engine answered (any status: look at
@@ -44,6 +48,9 @@ typedef struct pw_docker_resp {
  * ("connect(\"/run/podman/podman.sock\"): Connection refused"), PW_ETIMEOUT, PW_ECANCELLED.
  * The caller disposes out->body (also on error). */
 int pw__docker_http_do(pw_docker_resp *out, pw_docker_http *h, const pw_docker_req *req, pw_error **err);
+
+/* For tests: when set, called with every request before it is sent (body may be NULL). */
+extern void (*pw__docker_http_trace)(const char *method, const char *path, const char *body, size_t body_len);
 
 /* The number of connections opened so far (tests prove reuse with it). */
 long pw__docker_http_connects(pw_docker_http *h);
