@@ -54,19 +54,24 @@ PW_TEST(docker_config_valid_examples)
 	                      "\"working_directory\":\"/app\",\"environment\":{\"NODE_ENV\":\"production\"}}",
 	                      keys, sizeof(keys), NULL, 0),
 	             0);
-	PW_CHECK_INT(validate("{\"dockerfile\":\"Dockerfile.build\",\"build_context\":\".\",\"build_args\":{\"V\":1},"
-	                      "\"keep_image\":true,\"command\":[\"make\",\"test\"]}",
-	                      keys, sizeof(keys), NULL, 0),
-	             0);
-	PW_CHECK_INT(validate("{\"image\":\"registry.example.com:5000/team/app:1.2\",\"entrypoint\":\"\",\"user\":1000,"
-	                      "\"volumes\":[\"./cache:/cache\",\"data:/data:ro\"],\"network\":\"none\",\"pull\":\"never\","
-	                      "\"cpus\":0.5,\"memory\":\"256m\",\"shm_size\":67108864,\"keep_container\":false,"
-	                      "\"stop_timeout\":2,\"host\":\"unix:///run/podman/podman.sock\",\"workspace_mount\":\"/src\"}",
-	                      keys, sizeof(keys), NULL, 0),
-	             0);
-	PW_CHECK_INT(validate("{\"image\":\"alpine\",\"volumes\":[\"/etc:/host-etc:ro\"],\"allow_host_paths\":true}", keys,
-	                      sizeof(keys), NULL, 0),
-	             0);
+	PW_CHECK_INT(
+	    validate("{\"dockerfile\":\"Dockerfile.build\",\"build_context\":\".\",\"build_args\":{\"V\":1},"
+	             "\"keep_image\":true,\"command\":[\"make\",\"test\"]}",
+	             keys, sizeof(keys), NULL, 0),
+	    0);
+	PW_CHECK_INT(
+	    validate(
+	        "{\"image\":\"registry.example.com:5000/team/app:1.2\",\"entrypoint\":\"\",\"user\":1000,"
+	        "\"volumes\":[\"./cache:/cache\",\"data:/data:ro\"],\"network\":\"none\",\"pull\":\"never\","
+	        "\"cpus\":0.5,\"memory\":\"256m\",\"shm_size\":67108864,\"keep_container\":false,"
+	        "\"stop_timeout\":2,\"host\":\"unix:///run/podman/podman.sock\",\"workspace_mount\":\"/"
+	        "src\"}",
+	        keys, sizeof(keys), NULL, 0),
+	    0);
+	PW_CHECK_INT(
+	    validate("{\"image\":\"alpine\",\"volumes\":[\"/etc:/host-etc:ro\"],\"allow_host_paths\":true}",
+	             keys, sizeof(keys), NULL, 0),
+	    0);
 }
 
 PW_TEST(docker_config_errors_name_their_key)
@@ -84,14 +89,16 @@ PW_TEST(docker_config_errors_name_their_key)
 	    {"{\"image\":\"alpine\",\"build_context\":\"ctx\"}", "build_context", "only with dockerfile"},
 	    {"{\"image\":\"alpine\",\"keep_image\":true}", "keep_image", "only with dockerfile"},
 	    {"{\"dockerfile\":\"../Dockerfile\"}", "dockerfile", "leaves the workspace"},
-	    {"{\"dockerfile\":\"Dockerfile\",\"build_context\":\"/\"}", "build_context", "leaves the workspace"},
+	    {"{\"dockerfile\":\"Dockerfile\",\"build_context\":\"/\"}", "build_context",
+	     "leaves the workspace"},
 	    {"{\"image\":\"alpine\",\"command\":[]}", "command", "empty"},
 	    {"{\"image\":\"alpine\",\"command\":[\"ls\",{}]}", "command.1", "not a string"},
 	    {"{\"image\":\"alpine\",\"command\":5}", "command", "string or a list"},
 	    {"{\"image\":\"alpine\",\"environment\":{\"1BAD\":\"x\"}}", "environment.1BAD", "not valid"},
 	    {"{\"image\":\"alpine\",\"environment\":{\"A\":[1]}}", "environment.A", "must be a string"},
 	    {"{\"image\":\"alpine\",\"environment\":[\"A=1\"]}", "environment", "mapping"},
-	    {"{\"image\":\"alpine\",\"working_directory\":\"../x\"}", "working_directory", "path in the container"},
+	    {"{\"image\":\"alpine\",\"working_directory\":\"../x\"}", "working_directory",
+	     "path in the container"},
 	    {"{\"image\":\"alpine\",\"workspace_mount\":\"rel\"}", "workspace_mount", "absolute"},
 	    {"{\"image\":\"alpine\",\"user\":\"a b\"}", "user", "uid"},
 	    {"{\"image\":\"alpine\",\"volumes\":\"./a:/a\"}", "volumes", "must be a list"},
@@ -116,36 +123,39 @@ PW_TEST(docker_config_errors_name_their_key)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char keys[512], msg[1024];
 		int rc = validate(cases[i].json, keys, sizeof(keys), msg, sizeof(msg));
-		if (rc != PW_ECONFIG || strcmp(keys, cases[i].keys) != 0 || !strstr(msg, cases[i].in_message)) {
-			fprintf(stderr, "  case %zu %s: rc %d keys '%s' (want '%s') message '%s'\n", i, cases[i].json, rc, keys,
-			        cases[i].keys, msg);
+		if (rc != PW_ECONFIG || strcmp(keys, cases[i].keys) != 0 ||
+		    !strstr(msg, cases[i].in_message)) {
+			fprintf(stderr, "  case %zu %s: rc %d keys '%s' (want '%s') message '%s'\n", i,
+			        cases[i].json, rc, keys, cases[i].keys, msg);
 			pwt_failed_checks++;
 		}
 	}
 	/* several problems: one error each */
 	char keys[512];
-	PW_CHECK_INT(validate("{\"image\":\"alpine\",\"pull\":\"x\",\"cpus\":-1,\"memory\":\"q\"}", keys, sizeof(keys),
-	                      NULL, 0),
+	PW_CHECK_INT(validate("{\"image\":\"alpine\",\"pull\":\"x\",\"cpus\":-1,\"memory\":\"q\"}", keys,
+	                      sizeof(keys), NULL, 0),
 	             PW_ECONFIG);
 	PW_CHECK_STR(keys, "pull,cpus,memory");
 }
 
 PW_TEST(docker_image_references)
 {
-	const char *good[] = {"alpine",
-	                      "alpine:3.19",
-	                      "library/alpine",
-	                      "docker.io/library/alpine:latest",
-	                      "localhost/app",
-	                      "localhost:5000/a/b/c:v1.2-rc_3",
-	                      "registry.example.com:5000/team/app:1.2",
-	                      "my-registry/x__y.z-w",
-	                      "alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	                      "a/b:t@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	                      "REGISTRY.example/x",
-	                      NULL};
-	const char *bad[] = {"", "Alpine", "alpine:", "alpine::1", ":tag", "a//b", "-a", "a-", "a/.b", "a@sha256:12",
-	                     "a:t t", "a b", "a___b", "host:port/x", "alpine:-tag", NULL};
+	const char *good[] = {
+	    "alpine",
+	    "alpine:3.19",
+	    "library/alpine",
+	    "docker.io/library/alpine:latest",
+	    "localhost/app",
+	    "localhost:5000/a/b/c:v1.2-rc_3",
+	    "registry.example.com:5000/team/app:1.2",
+	    "my-registry/x__y.z-w",
+	    "alpine@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "a/b:t@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "REGISTRY.example/x",
+	    NULL};
+	const char *bad[] = {"",      "Alpine",      "alpine:",     "alpine::1",   ":tag",  "a//b",
+	                     "-a",    "a-",          "a/.b",        "a@sha256:12", "a:t t", "a b",
+	                     "a___b", "host:port/x", "alpine:-tag", NULL};
 	for (size_t i = 0; good[i]; i++)
 		if (!pw__docker_image_ref_valid(good[i])) {
 			fprintf(stderr, "  should be valid: %s\n", good[i]);
@@ -200,7 +210,8 @@ static json_t *create_body(const char *config_json, const pw_map *env, int redac
 	}
 	pw_docker_config cfg;
 	pw__docker_config_read(&cfg, s);
-	pw_docker_create_input in = {&cfg, cfg.image ? cfg.image : "built", env, "/ws", "run1", "build", redact};
+	pw_docker_create_input in = {&cfg,  cfg.image ? cfg.image : "built", env, "/ws", "run1", "build",
+	                             redact};
 	json_t *b = pw__docker_create_body(&in, &e);
 	pw_error_free(e);
 	/* the body borrows nothing from the step */
@@ -229,11 +240,12 @@ PW_TEST(docker_create_body)
 	pw_map_set(env, "CI", "true");
 	pw_map_set(env, "TOKEN", "s3cr3t-value");
 	pw_map_set(env, "MODE", "pipeline");
-	json_t *b = create_body("{\"image\":\"node:18-alpine\",\"command\":\"npm ci && npm run build\",\"working_directory\":"
-	                        "\"sub/dir\",\"environment\":{\"MODE\":\"config\",\"N\":3},\"user\":\"1000:1000\","
-	                        "\"volumes\":[\"./cache:/cache:ro\",\"named:/named\"],\"network\":\"none\",\"cpus\":1.5,"
-	                        "\"memory\":\"64m\",\"shm_size\":\"1m\",\"stop_timeout\":3}",
-	                        env, 0);
+	json_t *b = create_body(
+	    "{\"image\":\"node:18-alpine\",\"command\":\"npm ci && npm run build\",\"working_directory\":"
+	    "\"sub/dir\",\"environment\":{\"MODE\":\"config\",\"N\":3},\"user\":\"1000:1000\","
+	    "\"volumes\":[\"./cache:/cache:ro\",\"named:/named\"],\"network\":\"none\",\"cpus\":1.5,"
+	    "\"memory\":\"64m\",\"shm_size\":\"1m\",\"stop_timeout\":3}",
+	    env, 0);
 	PW_REQUIRE(b);
 	PW_CHECK_STR(jstr(b, "Image"), "node:18-alpine");
 	PW_CHECK_STR(jstr(b, "Cmd.0"), "/bin/sh");
@@ -357,10 +369,12 @@ PW_TEST(docker_demux_frames_split_anywhere)
 		pw_docker_demux d;
 		pw__docker_demux_init(&d, collect, &c);
 		for (size_t off = 0; off < n; off += chunk)
-			pw__docker_demux_feed(&d, (const char *)stream + off, off + chunk <= n ? chunk : n - off);
+			pw__docker_demux_feed(&d, (const char *)stream + off,
+			                      off + chunk <= n ? chunk : n - off);
 		if (c.out_len != 12 || memcmp(c.out, "hello world\n", 12) != 0 || c.err_len != 10 ||
 		    memcmp(c.err, "oops\nagain", 10) != 0 || pw__docker_demux_incomplete(&d)) {
-			fprintf(stderr, "  chunk %zu: out '%.*s' err '%.*s'\n", chunk, (int)c.out_len, c.out, (int)c.err_len, c.err);
+			fprintf(stderr, "  chunk %zu: out '%.*s' err '%.*s'\n", chunk, (int)c.out_len, c.out,
+			        (int)c.err_len, c.err);
 			pwt_failed_checks++;
 		}
 	}
@@ -382,8 +396,9 @@ PW_TEST(docker_demux_frames_split_anywhere)
 PW_TEST(docker_dockerignore_patterns)
 {
 	pw_docker_ignore ig;
-	PW_REQUIRE(pw__docker_ignore_parse(&ig, "# comment\n\n*.log\n/build\n!build/keep.txt\n**/node_modules\n"
-	                                        "docs/*.md\n!docs/README.md\n./tmp/\nsecret?.key\n[abc].bin\n") == 0);
+	PW_REQUIRE(pw__docker_ignore_parse(
+	               &ig, "# comment\n\n*.log\n/build\n!build/keep.txt\n**/node_modules\n"
+	                    "docs/*.md\n!docs/README.md\n./tmp/\nsecret?.key\n[abc].bin\n") == 0);
 	PW_CHECK(pw__docker_ignore_match(&ig, "x.log"));
 	PW_CHECK(!pw__docker_ignore_match(&ig, "sub/x.log")); /* * does not cross '/' */
 	PW_CHECK(pw__docker_ignore_match(&ig, "build"));
@@ -560,13 +575,15 @@ static char *unb64url(const char *in)
 PW_TEST(docker_registry_auth_header)
 {
 	/* "robot:pa55/word+?" in standard base64 */
-	const char *cfg = "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"cm9ib3Q6cGE1NS93b3JkKz8=\"},"
-	                  "\"ghcr.io\":{\"identitytoken\":\"tok-123456\"}}}";
+	const char *cfg =
+	    "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"cm9ib3Q6cGE1NS93b3JkKz8=\"},"
+	    "\"ghcr.io\":{\"identitytoken\":\"tok-123456\"}}}";
 	char *h = NULL, *secret = NULL;
 	PW_REQUIRE(pw__docker_registry_auth(&h, &secret, cfg, "docker.io") == 0 && h);
 	PW_CHECK(strspn(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=") == strlen(h));
 	char *json = unb64url(h);
-	PW_CHECK_STR(json, "{\"password\":\"pa55/word+?\",\"serveraddress\":\"docker.io\",\"username\":\"robot\"}");
+	PW_CHECK_STR(json,
+	             "{\"password\":\"pa55/word+?\",\"serveraddress\":\"docker.io\",\"username\":\"robot\"}");
 	PW_CHECK_STR(secret, "pa55/word+?");
 	free(json);
 	free(h);
@@ -597,13 +614,15 @@ PW_TEST(docker_engine_version_negotiation)
 	PW_CHECK_STR(info.api_version, "1.40"); /* and their own version to older ones */
 	PW_CHECK(pw__docker_parse_ping(&info, "", "", "") < 0);
 	pw_error *e = NULL;
-	PW_CHECK(pw__docker_parse_version(&info,
-	                                  "{\"Platform\":{\"Name\":\"linux/amd64/debian-12\"},\"Components\":[{\"Name\":"
-	                                  "\"Podman Engine\",\"Version\":\"4.3.1\"}],\"Version\":\"4.3.1\",\"ApiVersion\":"
-	                                  "\"1.41\"}",
-	                                  &e) == 0);
+	PW_CHECK(pw__docker_parse_version(
+	             &info,
+	             "{\"Platform\":{\"Name\":\"linux/amd64/debian-12\"},\"Components\":[{\"Name\":"
+	             "\"Podman Engine\",\"Version\":\"4.3.1\"}],\"Version\":\"4.3.1\",\"ApiVersion\":"
+	             "\"1.41\"}",
+	             &e) == 0);
 	PW_CHECK(info.podman);
-	PW_CHECK(pw__docker_parse_version(&info, "{\"Version\":\"24.0.7\",\"ApiVersion\":\"1.43\"}", &e) == 0);
+	PW_CHECK(pw__docker_parse_version(&info, "{\"Version\":\"24.0.7\",\"ApiVersion\":\"1.43\"}", &e) ==
+	         0);
 	PW_CHECK(!info.podman);
 	PW_CHECK_STR(info.name, "Docker Engine");
 	PW_CHECK(pw__docker_parse_version(&info, "not json", &e) == PW_EEXTERNAL);
@@ -615,9 +634,10 @@ PW_TEST(docker_build_stream_failure)
 	pw_docker_build_state st;
 	memset(&st, 0, sizeof(st));
 	pw_buf log = PW_BUF_INIT(0);
-	const char *lines[] = {"{\"stream\":\"Step 1/3 : FROM scratch\\n\"}", "{\"stream\":\"STEP 2/3: RUN false\\n\"}",
-	                       "{\"error\":\"error building at STEP \\\"RUN false\\\": exit status 1\",\"errorDetail\":{"
-	                       "\"message\":\"error building at STEP \\\"RUN false\\\": exit status 1\"}}"};
+	const char *lines[] = {
+	    "{\"stream\":\"Step 1/3 : FROM scratch\\n\"}", "{\"stream\":\"STEP 2/3: RUN false\\n\"}",
+	    "{\"error\":\"error building at STEP \\\"RUN false\\\": exit status 1\",\"errorDetail\":{"
+	    "\"message\":\"error building at STEP \\\"RUN false\\\": exit status 1\"}}"};
 	for (size_t i = 0; i < 3; i++)
 		pw__docker_build_line(&st, lines[i], strlen(lines[i]), &log);
 	PW_CHECK(st.failed);
@@ -658,13 +678,15 @@ PW_TEST(docker_requests_match_the_v1_41_spec)
 	FILE *f = fdopen(fd, "w");
 	pw_map *env = pw_map_new();
 	pw_map_set(env, "A", "1");
-	json_t *b = create_body("{\"image\":\"alpine\",\"command\":\"true\",\"entrypoint\":[\"/bin/sh\"],\"user\":\"1\","
-	                        "\"volumes\":[\"./c:/c:ro\"],\"network\":\"none\",\"cpus\":2,\"memory\":\"1g\","
-	                        "\"shm_size\":\"64m\",\"environment\":{\"B\":2}}",
-	                        env, 0);
+	json_t *b = create_body(
+	    "{\"image\":\"alpine\",\"command\":\"true\",\"entrypoint\":[\"/bin/sh\"],\"user\":\"1\","
+	    "\"volumes\":[\"./c:/c:ro\"],\"network\":\"none\",\"cpus\":2,\"memory\":\"1g\","
+	    "\"shm_size\":\"64m\",\"environment\":{\"B\":2}}",
+	    env, 0);
 	add_request(f, "POST", "/v1.41/containers/create?name=pipewright-r-s-1-1", b);
 	json_decref(b);
-	pw_step *s = step_with("{\"dockerfile\":\"D\",\"build_args\":{\"V\":\"1\"},\"pull\":\"always\",\"network\":\"none\"}");
+	pw_step *s = step_with(
+	    "{\"dockerfile\":\"D\",\"build_args\":{\"V\":\"1\"},\"pull\":\"always\",\"network\":\"none\"}");
 	pw_docker_config cfg;
 	pw__docker_config_read(&cfg, s);
 	char *q = pw__docker_build_query(&cfg, "pipewright/r-s:latest", "D", "r", "s");
@@ -676,8 +698,9 @@ PW_TEST(docker_requests_match_the_v1_41_spec)
 	pw_map_free(env);
 	fclose(f);
 	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "python3 '%s/tests/docker/spec_check.py' '%s/tests/docker/spec/v1.41.yaml' '%s'", src,
-	         src, jsonl);
+	snprintf(cmd, sizeof(cmd),
+	         "python3 '%s/tests/docker/spec_check.py' '%s/tests/docker/spec/v1.41.yaml' '%s'", src, src,
+	         jsonl);
 	PW_CHECK(system(cmd) == 0);
 	unlink(jsonl);
 }
@@ -697,7 +720,8 @@ PW_TEST(docker_engine_not_running_names_places)
 	PW_CHECK(r == NULL);
 	PW_REQUIRE(e);
 	PW_CHECK_CONTAINS(pw_error_message(e), "no container engine is running");
-	PW_CHECK_CONTAINS(pw_error_message(e), "connect(\"/tmp/pw-no-such-engine.sock\"): No such file or directory");
+	PW_CHECK_CONTAINS(pw_error_message(e),
+	                  "connect(\"/tmp/pw-no-such-engine.sock\"): No such file or directory");
 	PW_CHECK_CONTAINS(pw_error_hint(e), "podman system service");
 	PW_CHECK_STR(pw_error_key(e), "host");
 	pw_error_free(e);

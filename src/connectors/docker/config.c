@@ -11,11 +11,28 @@
 #include "core/step.h"
 #include "core/suggest.h"
 
-static const char *const docker_keys[] = {
-    "image",       "command",  "dockerfile",   "build_context",  "working_directory", "environment",
-    "entrypoint",  "user",     "volumes",      "network",        "pull",              "cpus",
-    "memory",      "shm_size", "keep_container", "stop_timeout", "build_args",        "keep_image",
-    "allow_host_paths", "host", "workspace_mount", NULL};
+static const char *const docker_keys[] = {"image",
+                                          "command",
+                                          "dockerfile",
+                                          "build_context",
+                                          "working_directory",
+                                          "environment",
+                                          "entrypoint",
+                                          "user",
+                                          "volumes",
+                                          "network",
+                                          "pull",
+                                          "cpus",
+                                          "memory",
+                                          "shm_size",
+                                          "keep_container",
+                                          "stop_timeout",
+                                          "build_args",
+                                          "keep_image",
+                                          "allow_host_paths",
+                                          "host",
+                                          "workspace_mount",
+                                          NULL};
 
 static void add(pw_error **err, int *rc, const char *key, const char *hint, const char *fmt, ...)
     PW_PRINTF(5, 6);
@@ -65,7 +82,8 @@ static int path_component_ok(const char *s, size_t n)
 			j++;
 		size_t len = j - i;
 		const char *sep = s + i;
-		int ok = (len == 1 && (*sep == '.' || *sep == '_' || *sep == '-')) || (len == 2 && sep[0] == '_' && sep[1] == '_');
+		int ok = (len == 1 && (*sep == '.' || *sep == '_' || *sep == '-')) ||
+		         (len == 2 && sep[0] == '_' && sep[1] == '_');
 		if (!ok) {
 			ok = 1;
 			for (size_t k = 0; k < len; k++)
@@ -137,7 +155,8 @@ static int digest_ok(const char *s)
 }
 
 /* Finds where the name ends: the tag colon is the last ':' after the last '/'. */
-static void ref_parts(const char *ref, size_t *name_len, const char **tag, size_t *tag_len, const char **digest)
+static void ref_parts(const char *ref, size_t *name_len, const char **tag, size_t *tag_len,
+                      const char **digest)
 {
 	const char *at = strchr(ref, '@');
 	size_t base = at ? (size_t)(at - ref) : strlen(ref);
@@ -185,8 +204,9 @@ int pw__docker_image_ref_valid(const char *ref)
 		size_t j = i;
 		while (j < name_len && ref[j] != '/')
 			j++;
-		int ok = (comp == 0 && j < name_len && first_is_domain(ref + i, j - i)) ? domain_ok(ref + i, j - i)
-		                                                                         : path_component_ok(ref + i, j - i);
+		int ok = (comp == 0 && j < name_len && first_is_domain(ref + i, j - i))
+		             ? domain_ok(ref + i, j - i)
+		             : path_component_ok(ref + i, j - i);
 		if (!ok)
 			return 0;
 		comp++;
@@ -332,7 +352,8 @@ int pw__docker_volume_parse(pw_docker_volume *out, const char *spec, const char 
 	}
 	out->is_path = out->host[0] == '/' || out->host[0] == '.';
 	if (!out->is_path && !volume_name_ok(out->host)) {
-		*why = "the host side is a path (starting with '/' or '.') or a volume name ([A-Za-z0-9][A-Za-z0-9_.-]*)";
+		*why = "the host side is a path (starting with '/' or '.') or a volume name "
+		       "([A-Za-z0-9][A-Za-z0-9_.-]*)";
 		return PW_EINVAL;
 	}
 	return 0;
@@ -417,7 +438,8 @@ static void check_map(pw_error **err, int *rc, json_t *v, const char *key)
 			add(err, rc, path, "names are letters, digits and '_', not starting with a digit",
 			    "%s: name '%s' is not valid", key, k);
 		else if (!is_scalar(val))
-			add(err, rc, path, "quote the value", "%s: the value of '%s' must be a string, number or boolean", key, k);
+			add(err, rc, path, "quote the value",
+			    "%s: the value of '%s' must be a string, number or boolean", key, k);
 	}
 }
 
@@ -442,9 +464,11 @@ static void check_size(pw_error **err, int *rc, json_t *cfg, const char *key, in
 		ok = pw__docker_parse_size(&n, json_string_value(v)) == 0;
 	}
 	if (!ok)
-		add(err, rc, key, "bytes as a number, or with a unit: 512k, 256m, 2g", "%s must be a size", key);
+		add(err, rc, key, "bytes as a number, or with a unit: 512k, 256m, 2g", "%s must be a size",
+		    key);
 	else if (n < min)
-		add(err, rc, key, NULL, "%s must be at least %lld bytes (Docker's minimum)", key, (long long)min);
+		add(err, rc, key, NULL, "%s must be at least %lld bytes (Docker's minimum)", key,
+		    (long long)min);
 }
 
 static int network_ok(const char *n)
@@ -473,7 +497,9 @@ static void check_path_key(pw_error **err, int *rc, json_t *cfg, const char *key
 		return;
 	}
 	if (!allow_host && !stays_inside(json_string_value(v)))
-		add(err, rc, key, "use a path relative to the workspace that stays inside it, or set allow_host_paths: true",
+		add(err, rc, key,
+		    "use a path relative to the workspace that stays inside it, or set allow_host_paths: "
+		    "true",
 		    "%s '%s' leaves the workspace", key, json_string_value(v));
 }
 
@@ -499,11 +525,15 @@ int pw__docker_config_validate(const pw_step *step, pw_error **err)
 	json_t *dockerfile = json_object_get(cfg, "dockerfile");
 	if (image && (!json_is_string(image) || !pw__docker_image_ref_valid(json_string_value(image))))
 		add(err, &rc, "image",
-		    "a reference like alpine, alpine:3.19, registry.example.com:5000/team/app:1.2 or name@sha256:<64 hex>",
-		    "image '%s' is not a valid image reference", json_is_string(image) ? json_string_value(image) : "?");
+		    "a reference like alpine, alpine:3.19, registry.example.com:5000/team/app:1.2 or "
+		    "name@sha256:<64 hex>",
+		    "image '%s' is not a valid image reference",
+		    json_is_string(image) ? json_string_value(image) : "?");
 	if (image && dockerfile)
-		add(err, &rc, "dockerfile", "drop `image:` (the built image is what runs) or drop `dockerfile:`",
-		    "image and dockerfile exclude each other: the step runs either a given image or the one it builds");
+		add(err, &rc, "dockerfile",
+		    "drop `image:` (the built image is what runs) or drop `dockerfile:`",
+		    "image and dockerfile exclude each other: the step runs either a given image or the one "
+		    "it builds");
 	if (!image && !dockerfile)
 		add(err, &rc, "image", "give `image:` (an image reference) or `dockerfile:` (to build one)",
 		    "step '%s' has neither image nor dockerfile", step->name);
@@ -513,8 +543,8 @@ int pw__docker_config_validate(const pw_step *step, pw_error **err)
 	static const char *const build_only[] = {"build_context", "build_args", "keep_image", NULL};
 	for (size_t i = 0; build_only[i]; i++)
 		if (json_object_get(cfg, build_only[i]) && !dockerfile)
-			add(err, &rc, build_only[i], "add `dockerfile:` or remove this key", "%s applies only with dockerfile",
-			    build_only[i]);
+			add(err, &rc, build_only[i], "add `dockerfile:` or remove this key",
+			    "%s applies only with dockerfile", build_only[i]);
 	if ((v = json_object_get(cfg, "build_args")))
 		check_map(err, &rc, v, "build_args");
 	if ((v = json_object_get(cfg, "command")))
@@ -528,23 +558,29 @@ int pw__docker_config_validate(const pw_step *step, pw_error **err)
 		int ok = w && *w && strstr(w, "..") == NULL && !strchr(w, '\n');
 		if (!ok)
 			add(err, &rc, "working_directory",
-			    "an absolute path in the container, or one relative to the workspace mount, without '..'",
+			    "an absolute path in the container, or one relative to the workspace mount, "
+			    "without '..'",
 			    "working_directory must be a path in the container");
 	}
-	if ((v = json_object_get(cfg, "workspace_mount")) && (!json_is_string(v) || !abs_clean_path(json_string_value(v)) ||
-	                                                      !strcmp(json_string_value(v), "/")))
-		add(err, &rc, "workspace_mount", "an absolute path in the container other than /, such as /workspace",
+	if ((v = json_object_get(cfg, "workspace_mount")) &&
+	    (!json_is_string(v) || !abs_clean_path(json_string_value(v)) ||
+	     !strcmp(json_string_value(v), "/")))
+		add(err, &rc, "workspace_mount",
+		    "an absolute path in the container other than /, such as /workspace",
 		    "workspace_mount must be an absolute container path");
 	if ((v = json_object_get(cfg, "user"))) {
-		int ok = (json_is_string(v) && *json_string_value(v) && !strpbrk(json_string_value(v), " \t\n")) ||
-		         (json_is_integer(v) && json_integer_value(v) >= 0);
+		int ok =
+		    (json_is_string(v) && *json_string_value(v) && !strpbrk(json_string_value(v), " \t\n")) ||
+		    (json_is_integer(v) && json_integer_value(v) >= 0);
 		if (!ok)
-			add(err, &rc, "user", "a user name or uid, optionally with :group or :gid (\"1000:1000\")",
+			add(err, &rc, "user",
+			    "a user name or uid, optionally with :group or :gid (\"1000:1000\")",
 			    "user must be a name or uid[:gid]");
 	}
 	if ((v = json_object_get(cfg, "volumes"))) {
 		if (!json_is_array(v)) {
-			add(err, &rc, "volumes", "a list of \"host:container[:ro]\"", "volumes must be a list");
+			add(err, &rc, "volumes", "a list of \"host:container[:ro]\"",
+			    "volumes must be a list");
 		} else {
 			size_t i;
 			json_t *a;
@@ -554,20 +590,27 @@ int pw__docker_config_validate(const pw_step *step, pw_error **err)
 				snprintf(k, sizeof(k), "volumes.%zu", i);
 				const char *why = "a volume is a string \"host:container[:ro]\"";
 				pw_docker_volume vol;
-				if (!json_is_string(a) || pw__docker_volume_parse(&vol, json_string_value(a), &why) < 0) {
-					add(err, &rc, k, why, "volume '%s' is not valid", json_is_string(a) ? json_string_value(a) : "?");
+				if (!json_is_string(a) ||
+				    pw__docker_volume_parse(&vol, json_string_value(a), &why) < 0) {
+					add(err, &rc, k, why, "volume '%s' is not valid",
+					    json_is_string(a) ? json_string_value(a) : "?");
 					continue;
 				}
 				if (vol.is_path && !allow_host && vol.host[0] == '/')
-					add(err, &rc, k, "use a path relative to the workspace (./data), or set allow_host_paths: true",
-					    "volume '%s' mounts a host path outside the workspace", json_string_value(a));
+					add(err, &rc, k,
+					    "use a path relative to the workspace (./data), or set "
+					    "allow_host_paths: true",
+					    "volume '%s' mounts a host path outside the workspace",
+					    json_string_value(a));
 				else if (vol.is_path && !allow_host && !stays_inside(vol.host))
-					add(err, &rc, k, "use a path relative to the workspace that stays inside it",
+					add(err, &rc, k,
+					    "use a path relative to the workspace that stays inside it",
 					    "volume '%s' leaves the workspace", json_string_value(a));
 			}
 		}
 	}
-	if ((v = json_object_get(cfg, "network")) && (!json_is_string(v) || !network_ok(json_string_value(v))))
+	if ((v = json_object_get(cfg, "network")) &&
+	    (!json_is_string(v) || !network_ok(json_string_value(v))))
 		add(err, &rc, "network", "bridge (default), none, host, or the name of a network",
 		    "network must be bridge, none, host or a network name");
 	if ((v = json_object_get(cfg, "pull"))) {
@@ -576,9 +619,10 @@ int pw__docker_config_validate(const pw_step *step, pw_error **err)
 			add(err, &rc, "pull", "one of: always, if-not-present (default), never",
 			    "pull must be always, if-not-present or never");
 	}
-	if ((v = json_object_get(cfg, "cpus")) && (!json_is_number(v) || json_number_value(v) <= 0 ||
-	                                           json_number_value(v) > 1024))
-		add(err, &rc, "cpus", "a number of CPUs such as 0.5 or 2", "cpus must be a number above 0 (at most 1024)");
+	if ((v = json_object_get(cfg, "cpus")) &&
+	    (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > 1024))
+		add(err, &rc, "cpus", "a number of CPUs such as 0.5 or 2",
+		    "cpus must be a number above 0 (at most 1024)");
 	check_size(err, &rc, cfg, "memory", 6 * 1024 * 1024);
 	check_size(err, &rc, cfg, "shm_size", 1);
 	check_bool(err, &rc, cfg, "keep_container");
@@ -638,8 +682,8 @@ void pw__docker_config_read(pw_docker_config *out, const pw_step *step)
 		out->workspace_mount = PW_DOCKER_DEFAULT_WORKSPACE_MOUNT;
 	const char *p = str(cfg, "pull");
 	out->pull = !p || !strcmp(p, "if-not-present") ? PW_DOCKER_PULL_IF_NOT_PRESENT
-	            : !strcmp(p, "always")              ? PW_DOCKER_PULL_ALWAYS
-	                                                : PW_DOCKER_PULL_NEVER;
+	            : !strcmp(p, "always")             ? PW_DOCKER_PULL_ALWAYS
+	                                               : PW_DOCKER_PULL_NEVER;
 	json_t *c = json_object_get(cfg, "cpus");
 	out->cpus = json_is_number(c) ? json_number_value(c) : 0;
 	out->memory = size_of(json_object_get(cfg, "memory"));
@@ -648,5 +692,6 @@ void pw__docker_config_read(pw_docker_config *out, const pw_step *step)
 	out->keep_image = json_is_true(json_object_get(cfg, "keep_image"));
 	out->allow_host_paths = json_is_true(json_object_get(cfg, "allow_host_paths"));
 	json_t *st = json_object_get(cfg, "stop_timeout");
-	out->stop_timeout = json_is_integer(st) ? (int)json_integer_value(st) : PW_DOCKER_DEFAULT_STOP_TIMEOUT;
+	out->stop_timeout =
+	    json_is_integer(st) ? (int)json_integer_value(st) : PW_DOCKER_DEFAULT_STOP_TIMEOUT;
 }

@@ -259,7 +259,8 @@ static int add_entry(tar_ctx *t, const char *abs, const char *rel, const struct 
 		ssize_t n = readlink(abs, target, sizeof(target) - 1);
 		if (n < 0) {
 			archive_entry_free(e);
-			return pw_error_set(t->err, PW_EIO, "build context: readlink(\"%s\"): %s", abs, strerror(errno));
+			return pw_error_set(t->err, PW_EIO, "build context: readlink(\"%s\"): %s", abs,
+			                    strerror(errno));
 		}
 		target[n] = '\0';
 		archive_entry_set_symlink(e, target);
@@ -268,7 +269,8 @@ static int add_entry(tar_ctx *t, const char *abs, const char *rel, const struct 
 		archive_entry_set_size(e, 0);
 	}
 	if (archive_write_header(t->a, e) != ARCHIVE_OK) {
-		rc = pw_error_set(t->err, PW_EIO, "build context: cannot add '%s': %s", rel, archive_error_string(t->a));
+		rc = pw_error_set(t->err, PW_EIO, "build context: cannot add '%s': %s", rel,
+		                  archive_error_string(t->a));
 		archive_entry_free(e);
 		return rc;
 	}
@@ -283,7 +285,8 @@ static int add_entry(tar_ctx *t, const char *abs, const char *rel, const struct 
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		if (archive_write_data(t->a, buf, (size_t)n) < 0) {
-			rc = pw_error_set(t->err, PW_EIO, "build context: writing '%s': %s", rel, archive_error_string(t->a));
+			rc = pw_error_set(t->err, PW_EIO, "build context: writing '%s': %s", rel,
+			                  archive_error_string(t->a));
 			break;
 		}
 	}
@@ -296,10 +299,12 @@ static int add_entry(tar_ctx *t, const char *abs, const char *rel, const struct 
 static int walk(tar_ctx *t, const char *abs_dir, const char *rel_dir, int depth)
 {
 	if (depth > 128)
-		return pw_error_set(t->err, PW_EIO, "build context: directories nested too deep at '%s'", rel_dir);
+		return pw_error_set(t->err, PW_EIO, "build context: directories nested too deep at '%s'",
+		                    rel_dir);
 	DIR *d = opendir(abs_dir);
 	if (!d)
-		return pw_error_set(t->err, PW_EIO, "build context: opendir(\"%s\"): %s", abs_dir, strerror(errno));
+		return pw_error_set(t->err, PW_EIO, "build context: opendir(\"%s\"): %s", abs_dir,
+		                    strerror(errno));
 	/* sorted, so the tar (and the engine's build cache key) is reproducible */
 	struct dirent **names = NULL;
 	size_t count = 0, cap = 0;
@@ -344,7 +349,8 @@ static int walk(tar_ctx *t, const char *abs_dir, const char *rel_dir, int depth)
 		}
 		struct stat st;
 		if (lstat(abs, &st) < 0) {
-			rc = pw_error_set(t->err, PW_EIO, "build context: lstat(\"%s\"): %s", abs, strerror(errno));
+			rc = pw_error_set(t->err, PW_EIO, "build context: lstat(\"%s\"): %s", abs,
+			                  strerror(errno));
 			break;
 		}
 		int always = !strcmp(rel, ".dockerignore") || (t->always && !strcmp(rel, t->always));
@@ -381,14 +387,15 @@ static char *read_small_file(const char *path, size_t max)
 	return pw__buf_detach(&b);
 }
 
-int pw__docker_context_tar(FILE *out, const char *context_dir, const char *dockerfile_path, char **dockerfile_name,
-                           size_t *files, pw_error **err)
+int pw__docker_context_tar(FILE *out, const char *context_dir, const char *dockerfile_path,
+                           char **dockerfile_name, size_t *files, pw_error **err)
 {
 	*dockerfile_name = NULL;
 	*files = 0;
 	char root[PATH_MAX], df[PATH_MAX];
 	if (!realpath(context_dir, root)) {
-		pw_error *e = pw_error_new(PW_ECONFIG, "build_context '%s' cannot be used: %s", context_dir, strerror(errno));
+		pw_error *e = pw_error_new(PW_ECONFIG, "build_context '%s' cannot be used: %s", context_dir,
+		                           strerror(errno));
 		pw_error_set_key(e, "build_context");
 		if (err && !*err)
 			*err = e;
@@ -397,7 +404,8 @@ int pw__docker_context_tar(FILE *out, const char *context_dir, const char *docke
 		return PW_ECONFIG;
 	}
 	if (!realpath(dockerfile_path, df)) {
-		pw_error *e = pw_error_new(PW_ECONFIG, "dockerfile '%s' cannot be read: %s", dockerfile_path, strerror(errno));
+		pw_error *e = pw_error_new(PW_ECONFIG, "dockerfile '%s' cannot be read: %s", dockerfile_path,
+		                           strerror(errno));
 		pw_error_set_key(e, "dockerfile");
 		if (err && !*err)
 			*err = e;
@@ -438,7 +446,8 @@ int pw__docker_context_tar(FILE *out, const char *context_dir, const char *docke
 	if (rc == 0 && !inside) {
 		struct stat st;
 		if (stat(df, &st) < 0)
-			rc = pw_error_set(err, PW_EIO, "build context: stat(\"%s\"): %s", df, strerror(errno));
+			rc =
+			    pw_error_set(err, PW_EIO, "build context: stat(\"%s\"): %s", df, strerror(errno));
 		else
 			rc = add_entry(&t, df, ".pipewright.Dockerfile", &st);
 	}

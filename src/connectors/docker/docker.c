@@ -23,9 +23,10 @@
 #define MAX_ENGINES 8
 #define CALL_TIMEOUT_MS 30000
 #define CLEANUP_TIMEOUT_MS 15000
-#define NOT_RUNNING_HINT                                                                                      \
-	"start an engine: Docker (systemctl start docker), or Podman's API service (systemctl --user start "      \
-	"podman.socket, or: podman system service --time=0 unix://$XDG_RUNTIME_DIR/podman/podman.sock &); or point " \
+#define NOT_RUNNING_HINT                                                                                     \
+	"start an engine: Docker (systemctl start docker), or Podman's API service (systemctl --user start " \
+	"podman.socket, or: podman system service --time=0 unix://$XDG_RUNTIME_DIR/podman/podman.sock &); "  \
+	"or point "                                                                                          \
 	"DOCKER_HOST or the step's `host:` at a running one"
 
 typedef struct engine {
@@ -160,7 +161,8 @@ static const engine *cached_engine(docker_impl *impl, const char *url)
 	return found;
 }
 
-static const engine *remember_engine(docker_impl *impl, const pw_docker_endpoint *ep, const pw_docker_engine_info *info)
+static const engine *remember_engine(docker_impl *impl, const pw_docker_endpoint *ep,
+                                     const pw_docker_engine_info *info)
 {
 	const engine *found = NULL;
 	pthread_mutex_lock(&impl->lock);
@@ -178,8 +180,8 @@ static const engine *remember_engine(docker_impl *impl, const pw_docker_endpoint
 }
 
 /* Pings one endpoint and reads its version. 0, or -1 with why filled. */
-static int try_engine(docker_impl *impl, const pw_docker_endpoint *ep, pw_docker_engine_info *info, pw_exec *ex,
-                      char *why, size_t size)
+static int try_engine(docker_impl *impl, const pw_docker_endpoint *ep, pw_docker_engine_info *info,
+                      pw_exec *ex, char *why, size_t size)
 {
 	if (ep->socket[0] && probe_socket(ep->socket, why, size) < 0)
 		return -1;
@@ -244,19 +246,21 @@ static int find_engine(const engine **out, docker_impl *impl, const char *host, 
 			pw__buf_dispose(&tried);
 			*out = remember_engine(impl, &cands[i], &info);
 			if (ex)
-				pw_exec_log(ex, PW_LOG_INFO, "docker", "engine: %s %s at %s (API %s)", info.name, info.version,
-				            cands[i].url, info.api_version);
+				pw_exec_log(ex, PW_LOG_INFO, "docker", "engine: %s %s at %s (API %s)",
+				            info.name, info.version, cands[i].url, info.api_version);
 			return *out ? 0 : PW_ENOMEM;
 		}
 		if (ex && pw_exec_cancelled(ex) != PW_CANCEL_NONE) {
 			pw__buf_dispose(&tried);
-			return pw_error_set(err, PW_ECANCELLED, "cancelled while looking for the container engine");
+			return pw_error_set(err, PW_ECANCELLED,
+			                    "cancelled while looking for the container engine");
 		}
 		pw__buf_printf(&tried, "%s%s %s (%s)", i ? "; " : "", cands[i].origin, cands[i].url, why);
 	}
 	if (n == 0)
 		pw__buf_puts(&tried, "no usable address (check DOCKER_HOST and the step's host)");
-	pw_error *e = pw_error_new(PW_EEXTERNAL, "no container engine is running: tried %s", pw__buf_cstr(&tried));
+	pw_error *e =
+	    pw_error_new(PW_EEXTERNAL, "no container engine is running: tried %s", pw__buf_cstr(&tried));
 	pw_error_set_operation(e, "find the container engine");
 	pw_error_set_hint(e, NOT_RUNNING_HINT);
 	if (host)
@@ -272,7 +276,8 @@ static void path_escape(pw_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._-/:@", *p)) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("._-/:@", *p)) {
 			pw__buf_putc(b, (char)*p);
 		} else {
 			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
@@ -391,7 +396,8 @@ static int image_pull(const call *c, const char *ref, pw_error **err)
 	req.timeout_ms = 0;
 	req.cancel_fd = c->ex ? pw_exec_cancel_fd(c->ex) : -1;
 	if (c->ex)
-		pw_exec_log(c->ex, PW_LOG_INFO, "docker", "pulling %s:%s%s", name, tag, auth ? " (with credentials)" : "");
+		pw_exec_log(c->ex, PW_LOG_INFO, "docker", "pulling %s:%s%s", name, tag,
+		            auth ? " (with credentials)" : "");
 	pw_docker_resp r;
 	int rc = pw__docker_http_do(&r, c->impl->http, &req, err);
 	if (ls.pending.len)
@@ -435,10 +441,13 @@ static int ensure_image(const call *c, const pw_docker_config *cfg, char *id, si
 		if (present)
 			return 0;
 		if (cfg->pull == PW_DOCKER_PULL_NEVER) {
-			pw_error *e = pw_error_new(PW_ENOTFOUND, "image '%s' is not on the engine (%s at %s) and pull: never forbids pulling it",
-			                           cfg->image, c->eng->info.name, c->eng->ep.url);
+			pw_error *e = pw_error_new(
+			    PW_ENOTFOUND,
+			    "image '%s' is not on the engine (%s at %s) and pull: never forbids pulling it",
+			    cfg->image, c->eng->info.name, c->eng->ep.url);
 			pw_error_set_key(e, "pull");
-			pw_error_set_hint(e, "build or load the image on that engine first, or set pull: if-not-present");
+			pw_error_set_hint(
+			    e, "build or load the image on that engine first, or set pull: if-not-present");
 			set_err(err, e);
 			return PW_ENOTFOUND;
 		}
@@ -451,7 +460,8 @@ static int ensure_image(const call *c, const pw_docker_config *cfg, char *id, si
 	if (present < 0)
 		return present;
 	if (!present) {
-		pw_error *e = pw_error_new(PW_EEXTERNAL, "image '%s' is still missing after the pull", cfg->image);
+		pw_error *e =
+		    pw_error_new(PW_EEXTERNAL, "image '%s' is still missing after the pull", cfg->image);
 		pw_error_set_key(e, "image");
 		set_err(err, e);
 		return PW_EEXTERNAL;
@@ -474,6 +484,55 @@ static void build_line(const char *s, size_t n, void *payload)
 	pw__docker_build_line(&b->st, s, n, &b->log);
 	if (b->log.len && b->ex)
 		pw_exec_output(b->ex, PW_STREAM_STDOUT, b->log.data, b->log.len);
+}
+
+/* A failed build leaves the image of its last complete instruction behind, untagged but
+ * carrying our labels: remove those of this run and step. */
+static void remove_build_leftovers(const call *c, const char *run_id, const char *step)
+{
+	json_t *filters = json_object();
+	json_t *labels = json_array();
+	pw_buf l = PW_BUF_INIT(0);
+	pw__buf_printf(&l, "%s=%s", PW_DOCKER_LABEL_RUN, run_id);
+	json_array_append_new(labels, json_string(pw__buf_cstr(&l)));
+	/* one label filter only: Podman 4.3 matches nothing when given two; the step label is
+	 * checked here instead */
+	json_object_set_new(filters, "label", labels);
+	json_t *dangling = json_array();
+	json_array_append_new(dangling, json_string("true"));
+	json_object_set_new(filters, "dangling", dangling);
+	char *ft = json_dumps(filters, JSON_COMPACT);
+	json_decref(filters);
+	pw__buf_clear(&l);
+	pw__buf_puts(&l, "/images/json?all=1&filters=");
+	pw__docker_url_encode(&l, ft ? ft : "{}");
+	free(ft);
+	call nc = *c;
+	pw_docker_resp r;
+	if (api(&r, &nc, "GET", pw__buf_cstr(&l), NULL, CLEANUP_TIMEOUT_MS, 0, NULL) == 0 &&
+	    r.status == 200) {
+		json_t *v = json_loads(body_text(&r), 0, NULL);
+		size_t i;
+		json_t *img;
+		json_array_foreach(v, i, img)
+		{
+			const char *id = json_string_value(json_object_get(img, "Id"));
+			const char *st = json_string_value(
+			    json_object_get(json_object_get(img, "Labels"), PW_DOCKER_LABEL_STEP));
+			if (!id || strlen(id) > 100 || !st || strcmp(st, step) != 0)
+				continue;
+			char path[256];
+			snprintf(path, sizeof(path), "/images/%s", id);
+			pw_docker_resp d;
+			if (api(&d, &nc, "DELETE", path, NULL, CLEANUP_TIMEOUT_MS, 0, NULL) == 0 && c->ex)
+				pw_exec_log(c->ex, PW_LOG_DEBUG, "docker",
+				            "removed build leftover %.19s: HTTP %ld", id, d.status);
+			pw__buf_dispose(&d.body);
+		}
+		json_decref(v);
+	}
+	pw__buf_dispose(&r.body);
+	pw__buf_dispose(&l);
 }
 
 static void join_ws(char *out, size_t size, const char *root, const char *rel)
@@ -520,8 +579,8 @@ static int build_image(const call *c, const pw_docker_config *cfg, const pw_work
 	req.timeout_ms = 0;
 	req.cancel_fd = c->ex ? pw_exec_cancel_fd(c->ex) : -1;
 	if (c->ex)
-		pw_exec_log(c->ex, PW_LOG_INFO, "docker", "building %s from %s (%zu context entries)", tag, cfg->dockerfile,
-		            files);
+		pw_exec_log(c->ex, PW_LOG_INFO, "docker", "building %s from %s (%zu context entries)", tag,
+		            cfg->dockerfile, files);
 	pw_docker_resp r;
 	rc = pw__docker_http_do(&r, c->impl->http, &req, err);
 	if (ls.pending.len)
@@ -534,7 +593,8 @@ static int build_image(const call *c, const pw_docker_config *cfg, const pw_work
 	} else if (rc == 0 && b.st.failed) {
 		pw_error *e = NULL;
 		if (b.st.last_step[0])
-			e = pw_error_new(PW_ESTEP, "building '%s' failed at %s: %s", cfg->dockerfile, b.st.last_step, b.st.error);
+			e = pw_error_new(PW_ESTEP, "building '%s' failed at %s: %s", cfg->dockerfile,
+			                 b.st.last_step, b.st.error);
 		else
 			e = pw_error_new(PW_ESTEP, "building '%s' failed: %s", cfg->dockerfile, b.st.error);
 		pw_error_set_key(e, "dockerfile");
@@ -543,6 +603,8 @@ static int build_image(const call *c, const pw_docker_config *cfg, const pw_work
 		set_err(err, e);
 		rc = PW_ESTEP;
 	}
+	if (rc < 0)
+		remove_build_leftovers(c, run_id, step);
 	if (rc == 0) {
 		/* remember it for removal, whether or not the id can be read back */
 		docker_impl *impl = c->impl;
@@ -556,7 +618,8 @@ static int build_image(const call *c, const pw_docker_config *cfg, const pw_work
 					dup = 1;
 			if (!dup && !cfg->keep_image) {
 				nb[impl->built_count].ep = c->eng->ep;
-				snprintf(nb[impl->built_count].api, sizeof(nb[0].api), "%s", c->eng->info.api_version);
+				snprintf(nb[impl->built_count].api, sizeof(nb[0].api), "%s",
+				         c->eng->info.api_version);
 				nb[impl->built_count].tag = strdup(tag);
 				if (nb[impl->built_count].tag)
 					impl->built_count++;
@@ -585,8 +648,8 @@ static int build_image(const call *c, const pw_docker_config *cfg, const pw_work
 typedef struct log_ctx {
 	pw_exec *ex;
 	pw_docker_demux demux;
-	uint64_t seen[3];    /* bytes of stdout [1] and stderr [2] received */
-	uint64_t skip[3];    /* bytes per stream already emitted by an earlier read */
+	uint64_t seen[3]; /* bytes of stdout [1] and stderr [2] received */
+	uint64_t skip[3]; /* bytes per stream already emitted by an earlier read */
 } log_ctx;
 
 static void on_frame(int stream, const char *data, size_t len, void *payload)
@@ -616,8 +679,8 @@ static int on_log_data(const char *data, size_t len, void *payload)
 static int read_logs(const call *c, const char *id, int follow, log_ctx *l, int cancel_fd, pw_error **err)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "/v%s/containers/%s/logs?%sstdout=1&stderr=1", c->eng->info.api_version, id,
-	         follow ? "follow=1&" : "");
+	snprintf(path, sizeof(path), "/v%s/containers/%s/logs?%sstdout=1&stderr=1", c->eng->info.api_version,
+	         id, follow ? "follow=1&" : "");
 	pw__docker_demux_init(&l->demux, on_frame, l);
 	pw_docker_req req = PW_DOCKER_REQ_INIT;
 	req.ep = &c->eng->ep;
@@ -629,7 +692,8 @@ static int read_logs(const call *c, const char *id, int follow, log_ctx *l, int 
 	pw_docker_resp r;
 	int rc = pw__docker_http_do(&r, c->impl->http, &req, err);
 	if (rc == 0 && r.status != 200) {
-		set_err(err, api_error(PW_EEXTERNAL, &r, "cannot read the logs of container %.12s%s", id, ""));
+		set_err(err,
+		        api_error(PW_EEXTERNAL, &r, "cannot read the logs of container %.12s%s", id, ""));
 		rc = PW_EEXTERNAL;
 	}
 	pw__buf_dispose(&r.body);
@@ -710,8 +774,7 @@ static int wait_exit(const call *c, const char *id, int *code, pw_error **err)
 {
 	char path[512];
 	if (c->eng->info.podman)
-		snprintf(path, sizeof(path), "/libpod/containers/%s/wait?condition=exited&interval=10ms",
-		         id);
+		snprintf(path, sizeof(path), "/libpod/containers/%s/wait?condition=exited&interval=10ms", id);
 	else
 		snprintf(path, sizeof(path), "/containers/%s/wait?condition=not-running", id);
 	pw_docker_resp r;
@@ -727,7 +790,8 @@ static int wait_exit(const call *c, const char *id, int *code, pw_error **err)
 		else if (json_is_integer(json_object_get(v, "StatusCode")))
 			*code = (int)json_integer_value(json_object_get(v, "StatusCode"));
 		else
-			rc = pw_error_set(err, PW_EEXTERNAL, "the engine's wait answer has no exit code: %.200s", body_text(&r));
+			rc = pw_error_set(err, PW_EEXTERNAL,
+			                  "the engine's wait answer has no exit code: %.200s", body_text(&r));
 		json_decref(v);
 	}
 	pw__buf_dispose(&r.body);
@@ -744,7 +808,8 @@ static int remove_container(const call *c, const char *id, int stop_first, int s
 	pw_docker_resp r;
 	if (stop_first) {
 		snprintf(path, sizeof(path), "/containers/%s/stop?t=%d", id, stop_timeout);
-		if (api(&r, &nc, "POST", path, NULL, (int64_t)stop_timeout * 1000 + CLEANUP_TIMEOUT_MS, 0, NULL) == 0 &&
+		if (api(&r, &nc, "POST", path, NULL, (int64_t)stop_timeout * 1000 + CLEANUP_TIMEOUT_MS, 0,
+		        NULL) == 0 &&
 		    c->ex)
 			pw_exec_log(c->ex, PW_LOG_DEBUG, "docker", "stop %.12s: HTTP %ld", id, r.status);
 		pw__buf_dispose(&r.body);
@@ -810,7 +875,8 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 	int pulled = 0;
 	const char *image = cfg.image;
 	if (cfg.dockerfile) {
-		rc = build_image(&c, &cfg, ws, run_id ? run_id : "", step_name, &built_tag, image_id, sizeof(image_id), err);
+		rc = build_image(&c, &cfg, ws, run_id ? run_id : "", step_name, &built_tag, image_id,
+		                 sizeof(image_id), err);
 		build_ms = pw__now_ms() - t0;
 		image = built_tag;
 	} else {
@@ -821,8 +887,9 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 		free(built_tag);
 		return rc;
 	}
-	pw_docker_create_input in = {&cfg, image_id[0] ? image_id : image, env, pw_workspace_root(ws),
-	                             run_id ? run_id : "", step_name, 0};
+	pw_docker_create_input in = {
+	    &cfg, image_id[0] ? image_id : image, env, pw_workspace_root(ws), run_id ? run_id : "", step_name,
+	    0};
 	json_t *body = pw__docker_create_body(&in, err);
 	char *body_text_s = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
@@ -839,8 +906,8 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 	free(body_text_s);
 	char id[128] = "";
 	if (rc == 0 && r.status != 201) {
-		pw_error *e = api_error(r.status == 404 ? PW_ENOTFOUND : PW_EEXTERNAL, &r, "cannot create the container for step '%s'%s",
-		                        step_name, "");
+		pw_error *e = api_error(r.status == 404 ? PW_ENOTFOUND : PW_EEXTERNAL, &r,
+		                        "cannot create the container for step '%s'%s", step_name, "");
 		pw_error_set_operation(e, "POST /containers/create");
 		set_err(err, e);
 		rc = r.status == 404 ? PW_ENOTFOUND : PW_EEXTERNAL;
@@ -850,7 +917,9 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 		if (i && strlen(i) < sizeof(id) && strspn(i, "0123456789abcdef") == strlen(i))
 			snprintf(id, sizeof(id), "%s", i);
 		else
-			rc = pw_error_set(err, PW_EEXTERNAL, "the engine's create answer has no container id: %.200s", body_text(&r));
+			rc = pw_error_set(err, PW_EEXTERNAL,
+			                  "the engine's create answer has no container id: %.200s",
+			                  body_text(&r));
 		json_decref(v);
 	}
 	pw__buf_dispose(&r.body);
@@ -865,8 +934,11 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 	snprintf(path, sizeof(path), "/containers/%s/start", id);
 	rc = api(&r, &c, "POST", path, NULL, CALL_TIMEOUT_MS, 1, err);
 	if (rc == 0 && r.status != 204 && r.status != 304) {
-		pw_error *e = api_error(PW_ESTEP, &r, "cannot start the container of step '%s'%s", step_name, "");
-		pw_error_set_hint(e, "the command or entrypoint may not exist in the image, or a volume path may be missing");
+		pw_error *e =
+		    api_error(PW_ESTEP, &r, "cannot start the container of step '%s'%s", step_name, "");
+		pw_error_set_hint(
+		    e,
+		    "the command or entrypoint may not exist in the image, or a volume path may be missing");
 		set_err(err, e);
 		rc = PW_ESTEP;
 	}
@@ -897,7 +969,8 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 	int64_t run_ms = pw__now_ms() - t_run;
 	int stopped = ex && pw_exec_cancelled(ex) != PW_CANCEL_NONE;
 	if (rc < 0 && stopped && ex)
-		pw_exec_log(ex, PW_LOG_INFO, "docker", "stopping container %.12s (grace %d s)", id, cfg.stop_timeout);
+		pw_exec_log(ex, PW_LOG_INFO, "docker", "stopping container %.12s (grace %d s)", id,
+		            cfg.stop_timeout);
 	int kept = cfg.keep_container && rc == 0;
 	if (!kept) {
 		pw_error *re = NULL;
@@ -953,8 +1026,8 @@ static int docker_validate(pw_connector *c, const pw_step *step, pw_error **err)
 	return pw__docker_config_validate(step, err);
 }
 
-static int docker_plan(char **out, pw_connector *conn, const pw_step *step, const pw_workspace *ws, const pw_map *env,
-                       pw_error **err)
+static int docker_plan(char **out, pw_connector *conn, const pw_step *step, const pw_workspace *ws,
+                       const pw_map *env, pw_error **err)
 {
 	pw_docker_config cfg;
 	pw__docker_config_read(&cfg, step);
@@ -970,7 +1043,9 @@ static int docker_plan(char **out, pw_connector *conn, const pw_step *step, cons
 	if (cfg.dockerfile) {
 		tag = pw__docker_build_tag(run_id, pw_step_name(step));
 		char *q = pw__docker_build_query(&cfg, tag, cfg.dockerfile, run_id, pw_step_name(step));
-		pw__buf_printf(&b, "build: POST /v%s/build?%s\n  context: %s/%s (tar, .dockerignore honoured)\n  image %s %s\n",
+		pw__buf_printf(&b,
+		               "build: POST /v%s/build?%s\n  context: %s/%s (tar, .dockerignore honoured)\n  "
+		               "image %s %s\n",
 		               PW_DOCKER_API_VERSION, q, pw_workspace_root(ws), cfg.build_context, tag,
 		               cfg.keep_image ? "kept" : "removed at the end of the run");
 		free(q);
@@ -978,7 +1053,8 @@ static int docker_plan(char **out, pw_connector *conn, const pw_step *step, cons
 		static const char *const policies[] = {"if-not-present", "always", "never"};
 		pw__buf_printf(&b, "image: %s (pull: %s)\n", cfg.image, policies[cfg.pull]);
 	}
-	pw_docker_create_input in = {&cfg, tag ? tag : cfg.image, env, pw_workspace_root(ws), run_id, pw_step_name(step), 1};
+	pw_docker_create_input in = {&cfg,   tag ? tag : cfg.image, env, pw_workspace_root(ws),
+	                             run_id, pw_step_name(step),    1};
 	json_t *body = pw__docker_create_body(&in, err);
 	free(tag);
 	if (!body) {
@@ -987,7 +1063,8 @@ static int docker_plan(char **out, pw_connector *conn, const pw_step *step, cons
 	}
 	char *text = json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(body);
-	pw__buf_printf(&b, "create: POST /v%s/containers/create\n%s\n", PW_DOCKER_API_VERSION, text ? text : "{}");
+	pw__buf_printf(&b, "create: POST /v%s/containers/create\n%s\n", PW_DOCKER_API_VERSION,
+	               text ? text : "{}");
 	free(text);
 	pw__buf_printf(&b, "then: start, follow logs, wait for the exit code, %s\n",
 	               cfg.keep_container ? "keep the container" : "remove the container");

@@ -24,7 +24,11 @@ int pw__docker_connector_create(pw_connector **out, pw_manager *m, pw_error **er
 
 /* ---- configuration (config.c) ---- */
 
-typedef enum pw_docker_pull { PW_DOCKER_PULL_IF_NOT_PRESENT = 0, PW_DOCKER_PULL_ALWAYS, PW_DOCKER_PULL_NEVER } pw_docker_pull;
+typedef enum pw_docker_pull {
+	PW_DOCKER_PULL_IF_NOT_PRESENT = 0,
+	PW_DOCKER_PULL_ALWAYS,
+	PW_DOCKER_PULL_NEVER
+} pw_docker_pull;
 
 /* A step's configuration, read after pw__docker_config_validate succeeded. Strings and JSON
  * values are borrowed from the step. */
@@ -80,12 +84,12 @@ int pw__docker_volume_parse(pw_docker_volume *out, const char *spec, const char 
 
 typedef struct pw_docker_create_input {
 	const pw_docker_config *cfg;
-	const char *image;        /* the reference or built image to run */
-	const pw_map *env;        /* the pipeline's environment for the step; may be NULL */
-	const char *workspace;    /* absolute host path of the workspace */
-	const char *run_id;       /* may be "" */
-	const char *step;         /* step name */
-	int redact_env;           /* plan: values of env (not config `environment`) become "***" */
+	const char *image;     /* the reference or built image to run */
+	const pw_map *env;     /* the pipeline's environment for the step; may be NULL */
+	const char *workspace; /* absolute host path of the workspace */
+	const char *run_id;    /* may be "" */
+	const char *step;      /* step name */
+	int redact_env;        /* plan: values of env (not config `environment`) become "***" */
 } pw_docker_create_input;
 
 /* The body of POST /containers/create (ContainerConfig + HostConfig). Host paths of volumes
@@ -144,8 +148,8 @@ int pw__docker_glob(const char *pattern, const char *path);
  * Dockerfile lies outside the context, it is added as ".pipewright.Dockerfile" and
  * *dockerfile_name says the name to pass as `dockerfile`. *files counts entries written.
  * Caller frees *dockerfile_name. */
-int pw__docker_context_tar(FILE *out, const char *context_dir, const char *dockerfile_path, char **dockerfile_name,
-                           size_t *files, pw_error **err);
+int pw__docker_context_tar(FILE *out, const char *context_dir, const char *dockerfile_path,
+                           char **dockerfile_name, size_t *files, pw_error **err);
 
 /* ---- engines and auth (engine.c) ---- */
 

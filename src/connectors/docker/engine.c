@@ -24,7 +24,8 @@ int pw__docker_endpoint_parse(pw_docker_endpoint *out, const char *url, int tls,
 		return pw_error_set(err, PW_EINVAL, "engine address is too long");
 	if (!strncmp(url, "unix://", 7)) {
 		if (url[7] != '/' || copy(out->socket, sizeof(out->socket), url + 7) < 0)
-			return pw_error_set(err, PW_EINVAL, "engine address '%s' is not unix:///absolute/path", url);
+			return pw_error_set(err, PW_EINVAL,
+			                    "engine address '%s' is not unix:///absolute/path", url);
 		copy(out->base, sizeof(out->base), "http://localhost");
 		return 0;
 	}
@@ -72,8 +73,8 @@ size_t pw__docker_candidates(pw_docker_endpoint *out, size_t max, const char *co
 			n++;
 		return n;
 	}
-	if (max > n && pw__docker_endpoint_parse(&out[n], "unix:///var/run/docker.sock", 0, NULL, "Docker's default",
-	                                         NULL) == 0)
+	if (max > n && pw__docker_endpoint_parse(&out[n], "unix:///var/run/docker.sock", 0, NULL,
+	                                         "Docker's default", NULL) == 0)
 		n++;
 	const char *xdg = ge("XDG_RUNTIME_DIR");
 	if (xdg && *xdg && max > n) {
@@ -82,8 +83,8 @@ size_t pw__docker_candidates(pw_docker_endpoint *out, size_t max, const char *co
 		if (pw__docker_endpoint_parse(&out[n], u, 0, NULL, "Podman's user socket", NULL) == 0)
 			n++;
 	}
-	if (max > n &&
-	    pw__docker_endpoint_parse(&out[n], "unix:///run/podman/podman.sock", 0, NULL, "Podman's system socket", NULL) == 0)
+	if (max > n && pw__docker_endpoint_parse(&out[n], "unix:///run/podman/podman.sock", 0, NULL,
+	                                         "Podman's system socket", NULL) == 0)
 		n++;
 	return n;
 }
@@ -197,16 +198,19 @@ int pw__docker_registry_auth(char **out, char **secret_out, const char *config_j
 	if (json_is_string(tok) && *json_string_value(tok)) {
 		json_object_set_new(req, "identitytoken", json_string(json_string_value(tok)));
 		secret = json_string_value(tok);
-	} else if (json_is_string(auth) && (decoded = unbase64(json_string_value(auth))) && strchr(decoded, ':')) {
+	} else if (json_is_string(auth) && (decoded = unbase64(json_string_value(auth))) &&
+	           strchr(decoded, ':')) {
 		char *colon = strchr(decoded, ':');
 		*colon = '\0';
 		json_object_set_new(req, "username", json_string(decoded));
 		json_object_set_new(req, "password", json_string(colon + 1));
 		secret = colon + 1;
 	} else if (json_is_string(json_object_get(entry, "username"))) {
-		json_object_set_new(req, "username", json_string(json_string_value(json_object_get(entry, "username"))));
+		json_object_set_new(req, "username",
+		                    json_string(json_string_value(json_object_get(entry, "username"))));
 		json_t *pw = json_object_get(entry, "password");
-		json_object_set_new(req, "password", json_string(json_is_string(pw) ? json_string_value(pw) : ""));
+		json_object_set_new(req, "password",
+		                    json_string(json_is_string(pw) ? json_string_value(pw) : ""));
 		secret = json_is_string(pw) ? json_string_value(pw) : NULL;
 	}
 	int rc = 0;
@@ -368,7 +372,8 @@ void pw__docker_build_line(pw_docker_build_state *st, const char *line, size_t l
 		}
 		const char *ok = strstr(s, "Successfully built ");
 		if (ok)
-			snprintf(st->image_id, sizeof(st->image_id), "%.*s", (int)strcspn(ok + 19, "\n "), ok + 19);
+			snprintf(st->image_id, sizeof(st->image_id), "%.*s", (int)strcspn(ok + 19, "\n "),
+			         ok + 19);
 	}
 	const char *status = json_string_value(json_object_get(v, "status"));
 	if (status) {

@@ -50,8 +50,8 @@ void pw__docker_demux_feed(pw_docker_demux *d, const char *data, size_t len)
 				continue;
 			}
 			d->stream = d->hdr[0] == 2 ? 2 : 1;
-			d->remaining = ((uint32_t)d->hdr[4] << 24) | ((uint32_t)d->hdr[5] << 16) | ((uint32_t)d->hdr[6] << 8) |
-			               (uint32_t)d->hdr[7];
+			d->remaining = ((uint32_t)d->hdr[4] << 24) | ((uint32_t)d->hdr[5] << 16) |
+			               ((uint32_t)d->hdr[6] << 8) | (uint32_t)d->hdr[7];
 			d->hdr_len = 0;
 			continue;
 		}

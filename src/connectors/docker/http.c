@@ -234,7 +234,8 @@ int pw__docker_http_do(pw_docker_resp *out, pw_docker_http *h, const pw_docker_r
 			curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hdrs);
 		} else if (!strcmp(req->method, "POST") || req->body) {
 			curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->body_len : 0));
+			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+			                 (curl_off_t)(req->body ? req->body_len : 0));
 		}
 	}
 	curl_multi_add_handle(multi, easy);
@@ -250,7 +251,8 @@ int pw__docker_http_do(pw_docker_resp *out, pw_docker_http *h, const pw_docker_r
 			break;
 		struct curl_waitfd extra = {req->cancel_fd, CURL_WAIT_POLLIN, 0};
 		int nfds = 0;
-		mc = curl_multi_poll(multi, req->cancel_fd >= 0 ? &extra : NULL, req->cancel_fd >= 0 ? 1 : 0, 1000, &nfds);
+		mc = curl_multi_poll(multi, req->cancel_fd >= 0 ? &extra : NULL, req->cancel_fd >= 0 ? 1 : 0,
+		                     1000, &nfds);
 		if (mc != CURLM_OK) {
 			rc = fail(err, PW_EEXTERNAL, req, curl_multi_strerror(mc));
 			break;

@@ -24,15 +24,18 @@ typedef struct pw_docker_req {
 	const char *content_type;
 	const char *body; /* NULL: no body (unless upload) */
 	size_t body_len;
-	FILE *upload;                /* a streamed body read from the current position */
-	const char *const *headers;  /* extra "Name: value" lines, NULL-terminated; may be NULL */
-	pw_docker_data_fn on_data;   /* NULL: the body is buffered in the response */
+	FILE *upload;               /* a streamed body read from the current position */
+	const char *const *headers; /* extra "Name: value" lines, NULL-terminated; may be NULL */
+	pw_docker_data_fn on_data;  /* NULL: the body is buffered in the response */
 	void *payload;
-	int64_t timeout_ms;  /* whole-request deadline; 0: none */
-	int cancel_fd;       /* -1, or a descriptor that becomes readable to abort */
+	int64_t timeout_ms; /* whole-request deadline; 0: none */
+	int cancel_fd;      /* -1, or a descriptor that becomes readable to abort */
 } pw_docker_req;
 
-#define PW_DOCKER_REQ_INIT {NULL, "GET", "/", NULL, NULL, 0, NULL, NULL, NULL, NULL, 30000, -1}
+#define PW_DOCKER_REQ_INIT                                                         \
+	{                                                                          \
+		NULL, "GET", "/", NULL, NULL, 0, NULL, NULL, NULL, NULL, 30000, -1 \
+	}
 
 typedef struct pw_docker_resp {
 	long status;

@@ -148,7 +148,8 @@ json_t *pw__docker_create_body(const pw_docker_create_input *in, pw_error **err)
 		pw_docker_volume vol;
 		const char *why = NULL;
 		if (pw__docker_volume_parse(&vol, json_string_value(v), &why) < 0) {
-			pw_error_set(err, PW_ECONFIG, "volume '%s' is not valid: %s", json_string_value(v), why);
+			pw_error_set(err, PW_ECONFIG, "volume '%s' is not valid: %s", json_string_value(v),
+			             why);
 			goto fail;
 		}
 		pw__buf_clear(&kv);
