@@ -8,23 +8,23 @@ PW_BEGIN_DECLS
 
 /* X(NAME, value, short description). Append only; values are never renumbered.
  * The first six mirror the seed's AppError variants. */
-#define PW_ERROR_MAP(X)                                                                  \
-	X(ECONFIG, -1, "connector configuration error")                                      \
-	X(EKUBERNETES, -2, "kubernetes error")                                               \
-	X(EPERM, -3, "permission denied")                                                    \
-	X(EVALIDATION, -4, "validation error")                                               \
-	X(EEXTERNAL, -5, "external service error")                                           \
-	X(EUNIMPLEMENTED, -6, "not implemented")                                             \
-	X(ETIMEOUT, -7, "timed out")                                                         \
-	X(ECANCELLED, -8, "cancelled")                                                       \
-	X(EIO, -9, "input/output error")                                                     \
-	X(ENOMEM, -10, "out of memory")                                                      \
-	X(ENOTFOUND, -11, "not found")                                                       \
-	X(EINVAL, -12, "invalid argument")                                                   \
-	X(EEXISTS, -13, "already exists")                                                    \
-	X(EPIPELINE, -14, "invalid pipeline file")                                           \
-	X(ENOTBUILT, -15, "connector not built in")                                          \
-	X(EABI, -16, "ABI version mismatch")                                                 \
+#define PW_ERROR_MAP(X)                                 \
+	X(ECONFIG, -1, "connector configuration error") \
+	X(EKUBERNETES, -2, "kubernetes error")          \
+	X(EPERM, -3, "permission denied")               \
+	X(EVALIDATION, -4, "validation error")          \
+	X(EEXTERNAL, -5, "external service error")      \
+	X(EUNIMPLEMENTED, -6, "not implemented")        \
+	X(ETIMEOUT, -7, "timed out")                    \
+	X(ECANCELLED, -8, "cancelled")                  \
+	X(EIO, -9, "input/output error")                \
+	X(ENOMEM, -10, "out of memory")                 \
+	X(ENOTFOUND, -11, "not found")                  \
+	X(EINVAL, -12, "invalid argument")              \
+	X(EEXISTS, -13, "already exists")               \
+	X(EPIPELINE, -14, "invalid pipeline file")      \
+	X(ENOTBUILT, -15, "connector not built in")     \
+	X(EABI, -16, "ABI version mismatch")            \
 	X(ESTEP, -17, "step failed")
 
 typedef enum pw_error_code {

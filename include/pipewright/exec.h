@@ -31,11 +31,11 @@ typedef void (*pw_audit_fn)(const char *json, void *payload);
 
 typedef struct pw_exec_options {
 	unsigned int version;
-	const char *run_id;       /* copied; may be NULL */
-	const char *step_name;    /* copied; may be NULL */
-	double timeout_seconds;   /* 0: no deadline. Armed by pw_exec_start. */
-	size_t capture_limit;     /* tail of each stream kept for pw_result; 0: default 1 MiB */
-	pw_secrets *secrets;      /* borrowed, shared by the run; NULL: a private empty set */
+	const char *run_id;     /* copied; may be NULL */
+	const char *step_name;  /* copied; may be NULL */
+	double timeout_seconds; /* 0: no deadline. Armed by pw_exec_start. */
+	size_t capture_limit;   /* tail of each stream kept for pw_result; 0: default 1 MiB */
+	pw_secrets *secrets;    /* borrowed, shared by the run; NULL: a private empty set */
 	pw_output_fn on_output;
 	void *output_payload;
 	pw_log_fn on_log;
@@ -46,10 +46,10 @@ typedef struct pw_exec_options {
 } pw_exec_options;
 
 #define PW_EXEC_OPTIONS_VERSION 1
-#define PW_EXEC_OPTIONS_INIT                                                                 \
-	{                                                                                        \
-		PW_EXEC_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, PW_LOG_WARN, \
-		    NULL, NULL                                                                       \
+#define PW_EXEC_OPTIONS_INIT                                                                                \
+	{                                                                                                   \
+		PW_EXEC_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, PW_LOG_WARN, NULL, \
+		    NULL                                                                                    \
 	}
 
 /* opts may be NULL (defaults). Caller frees. */

@@ -22,7 +22,10 @@ typedef struct pw_manager_options {
 } pw_manager_options;
 
 #define PW_MANAGER_OPTIONS_VERSION 1
-#define PW_MANAGER_OPTIONS_INIT { PW_MANAGER_OPTIONS_VERSION, NULL, NULL, PW_LOG_WARN }
+#define PW_MANAGER_OPTIONS_INIT                                     \
+	{                                                           \
+		PW_MANAGER_OPTIONS_VERSION, NULL, NULL, PW_LOG_WARN \
+	}
 
 /* ConnectorManager::new, with the built-in factory registered. opts may be NULL.
  * Caller frees with pw_manager_free. */
@@ -49,8 +52,7 @@ PW_EXTERN int pw_manager_get_connector(pw_connector **out, pw_manager *m, const 
  * (a default context). The result's stdout/stderr hold the masked, bounded capture of the
  * step's output when the connector streamed it. Caller frees *out. */
 PW_EXTERN int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step,
-                                      const pw_workspace *ws, const pw_map *env, pw_exec *ex,
-                                      pw_error **err);
+                                      const pw_workspace *ws, const pw_map *env, pw_exec *ex, pw_error **err);
 
 /* ConnectorManager::determine_connector_type: the declared step_type, or inferred from the
  * config (image + cluster keys: kubernetes; image or dockerfile: docker; service: cloud by

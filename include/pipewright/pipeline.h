@@ -29,7 +29,8 @@ PW_EXTERN int pw_pipeline_validate(pw_pipeline *p, pw_manager *m, pw_error **err
 
 /* The dry run: every step's connector describes what it would do; secrets are masked.
  * workspace may be NULL (the pipeline file's directory). Caller frees with pw_free. */
-PW_EXTERN int pw_pipeline_plan(char **out, pw_pipeline *p, pw_manager *m, const char *workspace, pw_error **err);
+PW_EXTERN int pw_pipeline_plan(char **out, pw_pipeline *p, pw_manager *m, const char *workspace,
+                               pw_error **err);
 
 /* Borrowed getters. */
 PW_EXTERN const char *pw_pipeline_name(const pw_pipeline *p);

@@ -40,7 +40,8 @@ typedef struct pw_run_options {
 	unsigned int jobs;     /* parallel steps; 0: the number of CPUs */
 	const char *run_id;    /* NULL: generated (time + random) */
 	size_t capture_limit;  /* per stream; 0: 1 MiB */
-	/* Complete lines of masked output (the last one may lack its newline). */
+	/* Masked output in whole lines: one or more complete lines per call (a line longer than
+	 * 64 KiB, or the last one of a step, may come without its newline). */
 	pw_output_fn on_output;
 	void *output_payload;
 	pw_log_fn on_log;
@@ -52,10 +53,9 @@ typedef struct pw_run_options {
 } pw_run_options;
 
 #define PW_RUN_OPTIONS_VERSION 1
-#define PW_RUN_OPTIONS_INIT                                                                    \
-	{                                                                                          \
-		PW_RUN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, PW_LOG_WARN, NULL, NULL, \
-		    0                                                                                  \
+#define PW_RUN_OPTIONS_INIT                                                                                  \
+	{                                                                                                    \
+		PW_RUN_OPTIONS_VERSION, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL, PW_LOG_WARN, NULL, NULL, 0 \
 	}
 
 /* Prepares a run: workspace, run id and run directory, secrets from the environment.

@@ -63,8 +63,8 @@ PW_EXTERN int pw_step_config_location(const pw_step *step, const char *path, int
 
 /* A workspace: the host directory steps run in, and the run it belongs to.
  * root is made absolute; run_id and run_dir may be NULL. Caller frees. */
-PW_EXTERN int pw_workspace_new(pw_workspace **out, const char *root, const char *run_id,
-                               const char *run_dir, pw_error **err);
+PW_EXTERN int pw_workspace_new(pw_workspace **out, const char *root, const char *run_id, const char *run_dir,
+                               pw_error **err);
 PW_EXTERN void pw_workspace_free(pw_workspace *ws);
 PW_EXTERN const char *pw_workspace_root(const pw_workspace *ws);
 /* "" when none. */

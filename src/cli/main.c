@@ -28,6 +28,9 @@ typedef struct cli {
 	pw_log_level level;
 	pthread_mutex_t print_lock;
 	pw_run *run;
+	int tty_out;    /* stdout is a terminal: flush every line */
+	int dirty;      /* buffered output not yet flushed (under print_lock) */
+	int stop_flush; /* ends the flusher thread (under print_lock) */
 } cli;
 
 static cli g_cli = {.level = PW_LOG_WARN, .print_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -44,7 +47,8 @@ static const char *col(const char *code)
 	return g_cli.color ? code : "";
 }
 
-static const char *const step_colors[] = {"\033[36m", "\033[35m", "\033[34m", "\033[33m", "\033[32m", "\033[96m"};
+static const char *const step_colors[] = {"\033[36m", "\033[35m", "\033[34m",
+                                          "\033[33m", "\033[32m", "\033[96m"};
 
 static const char *step_color(const char *step)
 {
@@ -120,8 +124,9 @@ static void on_log(const pw_log_record *rec, void *payload)
 		free(s);
 		json_decref(o);
 	} else {
-		fprintf(stderr, "%s%s%s run=%s%s%s %s: %s\n", col(C_DIM), pw_log_level_name(rec->level), col(C_RESET),
-		        rec->run_id, *rec->step ? " step=" : "", rec->step, rec->component, rec->message);
+		fprintf(stderr, "%s%s%s run=%s%s%s %s: %s\n", col(C_DIM), pw_log_level_name(rec->level),
+		        col(C_RESET), rec->run_id, *rec->step ? " step=" : "", rec->step, rec->component,
+		        rec->message);
 	}
 	pthread_mutex_unlock(&g_cli.print_lock);
 }
@@ -133,16 +138,49 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
 	if (g_quiet)
 		return;
 	pthread_mutex_lock(&g_cli.print_lock);
-	fprintf(stdout, "%s%s |%s ", step_color(step), step, col(C_RESET));
-	if (stream == PW_STREAM_STDERR && g_cli.color)
-		fputs(C_YELLOW, stdout);
-	fwrite(data, 1, len, stdout);
-	if (stream == PW_STREAM_STDERR && g_cli.color)
-		fputs(C_RESET, stdout);
-	if (!len || data[len - 1] != '\n')
+	const char *color = step_color(step);
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+		fputs(color, stdout);
+		fputs(step, stdout);
+		fputs(" |", stdout);
+		fputs(col(C_RESET), stdout);
+		fputc(' ', stdout);
+		if (stream == PW_STREAM_STDERR && g_cli.color)
+			fputs(C_YELLOW, stdout);
+		fwrite(data, 1, n, stdout);
+		if (stream == PW_STREAM_STDERR && g_cli.color)
+			fputs(C_RESET, stdout);
 		fputc('\n', stdout);
-	fflush(stdout);
+		n += nl ? 1 : 0;
+		data += n;
+		len -= n;
+	}
+	if (g_cli.tty_out)
+		fflush(stdout);
+	else
+		g_cli.dirty = 1;
 	pthread_mutex_unlock(&g_cli.print_lock);
+}
+
+/* When stdout is a pipe or file, step output is flushed every 100 ms rather than every
+ * line: live enough for a CI log, and cheap when a step prints gigabytes. */
+static void *flusher_main(void *arg)
+{
+	for (;;) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&g_cli.print_lock);
+		int stop = g_cli.stop_flush;
+		if (g_cli.dirty) {
+			fflush(stdout);
+			g_cli.dirty = 0;
+		}
+		pthread_mutex_unlock(&g_cli.print_lock);
+		if (stop)
+			return NULL;
+	}
 }
 
 static void on_event(const char *step, pw_step_status status, unsigned int attempt, const pw_result *result,
@@ -155,7 +193,8 @@ static void on_event(const char *step, pw_step_status status, unsigned int attem
 		        col(C_RESET));
 		break;
 	case PW_STEP_SUCCEEDED:
-		fprintf(stdout, "%s%s |%s %sok%s\n", step_color(step), step, col(C_RESET), col(C_GREEN), col(C_RESET));
+		fprintf(stdout, "%s%s |%s %sok%s\n", step_color(step), step, col(C_RESET), col(C_GREEN),
+		        col(C_RESET));
 		break;
 	case PW_STEP_SKIPPED:
 	case PW_STEP_CANCELLED:
@@ -221,8 +260,10 @@ static int want_help(int argc, char **argv)
 static int cmd_validate(int argc, char **argv)
 {
 	if (want_help(argc, argv) || argc != 1) {
-		fputs("usage: pipewright validate FILE\n\nLoads FILE, checks its structure, secrets, connector types and "
-		      "each step's\nconfiguration, and reports every problem with file:line:column. Runs nothing.\n"
+		fputs("usage: pipewright validate FILE\n\nLoads FILE, checks its structure, secrets, "
+		      "connector types and "
+		      "each step's\nconfiguration, and reports every problem with file:line:column. Runs "
+		      "nothing.\n"
 		      "exit status: 0 valid; 2 invalid; 3 usage error\n",
 		      argc == 1 ? stdout : stderr);
 		return argc == 1 ? EXIT_OK : EXIT_USAGE;
@@ -246,7 +287,8 @@ static int cmd_plan(int argc, char **argv)
 	const char *workspace = NULL, *file = NULL;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs("usage: pipewright plan FILE [-w DIR]\n\nShows what each step's connector would do, "
+			fputs("usage: pipewright plan FILE [-w DIR]\n\nShows what each step's connector "
+			      "would do, "
 			      "without doing it. Secret values are masked.\n",
 			      stdout);
 			return EXIT_OK;
@@ -294,8 +336,10 @@ static int cmd_connectors(int argc, char **argv)
 		if (!strcmp(argv[i], "--stats")) {
 			stats = 1;
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs("usage: pipewright connectors [--stats]\n\nLists the connector types this pipewright can run "
-			      "(list_available_connectors);\n--stats adds the manager's statistics after creating each "
+			fputs("usage: pipewright connectors [--stats]\n\nLists the connector types this "
+			      "pipewright can run "
+			      "(list_available_connectors);\n--stats adds the manager's statistics after "
+			      "creating each "
 			      "connector once.\n",
 			      stdout);
 			return EXIT_OK;
@@ -319,7 +363,8 @@ static int cmd_connectors(int argc, char **argv)
 			printf("%-12s (unavailable: %s)\n", types[i], pw_error_message(e));
 		pw_error_free(e);
 	}
-	static const char *const known[] = {"docker", "kubernetes", "aws", "azure", "gcp", "github", "gitlab"};
+	static const char *const known[] = {"docker", "kubernetes", "aws",   "azure",
+	                                    "gcp",    "github",     "gitlab"};
 	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
 		int have = 0;
 		for (size_t i = 0; types && types[i]; i++)
@@ -356,7 +401,8 @@ static void *signal_main(void *arg)
 		if (sig == SIGUSR1 && __atomic_load_n(&sc->stop, __ATOMIC_SEQ_CST))
 			return NULL;
 		if (sig == SIGINT || sig == SIGTERM) {
-			const char msg[] = "\npipewright: cancelling (signal again to stop `always` steps too)\n";
+			const char msg[] =
+			    "\npipewright: cancelling (signal again to stop `always` steps too)\n";
 			ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 			(void)n;
 			pw_run_cancel(g_cli.run);
@@ -386,12 +432,16 @@ static int cmd_run(int argc, char **argv)
 			return EXIT_OK;
 		} else if ((!strcmp(a, "-j") || !strcmp(a, "--jobs")) && i + 1 < argc) {
 			if (parse_uint(argv[++i], &jobs) < 0) {
-				fprintf(stderr, "pipewright run: --jobs needs a number from 1 to 4096, not '%s'\n", argv[i]);
+				fprintf(stderr,
+				        "pipewright run: --jobs needs a number from 1 to 4096, not '%s'\n",
+				        argv[i]);
 				return EXIT_USAGE;
 			}
 		} else if (!strncmp(a, "-j", 2) && a[2]) {
 			if (parse_uint(a + 2, &jobs) < 0) {
-				fprintf(stderr, "pipewright run: -j needs a number from 1 to 4096, not '%s'\n", a + 2);
+				fprintf(stderr,
+				        "pipewright run: -j needs a number from 1 to 4096, not '%s'\n",
+				        a + 2);
 				return EXIT_USAGE;
 			}
 		} else if ((!strcmp(a, "-w") || !strcmp(a, "--workspace")) && i + 1 < argc) {
@@ -401,7 +451,8 @@ static int cmd_run(int argc, char **argv)
 		} else if (!strcmp(a, "--log-format") && i + 1 < argc) {
 			const char *f = argv[++i];
 			if (strcmp(f, "text") && strcmp(f, "json")) {
-				fprintf(stderr, "pipewright run: --log-format is text or json, not '%s'\n", f);
+				fprintf(stderr, "pipewright run: --log-format is text or json, not '%s'\n",
+				        f);
 				return EXIT_USAGE;
 			}
 			g_cli.json_logs = !strcmp(f, "json");
@@ -412,7 +463,8 @@ static int cmd_run(int argc, char **argv)
 		} else if (a[0] != '-' && !file) {
 			file = a;
 		} else {
-			fprintf(stderr, "pipewright run: unexpected argument '%s' (see pipewright run --help)\n", a);
+			fprintf(stderr,
+			        "pipewright run: unexpected argument '%s' (see pipewright run --help)\n", a);
 			return EXIT_USAGE;
 		}
 	}
@@ -470,8 +522,12 @@ static int cmd_run(int argc, char **argv)
 		return code == PW_EVALIDATION ? EXIT_INVALID : EXIT_ERROR;
 	}
 	g_cli.run = run;
-	pthread_t sigthread;
+	pthread_t sigthread, flusher;
 	int have_sigthread = pthread_create(&sigthread, NULL, signal_main, &sc) == 0;
+	g_cli.tty_out = isatty(STDOUT_FILENO);
+	static char outbuf[1 << 16];
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	int have_flusher = pthread_create(&flusher, NULL, flusher_main, NULL) == 0;
 
 	int runrc = pw_run_execute(run, &e);
 
@@ -480,6 +536,13 @@ static int cmd_run(int argc, char **argv)
 		pthread_kill(sigthread, SIGUSR1);
 		pthread_join(sigthread, NULL);
 	}
+	if (have_flusher) {
+		pthread_mutex_lock(&g_cli.print_lock);
+		g_cli.stop_flush = 1;
+		pthread_mutex_unlock(&g_cli.print_lock);
+		pthread_join(flusher, NULL);
+	}
+	fflush(stdout);
 	if (e)
 		print_error(e);
 	pw_error_free(e);
@@ -491,8 +554,8 @@ static int cmd_run(int argc, char **argv)
 		pw_step_status st = pw_run_step_status(run, i);
 		const char *c = st == PW_STEP_SUCCEEDED                              ? C_GREEN
 		                : (st == PW_STEP_SKIPPED || st == PW_STEP_CANCELLED) ? C_YELLOW
-		                : st == PW_STEP_ALLOWED_FAILURE                     ? C_YELLOW
-		                                                                    : C_RED;
+		                : st == PW_STEP_ALLOWED_FAILURE                      ? C_YELLOW
+		                                                                     : C_RED;
 		fprintf(stdout, "  %s%-16s%s %-28s %8.2fs", col(c), pw_step_status_name(st), col(C_RESET),
 		        pw_run_step_name(run, i), pw_run_step_duration_ms(run, i) / 1000.0);
 		if (pw_run_step_attempts(run, i) > 1)
@@ -504,7 +567,8 @@ static int cmd_run(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		const pw_error *se = pw_run_step_error(run, i);
 		if (se) {
-			fprintf(stderr, "%sstep %s:%s\n", col(C_BOLD), pw_run_step_name(run, i), col(C_RESET));
+			fprintf(stderr, "%sstep %s:%s\n", col(C_BOLD), pw_run_step_name(run, i),
+			        col(C_RESET));
 			print_error(se);
 		}
 	}
@@ -528,7 +592,8 @@ int main(int argc, char **argv)
 {
 	const char *lvl = getenv("PIPEWRIGHT_LOG");
 	if (lvl && *lvl && pw_log_level_parse(&g_cli.level, lvl) < 0) {
-		fprintf(stderr, "pipewright: PIPEWRIGHT_LOG is error, warn, info, debug or trace, not '%s'\n", lvl);
+		fprintf(stderr, "pipewright: PIPEWRIGHT_LOG is error, warn, info, debug or trace, not '%s'\n",
+		        lvl);
 		return EXIT_USAGE;
 	}
 	g_cli.color = isatty(STDERR_FILENO) && !getenv("NO_COLOR");

@@ -15,7 +15,10 @@ typedef struct pw_buf {
 	size_t max; /* appends that would exceed it fail with PW_ENOMEM; 0: no limit */
 } pw_buf;
 
-#define PW_BUF_INIT(maximum) { NULL, 0, 0, (maximum) }
+#define PW_BUF_INIT(maximum)          \
+	{                             \
+		NULL, 0, 0, (maximum) \
+	}
 
 /* Appends; returns 0, or PW_ENOMEM when the maximum would be exceeded (nothing appended). */
 int pw__buf_append(pw_buf *b, const void *data, size_t len);

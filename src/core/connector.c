@@ -5,7 +5,8 @@
 #include "core/connector.h"
 #include "pipewright/sys/connector.h"
 
-static const char *const kind_names[] = {"shell", "docker", "kubernetes", "aws", "azure", "gcp", "github", "gitlab"};
+static const char *const kind_names[] = {"shell", "docker", "kubernetes", "aws",
+                                         "azure", "gcp",    "github",     "gitlab"};
 
 static int valid_custom_name(const char *n)
 {
@@ -117,7 +118,8 @@ const char *pw_connector_type(const pw_connector *c)
 
 static int unsupported(pw_error **err, const pw_connector *c, const char *op)
 {
-	return pw_error_set(err, PW_EUNIMPLEMENTED, "cannot %s: connector '%s' does not support it", op, c->name);
+	return pw_error_set(err, PW_EUNIMPLEMENTED, "cannot %s: connector '%s' does not support it", op,
+	                    c->name);
 }
 
 int pw_connector_validate_config(pw_connector *c, const pw_step *step, pw_error **err)
@@ -140,8 +142,8 @@ int pw_connector_execute_step(pw_result **out, pw_connector *c, const pw_step *s
 	*out = NULL;
 	int rc = c->ops->execute_step(out, c, step, ws, env, ex, err);
 	if (rc == 0 && !*out)
-		return pw_error_set(err, PW_EEXTERNAL, "connector '%s' returned neither a result nor an error",
-		                    c->name);
+		return pw_error_set(err, PW_EEXTERNAL,
+		                    "connector '%s' returned neither a result nor an error", c->name);
 	if (rc != 0 && *out) {
 		pw_result_free(*out);
 		*out = NULL;

@@ -25,8 +25,8 @@ const char *pw_error_code_name(int code)
 	switch (code) {
 	case PW_OK:
 		return "OK";
-#define PW__ERRNAME(name, val, desc)                                                     \
-	case PW_##name:                                                                      \
+#define PW__ERRNAME(name, val, desc) \
+	case PW_##name:              \
 		return #name;
 		PW_ERROR_MAP(PW__ERRNAME)
 #undef PW__ERRNAME
@@ -39,8 +39,8 @@ const char *pw_error_code_desc(int code)
 	switch (code) {
 	case PW_OK:
 		return "success";
-#define PW__ERRDESC(name, val, desc)                                                     \
-	case PW_##name:                                                                      \
+#define PW__ERRDESC(name, val, desc) \
+	case PW_##name:              \
 		return desc;
 		PW_ERROR_MAP(PW__ERRDESC)
 #undef PW__ERRDESC

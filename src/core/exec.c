@@ -121,7 +121,8 @@ int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
 	if (!opts)
 		opts = &defaults;
 	if (opts->version < 1 || opts->version > PW_EXEC_OPTIONS_VERSION)
-		return pw_error_set(err, PW_EABI, "pw_exec_options version %u is not supported (this library: %d)",
+		return pw_error_set(err, PW_EABI,
+		                    "pw_exec_options version %u is not supported (this library: %d)",
 		                    opts->version, PW_EXEC_OPTIONS_VERSION);
 	pw_exec *ex = calloc(1, sizeof(*ex));
 	if (!ex)
@@ -164,7 +165,8 @@ int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
 	}
 	if (rc) {
 		pw_exec_free(ex);
-		return rc == PW_ENOMEM ? pw_error_set(err, PW_ENOMEM, "out of memory creating a step context") : rc;
+		return rc == PW_ENOMEM ? pw_error_set(err, PW_ENOMEM, "out of memory creating a step context")
+		                       : rc;
 	}
 	*out = ex;
 	return 0;
@@ -316,8 +318,9 @@ void pw_exec_log(pw_exec *ex, pw_log_level level, const char *component, const c
 	va_end(ap);
 	char *masked = pw_secrets_mask_str(ex->secrets, pw__buf_cstr(&b));
 	pw__buf_dispose(&b);
-	pw_log_record rec = {level, ex->run_id, ex->step_name, component ? component : "", masked ? masked : "",
-	                     pw__unix_ms()};
+	pw_log_record rec = {
+	    level,        ex->run_id, ex->step_name, component ? component : "", masked ? masked : "",
+	    pw__unix_ms()};
 	ex->on_log(&rec, ex->log_payload);
 	free(masked);
 }
@@ -326,18 +329,20 @@ void pw__exec_audit_event(pw_exec *ex, const char *event, const char *outcome, c
 {
 	if (!ex || !ex->on_audit)
 		return;
-	char *json = pw__audit_json(ex->secrets, ex->run_id, ex->step_name, event, NULL, NULL, outcome, detail);
+	char *json =
+	    pw__audit_json(ex->secrets, ex->run_id, ex->step_name, event, NULL, NULL, outcome, detail);
 	if (json)
 		ex->on_audit(json, ex->audit_payload);
 	free(json);
 }
 
-void pw_exec_audit(pw_exec *ex, const char *action, const char *target, const char *outcome, const char *detail)
+void pw_exec_audit(pw_exec *ex, const char *action, const char *target, const char *outcome,
+                   const char *detail)
 {
 	if (!ex || !ex->on_audit)
 		return;
-	char *json =
-	    pw__audit_json(ex->secrets, ex->run_id, ex->step_name, "mutation", action, target, outcome, detail);
+	char *json = pw__audit_json(ex->secrets, ex->run_id, ex->step_name, "mutation", action, target,
+	                            outcome, detail);
 	if (json)
 		ex->on_audit(json, ex->audit_payload);
 	free(json);

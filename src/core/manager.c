@@ -42,7 +42,8 @@ int pw_manager_new(pw_manager **out, const pw_manager_options *opts, pw_error **
 {
 	*out = NULL;
 	if (opts && (opts->version < 1 || opts->version > PW_MANAGER_OPTIONS_VERSION))
-		return pw_error_set(err, PW_EABI, "pw_manager_options version %u is not supported", opts->version);
+		return pw_error_set(err, PW_EABI, "pw_manager_options version %u is not supported",
+		                    opts->version);
 	pw_manager *m = calloc(1, sizeof(*m));
 	if (!m)
 		return PW_ENOMEM;
@@ -94,7 +95,8 @@ void pw_manager_free(pw_manager *m)
 	free(m);
 }
 
-void *pw__manager_service(pw_manager *m, pw_manager_service which, void *(*make)(void), void (*release)(void *))
+void *pw__manager_service(pw_manager *m, pw_manager_service which, void *(*make)(void),
+                          void (*release)(void *))
 {
 	if (!m || which < 0 || which >= PW__MANAGER_SERVICE_MAX)
 		return NULL;
@@ -127,20 +129,24 @@ int pw_manager_register_factory(pw_manager *m, const pw_factory_ops *ops, void *
 	if (!m || !ops)
 		return pw_error_set(err, PW_EINVAL, "register_factory: no manager or no factory");
 	if (ops->version < 1 || ops->version > PW_FACTORY_OPS_VERSION) {
-		int rc = pw_error_set(err, PW_EABI, "factory '%s': operations table version %u is not supported",
-		                      ops->name ? ops->name : "?", ops->version);
+		int rc =
+		    pw_error_set(err, PW_EABI, "factory '%s': operations table version %u is not supported",
+		                 ops->name ? ops->name : "?", ops->version);
 		if (err && *err)
 			pw_error_set_hint(*err, "rebuild the factory against this pipewright's headers");
 		return rc;
 	}
 	if (!ops->name || !*ops->name || !ops->supports || !ops->create)
 		return pw_error_set(err, PW_EINVAL, "factory '%s' lacks %s", ops->name ? ops->name : "?",
-		                    !ops->name || !*ops->name ? "a name" : !ops->supports ? "supports()" : "create()");
+		                    !ops->name || !*ops->name ? "a name"
+		                    : !ops->supports          ? "supports()"
+		                                              : "create()");
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; i < m->factories_count; i++) {
 		if (strcmp(m->factories[i].ops->name, ops->name) == 0) {
 			pthread_mutex_unlock(&m->lock);
-			return pw_error_set(err, PW_EEXISTS, "a factory named '%s' is already registered", ops->name);
+			return pw_error_set(err, PW_EEXISTS, "a factory named '%s' is already registered",
+			                    ops->name);
 		}
 	}
 	factory_entry *n = realloc(m->factories, (m->factories_count + 1) * sizeof(*n));
@@ -241,8 +247,9 @@ static int not_found(pw_manager *m, const char *type, pw_error **err)
 	} else if (kind == PW_KIND_CUSTOM) {
 		code = PW_ENOTFOUND;
 		e = pw_error_new(code, "no connector is registered for '%s'", type);
-		pw_error_set_hint(e, "register a factory that supports it (pw_manager_register_factory) or load a "
-		                     "plug-in that provides it");
+		pw_error_set_hint(
+		    e, "register a factory that supports it (pw_manager_register_factory) or load a "
+		       "plug-in that provides it");
 	} else {
 		code = PW_ENOTBUILT;
 		e = pw_error_new(code, "connector '%s' is not built into this pipewright", type);
@@ -285,8 +292,8 @@ int pw_manager_get_connector(pw_connector **out, pw_manager *m, const char *type
 		found = 1;
 		rc = f->ops->create(&c, type, m, f->payload, err);
 		if (rc == 0 && !c)
-			rc = pw_error_set(err, PW_EEXTERNAL, "factory '%s' created no connector for '%s'", f->ops->name,
-			                  type);
+			rc = pw_error_set(err, PW_EEXTERNAL, "factory '%s' created no connector for '%s'",
+			                  f->ops->name, type);
 		break;
 	}
 	if (found && rc == 0) {
@@ -314,7 +321,8 @@ int pw_manager_get_connector(pw_connector **out, pw_manager *m, const char *type
 	if (!found)
 		return not_found(m, type, err);
 	if (rc == 0)
-		pw__manager_log(m, PW_LOG_DEBUG, "manager", "created connector '%s' for type %s", c->name, type);
+		pw__manager_log(m, PW_LOG_DEBUG, "manager", "created connector '%s' for type %s", c->name,
+		                type);
 	return rc;
 }
 
@@ -346,9 +354,9 @@ static const char *infer_type(const pw_step *s)
 		return PW_TYPE_GITLAB;
 	if (action && has(s, "repository"))
 		return PW_TYPE_GITHUB;
-	if (has(s, "image") && (has(s, "namespace") || has(s, "kubeconfig") || has(s, "context") ||
-	                        has(s, "cluster") || has(s, "parameters.use_pvc") ||
-	                        has(s, "parameters.service_account")))
+	if (has(s, "image") &&
+	    (has(s, "namespace") || has(s, "kubeconfig") || has(s, "context") || has(s, "cluster") ||
+	     has(s, "parameters.use_pvc") || has(s, "parameters.service_account")))
 		return PW_TYPE_KUBERNETES;
 	if (has(s, "image") || has(s, "dockerfile"))
 		return PW_TYPE_DOCKER;
@@ -363,16 +371,20 @@ int pw_manager_determine_connector_type(char **out, pw_manager *m, const pw_step
 	const char *declared = pw_step_type(step);
 	const char *type = declared ? declared : infer_type(step);
 	if (!type) {
-		pw_error *e = pw_error_new(PW_EVALIDATION, "cannot tell which connector runs step '%s'", pw_step_name(step));
+		pw_error *e = pw_error_new(PW_EVALIDATION, "cannot tell which connector runs step '%s'",
+		                           pw_step_name(step));
 		char *avail = pw__manager_available_text(m);
 		pw_buf h = PW_BUF_INIT(0);
-		pw__buf_printf(&h, "add `step_type:` (available: %s), or give a `command` to run it in the shell", avail);
+		pw__buf_printf(&h,
+		               "add `step_type:` (available: %s), or give a `command` to run it in the shell",
+		               avail);
 		pw_error_set_hint(e, pw__buf_cstr(&h));
 		pw__buf_dispose(&h);
 		free(avail);
 		const pw_loc *l = pw__step_find_loc(step, "name");
 		if (step->file)
-			pw_error_set_location(e, step->file, l ? l->line : step->line, l ? l->column : step->column);
+			pw_error_set_location(e, step->file, l ? l->line : step->line,
+			                      l ? l->column : step->column);
 		if (err && !*err)
 			*err = e;
 		else
@@ -384,7 +396,8 @@ int pw_manager_determine_connector_type(char **out, pw_manager *m, const pw_step
 		not_found(m, type, &e);
 		const pw_loc *l = pw__step_find_loc(step, "step_type");
 		if (e && step->file)
-			pw_error_set_location(e, step->file, l ? l->line : step->line, l ? l->column : step->column);
+			pw_error_set_location(e, step->file, l ? l->line : step->line,
+			                      l ? l->column : step->column);
 		if (err && !*err)
 			*err = e;
 		else
@@ -454,7 +467,8 @@ static int cancel_error(pw_exec *ex, const pw_step *step, pw_error **err)
 	if (why == PW_CANCEL_TIMEOUT) {
 		pw_error *e = pw_error_new(PW_ETIMEOUT, "step '%s' timed out after %g s", pw_step_name(step),
 		                           pw_step_timeout(step));
-		pw_error_set_hint(e, "raise the step's `timeout:` (seconds) if it needs longer, or find out why it hangs");
+		pw_error_set_hint(
+		    e, "raise the step's `timeout:` (seconds) if it needs longer, or find out why it hangs");
 		if (err && !*err)
 			*err = e;
 		else
@@ -580,10 +594,10 @@ int pw_manager_get_stats_map(pw_map **out, pw_manager *m)
 		ok += s->successes;
 		fail += s->failures;
 	}
-#define PUT(k, fmt, v)                                                                   \
-	do {                                                                                 \
-		snprintf(val, sizeof(val), fmt, v);                                              \
-		pw_map_set(map, k, val);                                                         \
+#define PUT(k, fmt, v)                              \
+	do {                                        \
+		snprintf(val, sizeof(val), fmt, v); \
+		pw_map_set(map, k, val);            \
 	} while (0)
 	PUT("cached_connectors", "%zu", m->cache_count);
 	PUT("registered_factories", "%zu", m->factories_count);

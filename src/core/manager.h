@@ -12,7 +12,8 @@ typedef enum pw_manager_service {
 
 /* The manager's shared service `which`, created on first use with make() and released
  * with release() at pw_manager_free. Borrowed. */
-void *pw__manager_service(pw_manager *m, pw_manager_service which, void *(*make)(void), void (*release)(void *));
+void *pw__manager_service(pw_manager *m, pw_manager_service which, void *(*make)(void),
+                          void (*release)(void *));
 /* "shell, docker, ..." of the available types; caller frees. */
 char *pw__manager_available_text(pw_manager *m);
 

@@ -76,7 +76,8 @@ static int mock_execute(pw_result **out, pw_connector *c, const pw_step *step, c
 	return *out ? 0 : PW_ENOMEM;
 }
 
-static int mock_post(pw_connector *c, const pw_step *step, const pw_result *result, pw_exec *ex, pw_error **err)
+static int mock_post(pw_connector *c, const pw_step *step, const pw_result *result, pw_exec *ex,
+                     pw_error **err)
 {
 	mock *m = impl(c);
 	pthread_mutex_lock(&m->lock);
@@ -227,7 +228,8 @@ static void mf_free(void *payload)
 	free(f);
 }
 
-int pw_mock_factory_register(pw_manager *m, const char *factory_name, const char *const *types, pw_error **err)
+int pw_mock_factory_register(pw_manager *m, const char *factory_name, const char *const *types,
+                             pw_error **err)
 {
 	mock_factory *f = calloc(1, sizeof(*f));
 	if (!f)

@@ -80,8 +80,9 @@ int pw_step_set_config_json(pw_step *s, const char *json, pw_error **err)
 	json_error_t jerr;
 	json_t *v = json_loads(json ? json : "{}", 0, &jerr);
 	if (!v)
-		return pw_error_set(err, PW_EINVAL, "step '%s': config is not valid JSON: %s (line %d, column %d)",
-		                    s->name, jerr.text, jerr.line, jerr.column);
+		return pw_error_set(err, PW_EINVAL,
+		                    "step '%s': config is not valid JSON: %s (line %d, column %d)", s->name,
+		                    jerr.text, jerr.line, jerr.column);
 	if (!json_is_object(v)) {
 		json_decref(v);
 		return pw_error_set(err, PW_EINVAL, "step '%s': config must be a JSON object", s->name);

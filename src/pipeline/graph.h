@@ -15,5 +15,4 @@
  * Returns the number of problems appended, or PW_ENOMEM. */
 int pw__pipeline_check_needs(const pw_pipeline *p, size_t max_errors, pw_error **chain);
 
-
 #endif

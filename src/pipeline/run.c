@@ -42,7 +42,7 @@ typedef struct step_state {
 	pw_exec *exec; /* the running attempt, under run->lock */
 	FILE *log;
 	pthread_mutex_t out_lock;
-	pw_buf line[2]; /* partial lines per stream */
+	pw_buf line[2];           /* partial lines per stream */
 	unsigned char *ancestors; /* [steps_count]: 1 when that step is a transitive need */
 } step_state;
 
@@ -75,7 +75,7 @@ struct pw_run {
 
 const char *pw_step_status_name(pw_step_status s)
 {
-	static const char *const names[] = {"pending", "running", "succeeded", "failed",
+	static const char *const names[] = {"pending",         "running", "succeeded", "failed",
 	                                    "allowed_failure", "skipped", "timed_out", "cancelled"};
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
@@ -101,7 +101,8 @@ static void run_log(pw_run *r, pw_log_level level, const char *step, const char 
 	pw__buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	char *masked = pw_secrets_mask_str(r->secrets, pw__buf_cstr(&b));
-	pw_log_record rec = {level, r->run_id, step ? step : "", "runner", masked ? masked : "", pw__unix_ms()};
+	pw_log_record rec = {level,        r->run_id, step ? step : "", "runner", masked ? masked : "",
+	                     pw__unix_ms()};
 	r->opts.on_log(&rec, r->opts.log_payload);
 	free(masked);
 	pw__buf_dispose(&b);
@@ -193,9 +194,11 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 	if (!opts)
 		opts = &defaults;
 	if (opts->version < 1 || opts->version > PW_RUN_OPTIONS_VERSION)
-		return pw_error_set(err, PW_EABI, "pw_run_options version %u is not supported", opts->version);
+		return pw_error_set(err, PW_EABI, "pw_run_options version %u is not supported",
+		                    opts->version);
 	if (opts->run_id && !valid_run_id(opts->run_id))
-		return pw_error_set(err, PW_EINVAL, "run id '%s' is not valid (letters, digits, '-', '_', '.')",
+		return pw_error_set(err, PW_EINVAL,
+		                    "run id '%s' is not valid (letters, digits, '-', '_', '.')",
 		                    opts->run_id);
 	pw_run *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -329,6 +332,14 @@ static void deliver_line(step_state *st, pw_stream stream, const char *data, siz
 		r->opts.on_output(st->step->name, stream, data, len, r->opts.output_payload);
 }
 
+static const char *last_newline(const char *data, size_t len)
+{
+	while (len--)
+		if (data[len] == '\n')
+			return data + len;
+	return NULL;
+}
+
 static void on_step_output(const char *step, pw_stream stream, const char *data, size_t len, void *payload)
 {
 	step_state *st = payload;
@@ -337,25 +348,32 @@ static void on_step_output(const char *step, pw_stream stream, const char *data,
 		fwrite(data, 1, len, st->log);
 	pw_buf *lb = &st->line[stream == PW_STREAM_STDERR ? 1 : 0];
 	while (len) {
-		const char *nl = memchr(data, '\n', len);
-		size_t take = nl ? (size_t)(nl - data) + 1 : len;
-		if (!nl) {
-			if (lb->len + take > LINE_MAX_BYTES) {
-				pw__buf_append(lb, data, take);
+		if (lb->len) {
+			/* complete the pending partial line first */
+			const char *nl = memchr(data, '\n', len);
+			size_t take = nl ? (size_t)(nl - data) + 1 : len;
+			pw__buf_append(lb, data, take);
+			if (nl || lb->len > LINE_MAX_BYTES) {
 				deliver_line(st, stream, lb->data, lb->len);
 				pw__buf_clear(lb);
-			} else {
-				pw__buf_append(lb, data, take);
 			}
-		} else if (lb->len) {
-			pw__buf_append(lb, data, take);
-			deliver_line(st, stream, lb->data, lb->len);
-			pw__buf_clear(lb);
-		} else {
-			deliver_line(st, stream, data, take);
+			data += take;
+			len -= take;
+			continue;
 		}
-		data += take;
-		len -= take;
+		/* every complete line of the chunk in one call; keep the tail */
+		const char *last = last_newline(data, len);
+		size_t whole = last ? (size_t)(last - data) + 1 : 0;
+		if (whole) {
+			deliver_line(st, stream, data, whole);
+			data += whole;
+			len -= whole;
+		}
+		if (len > LINE_MAX_BYTES)
+			deliver_line(st, stream, data, len);
+		else if (len)
+			pw__buf_append(lb, data, len);
+		len = 0;
 	}
 	pthread_mutex_unlock(&st->out_lock);
 }
@@ -365,7 +383,8 @@ static void flush_lines(step_state *st)
 	pthread_mutex_lock(&st->out_lock);
 	for (int i = 0; i < 2; i++) {
 		if (st->line[i].len) {
-			deliver_line(st, i ? PW_STREAM_STDERR : PW_STREAM_STDOUT, st->line[i].data, st->line[i].len);
+			deliver_line(st, i ? PW_STREAM_STDERR : PW_STREAM_STDOUT, st->line[i].data,
+			             st->line[i].len);
 			pw__buf_clear(&st->line[i]);
 		}
 	}
@@ -451,8 +470,11 @@ static void run_step(pw_run *r, step_state *st)
 	char path[4400];
 	snprintf(path, sizeof(path), "%s/%s.log", r->run_dir, s->name);
 	st->log = fopen(path, "we");
+	if (st->log)
+		setvbuf(st->log, NULL, _IOFBF, 1 << 16);
 	if (!st->log)
-		run_log(r, PW_LOG_WARN, s->name, "cannot write the step log fopen(\"%s\"): %s", path, strerror(errno));
+		run_log(r, PW_LOG_WARN, s->name, "cannot write the step log fopen(\"%s\"): %s", path,
+		        strerror(errno));
 	pw_error *terr = NULL;
 	if (pw_manager_determine_connector_type(&st->type, r->manager, s, &terr) < 0)
 		st->type = NULL;
@@ -491,7 +513,8 @@ static void run_step(pw_run *r, step_state *st)
 		}
 		pthread_mutex_unlock(&r->lock);
 		if (rc == 0) {
-			run_log(r, PW_LOG_INFO, s->name, "starting attempt %u of %u", st->attempts, s->retries + 1);
+			run_log(r, PW_LOG_INFO, s->name, "starting attempt %u of %u", st->attempts,
+			        s->retries + 1);
 			rc = pw_manager_execute_step(&res, r->manager, s, r->ws, env, ex, &e);
 		}
 		flush_lines(st);
@@ -517,14 +540,15 @@ static void run_step(pw_run *r, step_state *st)
 		st->error = e;
 		if (e && !pw_error_file(e))
 			pw__step_locate_error(s, e);
-		int retry = (status == PW_STEP_FAILED || status == PW_STEP_TIMED_OUT) && st->attempts <= s->retries &&
-		            atomic_load(&r->cancel_requests) == 0;
+		int retry = (status == PW_STEP_FAILED || status == PW_STEP_TIMED_OUT) &&
+		            st->attempts <= s->retries && atomic_load(&r->cancel_requests) == 0;
 		if (!retry) {
 			st->status = status;
 			break;
 		}
 		double base = r->opts.retry_backoff_seconds > 0 ? r->opts.retry_backoff_seconds : 1.0;
-		int64_t delay = (int64_t)(base * 1000.0 * (double)(1u << (st->attempts - 1 > 10 ? 10 : st->attempts - 1)));
+		int64_t delay = (int64_t)(base * 1000.0 *
+		                          (double)(1u << (st->attempts - 1 > 10 ? 10 : st->attempts - 1)));
 		run_log(r, PW_LOG_WARN, s->name, "attempt %u %s; retrying in %.1f s", st->attempts,
 		        pw_step_status_name(status), (double)delay / 1000.0);
 		if (backoff_sleep(r, delay)) {
@@ -536,8 +560,8 @@ static void run_step(pw_run *r, step_state *st)
 		st->status = PW_STEP_ALLOWED_FAILURE;
 	st->end_ms = pw__now_ms();
 	char detail[64];
-	snprintf(detail, sizeof(detail), "exit_code=%d attempts=%u", st->result ? pw_result_exit_code(st->result) : -1,
-	         st->attempts);
+	snprintf(detail, sizeof(detail), "exit_code=%d attempts=%u",
+	         st->result ? pw_result_exit_code(st->result) : -1, st->attempts);
 	audit_run(r, s->name, "step_end", pw_step_status_name(st->status), detail);
 	if (st->log) {
 		fclose(st->log);
@@ -595,10 +619,12 @@ static void schedule(pw_run *r)
 				st->queued = 1;
 				r->queue[r->queue_tail++] = i;
 			} else {
-				st->status = atomic_load(&r->cancel_requests) > 0 ? PW_STEP_CANCELLED : PW_STEP_SKIPPED;
+				st->status = atomic_load(&r->cancel_requests) > 0 ? PW_STEP_CANCELLED
+				                                                  : PW_STEP_SKIPPED;
 				r->finished++;
 				progress = 1;
-				audit_run(r, st->step->name, "step_end", pw_step_status_name(st->status), "not run");
+				audit_run(r, st->step->name, "step_end", pw_step_status_name(st->status),
+				          "not run");
 				emit_event(r, st);
 			}
 		}
@@ -712,7 +738,8 @@ static void write_result_json(pw_run *r, const char *status)
 			json_t *md = json_object();
 			const pw_map *m = pw_result_metadata_const(st->result);
 			for (size_t k = 0; k < pw_map_count(m); k++)
-				json_object_set_new(md, pw_map_key_at(m, k), json_string(pw_map_value_at(m, k)));
+				json_object_set_new(md, pw_map_key_at(m, k),
+				                    json_string(pw_map_value_at(m, k)));
 			json_object_set_new(o, "metadata", md);
 		}
 		if (pw_map_count(st->outputs)) {

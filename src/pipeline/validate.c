@@ -29,20 +29,24 @@ static int check_secrets(const pw_pipeline *p, pw_secrets *into, pw_error **err)
 		const char *value = getenv(ref->name);
 		pw_error *e = NULL;
 		if (!value) {
-			e = pw_error_new(PW_EVALIDATION, "secret '%s' is not set in the environment", ref->name);
+			e = pw_error_new(PW_EVALIDATION, "secret '%s' is not set in the environment",
+			                 ref->name);
 			pw_buf h = PW_BUF_INIT(0);
-			pw__buf_printf(&h, "export %s before running pipewright, or remove it from `secrets:`", ref->name);
+			pw__buf_printf(&h,
+			               "export %s before running pipewright, or remove it from `secrets:`",
+			               ref->name);
 			pw_error_set_hint(e, pw__buf_cstr(&h));
 			pw__buf_dispose(&h);
 		} else if (into) {
 			pw_secrets_add(into, value, ref->name, &e);
 		} else if (strlen(value) < PW_SECRET_MIN_LENGTH) {
-			e = pw_error_new(PW_EVALIDATION, "secret '%s' is shorter than %d characters", ref->name,
-			                 PW_SECRET_MIN_LENGTH);
+			e = pw_error_new(PW_EVALIDATION, "secret '%s' is shorter than %d characters",
+			                 ref->name, PW_SECRET_MIN_LENGTH);
 		}
 		if (e) {
 			if (!pw_error_hint(e) && pw_error_code(e) != PW_EVALIDATION)
-				pw_error_set_hint(e, "use a longer value: masking a very short secret would hide ordinary text");
+				pw_error_set_hint(e, "use a longer value: masking a very short secret would "
+				                     "hide ordinary text");
 			pw_error_set_location(e, p->path, ref->line, ref->column);
 			add_error(err, e);
 			rc = PW_EVALIDATION;
@@ -108,8 +112,8 @@ int pw_pipeline_plan(char **out, pw_pipeline *p, pw_manager *m, const char *work
 		return rc;
 	}
 	pw_buf b = PW_BUF_INIT(0);
-	pw__buf_printf(&b, "pipeline %s (%zu steps), workspace %s\n", p->name ? p->name : p->path, p->steps_count,
-	               pw_workspace_root(ws));
+	pw__buf_printf(&b, "pipeline %s (%zu steps), workspace %s\n", p->name ? p->name : p->path,
+	               p->steps_count, pw_workspace_root(ws));
 	for (size_t i = 0; i < p->steps_count && rc == 0; i++) {
 		pw_step *s = p->steps[i];
 		char *type = NULL;

@@ -241,7 +241,8 @@ PW_TEST(test_execute_step_with_mock)
 	pw_mock_factory_register(m, "mocks", types, NULL);
 	pw_connector *c = NULL;
 	PW_REQUIRE(pw_manager_get_connector(&c, m, "custom:mock", NULL) == 0);
-	pw_mock_connector_set_next_result(c, pw_result_with_metadata(pw_result_success("mock success"), "k", "v"));
+	pw_mock_connector_set_next_result(
+	    c, pw_result_with_metadata(pw_result_success("mock success"), "k", "v"));
 	pw_step *s = step_with("build", "custom:mock", "{}");
 	pw_workspace *ws = NULL;
 	PW_REQUIRE(pw_workspace_new(&ws, ".", "run-1", NULL, NULL) == 0);
@@ -353,7 +354,8 @@ static void destroy_nothing(pw_connector *c)
 
 static const pw_connector_ops minimal_ops = {
     .version = PW_CONNECTOR_OPS_VERSION, .execute_step = exec_only, .destroy = destroy_nothing};
-static const pw_connector_ops no_destroy_ops = {.version = PW_CONNECTOR_OPS_VERSION, .execute_step = exec_only};
+static const pw_connector_ops no_destroy_ops = {.version = PW_CONNECTOR_OPS_VERSION,
+                                                .execute_step = exec_only};
 static const pw_connector_ops v2_ops = {.version = 2, .execute_step = exec_only, .destroy = destroy_nothing};
 
 PW_TEST(test_connector_ops_slot_checks)
@@ -435,8 +437,9 @@ PW_TEST(test_error_object)
 	pw_error_set_location(e, "p.yml", 4, 7);
 	pw_error_append(e, pw_error_new(PW_EIO, "second"));
 	char *one = pw_error_format(e, 1);
-	PW_CHECK_STR(one, "p.yml:4:7: creating job j1; while: POST /apis/batch/v1/namespaces/ci/jobs; service "
-	                  "answered: 403 Forbidden; hint: grant create on jobs");
+	PW_CHECK_STR(one,
+	             "p.yml:4:7: creating job j1; while: POST /apis/batch/v1/namespaces/ci/jobs; service "
+	             "answered: 403 Forbidden; hint: grant create on jobs");
 	pw_free(one);
 	PW_CHECK_STR(pw_error_message(pw_error_next(e)), "second");
 	pw_error *first = NULL;
@@ -587,9 +590,10 @@ PW_TEST(test_exec_masks_output_and_logs)
 
 PW_TEST(test_step_config_access)
 {
-	pw_step *s = step_with("k8s", "kubernetes",
-	                       "{\"image\":\"ubuntu\",\"parameters\":{\"use_pvc\":true,\"storage_size\":\"10Gi\","
-	                       "\"replicas\":3},\"volumes\":[\"a:b\",\"c:d\"]}");
+	pw_step *s =
+	    step_with("k8s", "kubernetes",
+	              "{\"image\":\"ubuntu\",\"parameters\":{\"use_pvc\":true,\"storage_size\":\"10Gi\","
+	              "\"replicas\":3},\"volumes\":[\"a:b\",\"c:d\"]}");
 	PW_REQUIRE(s != NULL);
 	PW_CHECK_STR(pw_step_config_string(s, "image"), "ubuntu");
 	PW_CHECK_STR(pw_step_config_string(s, "parameters.storage_size"), "10Gi");

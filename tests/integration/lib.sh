@@ -48,3 +48,7 @@ finish() {
 	echo "$PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
 }
+
+# no_process PATTERN: no process whose command line matches the extended regex remains
+# (write the pattern so that it does not match itself, e.g. 'slee[p] 60')
+no_process() { ! pgrep -f "$1" >/dev/null; }

@@ -27,8 +27,8 @@ typedef struct pw_connector_ops {
 	int (*post_execute)(pw_connector *c, const pw_step *step, const pw_result *result, pw_exec *ex,
 	                    pw_error **err);
 	/* *out allocated with pw_malloc/pw_strdup. */
-	int (*plan)(char **out, pw_connector *c, const pw_step *step, const pw_workspace *ws, const pw_map *env,
-	            pw_error **err);
+	int (*plan)(char **out, pw_connector *c, const pw_step *step, const pw_workspace *ws,
+	            const pw_map *env, pw_error **err);
 	/* Called from another thread when the step is cancelled; execute_step also sees
 	 * pw_exec_cancel_fd become readable, so most connectors need no cancel. */
 	void (*cancel)(pw_connector *c, pw_exec *ex);

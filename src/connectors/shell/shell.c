@@ -22,7 +22,7 @@ extern char **environ;
 #define OUTPUTS_MAX (1 << 20)
 
 static const char *const shell_keys[] = {"command", "working_directory", "inherit_env", "kill_grace",
-                                         "shell", "environment", NULL};
+                                         "shell",   "environment",       NULL};
 
 static pw_error *key_error(const char *key, const char *hint, const char *fmt, const char *a, const char *b)
 {
@@ -73,7 +73,8 @@ static int valid_env_name(const char *k)
 	if (!k || !*k || !((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || *k == '_'))
 		return 0;
 	for (const char *p = k; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_'))
 			return 0;
 	return 1;
 }
@@ -93,33 +94,40 @@ static int shell_validate(pw_connector *c, const pw_step *step, pw_error **err)
 		if (near)
 			pw__buf_printf(&h, "did you mean '%s'?", near);
 		else
-			pw__buf_puts(&h, "the shell connector takes: command, working_directory, inherit_env, kill_grace, "
-			                 "shell, environment");
+			pw__buf_puts(
+			    &h,
+			    "the shell connector takes: command, working_directory, inherit_env, kill_grace, "
+			    "shell, environment");
 		add(err, key_error(key, pw__buf_cstr(&h), "unknown shell config key '%s'%s", key, ""), &rc);
 		pw__buf_dispose(&h);
 	}
 	json_t *cmd = json_object_get(cfg, "command");
 	if (!cmd) {
 		add(err,
-		    key_error("command", "give `command:` a string (run by /bin/sh -c) or a list (argv, no shell)",
+		    key_error("command",
+		              "give `command:` a string (run by /bin/sh -c) or a list (argv, no shell)",
 		              "step '%s' has no command%s", step->name, ""),
 		    &rc);
 	} else if (json_is_string(cmd)) {
 		if (!*json_string_value(cmd))
-			add(err, key_error("command", NULL, "step '%s': command is empty%s", step->name, ""), &rc);
+			add(err, key_error("command", NULL, "step '%s': command is empty%s", step->name, ""),
+			    &rc);
 	} else if (json_is_array(cmd)) {
 		size_t i;
 		json_t *a;
 		if (json_array_size(cmd) == 0)
-			add(err, key_error("command", "list the program and its arguments", "step '%s': command list is empty%s",
-			                   step->name, ""),
+			add(err,
+			    key_error("command", "list the program and its arguments",
+			              "step '%s': command list is empty%s", step->name, ""),
 			    &rc);
 		json_array_foreach(cmd, i, a)
 		{
 			if (!json_is_string(a) && !json_is_number(a)) {
 				char k[64];
 				snprintf(k, sizeof(k), "command.%zu", i);
-				add(err, key_error(k, "quote it so that it is a string", "command argument %s is not a string%s", k + 8, ""),
+				add(err,
+				    key_error(k, "quote it so that it is a string",
+				              "command argument %s is not a string%s", k + 8, ""),
 				    &rc);
 			}
 		}
@@ -132,26 +140,36 @@ static int shell_validate(pw_connector *c, const pw_step *step, pw_error **err)
 	json_t *wd = json_object_get(cfg, "working_directory");
 	if (wd && (!json_is_string(wd) || !stays_inside(json_string_value(wd))))
 		add(err,
-		    key_error("working_directory", "use a path relative to the workspace that stays inside it",
-		              "working_directory '%s' leaves the workspace%s", json_is_string(wd) ? json_string_value(wd) : "?",
+		    key_error("working_directory",
+		              "use a path relative to the workspace that stays inside it",
+		              "working_directory '%s' leaves the workspace%s",
+		              json_is_string(wd) ? json_string_value(wd) : "?",
 		              json_is_string(wd) ? "" : " (not a string)"),
 		    &rc);
 	json_t *ie = json_object_get(cfg, "inherit_env");
 	if (ie && !json_is_boolean(ie))
-		add(err, key_error("inherit_env", "write true or false", "inherit_env must be true or false%s%s", "", ""),
+		add(err,
+		    key_error("inherit_env", "write true or false", "inherit_env must be true or false%s%s",
+		              "", ""),
 		    &rc);
 	json_t *kg = json_object_get(cfg, "kill_grace");
 	if (kg && (!json_is_number(kg) || json_number_value(kg) < 0 || json_number_value(kg) > 3600))
-		add(err, key_error("kill_grace", "seconds between SIGTERM and SIGKILL, 0 to 3600",
-		                   "kill_grace must be a number of seconds%s%s", "", ""),
+		add(err,
+		    key_error("kill_grace", "seconds between SIGTERM and SIGKILL, 0 to 3600",
+		              "kill_grace must be a number of seconds%s%s", "", ""),
 		    &rc);
 	json_t *sh = json_object_get(cfg, "shell");
 	if (sh && (!json_is_string(sh) || !*json_string_value(sh)))
-		add(err, key_error("shell", "a program such as /bin/bash", "shell must be a program path%s%s", "", ""), &rc);
+		add(err,
+		    key_error("shell", "a program such as /bin/bash", "shell must be a program path%s%s", "",
+		              ""),
+		    &rc);
 	json_t *envm = json_object_get(cfg, "environment");
 	if (envm) {
 		if (!json_is_object(envm)) {
-			add(err, key_error("environment", "a mapping of NAME: value", "environment must be a mapping%s%s", "", ""),
+			add(err,
+			    key_error("environment", "a mapping of NAME: value",
+			              "environment must be a mapping%s%s", "", ""),
 			    &rc);
 		} else {
 			json_object_foreach(envm, key, v)
@@ -159,11 +177,17 @@ static int shell_validate(pw_connector *c, const pw_step *step, pw_error **err)
 				char k[300];
 				snprintf(k, sizeof(k), "environment.%s", key);
 				if (!valid_env_name(key))
-					add(err, key_error(k, "names are letters, digits and '_', not starting with a digit",
-					                   "environment name '%s' is not valid%s", key, ""),
+					add(err,
+					    key_error(k,
+					              "names are letters, digits and '_', not starting with "
+					              "a digit",
+					              "environment name '%s' is not valid%s", key, ""),
 					    &rc);
 				else if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
-					add(err, key_error(k, "quote the value", "environment value of '%s' must be a scalar%s", key, ""),
+					add(err,
+					    key_error(k, "quote the value",
+					              "environment value of '%s' must be a scalar%s", key,
+					              ""),
 					    &rc);
 			}
 		}
@@ -270,8 +294,8 @@ static int resolve_cwd(char **out, const pw_step *step, const pw_workspace *ws, 
 	pw__buf_printf(&p, "%s/%s", root, json_string_value(wd));
 	char real[PATH_MAX];
 	if (!realpath(pw__buf_cstr(&p), real)) {
-		pw_error *e = pw_error_new(PW_ECONFIG, "working_directory '%s' cannot be used: %s", json_string_value(wd),
-		                           strerror(errno));
+		pw_error *e = pw_error_new(PW_ECONFIG, "working_directory '%s' cannot be used: %s",
+		                           json_string_value(wd), strerror(errno));
 		pw_error_set_key(e, "working_directory");
 		pw_error_set_hint(e, "create the directory in the workspace first, or fix the path");
 		pw__buf_dispose(&p);
@@ -284,10 +308,12 @@ static int resolve_cwd(char **out, const pw_step *step, const pw_workspace *ws, 
 	pw__buf_dispose(&p);
 	size_t rl = strlen(root);
 	if (strncmp(real, root, rl) != 0 || (real[rl] != '\0' && real[rl] != '/')) {
-		pw_error *e = pw_error_new(PW_ECONFIG, "working_directory '%s' resolves outside the workspace (%s)",
-		                           json_string_value(wd), real);
+		pw_error *e =
+		    pw_error_new(PW_ECONFIG, "working_directory '%s' resolves outside the workspace (%s)",
+		                 json_string_value(wd), real);
 		pw_error_set_key(e, "working_directory");
-		pw_error_set_hint(e, "a symbolic link points out of the workspace; use a directory inside it");
+		pw_error_set_hint(e,
+		                  "a symbolic link points out of the workspace; use a directory inside it");
 		if (err && !*err)
 			*err = e;
 		else
@@ -335,8 +361,10 @@ int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 			*heredoc = '\0';
 			const char *delim = heredoc + 2;
 			if (!valid_env_name(buf) || !*delim)
-				return pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT line %d: '%s<<' needs a name and a delimiter",
-				                    line, buf);
+				return pw_error_set(
+				    err, PW_EVALIDATION,
+				    "PIPEWRIGHT_OUTPUT line %d: '%s<<' needs a name and a delimiter", line,
+				    buf);
 			pw_buf val = PW_BUF_INIT(OUTPUTS_MAX);
 			int closed = 0;
 			while (*p) {
@@ -361,19 +389,23 @@ int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 			}
 			if (!closed) {
 				pw__buf_dispose(&val);
-				return pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT: '%s<<%s' is not closed by a line '%s'",
-				                    buf, delim, delim);
+				return pw_error_set(
+				    err, PW_EVALIDATION,
+				    "PIPEWRIGHT_OUTPUT: '%s<<%s' is not closed by a line '%s'", buf, delim,
+				    delim);
 			}
 			pw_exec_set_output(ex, buf, pw__buf_cstr(&val));
 			pw__buf_dispose(&val);
 			continue;
 		}
 		if (!eq)
-			return pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT line %d is not key=value", line);
+			return pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT line %d is not key=value",
+			                    line);
 		*eq = '\0';
 		if (!valid_env_name(buf))
-			return pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT line %d: '%s' is not a valid output name", line,
-			                    buf);
+			return pw_error_set(err, PW_EVALIDATION,
+			                    "PIPEWRIGHT_OUTPUT line %d: '%s' is not a valid output name",
+			                    line, buf);
 		pw_exec_set_output(ex, buf, eq + 1);
 	}
 	return 0;
@@ -390,7 +422,8 @@ static int read_outputs(const char *path, pw_exec *ex, pw_error **err)
 	int rc = 0;
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (pw__buf_append(&b, chunk, n) < 0) {
-			rc = pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT holds more than %d bytes", OUTPUTS_MAX);
+			rc = pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT holds more than %d bytes",
+			                  OUTPUTS_MAX);
 			break;
 		}
 	}
@@ -473,7 +506,8 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 				pw_error *oe = NULL;
 				if (read_outputs(outputs_path, ex, &oe) < 0) {
 					pw_exec_output(ex, PW_STREAM_STDERR, "pipewright: ", 12);
-					pw_exec_output(ex, PW_STREAM_STDERR, pw_error_message(oe), strlen(pw_error_message(oe)));
+					pw_exec_output(ex, PW_STREAM_STDERR, pw_error_message(oe),
+					               strlen(pw_error_message(oe)));
 					pw_exec_output(ex, PW_STREAM_STDERR, "\n", 1);
 					pw_result_free(r);
 					r = pw_result_new(1, NULL, NULL);
@@ -495,7 +529,8 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 
 static void quote_arg(pw_buf *b, const char *a)
 {
-	if (*a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == strlen(a)) {
+	if (*a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
+	              strlen(a)) {
 		pw__buf_puts(b, a);
 		return;
 	}
@@ -509,8 +544,8 @@ static void quote_arg(pw_buf *b, const char *a)
 	pw__buf_putc(b, '\'');
 }
 
-static int shell_plan(char **out, pw_connector *c, const pw_step *step, const pw_workspace *ws, const pw_map *env,
-                      pw_error **err)
+static int shell_plan(char **out, pw_connector *c, const pw_step *step, const pw_workspace *ws,
+                      const pw_map *env, pw_error **err)
 {
 	char **argv = build_argv(step);
 	if (!argv)
@@ -525,7 +560,8 @@ static int shell_plan(char **out, pw_connector *c, const pw_step *step, const pw
 	pw__buf_printf(&b, "\nin: %s%s%s\n", pw_workspace_root(ws), json_is_string(wd) ? "/" : "",
 	               json_is_string(wd) ? json_string_value(wd) : "");
 	pw_map *envm = build_env(step, env, "(per run)");
-	pw__buf_printf(&b, "environment%s:", json_is_true(json_object_get(step->config, "inherit_env")) ? " (host inherited)" : "");
+	pw__buf_printf(&b, "environment%s:",
+	               json_is_true(json_object_get(step->config, "inherit_env")) ? " (host inherited)" : "");
 	for (size_t i = 0; envm && i < pw_map_count(envm); i++)
 		pw__buf_printf(&b, " %s", pw_map_key_at(envm, i));
 	pw__buf_puts(&b, "\n");

@@ -1,0 +1,236 @@
+/* The runner through the library API: events, statuses, retries with backoff, capture
+ * limits, outputs, cancellation from another thread, result.json. */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pipewright.h"
+#include "pwtest.h"
+
+static char workdir[256];
+
+static void make_workdir(void)
+{
+	snprintf(workdir, sizeof(workdir), "/tmp/pw-runner-XXXXXX");
+	if (!mkdtemp(workdir))
+		workdir[0] = '\0';
+}
+
+static void remove_workdir(void)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", workdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", workdir);
+}
+
+typedef struct events {
+	pthread_mutex_t lock;
+	char log[8192];
+	size_t len;
+} events;
+
+static void on_event(const char *step, pw_step_status status, unsigned int attempt, const pw_result *result,
+                     const pw_error *error, void *payload)
+{
+	events *ev = payload;
+	pthread_mutex_lock(&ev->lock);
+	int n = snprintf(ev->log + ev->len, sizeof(ev->log) - ev->len, "%s:%s:%u\n", step,
+	                 pw_step_status_name(status), attempt);
+	if (n > 0 && (size_t)n < sizeof(ev->log) - ev->len)
+		ev->len += (size_t)n;
+	pthread_mutex_unlock(&ev->lock);
+}
+
+static void on_output(const char *step, pw_stream stream, const char *data, size_t len, void *payload)
+{
+	events *ev = payload;
+	pthread_mutex_lock(&ev->lock);
+	int n = snprintf(ev->log + ev->len, sizeof(ev->log) - ev->len, "%s>%.*s", step, (int)len, data);
+	if (n > 0 && (size_t)n < sizeof(ev->log) - ev->len)
+		ev->len += (size_t)n;
+	pthread_mutex_unlock(&ev->lock);
+}
+
+static pw_pipeline *load(const char *yaml)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/p.yml", workdir);
+	pw_pipeline *p = NULL;
+	pw_error *e = NULL;
+	if (pw_pipeline_load_string(&p, yaml, strlen(yaml), path, &e) < 0) {
+		char *t = pw_error_format(e, 1);
+		fprintf(stderr, "load: %s\n", t);
+		pw_free(t);
+	}
+	pw_error_free(e);
+	return p;
+}
+
+PW_TEST(test_run_statuses_events_and_result_json)
+{
+	make_workdir();
+	pw_pipeline *p = load("version: 1\n"
+	                      "steps:\n"
+	                      "  - { name: a, command: 'echo out-a; echo err-a >&2' }\n"
+	                      "  - { name: b, command: 'exit 4', allow_failure: true }\n"
+	                      "  - { name: c, command: 'exit 5', retries: 2 }\n"
+	                      "  - { name: d, command: 'echo never' }\n"
+	                      "  - { name: e, command: 'echo rescue', when: on_failure }\n");
+	PW_REQUIRE(p != NULL);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	static events ev = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.run_id = "r-statuses";
+	o.on_step_event = on_event;
+	o.event_payload = &ev;
+	o.on_output = on_output;
+	o.output_payload = &ev;
+	o.retry_backoff_seconds = 0.05;
+	pw_run *run = NULL;
+	PW_REQUIRE(pw_run_new(&run, m, p, &o, NULL) == 0);
+	PW_CHECK_INT(pw_run_execute(run, NULL), PW_ESTEP);
+	PW_CHECK_INT(pw_run_step_status(run, 0), PW_STEP_SUCCEEDED);
+	PW_CHECK_INT(pw_run_step_status(run, 1), PW_STEP_ALLOWED_FAILURE);
+	PW_CHECK_INT(pw_run_step_status(run, 2), PW_STEP_FAILED);
+	PW_CHECK_INT(pw_run_step_attempts(run, 2), 3);
+	PW_CHECK_INT(pw_result_exit_code(pw_run_step_result(run, 2)), 5);
+	PW_CHECK_INT(pw_run_step_status(run, 3), PW_STEP_SKIPPED);
+	PW_CHECK_INT(pw_run_step_status(run, 4), PW_STEP_SUCCEEDED);
+	PW_CHECK_STR(pw_result_stdout(pw_run_step_result(run, 0)), "out-a\n");
+	PW_CHECK_STR(pw_result_stderr(pw_run_step_result(run, 0)), "err-a\n");
+	ev.log[ev.len] = '\0';
+	PW_CHECK_CONTAINS(ev.log, "a:running:0\n");
+	PW_CHECK_CONTAINS(ev.log, "a>out-a\n");
+	PW_CHECK_CONTAINS(ev.log, "a:succeeded:1\n");
+	PW_CHECK_CONTAINS(ev.log, "c:failed:3\n");
+	PW_CHECK_CONTAINS(ev.log, "d:skipped:0\n");
+	PW_CHECK_CONTAINS(ev.log, "e>rescue\n");
+	char path[600];
+	snprintf(path, sizeof(path), "%s/result.json", pw_run_dir(run));
+	json_error_t je;
+	json_t *rj = json_load_file(path, 0, &je);
+	PW_REQUIRE(rj != NULL);
+	PW_CHECK_STR(json_string_value(json_object_get(rj, "status")), "failed");
+	PW_CHECK_STR(json_string_value(json_object_get(rj, "run_id")), "r-statuses");
+	json_t *steps = json_object_get(rj, "steps");
+	PW_CHECK_INT(json_array_size(steps), 5);
+	PW_CHECK_STR(json_string_value(json_object_get(json_array_get(steps, 1), "status")),
+	             "allowed_failure");
+	PW_CHECK_INT(json_integer_value(json_object_get(json_array_get(steps, 2), "exit_code")), 5);
+	json_decref(rj);
+	snprintf(path, sizeof(path), "%s/a.log", pw_run_dir(run));
+	FILE *f = fopen(path, "r");
+	PW_CHECK(f != NULL);
+	if (f) {
+		char buf[64] = {0};
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		PW_CHECK(n > 0);
+		PW_CHECK_CONTAINS(buf, "out-a");
+		PW_CHECK_CONTAINS(buf, "err-a");
+	}
+	pw_run_free(run);
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+	remove_workdir();
+}
+
+PW_TEST(test_run_capture_limit_and_parallel_jobs)
+{
+	make_workdir();
+	pw_pipeline *p = load("version: 1\n"
+	                      "steps:\n"
+	                      "  - { name: big, needs: [], command: 'seq 1 100000' }\n"
+	                      "  - { name: s1, needs: [], command: 'sleep 0.5' }\n"
+	                      "  - { name: s2, needs: [], command: 'sleep 0.5' }\n"
+	                      "  - { name: s3, needs: [], command: 'sleep 0.5' }\n");
+	PW_REQUIRE(p != NULL);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.capture_limit = 64;
+	o.jobs = 4;
+	pw_run *run = NULL;
+	PW_REQUIRE(pw_run_new(&run, m, p, &o, NULL) == 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	PW_CHECK_INT(pw_run_execute(run, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	PW_CHECK(secs < 1.4); /* three 0.5 s sleeps side by side, not one after the other */
+	const pw_result *r = pw_run_step_result(run, 0);
+	PW_CHECK_INT(strlen(pw_result_stdout(r)), 64);
+	PW_CHECK(strstr(pw_result_stdout(r), "100000\n") != NULL);
+	PW_CHECK_STR(pw_map_get(pw_result_metadata_const(r), "stdout_truncated"), "true");
+	pw_run_free(run);
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+	remove_workdir();
+}
+
+static void *cancel_later(void *arg)
+{
+	struct timespec ts = {0, 300 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	pw_run_cancel(arg);
+	return NULL;
+}
+
+PW_TEST(test_run_cancel_from_another_thread)
+{
+	make_workdir();
+	pw_pipeline *p = load("version: 1\n"
+	                      "steps:\n"
+	                      "  - { name: long, command: 'sleep 30', config: { kill_grace: 1 } }\n"
+	                      "  - { name: next, command: 'echo next' }\n"
+	                      "  - { name: always, command: 'echo always', when: always }\n");
+	PW_REQUIRE(p != NULL);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_run *run = NULL;
+	PW_REQUIRE(pw_run_new(&run, m, p, NULL, NULL) == 0);
+	pthread_t t;
+	pthread_create(&t, NULL, cancel_later, run);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_run_execute(run, &e), PW_ECANCELLED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_join(t, NULL);
+	PW_CHECK(t1.tv_sec - t0.tv_sec < 10);
+	PW_CHECK_INT(pw_run_step_status(run, 0), PW_STEP_CANCELLED);
+	PW_CHECK_INT(pw_error_code(pw_run_step_error(run, 0)), PW_ECANCELLED);
+	PW_CHECK_INT(pw_run_step_status(run, 1), PW_STEP_CANCELLED);
+	PW_CHECK_INT(pw_run_step_status(run, 2), PW_STEP_SUCCEEDED);
+	pw_error_free(e);
+	pw_run_free(run);
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+	remove_workdir();
+}
+
+PW_TEST(test_run_rejects_bad_run_id)
+{
+	make_workdir();
+	pw_pipeline *p = load("version: 1\nsteps:\n  - { name: a, command: 'true' }\n");
+	PW_REQUIRE(p != NULL);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.run_id = "../escape";
+	pw_run *run = NULL;
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_run_new(&run, m, p, &o, &e), PW_EINVAL);
+	PW_CHECK_CONTAINS(pw_error_message(e), "run id");
+	pw_error_free(e);
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+	remove_workdir();
+}
+
+PW_TEST_MAIN()
