@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pipewright.h"
+#include "pipewright/sys/plugin.h"
 
 enum {
 	EXIT_OK = 0,
@@ -68,8 +69,10 @@ static void usage(FILE *f)
 	      "  plan FILE          show what every step would do (dry run; secrets masked)\n"
 	      "  connectors         list the available connector types (--stats: statistics)\n"
 	      "\n"
-	      "options: --version, --help (also after each command)\n"
+	      "options: --version, --help (also after each command);\n"
+	      "         --plugin FILE (repeatable, after the command) loads a connector plug-in\n"
 	      "environment: PIPEWRIGHT_LOG=error|warn|info|debug|trace (default warn)\n"
+	      "             PIPEWRIGHT_PLUGIN_PATH=DIR:DIR... plug-ins (*.so) loaded by every command\n"
 	      "\n"
 	      "exit status: 0 success; 1 a step failed or timed out; 2 invalid pipeline;\n"
 	      "             3 usage error; 4 other error; 130 cancelled (SIGINT/SIGTERM)\n",
@@ -224,6 +227,56 @@ static int load(pw_pipeline **out, const char *path)
 	return EXIT_OK;
 }
 
+/* --plugin FILE arguments, taken out of argv by take_plugins() (docs/plugins.md). */
+#define MAX_PLUGINS 64
+static const char *g_plugins[MAX_PLUGINS];
+static int g_plugin_count;
+
+/* Removes every `--plugin FILE` / `--plugin=FILE` after the command from argv, keeping FILE.
+ * Returns the new argc, or -1 after printing a usage error. */
+static int take_plugins(int argc, char **argv)
+{
+	int n = 2;
+	for (int i = 2; i < argc; i++) {
+		const char *file = NULL;
+		if (!strcmp(argv[i], "--plugin") && i + 1 < argc)
+			file = argv[++i];
+		else if (!strncmp(argv[i], "--plugin=", 9) && argv[i][9])
+			file = argv[i] + 9;
+		else if (!strcmp(argv[i], "--plugin") || !strcmp(argv[i], "--plugin=")) {
+			fprintf(stderr, "pipewright: --plugin needs the path of a plug-in (.so)\n");
+			return -1;
+		}
+		if (!file) {
+			argv[n++] = argv[i];
+		} else if (g_plugin_count == MAX_PLUGINS) {
+			fprintf(stderr, "pipewright: at most %d --plugin options\n", MAX_PLUGINS);
+			return -1;
+		} else {
+			g_plugins[g_plugin_count++] = file;
+		}
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+/* Loads PIPEWRIGHT_PLUGIN_PATH's plug-ins, then each --plugin, into m. */
+static int load_plugins(pw_manager *m)
+{
+	pw_error *e = NULL;
+	int rc = pw_manager_load_plugin_dirs(m, getenv("PIPEWRIGHT_PLUGIN_PATH"), &e);
+	for (int i = 0; i < g_plugin_count; i++) {
+		int one = pw_manager_load_plugin(m, g_plugins[i], &e);
+		rc = rc < 0 ? rc : one;
+	}
+	if (rc < 0) {
+		print_error(e);
+		pw_error_free(e);
+		return EXIT_ERROR;
+	}
+	return EXIT_OK;
+}
+
 static int make_manager(pw_manager **out)
 {
 	pw_manager_options mo = PW_MANAGER_OPTIONS_INIT;
@@ -235,7 +288,12 @@ static int make_manager(pw_manager **out)
 		pw_error_free(e);
 		return EXIT_ERROR;
 	}
-	return EXIT_OK;
+	int rc = load_plugins(*out);
+	if (rc != EXIT_OK) {
+		pw_manager_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 static int validate_into(pw_pipeline *p, pw_manager *m)
@@ -602,6 +660,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
+	argc = take_plugins(argc, argv);
+	if (argc < 0)
+		return EXIT_USAGE;
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
 		printf("pipewright %s\n", pw_version());
 		return EXIT_OK;

@@ -1,6 +1,7 @@
 /* The built-in factory: the connectors compiled into this library. */
 #include <string.h>
 
+#include "connectors/plugin/plugin.h"
 #include "core/internal.h"
 #include "pipewright/sys/connector.h"
 
@@ -50,5 +51,8 @@ static const pw_factory_ops builtin_factory = {
 
 int pw__builtin_factory_register(pw_manager *m, pw_error **err)
 {
-	return pw_manager_register_factory(m, &builtin_factory, NULL, err);
+	int rc = pw_manager_register_factory(m, &builtin_factory, NULL, err);
+	/* custom:NAME served by a program pipewright-connector-NAME, unless a factory
+	 * registered later (an embedder's, a plug-in's) provides it */
+	return rc < 0 ? rc : pw__exec_factory_register(m, err);
 }

@@ -7,6 +7,7 @@
 typedef enum pw_manager_service {
 	PW__SERVICE_HTTP_POOL = 0, /* the shared HTTP connection cache */
 	PW__SERVICE_HOOKS = 1,     /* lifecycle event sinks */
+	PW__SERVICE_PLUGINS = 7,   /* loaded shared-object plug-ins (connectors/plugin), released last */
 	PW__MANAGER_SERVICE_MAX = 8
 } pw_manager_service;
 

@@ -38,7 +38,8 @@ PW_TEST(test_connector_manager_creation)
 	pw_map *stats = NULL;
 	PW_CHECK_INT(pw_manager_get_stats_map(&stats, m), 0);
 	PW_CHECK_STR(pw_map_get(stats, "cached_connectors"), "0");
-	PW_CHECK_STR(pw_map_get(stats, "registered_factories"), "1");
+	/* the built-in factory and the executable-connector one (custom:NAME programs) */
+	PW_CHECK_STR(pw_map_get(stats, "registered_factories"), "2");
 	PW_CHECK_STR(pw_map_get(stats, "executions"), "0");
 	pw_map_free(stats);
 	PW_CHECK_STR(pw_version(), "1.0.0");
@@ -153,8 +154,13 @@ PW_TEST(test_unknown_and_not_built_types)
 	PW_CHECK_STR(pw_error_message(e), "connector 'gcp' is not built into this pipewright");
 	pw_error_free(e);
 	e = NULL;
-	PW_CHECK_INT(pw_manager_get_connector(&c, m, "custom:nothing", &e), PW_ENOTFOUND);
-	PW_CHECK_CONTAINS(pw_error_message(e), "custom:nothing");
+	/* custom:NAME falls to the executable-connector factory, which finds no program */
+	PW_CHECK_INT(pw_manager_get_connector(&c, m, "custom:nothing", &e), 0);
+	pw_step *nothing = NULL;
+	PW_REQUIRE(pw_step_new(&nothing, "n", "custom:nothing") == 0);
+	PW_CHECK_INT(pw_connector_validate_config(c, nothing, &e), PW_ENOTFOUND);
+	PW_CHECK_CONTAINS(pw_error_message(e), "no connector is registered for 'custom:nothing'");
+	pw_step_free(nothing);
 	pw_error_free(e);
 	PW_CHECK_INT(pw_connector_kind_of("custom:Bad Name"), PW_KIND_INVALID);
 	PW_CHECK_INT(pw_connector_kind_of("custom:ok-name_1"), PW_KIND_CUSTOM);

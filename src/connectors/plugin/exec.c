@@ -1,0 +1,666 @@
+/* Executable connectors: custom:NAME served by a program pipewright-connector-NAME (on PATH
+ * or the step's connector_path) speaking the versioned JSON protocol of docs/plugins.md:
+ * verb as argv[1], request on stdin, output on stdout/stderr, result on fd 3. */
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "connectors/plugin/plugin.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/step.h"
+#include "proc/proc.h"
+
+#define RESULT_FD 3
+#define ERR_TAIL_MAX 4096
+#define AUX_TIMEOUT_MS 60000 /* validate and plan */
+#define AUX_KILL_GRACE_MS 2000
+#define DEFAULT_KILL_GRACE_MS 10000
+
+static _Thread_local int hide_listing;
+
+void pw__exec_factory_hide_listing(int hide)
+{
+	hide_listing = hide;
+}
+
+typedef struct exec_impl {
+	char name[128];    /* NAME of custom:NAME */
+	char program[160]; /* pipewright-connector-NAME */
+} exec_impl;
+
+static const char *host_path(void)
+{
+	const char *p = getenv("PATH");
+	return p && *p ? p : PW_PROC_DEFAULT_PATH;
+}
+
+/* Stores a new error with operation and optional key/hint/response. */
+static int put(pw_error **err, int code, const char *key, const char *hint, const char *response,
+               const char *fmt, ...) PW_PRINTF(6, 7);
+
+static int put(pw_error **err, int code, const char *key, const char *hint, const char *response,
+               const char *fmt, ...)
+{
+	pw_buf b = PW_BUF_INIT(0);
+	va_list ap;
+	va_start(ap, fmt);
+	pw__buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	pw_error *e = pw_error_new(code, "%s", pw__buf_cstr(&b));
+	pw__buf_dispose(&b);
+	if (e) {
+		if (key)
+			pw_error_set_key(e, key);
+		if (hint)
+			pw_error_set_hint(e, hint);
+		if (response && *response)
+			pw_error_set_response(e, response);
+	}
+	if (err && !*err)
+		*err = e;
+	else if (err && *err)
+		pw_error_append(*err, e);
+	else
+		pw_error_free(e);
+	return code;
+}
+
+/* The directory of the pipeline file that defined the step, or NULL. Caller frees. */
+static char *step_dir(const pw_step *step)
+{
+	const char *f = pw_step_file(step);
+	if (!f)
+		return NULL;
+	const char *slash = strrchr(f, '/');
+	if (!slash)
+		return strdup(".");
+	return strndup(f, (size_t)(slash - f) + (slash == f ? 1 : 0));
+}
+
+/* The program for this step: config connector_path (relative to the pipeline file's
+ * directory), else pipewright-connector-NAME on the host's PATH. Caller frees. */
+static int find_program(char **out, const exec_impl *x, const pw_step *step, pw_error **err)
+{
+	*out = NULL;
+	json_t *cp = pw__step_config_get(step, "connector_path");
+	if (cp) {
+		if (!json_is_string(cp) || !*json_string_value(cp))
+			return put(err, PW_ECONFIG, "connector_path",
+			           "the path of the connector program, e.g. ./tools/" PW_EXEC_PROGRAM_PREFIX
+			           "x",
+			           NULL, "connector_path must be a non-empty string");
+		const char *p = json_string_value(cp);
+		pw_buf b = PW_BUF_INIT(PATH_MAX * 2);
+		char *dir = p[0] == '/' ? NULL : step_dir(step);
+		if (dir)
+			pw__buf_printf(&b, "%s/", dir);
+		free(dir);
+		pw__buf_puts(&b, p);
+		const char *full = pw__buf_cstr(&b);
+		struct stat st;
+		int have = stat(full, &st) == 0;
+		const char *why = !have                     ? strerror(errno)
+		                  : !S_ISREG(st.st_mode)    ? "not a regular file"
+		                  : access(full, X_OK) != 0 ? "not executable"
+		                                            : NULL;
+		if (why) {
+			int code = have ? PW_EPERM : PW_ENOTFOUND;
+			put(err, code, "connector_path",
+			    have ? "make it an executable file (chmod +x)"
+			         : "fix the path (a relative path starts at the pipeline file's directory)",
+			    NULL, "connector program '%s' for custom:%s cannot be run: %s", full, x->name,
+			    why);
+			pw__buf_dispose(&b);
+			return code;
+		}
+		*out = pw__buf_detach(&b);
+		return 0;
+	}
+	pw_error *pe = NULL;
+	int rc = pw__proc_find_program(out, x->program, host_path(), &pe);
+	if (rc == 0)
+		return 0;
+	if (rc == PW_EPERM) {
+		if (err && !*err)
+			*err = pe;
+		else
+			pw_error_free(pe);
+		return rc;
+	}
+	pw_error_free(pe);
+	pw_buf h = PW_BUF_INIT(0);
+	pw__buf_printf(
+	    &h,
+	    "load a plug-in that provides it (--plugin FILE or PIPEWRIGHT_PLUGIN_PATH), install an "
+	    "executable "
+	    "'%s' in a directory of PATH, or set `connector_path:` in the step's config (docs/plugins.md)",
+	    x->program);
+	put(err, PW_ENOTFOUND, NULL, pw__buf_cstr(&h), NULL,
+	    "no connector is registered for 'custom:%s', and no program '%s' is on PATH (%s)", x->name,
+	    x->program, host_path());
+	pw__buf_dispose(&h);
+	return PW_ENOTFOUND;
+}
+
+static json_t *map_json(const pw_map *m)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; m && i < pw_map_count(m); i++)
+		json_object_set_new(o, pw_map_key_at(m, i), json_string(pw_map_value_at(m, i)));
+	return o;
+}
+
+/* The request of docs/plugins.md as compact JSON. Caller frees. */
+static char *build_request(const exec_impl *x, const char *verb, const pw_step *step, const pw_workspace *ws,
+                           const pw_map *env, pw_exec *ex)
+{
+	json_t *r = json_object();
+	json_object_set_new(r, "protocol", json_integer(PW_EXEC_PROTOCOL_VERSION));
+	json_object_set_new(r, "verb", json_string(verb));
+	char type[200];
+	snprintf(type, sizeof(type), PW_TYPE_CUSTOM_PREFIX "%s", x->name);
+	json_object_set_new(r, "connector", json_string(type));
+	json_object_set_new(r, "step", json_string(pw_step_name(step)));
+	json_t *cfg = json_loads(pw_step_config_json(step), 0, NULL);
+	json_object_set_new(r, "config", cfg ? cfg : json_object());
+	json_object_set_new(r, "environment", map_json(env ? env : pw_step_env_const(step)));
+	json_object_set_new(r, "workspace", ws ? json_string(pw_workspace_root(ws)) : json_null());
+	const char *run_id = ws ? pw_workspace_run_id(ws) : "";
+	if ((!run_id || !*run_id) && ex && pw_exec_run_id(ex))
+		run_id = pw_exec_run_id(ex);
+	json_object_set_new(r, "run_id", json_string(run_id ? run_id : ""));
+	const char *run_dir = ws ? pw_workspace_run_dir(ws) : NULL;
+	json_object_set_new(r, "run_dir", run_dir ? json_string(run_dir) : json_null());
+	json_object_set_new(r, "timeout_seconds", json_real(pw_step_timeout(step)));
+	int64_t left = ex ? pw_exec_remaining_ms(ex) : -1;
+	json_object_set_new(r, "deadline_unix_ms",
+	                    left >= 0 ? json_integer(pw__unix_ms() + left) : json_null());
+	char *s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(r);
+	return s;
+}
+
+static void set_if_host(pw_map *m, const char *name)
+{
+	const char *v = getenv(name);
+	if (v)
+		pw_map_set(m, name, v);
+}
+
+/* The program's environment: the host's PATH, HOME and locale, the step's environment,
+ * then the PIPEWRIGHT_* variables of the protocol. */
+static char **build_envp(const exec_impl *x, const char *verb, const pw_step *step, const pw_workspace *ws,
+                         const pw_map *env)
+{
+	pw_map *m = pw_map_new();
+	if (!m)
+		return NULL;
+	pw_map_set(m, "PATH", host_path());
+	const char *home = getenv("HOME");
+	pw_map_set(m, "HOME", home && *home ? home : "/");
+	set_if_host(m, "TMPDIR");
+	set_if_host(m, "LANG");
+	set_if_host(m, "LC_ALL");
+	pw_map_merge(m, env ? env : pw_step_env_const(step));
+	char proto[16];
+	snprintf(proto, sizeof(proto), "%d", PW_EXEC_PROTOCOL_VERSION);
+	pw_map_set(m, "PIPEWRIGHT_PROTOCOL", proto);
+	pw_map_set(m, "PIPEWRIGHT_VERB", verb);
+	pw_map_set(m, "PIPEWRIGHT_CONNECTOR", x->name);
+	pw_map_set(m, "PIPEWRIGHT_STEP", pw_step_name(step));
+	if (ws) {
+		pw_map_set(m, "PIPEWRIGHT_WORKSPACE", pw_workspace_root(ws));
+		pw_map_set(m, "PIPEWRIGHT_RUN_ID", pw_workspace_run_id(ws));
+	}
+	char **envp = pw__proc_envp_from_map(m);
+	pw_map_free(m);
+	return envp;
+}
+
+typedef struct out_ctx {
+	pw_exec *ex;  /* execute: output goes to the step */
+	pw_buf *tail; /* validate/plan: kept for error messages */
+} out_ctx;
+
+static void on_output(int stream, const char *data, size_t len, void *payload)
+{
+	out_ctx *o = payload;
+	if (o->ex) {
+		pw_exec_output(o->ex, stream == PW_PROC_STDERR ? PW_STREAM_STDERR : PW_STREAM_STDOUT, data,
+		               len);
+		return;
+	}
+	if (o->tail->len + 1 >= o->tail->max)
+		return;
+	size_t room = o->tail->max - 1 - o->tail->len;
+	pw__buf_append(o->tail, data, len < room ? len : room);
+}
+
+/* One invocation of the program. */
+typedef struct call {
+	char *program;
+	pw_proc_options po;
+	pw_proc_result pr;
+	pw_buf result; /* fd 3 */
+	pw_buf tail;   /* stdout+stderr of validate/plan */
+	char *request;
+	char **envp;
+	char *cwd;
+} call;
+
+static void call_dispose(call *c)
+{
+	free(c->program);
+	pw__buf_dispose(&c->result);
+	pw__buf_dispose(&c->tail);
+	free(c->request);
+	pw__proc_envp_free(c->envp);
+	free(c->cwd);
+}
+
+static int run_program(call *c, const exec_impl *x, const char *verb, const pw_step *step,
+                       const pw_workspace *ws, const pw_map *env, pw_exec *ex, pw_error **err)
+{
+	memset(c, 0, sizeof(*c));
+	c->result = (pw_buf)PW_BUF_INIT(PW_EXEC_RESULT_MAX);
+	c->tail = (pw_buf)PW_BUF_INIT(ERR_TAIL_MAX);
+	int rc = find_program(&c->program, x, step, err);
+	if (rc < 0)
+		return rc;
+	c->request = build_request(x, verb, step, ws, env, ex);
+	c->envp = build_envp(x, verb, step, ws, env);
+	c->cwd = ws ? strdup(pw_workspace_root(ws)) : step_dir(step);
+	if (!c->request || !c->envp)
+		return PW_ENOMEM;
+	const char *argv[] = {c->program, verb, NULL};
+	out_ctx *octx = malloc(sizeof(*octx));
+	if (!octx)
+		return PW_ENOMEM;
+	octx->ex = ex;
+	octx->tail = &c->tail;
+	pw_proc_options po = PW_PROC_OPTIONS_INIT;
+	po.argv = argv;
+	po.envp = (const char *const *)c->envp;
+	po.cwd = c->cwd;
+	po.on_output = on_output;
+	po.payload = octx;
+	po.stdin_data = c->request;
+	po.stdin_len = strlen(c->request);
+	po.capture_fd = RESULT_FD;
+	po.capture_out = &c->result;
+	if (ex) {
+		json_t *kg = pw__step_config_get(step, "kill_grace");
+		po.cancel_fd = pw_exec_cancel_fd(ex);
+		po.kill_grace_ms = json_is_number(kg) && json_number_value(kg) >= 0
+		                       ? (int64_t)(json_number_value(kg) * 1000.0)
+		                       : DEFAULT_KILL_GRACE_MS;
+	} else {
+		po.timeout_ms = AUX_TIMEOUT_MS;
+		po.kill_grace_ms = AUX_KILL_GRACE_MS;
+	}
+	if (ex)
+		pw_exec_log(ex, PW_LOG_DEBUG, "exec-connector", "running %s %s", c->program, verb);
+	rc = pw__proc_run(&c->pr, &po, err);
+	c->po = po;
+	c->po.argv = NULL;
+	c->po.payload = NULL;
+	free(octx);
+	if (rc < 0 && err && *err && !pw_error_operation(*err)) {
+		char op[256];
+		snprintf(op, sizeof(op), "running connector program for custom:%s (%s)", x->name, verb);
+		pw_error_set_operation(*err, op);
+	}
+	return rc;
+}
+
+/* How the call ended, when it did not end with a result to read: a crash, an overflow, a
+ * timeout of validate/plan. Returns 0 when the result can be read. */
+static int check_ended(call *c, const exec_impl *x, const char *verb, pw_error **err)
+{
+	pw_buf how = PW_BUF_INIT(1024);
+	pw__proc_result_describe(&how, &c->pr, &c->po);
+	int rc = 0;
+	if (c->pr.capture_overflow) {
+		rc = put(err, PW_EEXTERNAL, NULL,
+		         "keep the result small: large data belongs in files in the workspace", NULL,
+		         "connector program '%s' (custom:%s) wrote more than %zu bytes on fd 3 in %s",
+		         c->program, x->name, PW_EXEC_RESULT_MAX, verb);
+	} else if (c->pr.timed_out) {
+		rc = put(err, PW_ETIMEOUT, NULL, "validate and plan must answer within 60 seconds",
+		         pw__buf_cstr(&c->tail), "connector program '%s' (custom:%s) did not answer %s: %s",
+		         c->program, x->name, verb, pw__buf_cstr(&how));
+	} else if (!c->pr.exited && !c->pr.cancelled) {
+		rc = put(
+		    err, PW_EEXTERNAL, NULL,
+		    "the connector program crashed; run it by hand to see why (docs/plugins.md, \"Testing a "
+		    "connector program\")",
+		    pw__buf_cstr(&c->tail), "connector program '%s' (custom:%s) crashed in %s: %s",
+		    c->program, x->name, verb, pw__buf_cstr(&how));
+	}
+	pw__buf_dispose(&how);
+	return rc;
+}
+
+/* Parses fd 3 as a JSON object. NULL (with *err) when it is not one. */
+static json_t *parse_result(call *c, const exec_impl *x, const char *verb, pw_error **err)
+{
+	json_error_t je;
+	json_t *j = json_loadb(c->result.data ? c->result.data : "", c->result.len, 0, &je);
+	char excerpt[201];
+	snprintf(excerpt, sizeof(excerpt), "%s", pw__buf_cstr(&c->result));
+	if (!j) {
+		put(err, PW_EEXTERNAL, NULL,
+		    "the connector program must write one JSON object on fd 3 (docs/plugins.md, \"The "
+		    "result\")",
+		    excerpt,
+		    "connector program '%s' (custom:%s) wrote an invalid result on fd 3 in %s: %s (line %d, "
+		    "column %d)",
+		    c->program, x->name, verb, je.text, je.line, je.column);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		put(err, PW_EEXTERNAL, NULL, "the result is a JSON object such as {\"exit_code\":0}", excerpt,
+		    "connector program '%s' (custom:%s) wrote a result on fd 3 in %s that is not a JSON "
+		    "object",
+		    c->program, x->name, verb);
+		json_decref(j);
+		return NULL;
+	}
+	json_t *proto = json_object_get(j, "protocol");
+	if (proto && (!json_is_integer(proto) || json_integer_value(proto) != PW_EXEC_PROTOCOL_VERSION)) {
+		put(err, PW_EABI, NULL,
+		    "update the connector program, or leave \"protocol\" out of its result", excerpt,
+		    "connector program '%s' (custom:%s) answers with protocol %s; this pipewright speaks "
+		    "protocol %d",
+		    c->program, x->name, json_is_integer(proto) ? "other than 1" : "(not a number)",
+		    PW_EXEC_PROTOCOL_VERSION);
+		json_decref(j);
+		return NULL;
+	}
+	json_t *e = json_object_get(j, "error");
+	if (e) {
+		json_t *msg = json_is_object(e) ? json_object_get(e, "message") : e;
+		json_t *hint = json_is_object(e) ? json_object_get(e, "hint") : NULL;
+		put(err, PW_EEXTERNAL, NULL, json_is_string(hint) ? json_string_value(hint) : NULL, NULL,
+		    "custom:%s (%s): %s", x->name, verb,
+		    json_is_string(msg) ? json_string_value(msg) : "failed");
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* A program that exited non-zero without a result. */
+static int no_result(call *c, const exec_impl *x, const char *verb, pw_error **err)
+{
+	pw_buf how = PW_BUF_INIT(1024);
+	pw__proc_result_describe(&how, &c->pr, &c->po);
+	int rc = put(err, PW_EEXTERNAL, NULL,
+	             "a connector program writes its result as JSON on file descriptor 3 and exits 0 "
+	             "(docs/plugins.md)",
+	             pw__buf_cstr(&c->tail),
+	             "connector program '%s' (custom:%s) %s in %s without writing a result on fd 3",
+	             c->program, x->name, pw__buf_cstr(&how), verb);
+	pw__buf_dispose(&how);
+	return rc;
+}
+
+static int exec_validate(pw_connector *conn, const pw_step *step, pw_error **err)
+{
+	const exec_impl *x = pw_connector_impl(conn);
+	call c;
+	int rc = run_program(&c, x, "validate", step, NULL, NULL, NULL, err);
+	if (rc == 0)
+		rc = check_ended(&c, x, "validate", err);
+	if (rc == 0 && c.result.len == 0 && !(c.pr.exited && c.pr.exit_code == 0))
+		rc = no_result(&c, x, "validate", err);
+	if (rc == 0 && c.result.len > 0) {
+		json_t *j = parse_result(&c, x, "validate", err);
+		if (!j) {
+			rc = PW_EEXTERNAL;
+		} else {
+			json_t *errors = json_object_get(j, "errors");
+			size_t i;
+			json_t *one;
+			if (errors && !json_is_array(errors)) {
+				rc = put(err, PW_EEXTERNAL, NULL,
+				         "\"errors\" is a list of {key, message, hint}", NULL,
+				         "connector program '%s' (custom:%s) answered validate with "
+				         "\"errors\" that is not a list",
+				         c.program, x->name);
+			}
+			json_array_foreach(errors, i, one)
+			{
+				json_t *k = json_object_get(one, "key"), *m = json_object_get(one, "message"),
+				       *h = json_object_get(one, "hint");
+				rc = put(err, PW_ECONFIG, json_is_string(k) ? json_string_value(k) : NULL,
+				         json_is_string(h) ? json_string_value(h) : NULL, NULL,
+				         "step '%s' (custom:%s): %s", pw_step_name(step), x->name,
+				         json_is_string(m) ? json_string_value(m) : "invalid configuration");
+			}
+			json_decref(j);
+		}
+	}
+	call_dispose(&c);
+	return rc;
+}
+
+static char *value_text(json_t *v)
+{
+	if (json_is_string(v))
+		return strdup(json_string_value(v));
+	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+}
+
+static int exec_execute(pw_result **out, pw_connector *conn, const pw_step *step, const pw_workspace *ws,
+                        const pw_map *env, pw_exec *ex, pw_error **err)
+{
+	const exec_impl *x = pw_connector_impl(conn);
+	call c;
+	int rc = run_program(&c, x, "execute", step, ws, env, ex, err);
+	if (rc == 0)
+		rc = check_ended(&c, x, "execute", err);
+	if (rc == 0 && (c.pr.cancelled || pw_exec_cancelled(ex) != PW_CANCEL_NONE)) {
+		/* stopped on request: the manager reports the timeout or cancellation */
+		pw_result *r =
+		    pw_result_new(c.pr.exited ? c.pr.exit_code : 128 + c.pr.term_signal, NULL, NULL);
+		if (r && !c.pr.exited)
+			pw_result_set_signal(r, c.pr.term_signal);
+		*out = r;
+		call_dispose(&c);
+		return r ? 0 : PW_ENOMEM;
+	}
+	if (rc == 0 && c.result.len == 0)
+		rc = no_result(&c, x, "execute", err);
+	json_t *j = NULL;
+	if (rc == 0) {
+		j = parse_result(&c, x, "execute", err);
+		if (!j)
+			rc = PW_EEXTERNAL;
+	}
+	json_t *code = j ? json_object_get(j, "exit_code") : NULL;
+	if (rc == 0 && !json_is_integer(code))
+		rc = put(err, PW_EEXTERNAL, NULL, "write {\"exit_code\": 0} (an integer) on fd 3",
+		         pw__buf_cstr(&c.result),
+		         "connector program '%s' (custom:%s) wrote a result without an integer \"exit_code\"",
+		         c.program, x->name);
+	json_t *md = j ? json_object_get(j, "metadata") : NULL;
+	json_t *outs = j ? json_object_get(j, "outputs") : NULL;
+	if (rc == 0 && ((md && !json_is_object(md)) || (outs && !json_is_object(outs))))
+		rc = put(err, PW_EEXTERNAL, NULL, "\"metadata\" and \"outputs\" are JSON objects",
+		         pw__buf_cstr(&c.result),
+		         "connector program '%s' (custom:%s) wrote a result whose metadata or outputs is not "
+		         "an object",
+		         c.program, x->name);
+	if (rc == 0) {
+		json_int_t ec = json_integer_value(code);
+		pw_result *r = pw_result_new(ec < INT_MIN   ? INT_MIN
+		                             : ec > INT_MAX ? INT_MAX
+		                                            : (int)ec,
+		                             NULL, NULL);
+		if (!r) {
+			rc = PW_ENOMEM;
+		} else {
+			const char *k;
+			json_t *v;
+			json_object_foreach(md, k, v)
+			{
+				char *t = value_text(v);
+				pw_result_with_metadata(r, k, t ? t : "");
+				free(t);
+			}
+			json_object_foreach(outs, k, v)
+			{
+				char *t = value_text(v);
+				pw_exec_set_output(ex, k, t ? t : "");
+				free(t);
+			}
+			pw_result_with_metadata(r, "connector_program", c.program);
+			char buf[32];
+			snprintf(buf, sizeof(buf), "%lld", (long long)c.pr.duration_ms);
+			pw_result_with_metadata(r, "duration_ms", buf);
+			*out = r;
+		}
+	}
+	json_decref(j);
+	call_dispose(&c);
+	return rc;
+}
+
+static int exec_plan(char **out, pw_connector *conn, const pw_step *step, const pw_workspace *ws,
+                     const pw_map *env, pw_error **err)
+{
+	const exec_impl *x = pw_connector_impl(conn);
+	call c;
+	int rc = run_program(&c, x, "plan", step, ws, env, NULL, err);
+	if (rc == 0)
+		rc = check_ended(&c, x, "plan", err);
+	if (rc == 0 && c.result.len == 0) {
+		if (c.pr.exited && c.pr.exit_code == 0) {
+			pw_buf b = PW_BUF_INIT(0);
+			pw__buf_printf(
+			    &b, "run: %s execute (executable connector custom:%s; it describes no plan)\n",
+			    c.program, x->name);
+			*out = pw__buf_detach(&b);
+		} else {
+			rc = no_result(&c, x, "plan", err);
+		}
+	} else if (rc == 0) {
+		json_t *j = parse_result(&c, x, "plan", err);
+		json_t *p = j ? json_object_get(j, "plan") : NULL;
+		if (!j) {
+			rc = PW_EEXTERNAL;
+		} else if (!json_is_string(p)) {
+			rc = put(err, PW_EEXTERNAL, NULL, "answer plan with {\"plan\": \"text\"}",
+			         pw__buf_cstr(&c.result),
+			         "connector program '%s' (custom:%s) answered plan without a \"plan\" string",
+			         c.program, x->name);
+		} else {
+			size_t n = strlen(json_string_value(p));
+			pw_buf b = PW_BUF_INIT(0);
+			pw__buf_puts(&b, json_string_value(p));
+			if (n == 0 || json_string_value(p)[n - 1] != '\n')
+				pw__buf_putc(&b, '\n');
+			*out = pw__buf_detach(&b);
+		}
+		json_decref(j);
+	}
+	call_dispose(&c);
+	return rc;
+}
+
+static void exec_destroy(pw_connector *c)
+{
+	free(pw_connector_impl(c));
+}
+
+static const pw_connector_ops exec_ops = {
+    .version = PW_CONNECTOR_OPS_VERSION,
+    .caps = PW_CAP_PLAN | PW_CAP_CANCEL,
+    .validate_config = exec_validate,
+    .execute_step = exec_execute,
+    .plan = exec_plan,
+    .destroy = exec_destroy,
+};
+
+static int exec_supports(const char *type, void *payload)
+{
+	return pw_connector_kind_of(type) == PW_KIND_CUSTOM;
+}
+
+static int exec_create(pw_connector **out, const char *type, pw_manager *m, void *payload, pw_error **err)
+{
+	*out = NULL;
+	if (pw_connector_kind_of(type) != PW_KIND_CUSTOM)
+		return pw_error_set(err, PW_EINVAL,
+		                    "the executable-connector factory makes custom:NAME types, not '%s'",
+		                    type);
+	const char *name = type + strlen(PW_TYPE_CUSTOM_PREFIX);
+	exec_impl *x = calloc(1, sizeof(*x));
+	if (!x)
+		return PW_ENOMEM;
+	if (strlen(name) >= sizeof(x->name)) {
+		free(x);
+		return pw_error_set(err, PW_EINVAL, "connector name '%s' is too long", name);
+	}
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	snprintf(x->program, sizeof(x->program), PW_EXEC_PROGRAM_PREFIX "%s", name);
+	int rc = pw_connector_new(out, &exec_ops, x->program, type, x, err);
+	if (rc < 0)
+		free(x);
+	return rc;
+}
+
+/* Reports custom:NAME for every executable pipewright-connector-NAME on the host's PATH. */
+static void exec_list(pw_type_list_fn add, void *ctx, void *payload)
+{
+	if (hide_listing)
+		return;
+	const char *path = host_path();
+	size_t plen = strlen(PW_EXEC_PROGRAM_PREFIX);
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		if (n > 0 && path[0] == '/' && n < PATH_MAX) {
+			char dir[PATH_MAX];
+			memcpy(dir, path, n);
+			dir[n] = '\0';
+			DIR *d = opendir(dir);
+			struct dirent *de;
+			while (d && (de = readdir(d)) != NULL) {
+				if (strncmp(de->d_name, PW_EXEC_PROGRAM_PREFIX, plen) != 0)
+					continue;
+				char type[300], full[PATH_MAX + 300];
+				snprintf(type, sizeof(type), PW_TYPE_CUSTOM_PREFIX "%s", de->d_name + plen);
+				snprintf(full, sizeof(full), "%s/%s", dir, de->d_name);
+				if (pw_connector_kind_of(type) == PW_KIND_CUSTOM && access(full, X_OK) == 0)
+					add(type, ctx);
+			}
+			if (d)
+				closedir(d);
+		}
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+}
+
+static const pw_factory_ops exec_factory = {
+    .version = PW_FACTORY_OPS_VERSION,
+    .name = PW_EXEC_FACTORY_NAME,
+    .supports = exec_supports,
+    .create = exec_create,
+    .list_types = exec_list,
+};
+
+int pw__exec_factory_register(pw_manager *m, pw_error **err)
+{
+	return pw_manager_register_factory(m, &exec_factory, NULL, err);
+}
