@@ -233,7 +233,7 @@ PW_TEST(test_list_available_connectors)
 		shells += strcmp(list[n], "shell") == 0;
 		customs += strcmp(list[n], "custom:a") == 0;
 	}
-	PW_CHECK_INT(n, 2);
+	PW_CHECK_INT(n, 3); /* shell and docker (built in), custom:a */
 	PW_CHECK_INT(shells, 1);
 	PW_CHECK_INT(customs, 1);
 	pw_strv_free(list);

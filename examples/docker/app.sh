@@ -1,0 +1,5 @@
+#!/bin/sh
+# Runs inside the built image.
+cat /greeting
+echo "workspace: $(pwd)"
+ls /app
