@@ -389,19 +389,31 @@ static size_t choose(const board *b, unsigned char *show, int max_rows)
 	return b->count - shown;
 }
 
-void board_erase(board *b)
+/* Rows the last frame takes on the screen now (rows drawn at another width may wrap). */
+static int physical_rows(const board *b)
 {
-	if (!b || !b->drawn_rows)
-		return;
 	int width, rows;
 	board_term_size(fileno(b->out), &width, &rows);
-	/* rows drawn at another width may now wrap */
 	int physical = 0;
 	for (int i = 0; i < b->drawn_rows; i++) {
 		int c = b->drawn_cols[i];
 		physical += c > 0 && width > 0 ? (c + width - 1) / width : 1;
 	}
-	fprintf(b->out, "\r\033[%dA\033[J", physical);
+	return physical;
+}
+
+/* Line by line rather than with one clear-to-end-of-screen: terminals such as tmux copy a
+ * screen cleared from its top-left corner into their scrollback. */
+void board_erase(board *b)
+{
+	if (!b || !b->drawn_rows)
+		return;
+	int n = physical_rows(b);
+	fprintf(b->out, "\r\033[%dA\033[2K", n);
+	for (int i = 1; i < n; i++)
+		fputs("\033[1B\033[2K", b->out);
+	if (n > 1)
+		fprintf(b->out, "\033[%dA", n - 1);
 	b->drawn_rows = 0;
 	b->dirty = 1;
 }
@@ -411,7 +423,9 @@ static void draw(board *b)
 	int width, rows;
 	board_term_size(fileno(b->out), &width, &rows);
 	int64_t t = now_ms();
-	board_erase(b);
+	/* overwrite the last frame in place; each line ends with clear-to-end-of-line */
+	if (b->drawn_rows)
+		fprintf(b->out, "\r\033[%dA", physical_rows(b));
 	size_t done = 0, running = 0, failed = 0;
 	int namew = 4;
 	for (size_t i = 0; i < b->count; i++) {
@@ -453,19 +467,20 @@ static void draw(board *b)
 	cols[nrows++] = put_clipped(b->out, head, width - 1);
 	if (b->color)
 		fputs("\033[0m", b->out);
-	fputc('\n', b->out);
+	fputs("\033[K\n", b->out);
 	for (size_t i = 0; i < b->count; i++) {
 		if (!show[i])
 			continue;
 		cols[nrows++] = draw_entry(b, &b->entries[i], width, namew, t);
-		fputc('\n', b->out);
+		fputs("\033[K\n", b->out);
 	}
 	if (hidden) {
 		char more[64];
 		snprintf(more, sizeof(more), "  (+%zu more)", hidden);
 		cols[nrows++] = put_clipped(b->out, more, width - 1);
-		fputc('\n', b->out);
+		fputs("\033[K\n", b->out);
 	}
+	fputs("\033[J", b->out); /* rows of a longer last frame */
 	fflush(b->out);
 	free(show);
 	free(b->drawn_cols);

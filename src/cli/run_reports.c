@@ -103,8 +103,7 @@ void cli_print_failed_tails(const pw_run *run, FILE *out, int lines)
 		start = end;
 		while (start > 0 && !(log[start - 1] == '\n' && ++n >= lines))
 			start--;
-		fprintf(out, "\n--- %s (%s): last lines of its log (pipewright logs %s %s) ---\n",
-		        pw_report_step_name(rep, i), st, pw_report_run_id(rep), pw_report_step_name(rep, i));
+		fprintf(out, "\n--- %s %s; the end of its log:\n", pw_report_step_name(rep, i), st);
 		fwrite(log + start, 1, end - start, out);
 		fputc('\n', out);
 		pw_free(log);
