@@ -111,11 +111,12 @@ PW_TEST(reports_from_a_run)
 
 	char *junit = render(rep, PW_REPORT_JUNIT);
 	PW_REQUIRE(junit);
-	PW_CHECK_CONTAINS(junit, "<testsuite name=\"report-test\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\"");
+	PW_CHECK_CONTAINS(
+	    junit, "<testsuite name=\"report-test\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\"");
 	PW_CHECK_CONTAINS(junit, "<testcase name=\"test\" classname=\"report-test\"");
 	PW_CHECK_CONTAINS(junit, "<failure message=\"exit code 3\" type=\"failed\">");
 	PW_CHECK_CONTAINS(junit, "a &lt;b&gt; &amp; &quot;c&quot;");
-	PW_CHECK_CONTAINS(junit, "red\n");      /* escape sequences and \001 removed */
+	PW_CHECK_CONTAINS(junit, "red\n"); /* escape sequences and \001 removed */
 	PW_CHECK_NOT_CONTAINS(junit, "\033");
 	PW_CHECK_NOT_CONTAINS(junit, "\001");
 	PW_CHECK_CONTAINS(junit, "<skipped message=");
@@ -225,8 +226,8 @@ PW_TEST(formats_and_pipeline_section)
 	e = NULL;
 
 	pw_pipeline *p = NULL;
-	PW_REQUIRE(pw_pipeline_load_string(&p, pipeline_yaml, strlen(pipeline_yaml), "/ws/pipewright.yml", NULL) ==
-	           0);
+	PW_REQUIRE(pw_pipeline_load_string(&p, pipeline_yaml, strlen(pipeline_yaml), "/ws/pipewright.yml",
+	                                   NULL) == 0);
 	pw_report_target *t = NULL;
 	size_t n = 0;
 	PW_REQUIRE(pw_report_targets_from_pipeline(&t, &n, p, NULL, NULL) == 0);
@@ -240,7 +241,8 @@ PW_TEST(formats_and_pipeline_section)
 	pw_report_targets_free(t, n);
 	pw_pipeline_free(p);
 
-	static const char bad[] = "version: 1\nreports:\n  pdf: out.pdf\nsteps:\n  - name: a\n    command: true\n";
+	static const char bad[] =
+	    "version: 1\nreports:\n  pdf: out.pdf\nsteps:\n  - name: a\n    command: true\n";
 	PW_REQUIRE(pw_pipeline_load_string(&p, bad, strlen(bad), "/ws/p.yml", NULL) == 0);
 	PW_CHECK_INT(pw_report_targets_from_pipeline(&t, &n, p, NULL, &e), PW_EVALIDATION);
 	PW_CHECK(e && strstr(pw_error_message(e), "pdf"));
