@@ -5,8 +5,8 @@ set -eu
 
 PACKAGES="gcc make cmake ninja-build pkg-config git ca-certificates openssl \
 libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev \
-python3 python3-yaml clang-format time procps curl \
-podman runc busybox-static uidmap"
+python3 python3-yaml python3-jsonschema libxml2-utils clang-format time procps curl tmux \
+podman runc busybox-static uidmap chromium"
 
 missing=""
 for p in $PACKAGES; do

@@ -11,17 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/board.h"
+#include "cli/cli.h"
 #include "pipewright.h"
+#include "pipewright/report.h"
 #include "pipewright/sys/plugin.h"
-
-enum {
-	EXIT_OK = 0,
-	EXIT_STEP_FAILED = 1,
-	EXIT_INVALID = 2,
-	EXIT_USAGE = 3,
-	EXIT_ERROR = 4,
-	EXIT_CANCELLED = 130
-};
 
 typedef struct cli {
 	int color;
@@ -32,6 +26,7 @@ typedef struct cli {
 	int tty_out;    /* stdout is a terminal: flush every line */
 	int dirty;      /* buffered output not yet flushed (under print_lock) */
 	int stop_flush; /* ends the flusher thread (under print_lock) */
+	board *board;   /* the live board (--progress tty), under print_lock; NULL: plain */
 } cli;
 
 static cli g_cli = {.level = PW_LOG_WARN, .print_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -68,6 +63,9 @@ static void usage(FILE *f)
 	      "  validate FILE      check a pipeline and every step's configuration; runs nothing\n"
 	      "  plan FILE          show what every step would do (dry run; secrets masked)\n"
 	      "  connectors         list the available connector types (--stats: statistics)\n"
+	      "  runs               list past runs of the workspace\n"
+	      "  logs RUN [STEP]    print the stored logs of a past run\n"
+	      "  report RUN --html FILE   render a report of a past run (also --junit, --json)\n"
 	      "\n"
 	      "options: --version, --help (also after each command);\n"
 	      "         --plugin FILE (repeatable, after the command) loads a connector plug-in\n"
@@ -92,6 +90,11 @@ static void usage_run(FILE *f)
 	      "      --log-format F     text (default) or json for diagnostics on stderr\n"
 	      "      --color WHEN       auto (default), always or never\n"
 	      "  -q, --quiet            do not print step output, only the summary\n"
+	      "      --progress MODE    auto (default: tty when stdout is a terminal and CI is not\n"
+	      "                         set), tty (a live board of the steps) or plain (prefixed lines)\n"
+	      "      --report FMT=FILE  write a report when the run ends: junit=FILE, json=FILE or\n"
+	      "                         html=FILE (repeatable; replaces the pipeline file's `reports:`\n"
+	      "                         entry of that format, whose paths are relative to the workspace)\n"
 	      "\n"
 	      "Each run writes .pipewright/runs/<run-id>/ in the workspace: one log per step,\n"
 	      "result.json and audit.jsonl. SIGINT or SIGTERM cancels running steps (their\n"
@@ -114,6 +117,10 @@ static void print_error(const pw_error *e)
 static void on_log(const pw_log_record *rec, void *payload)
 {
 	pthread_mutex_lock(&g_cli.print_lock);
+	if (g_cli.board) {
+		board_erase(g_cli.board);
+		fflush(stdout);
+	}
 	if (g_cli.json_logs) {
 		json_t *o = json_object();
 		json_object_set_new(o, "unix_ms", json_integer(rec->unix_ms));
@@ -131,6 +138,10 @@ static void on_log(const pw_log_record *rec, void *payload)
 		        col(C_RESET), rec->run_id, *rec->step ? " step=" : "", rec->step, rec->component,
 		        rec->message);
 	}
+	if (g_cli.board) {
+		fflush(stderr);
+		board_render(g_cli.board);
+	}
 	pthread_mutex_unlock(&g_cli.print_lock);
 }
 
@@ -141,6 +152,11 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
 	if (g_quiet)
 		return;
 	pthread_mutex_lock(&g_cli.print_lock);
+	if (g_cli.board) {
+		board_output(g_cli.board, step, data, len);
+		pthread_mutex_unlock(&g_cli.print_lock);
+		return;
+	}
 	const char *color = step_color(step);
 	while (len) {
 		const char *nl = memchr(data, '\n', len);
@@ -176,6 +192,8 @@ static void *flusher_main(void *arg)
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&g_cli.print_lock);
 		int stop = g_cli.stop_flush;
+		if (g_cli.board)
+			board_render(g_cli.board);
 		if (g_cli.dirty) {
 			fflush(stdout);
 			g_cli.dirty = 0;
@@ -190,6 +208,12 @@ static void on_event(const char *step, pw_step_status status, unsigned int attem
                      const pw_error *error, void *payload)
 {
 	pthread_mutex_lock(&g_cli.print_lock);
+	if (g_cli.board) {
+		board_step_event(g_cli.board, step, status, result ? pw_result_exit_code(result) : -1);
+		board_render(g_cli.board);
+		pthread_mutex_unlock(&g_cli.print_lock);
+		return;
+	}
 	switch (status) {
 	case PW_STEP_RUNNING:
 		fprintf(stdout, "%s%s |%s %s-> started%s\n", step_color(step), step, col(C_RESET), col(C_DIM),
@@ -481,7 +505,8 @@ static int parse_uint(const char *s, unsigned int *out)
 
 static int cmd_run(int argc, char **argv)
 {
-	const char *file = NULL, *workspace = NULL, *run_id = NULL, *color = "auto";
+	const char *file = NULL, *workspace = NULL, *run_id = NULL, *color = "auto", *progress = "auto";
+	const char *report_paths[4] = {NULL, NULL, NULL, NULL}; /* by pw_report_format */
 	unsigned int jobs = 0;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -518,6 +543,25 @@ static int cmd_run(int argc, char **argv)
 			color = argv[++i];
 		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
 			g_quiet = 1;
+		} else if (!strcmp(a, "--progress") && i + 1 < argc) {
+			progress = argv[++i];
+		} else if (!strncmp(a, "--progress=", 11)) {
+			progress = a + 11;
+		} else if ((!strcmp(a, "--report") && i + 1 < argc) || !strncmp(a, "--report=", 9)) {
+			const char *spec = a[8] == '=' ? a + 9 : argv[++i];
+			const char *eq = strchr(spec, '=');
+			char fmt[16];
+			pw_report_format f;
+			snprintf(fmt, sizeof(fmt), "%.*s", eq && eq - spec < 15 ? (int)(eq - spec) : 0, spec);
+			if (!eq || !eq[1] || pw_report_format_parse(&f, fmt, NULL) < 0) {
+				fprintf(
+				    stderr,
+				    "pipewright run: --report takes junit=FILE, json=FILE or html=FILE, not "
+				    "'%s'\n",
+				    spec);
+				return EXIT_USAGE;
+			}
+			report_paths[f] = eq + 1;
 		} else if (a[0] != '-' && !file) {
 			file = a;
 		} else {
@@ -536,6 +580,20 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "pipewright run: --color is auto, always or never, not '%s'\n", color);
 		return EXIT_USAGE;
 	}
+	int use_board;
+	if (!strcmp(progress, "tty"))
+		use_board = 1;
+	else if (!strcmp(progress, "plain"))
+		use_board = 0;
+	else if (!strcmp(progress, "auto")) {
+		const char *term = getenv("TERM"), *ci = getenv("CI");
+		use_board = isatty(STDOUT_FILENO) && !(ci && *ci) && !(term && !strcmp(term, "dumb"));
+	} else {
+		fprintf(stderr, "pipewright run: --progress is auto, tty or plain, not '%s'\n", progress);
+		return EXIT_USAGE;
+	}
+	if (g_quiet)
+		use_board = 0;
 	if (!file)
 		file = "pipewright.yml";
 
@@ -546,6 +604,10 @@ static int cmd_run(int argc, char **argv)
 		rc = make_manager(&m);
 	if (rc == EXIT_OK)
 		rc = validate_into(p, m);
+	pw_report_target *reports = NULL;
+	size_t nreports = 0;
+	if (rc == EXIT_OK)
+		rc = cli_report_targets(&reports, &nreports, p, workspace, report_paths);
 	if (rc != EXIT_OK) {
 		pw_manager_free(m);
 		pw_pipeline_free(p);
@@ -575,6 +637,7 @@ static int cmd_run(int argc, char **argv)
 		int code = pw_error_code(e);
 		print_error(e);
 		pw_error_free(e);
+		pw_report_targets_free(reports, nreports);
 		pw_manager_free(m);
 		pw_pipeline_free(p);
 		return code == PW_EVALIDATION ? EXIT_INVALID : EXIT_ERROR;
@@ -585,6 +648,12 @@ static int cmd_run(int argc, char **argv)
 	g_cli.tty_out = isatty(STDOUT_FILENO);
 	static char outbuf[1 << 16];
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	if (use_board) {
+		pthread_mutex_lock(&g_cli.print_lock);
+		g_cli.board = board_new(stdout, pw_pipeline_name(p), pw_pipeline_step_count(p), g_cli.color);
+		board_render(g_cli.board);
+		pthread_mutex_unlock(&g_cli.print_lock);
+	}
 	int have_flusher = pthread_create(&flusher, NULL, flusher_main, NULL) == 0;
 
 	int runrc = pw_run_execute(run, &e);
@@ -599,6 +668,15 @@ static int cmd_run(int argc, char **argv)
 		g_cli.stop_flush = 1;
 		pthread_mutex_unlock(&g_cli.print_lock);
 		pthread_join(flusher, NULL);
+	}
+	pthread_mutex_lock(&g_cli.print_lock);
+	board *bd = g_cli.board;
+	g_cli.board = NULL;
+	pthread_mutex_unlock(&g_cli.print_lock);
+	if (bd) {
+		board_finish(bd);
+		board_free(bd);
+		cli_print_failed_tails(run, stdout, 10);
 	}
 	fflush(stdout);
 	if (e)
@@ -621,6 +699,8 @@ static int cmd_run(int argc, char **argv)
 		fputc('\n', stdout);
 	}
 	fprintf(stdout, "logs: %s\n", pw_run_dir(run));
+	int report_rc = cli_write_reports(run, reports, nreports, stdout);
+	pw_report_targets_free(reports, nreports);
 	fflush(stdout);
 	for (size_t i = 0; i < n; i++) {
 		const pw_error *se = pw_run_step_error(run, i);
@@ -636,7 +716,7 @@ static int cmd_run(int argc, char **argv)
 	pw_pipeline_free(p);
 	switch (runrc) {
 	case 0:
-		return EXIT_OK;
+		return report_rc;
 	case PW_ESTEP:
 		return EXIT_STEP_FAILED;
 	case PW_ECANCELLED:
@@ -679,6 +759,12 @@ int main(int argc, char **argv)
 		return cmd_plan(argc - 2, argv + 2);
 	if (!strcmp(cmd, "connectors"))
 		return cmd_connectors(argc - 2, argv + 2);
+	if (!strcmp(cmd, "runs"))
+		return cli_cmd_runs(argc - 2, argv + 2);
+	if (!strcmp(cmd, "logs"))
+		return cli_cmd_logs(argc - 2, argv + 2);
+	if (!strcmp(cmd, "report"))
+		return cli_cmd_report(argc - 2, argv + 2);
 	fprintf(stderr, "pipewright: unknown command '%s'\n\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/internal.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/report_int.h"
 #include "pipewright/run.h"
 
 int pw__pipeline_load_secrets(const pw_pipeline *p, pw_secrets *into, pw_error **err);
@@ -43,6 +44,8 @@ typedef struct step_state {
 	FILE *log;
 	pthread_mutex_t out_lock;
 	pw_buf line[2];           /* partial lines per stream */
+	uint64_t out_bytes[2];    /* masked output bytes per stream, all attempts */
+	uint64_t out_lines;       /* complete lines delivered */
 	unsigned char *ancestors; /* [steps_count]: 1 when that step is a transitive need */
 } step_state;
 
@@ -328,6 +331,8 @@ void pw_run_cancel(pw_run *r)
 static void deliver_line(step_state *st, pw_stream stream, const char *data, size_t len)
 {
 	pw_run *r = st->run;
+	for (size_t k = 0; k < len; k++)
+		st->out_lines += data[k] == '\n';
 	if (r->opts.on_output)
 		r->opts.on_output(st->step->name, stream, data, len, r->opts.output_payload);
 }
@@ -346,6 +351,7 @@ static void on_step_output(const char *step, pw_stream stream, const char *data,
 	pthread_mutex_lock(&st->out_lock);
 	if (st->log)
 		fwrite(data, 1, len, st->log);
+	st->out_bytes[stream == PW_STREAM_STDERR ? 1 : 0] += len;
 	pw_buf *lb = &st->line[stream == PW_STREAM_STDERR ? 1 : 0];
 	while (len) {
 		if (lb->len) {
@@ -704,6 +710,30 @@ static json_t *error_json(const pw_error *e)
 	return o;
 }
 
+/* The manager's statistics per connector type, as of the end of the run (cumulative over
+ * every run the manager carried out). */
+static json_t *connector_stats_json(pw_manager *m)
+{
+	json_t *a = json_array();
+	pw_connector_stats st[32];
+	size_t n = pw_manager_get_stats(m, st, sizeof(st) / sizeof(st[0]));
+	if (n > sizeof(st) / sizeof(st[0]))
+		n = sizeof(st) / sizeof(st[0]);
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "type", json_string(st[i].type));
+		json_object_set_new(o, "created", json_integer((json_int_t)st[i].created));
+		json_object_set_new(o, "cache_hits", json_integer((json_int_t)st[i].cache_hits));
+		json_object_set_new(o, "executions", json_integer((json_int_t)st[i].executions));
+		json_object_set_new(o, "successes", json_integer((json_int_t)st[i].successes));
+		json_object_set_new(o, "failures", json_integer((json_int_t)st[i].failures));
+		json_object_set_new(o, "total_ms", json_real(st[i].total_ms));
+		json_object_set_new(o, "max_ms", json_real(st[i].max_ms));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static void write_result_json(pw_run *r, const char *status)
 {
 	char ts[40];
@@ -715,9 +745,14 @@ static void write_result_json(pw_run *r, const char *status)
 	json_object_set_new(root, "workspace", json_string(pw_workspace_root(r->ws)));
 	pw__iso8601(ts, sizeof(ts), r->started_unix_ms);
 	json_object_set_new(root, "started_at", json_string(ts));
-	json_object_set_new(root, "duration_ms", json_integer(pw__now_ms() - r->start_ms));
+	int64_t elapsed = pw__now_ms() - r->start_ms;
+	pw__iso8601(ts, sizeof(ts), r->started_unix_ms + elapsed);
+	json_object_set_new(root, "finished_at", json_string(ts));
+	json_object_set_new(root, "duration_ms", json_integer(elapsed));
 	json_object_set_new(root, "status", json_string(status));
 	json_object_set_new(root, "connector_system_version", json_string(pw_version()));
+	json_object_set_new(root, "jobs", json_integer(r->opts.jobs));
+	json_object_set_new(root, "connector_stats", connector_stats_json(r->manager));
 	json_t *steps = json_array();
 	for (size_t i = 0; i < r->count; i++) {
 		step_state *st = &r->steps[i];
@@ -726,10 +761,22 @@ static void write_result_json(pw_run *r, const char *status)
 		json_object_set_new(o, "connector", st->type ? json_string(st->type) : json_null());
 		json_object_set_new(o, "status", json_string(pw_step_status_name(st->status)));
 		json_object_set_new(o, "attempts", json_integer(st->attempts));
+		json_t *needs = json_array();
+		for (size_t n = 0; n < st->step->needs_count; n++)
+			json_array_append_new(needs, json_string(st->step->needs[n]));
+		json_object_set_new(o, "needs", needs);
 		if (st->start_ms) {
 			pw__iso8601(ts, sizeof(ts), st->started_unix_ms);
 			json_object_set_new(o, "started_at", json_string(ts));
+			json_object_set_new(o, "start_offset_ms", json_integer(st->start_ms - r->start_ms));
 			json_object_set_new(o, "duration_ms", json_integer(st->end_ms - st->start_ms));
+			json_t *stats = json_object();
+			json_object_set_new(stats, "stdout_bytes",
+			                    json_integer((json_int_t)st->out_bytes[0]));
+			json_object_set_new(stats, "stderr_bytes",
+			                    json_integer((json_int_t)st->out_bytes[1]));
+			json_object_set_new(stats, "output_lines", json_integer((json_int_t)st->out_lines));
+			json_object_set_new(o, "stats", stats);
 		}
 		if (st->result) {
 			json_object_set_new(o, "exit_code", json_integer(pw_result_exit_code(st->result)));
@@ -851,6 +898,11 @@ const char *pw_run_id(const pw_run *r)
 const char *pw_run_dir(const pw_run *r)
 {
 	return r->run_dir;
+}
+
+const pw_secrets *pw__run_secrets(const pw_run *r)
+{
+	return r->secrets;
 }
 
 size_t pw_run_step_count(const pw_run *r)

@@ -1,0 +1,37 @@
+/* What the pipewright command's files share: exit statuses (documented in usage() and the
+ * README) and the subcommands that live outside main.c. */
+#ifndef PW_CLI_CLI_H
+#define PW_CLI_CLI_H
+
+enum {
+	EXIT_OK = 0,
+	EXIT_STEP_FAILED = 1,
+	EXIT_INVALID = 2,
+	EXIT_USAGE = 3,
+	EXIT_ERROR = 4,
+	EXIT_CANCELLED = 130
+};
+
+/* history.c: past runs from <workspace>/.pipewright/runs/. argv starts after the command. */
+int cli_cmd_runs(int argc, char **argv);
+int cli_cmd_logs(int argc, char **argv);
+int cli_cmd_report(int argc, char **argv);
+
+/* run_reports.c: the reports `pipewright run` writes. */
+#include <stdio.h>
+
+#include "pipewright/report.h"
+#include "pipewright/run.h"
+
+/* The reports of a run: the pipeline's `reports:` section (paths relative to workspace, or to
+ * the pipeline file's directory when NULL) with each format in cli_paths (indexed by
+ * pw_report_format; relative to the current directory) replacing the file's entry. Prints
+ * problems; returns EXIT_OK or EXIT_INVALID. */
+int cli_report_targets(pw_report_target **out, size_t *count, const pw_pipeline *p, const char *workspace,
+                       const char *const cli_paths[4]);
+/* Writes them from the finished run; says on out where each went. EXIT_OK or EXIT_ERROR. */
+int cli_write_reports(const pw_run *run, const pw_report_target *targets, size_t count, FILE *out);
+/* The last `lines` lines of each failed step's log (the board does not show step output). */
+void cli_print_failed_tails(const pw_run *run, FILE *out, int lines);
+
+#endif
