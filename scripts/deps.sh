@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="gcc make cmake ninja-build pkg-config git ca-certificates openssl \
 libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev \
-python3 clang-format time procps"
+python3 clang-format time procps clang libclang-rt-14-dev valgrind"
 
 missing=""
 for p in $PACKAGES; do
