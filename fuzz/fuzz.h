@@ -12,12 +12,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A broken property is a finding like a crash: report it and abort so that the fuzzer keeps
  * the input. */
-#define FUZZ_ASSERT(cond)                                                                          \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
+#define FUZZ_ASSERT(cond)                                                                             \
+	do {                                                                                          \
+		if (!(cond)) {                                                                        \
 			fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                                   \
-		}                                                                                  \
+			abort();                                                                      \
+		}                                                                                     \
 	} while (0)
 
 #endif

@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (clean)
 				b = clean_secret_byte(b);
 			else if (b == '\0' || b == '*') /* a secret with the mask's byte could be */
-				b = 'x';                    /* spelt by mask + text: not a leak */
+				b = 'x';                /* spelt by mask + text: not a leak */
 			secrets[have][j] = (char)b;
 		}
 		secrets[have][n] = '\0';
