@@ -139,6 +139,44 @@ PW_TEST(connector_path_is_a_path_not_a_command_line)
 	remove_workdir();
 }
 
+PW_TEST(steps_and_connector_programs_do_not_get_the_host_environment)
+{
+	make_workdir();
+	PW_REQUIRE(workdir[0]);
+	char prog[512];
+	snprintf(prog, sizeof(prog), "%s/ws/pipewright-connector-env", workdir);
+	FILE *f = fopen(prog, "w");
+	PW_REQUIRE(f != NULL);
+	fputs("#!/bin/sh\ncat >/dev/null\nenv | sort\nprintf '{\"exit_code\":0}' >&3\n", f);
+	fclose(f);
+	PW_REQUIRE(chmod(prog, 0700) == 0);
+	PW_REQUIRE(setenv("PW_HOST_ONLY_CREDENTIAL", "host-credential-value", 1) == 0);
+	pw_map *env = pw_map_new();
+	pw_map_set(env, "GIVEN", "given-value");
+	char cfg[700];
+	snprintf(cfg, sizeof(cfg), "{\"connector_path\": \"%s\"}", prog);
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	PW_CHECK_INT(run_step(&r, &e, "custom:env", cfg, env), 0);
+	PW_REQUIRE(r != NULL);
+	PW_CHECK_NOT_CONTAINS(pw_result_stdout(r), "PW_HOST_ONLY_CREDENTIAL");
+	PW_CHECK_CONTAINS(pw_result_stdout(r), "GIVEN=given-value");
+	PW_CHECK_CONTAINS(pw_result_stdout(r), "PIPEWRIGHT_PROTOCOL=1");
+	pw_result_free(r);
+	pw_error_free(e);
+	r = NULL;
+	e = NULL;
+	PW_CHECK_INT(run_step(&r, &e, "shell", "{\"command\": \"env\"}", env), 0);
+	PW_REQUIRE(r != NULL);
+	PW_CHECK_NOT_CONTAINS(pw_result_stdout(r), "PW_HOST_ONLY_CREDENTIAL");
+	PW_CHECK_CONTAINS(pw_result_stdout(r), "GIVEN=given-value");
+	pw_result_free(r);
+	pw_error_free(e);
+	unsetenv("PW_HOST_ONLY_CREDENTIAL");
+	pw_map_free(env);
+	remove_workdir();
+}
+
 /* ---- paths that leave the workspace ---- */
 
 static void check_refused(const char *wd, const char *message)
