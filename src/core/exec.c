@@ -19,6 +19,7 @@ typedef struct capture {
 	pw_mask_stream *ms;
 	char *data; /* tail of the masked stream; holds up to 2 * limit before compaction */
 	size_t len;
+	size_t cap; /* allocated: grows with the output, at most 2 * limit */
 	size_t limit;
 	uint64_t total;
 	int truncated;
@@ -66,11 +67,33 @@ static int make_pipe(int fds[2])
 	return 0;
 }
 
+/* Makes room for `need` bytes; the buffer grows on demand so that a step that prints
+ * little costs little. Returns 0, or -1 when memory is exhausted (the chunk is dropped from
+ * the capture; the console and log still get it). */
+static int capture_reserve(capture *c, size_t need)
+{
+	if (need <= c->cap)
+		return 0;
+	size_t want = c->cap ? c->cap : 4096;
+	while (want < need)
+		want *= 2;
+	if (want > 2 * c->limit)
+		want = 2 * c->limit;
+	char *p = realloc(c->data, want);
+	if (!p)
+		return -1;
+	c->data = p;
+	c->cap = want;
+	return 0;
+}
+
 static void capture_append(capture *c, const char *data, size_t len)
 {
 	c->total += len;
 	if (len >= c->limit) {
 		/* the chunk alone fills the window */
+		if (capture_reserve(c, c->limit) < 0)
+			return;
 		memcpy(c->data, data + len - c->limit, c->limit);
 		c->len = c->limit;
 		c->truncated = c->total > c->limit;
@@ -82,6 +105,8 @@ static void capture_append(capture *c, const char *data, size_t len)
 		c->len = keep;
 		c->truncated = 1;
 	}
+	if (capture_reserve(c, c->len + len) < 0)
+		return;
 	memcpy(c->data + c->len, data, len);
 	c->len += len;
 	if (c->total > c->limit)
@@ -156,11 +181,6 @@ int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
 	size_t limit = opts->capture_limit ? opts->capture_limit : PW_DEFAULT_CAPTURE_LIMIT;
 	for (int i = 0; !rc && i < 2; i++) {
 		ex->cap[i].limit = limit;
-		ex->cap[i].data = malloc(2 * limit);
-		if (!ex->cap[i].data) {
-			rc = PW_ENOMEM;
-			break;
-		}
 		rc = pw_mask_stream_new(&ex->cap[i].ms, ex->secrets, i == 0 ? emit_stdout : emit_stderr, ex);
 	}
 	if (rc) {
@@ -292,7 +312,8 @@ const char *pw_exec_captured(pw_exec *ex, pw_stream stream, int *truncated)
 	size_t n = c->len > c->limit ? c->limit : c->len;
 	char *v = realloc(c->view, n + 1);
 	if (v) {
-		memcpy(v, c->data + c->len - n, n);
+		if (n)
+			memcpy(v, c->data + c->len - n, n);
 		v[n] = '\0';
 		c->view = v;
 	}

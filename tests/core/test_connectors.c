@@ -5,6 +5,7 @@
 
 #include "core/step.h"
 #include "core/suggest.h"
+#include "net/http.h"
 #include "pipewright.h"
 #include "pipewright/sys/connector.h"
 #include "pipewright/sys/mock.h"
@@ -625,6 +626,18 @@ PW_TEST(test_suggest)
 	PW_CHECK_STR(pw__suggest("step", keys), "step_type");
 	PW_CHECK(pw__suggest("zzzzzz", keys) == NULL);
 	PW_CHECK_INT(pw__edit_distance("abc", "acb"), 1);
+}
+
+PW_TEST(test_manager_http_pool_is_shared)
+{
+	pw_manager *a = new_manager(), *b = new_manager();
+	PW_REQUIRE(a != NULL && b != NULL);
+	pw_http_pool *p1 = pw__manager_http_pool(a);
+	PW_CHECK(p1 != NULL);
+	PW_CHECK(pw__manager_http_pool(a) == p1); /* one pool per manager, created once */
+	PW_CHECK(pw__manager_http_pool(b) != p1);
+	pw_manager_free(a); /* frees the pool (the leak checker would say otherwise) */
+	pw_manager_free(b);
 }
 
 PW_TEST_MAIN()
