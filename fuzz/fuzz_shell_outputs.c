@@ -1,6 +1,7 @@
 /* Fuzz target: the shell connector's PIPEWRIGHT_OUTPUT parser (key=value lines and
  * key<<DELIM heredocs) on arbitrary text. It must parse or fail with one error, and every
- * output it sets has a valid name. */
+ * output it sets has a valid name. A single NAME=value line (no newline, no '<<' before the
+ * '=') round-trips: the output holds the value whole, whatever its length. */
 #include <string.h>
 
 #include "connectors/shell/shell.h"
@@ -39,6 +40,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pw_error_free(err);
 	}
 	const pw_map *outs = pw_exec_outputs(ex);
+	const char *eq = memchr(text, '=', size);
+	const char *hd = strstr(text, "<<");
+	if (strlen(text) == size && !memchr(text, '\n', size) && !memchr(text, '\r', size) && eq &&
+	    (!hd || hd > eq)) {
+		char *name = strndup(text, (size_t)(eq - text));
+		FUZZ_ASSERT(name != NULL);
+		if (valid_name(name)) {
+			FUZZ_ASSERT(rc == 0);
+			const char *v = pw_map_get(outs, name);
+			FUZZ_ASSERT(v != NULL && strcmp(v, eq + 1) == 0);
+		}
+		free(name);
+	}
 	for (size_t i = 0; i < pw_map_count(outs); i++) {
 		FUZZ_ASSERT(valid_name(pw_map_key_at(outs, i)));
 		FUZZ_ASSERT(pw_map_value_at(outs, i) != NULL);
