@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite: format and banned-function checks, every CTest suite in a normal
-# build, then the same suites built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# build, the core unit suites under valgrind memcheck, then the same suites built with
+# AddressSanitizer and UndefinedBehaviorSanitizer.
 # Servers a suite needs are started by that suite and stopped when it ends.
 set -eu
 cd "$(dirname "$0")/.."
@@ -14,6 +15,8 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$JOBS"
 echo "== tests (release build)"
 (cd build && ctest --output-on-failure -j "$JOBS")
+echo "== core unit suites under valgrind memcheck"
+sh scripts/valgrind.sh build
 
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPW_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$JOBS"

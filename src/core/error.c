@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/internal.h"
 #include "pipewright/error.h"
 
 struct pw_error {
@@ -222,4 +223,27 @@ void pw__error_replace_message(pw_error *e, const char *message)
 {
 	if (e && message)
 		set_field(e, &e->message, message);
+}
+
+/* Masks one field in place; when masking fails the field becomes the mask (fail closed). */
+static void mask_field(char **field, const pw_secrets *s)
+{
+	if (!*field)
+		return;
+	char *m = pw_secrets_mask_str(s, *field);
+	free(*field);
+	*field = m ? m : strdup(PW_SECRET_MASK);
+}
+
+void pw__error_mask(pw_error *e, const pw_secrets *s)
+{
+	if (!s)
+		return;
+	for (; e; e = e->next) {
+		mask_field(&e->message, s);
+		mask_field(&e->operation, s);
+		mask_field(&e->key, s);
+		mask_field(&e->response, s);
+		mask_field(&e->hint, s);
+	}
 }

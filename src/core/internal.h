@@ -22,6 +22,9 @@ void pw__manager_log(pw_manager *m, pw_log_level level, const char *component, c
 
 /* Replaces the message (copied) of one error. */
 void pw__error_replace_message(pw_error *e, const char *message);
+/* Masks the secrets of s in every text of every error of the chain (message, operation, key,
+ * service answer, hint); s may be NULL (nothing to mask). */
+void pw__error_mask(pw_error *e, const pw_secrets *s);
 
 /* Built-in connector types: the table lives in core/builtin.c. */
 typedef int (*pw_builtin_create_fn)(pw_connector **out, pw_manager *m, pw_error **err);

@@ -480,19 +480,8 @@ static int cancel_error(pw_exec *ex, const pw_step *step, pw_error **err)
 
 static void mask_error(pw_error *e, pw_exec *ex)
 {
-	/* Errors may quote service answers: mask message, response and hint in place. */
-	for (pw_error *cur = e; cur; cur = (pw_error *)pw_error_next(cur)) {
-		pw_secrets *sec = pw_exec_secrets(ex);
-		char *msg = pw_secrets_mask_str(sec, pw_error_message(cur));
-		char *resp = pw_secrets_mask_str(sec, pw_error_response(cur));
-		char *op = pw_secrets_mask_str(sec, pw_error_operation(cur));
-		pw__error_replace_message(cur, msg);
-		pw_error_set_response(cur, resp);
-		pw_error_set_operation(cur, op);
-		free(msg);
-		free(resp);
-		free(op);
-	}
+	/* Errors may quote service answers and connectors' hints: mask every text in place. */
+	pw__error_mask(e, pw_exec_secrets(ex));
 }
 
 int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step, const pw_workspace *ws,

@@ -164,6 +164,8 @@ int pw_pipeline_plan(char **out, pw_pipeline *p, pw_manager *m, const char *work
 	pw_workspace_free(ws);
 	if (rc == 0)
 		*out = pw_secrets_mask_str(secrets, pw__buf_cstr(&b));
+	else if (err)
+		pw__error_mask(*err, secrets); /* a connector's plan error may quote a secret */
 	pw__buf_dispose(&b);
 	pw_secrets_free(secrets);
 	return rc;

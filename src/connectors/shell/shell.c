@@ -334,81 +334,104 @@ static void on_proc_output(int stream, const char *data, size_t len, void *paylo
 	pw_exec_output(o->ex, stream == PW_PROC_STDERR ? PW_STREAM_STDERR : PW_STREAM_STDOUT, data, len);
 }
 
+/* The next line of *p (without its '\n'), advancing *p past it. */
+static size_t next_line(const char **p, const char **line)
+{
+	*line = *p;
+	size_t n = strcspn(*p, "\n");
+	*p += n;
+	if (**p == '\n')
+		(*p)++;
+	return n;
+}
+
+static const char *find_heredoc(const char *l, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++)
+		if (l[i] == '<' && l[i + 1] == '<')
+			return l + i;
+	return NULL;
+}
+
+/* Error messages name the line, never quote its text beyond a valid name: values written
+ * there are often secrets, and a message quoting part of a line could show a part of a secret
+ * that masking cannot recognise. Lines of any length are kept whole. */
 int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 {
 	const char *p = text;
-	int line = 0;
-	while (*p) {
+	int line = 0, rc = 0;
+	pw_buf key = PW_BUF_INIT(OUTPUTS_MAX), val = PW_BUF_INIT(OUTPUTS_MAX);
+	while (*p && rc == 0) {
+		const char *l;
+		size_t n = next_line(&p, &l);
 		line++;
-		size_t n = strcspn(p, "\n");
-		char buf[4096];
-		if (n == 0) {
-			p += *p ? 1 : 0;
+		if (n && l[n - 1] == '\r')
+			n--;
+		if (n == 0)
 			continue;
-		}
-		size_t copy = n < sizeof(buf) - 1 ? n : sizeof(buf) - 1;
-		memcpy(buf, p, copy);
-		buf[copy] = '\0';
-		if (copy && buf[copy - 1] == '\r')
-			buf[--copy] = '\0';
-		p += n;
-		if (*p == '\n')
-			p++;
-		char *heredoc = strstr(buf, "<<");
-		char *eq = strchr(buf, '=');
+		const char *eq = memchr(l, '=', n);
+		const char *heredoc = find_heredoc(l, n);
+		pw__buf_clear(&key);
+		pw__buf_clear(&val);
 		if (heredoc && (!eq || heredoc < eq)) {
-			/* key<<DELIM, then lines until DELIM */
-			*heredoc = '\0';
+			/* key<<DELIM, then lines until one that is exactly DELIM */
 			const char *delim = heredoc + 2;
-			if (!valid_env_name(buf) || !*delim)
-				return pw_error_set(
+			size_t dl = (size_t)(l + n - delim);
+			int start = line;
+			pw__buf_append(&key, l, (size_t)(heredoc - l));
+			if (!valid_env_name(pw__buf_cstr(&key)) || dl == 0) {
+				rc = pw_error_set(
 				    err, PW_EVALIDATION,
-				    "PIPEWRIGHT_OUTPUT line %d: '%s<<' needs a name and a delimiter", line,
-				    buf);
-			pw_buf val = PW_BUF_INIT(OUTPUTS_MAX);
-			int closed = 0;
+				    "PIPEWRIGHT_OUTPUT line %d: write NAME<<DELIMITER, with a valid "
+				    "name (letters, digits, '_') and a delimiter",
+				    line);
+				break;
+			}
+			int closed = 0, first = 1;
 			while (*p) {
+				const char *c;
+				size_t m = next_line(&p, &c);
 				line++;
-				size_t m = strcspn(p, "\n");
-				size_t dl = strlen(delim);
-				int is_end = (m == dl && strncmp(p, delim, dl) == 0) ||
-				             (m == dl + 1 && strncmp(p, delim, dl) == 0 && p[dl] == '\r');
-				if (is_end) {
-					p += m;
-					if (*p == '\n')
-						p++;
+				if ((m == dl || (m == dl + 1 && c[dl] == '\r')) &&
+				    memcmp(c, delim, dl) == 0) {
 					closed = 1;
 					break;
 				}
-				if (val.len)
-					pw__buf_putc(&val, '\n');
-				pw__buf_append(&val, p, m);
-				p += m;
-				if (*p == '\n')
-					p++;
+				if (!first && pw__buf_putc(&val, '\n') < 0)
+					break;
+				first = 0;
+				if (pw__buf_append(&val, c, m) < 0)
+					break;
 			}
 			if (!closed) {
-				pw__buf_dispose(&val);
-				return pw_error_set(
+				rc = pw_error_set(
 				    err, PW_EVALIDATION,
-				    "PIPEWRIGHT_OUTPUT: '%s<<%s' is not closed by a line '%s'", buf, delim,
-				    delim);
+				    "PIPEWRIGHT_OUTPUT line %d: the value of '%s' is not closed by a "
+				    "line holding its delimiter",
+				    start, pw__buf_cstr(&key));
+				break;
 			}
-			pw_exec_set_output(ex, buf, pw__buf_cstr(&val));
-			pw__buf_dispose(&val);
-			continue;
+		} else if (!eq) {
+			rc = pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT line %d is not NAME=value",
+			                  line);
+			break;
+		} else {
+			pw__buf_append(&key, l, (size_t)(eq - l));
+			if (!valid_env_name(pw__buf_cstr(&key))) {
+				rc = pw_error_set(
+				    err, PW_EVALIDATION,
+				    "PIPEWRIGHT_OUTPUT line %d: the name before '=' is not a valid "
+				    "output name (letters, digits, '_', not starting with a digit)",
+				    line);
+				break;
+			}
+			pw__buf_append(&val, eq + 1, (size_t)(l + n - eq - 1));
 		}
-		if (!eq)
-			return pw_error_set(err, PW_EVALIDATION, "PIPEWRIGHT_OUTPUT line %d is not key=value",
-			                    line);
-		*eq = '\0';
-		if (!valid_env_name(buf))
-			return pw_error_set(err, PW_EVALIDATION,
-			                    "PIPEWRIGHT_OUTPUT line %d: '%s' is not a valid output name",
-			                    line, buf);
-		pw_exec_set_output(ex, buf, eq + 1);
+		pw_exec_set_output(ex, pw__buf_cstr(&key), pw__buf_cstr(&val));
 	}
-	return 0;
+	pw__buf_dispose(&key);
+	pw__buf_dispose(&val);
+	return rc;
 }
 
 static int read_outputs(const char *path, pw_exec *ex, pw_error **err)
@@ -441,21 +464,22 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	int rc = resolve_cwd(&cwd, step, ws, err);
 	if (rc < 0)
 		return rc;
-	/* the outputs file lives in the run directory, or a private temporary file */
+	/* The outputs file: private (0600, a name no one can guess or choose — not the step's
+	 * name) because steps write secrets there; in the run directory, else in /tmp. It is
+	 * removed once read. */
 	char outputs_path[4300];
 	const char *rundir = pw_workspace_run_dir(ws);
 	int tmpfd = -1;
 	if (rundir) {
-		snprintf(outputs_path, sizeof(outputs_path), "%s/%s.outputs", rundir, step->name);
-		FILE *f = fopen(outputs_path, "we");
-		if (f)
-			fclose(f);
-	} else {
+		snprintf(outputs_path, sizeof(outputs_path), "%s/.outputs-XXXXXX", rundir);
+		tmpfd = mkstemp(outputs_path);
+	}
+	if (tmpfd < 0) {
 		snprintf(outputs_path, sizeof(outputs_path), "/tmp/pipewright-outputs-XXXXXX");
 		tmpfd = mkstemp(outputs_path);
-		if (tmpfd >= 0)
-			close(tmpfd);
 	}
+	if (tmpfd >= 0)
+		close(tmpfd);
 	char **argv = build_argv(step);
 	pw_map *envm = build_env(step, env, outputs_path);
 	char **envp = envm ? pw__proc_envp_from_map(envm) : NULL;
@@ -518,8 +542,9 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 			*out = r;
 		}
 	}
-	if (!rundir)
-		unlink(outputs_path);
+	/* what the step wrote there is now in the exec's outputs (masked wherever it is shown);
+	 * the raw file must not stay behind in the run directory */
+	unlink(outputs_path);
 	free(cwd);
 	free_strv(argv);
 	pw_map_free(envm);
