@@ -5,7 +5,8 @@ set -eu
 
 PACKAGES="gcc make cmake ninja-build pkg-config git ca-certificates openssl \
 libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev \
-python3 clang-format time procps"
+python3 python3-yaml clang-format time procps \
+libmongoc-dev nodejs npm"
 
 missing=""
 for p in $PACKAGES; do

@@ -42,6 +42,7 @@ typedef struct k8s_impl {
 	run_resource *res;
 	size_t nres;
 	pw_k8s_hooks *hooks;
+	char *hooks_error; /* why the configured sink could not be set up, or NULL */
 } k8s_impl;
 
 static int k8s_validate(pw_connector *c, const pw_step *step, pw_error **err)
@@ -226,6 +227,10 @@ static void on_job_event(const char *ev, const char *ns, const char *job, const 
 	pw__k8s_hooks_event(payload, ev, ns, job, pod, exit_code, message);
 }
 
+static int run_in_cluster(pw_result **out, k8s_impl *im, pw_k8s_api *api_in, const pw_step *step,
+                          const pw_map *env, pw_exec *ex, const names *np_names, const char *run_id,
+                          pw_k8s_hooks_step *hsp, pw_error **err);
+
 static int k8s_execute(pw_result **out, pw_connector *c, const pw_step *step, const pw_workspace *ws,
                        const pw_map *env, pw_exec *ex, pw_error **err)
 {
@@ -236,6 +241,8 @@ static int k8s_execute(pw_result **out, pw_connector *c, const pw_step *step, co
 		return rc;
 	if (a->warning)
 		pw_exec_log(ex, PW_LOG_WARN, "kubernetes", "%s", a->warning);
+	if (im->hooks_error)
+		pw_exec_log(ex, PW_LOG_WARN, "hooks", "lifecycle hooks are off: %s", im->hooks_error);
 	pthread_mutex_lock(&im->lock);
 	if (!im->pool)
 		im->pool = pw__manager_http_pool(pw_connector_manager(c));
@@ -255,6 +262,29 @@ static int k8s_execute(pw_result **out, pw_connector *c, const pw_step *step, co
 	pw_k8s_api api = {a, im->pool, ex, 0};
 
 	pw_k8s_hooks_step hs = {im->hooks, run_id, step->name, "kubernetes", ex};
+	pw__k8s_hooks_event(&hs, "step_started", n.ns, n.job, NULL, -1, NULL);
+	rc = run_in_cluster(out, im, &api, step, env, ex, &n, run_id, &hs, err);
+	pw__k8s_hooks_event(&hs, "step_finished", n.ns, n.job, NULL,
+	                    rc == 0 && *out ? pw_result_exit_code(*out) : -1,
+	                    rc < 0 && err && *err ? pw_error_message(*err) : NULL);
+	/* a required sink that could not record the step fails it */
+	if (pw__k8s_hooks_required(im->hooks) &&
+	    pw__k8s_hooks_flush(im->hooks, 10000, rc == 0 ? err : NULL) < 0 && rc == 0) {
+		pw_result_free(*out);
+		*out = NULL;
+		rc = PW_EEXTERNAL;
+	}
+	return rc;
+}
+
+static int run_in_cluster(pw_result **out, k8s_impl *im, pw_k8s_api *api_in, const pw_step *step,
+                          const pw_map *env, pw_exec *ex, const names *np_names, const char *run_id,
+                          pw_k8s_hooks_step *hsp, pw_error **err)
+{
+	pw_k8s_api api = *api_in;
+	names n = *np_names;
+	pw_k8s_hooks_step hs = *hsp;
+	int rc = 0;
 	json_t *doc = NULL;
 	if (json_is_true(json_object_get(step->config, "namespace_per_run"))) {
 		pw__k8s_namespace_manifest(&doc, n.ns, run_id);
@@ -389,6 +419,7 @@ static void k8s_destroy(pw_connector *c)
 	}
 	pw_free(im->acc);
 	pw__k8s_hooks_free(im->hooks);
+	pw_free(im->hooks_error);
 	pthread_mutex_destroy(&im->lock);
 	pw_free(im);
 }
@@ -408,10 +439,14 @@ int pw__kubernetes_connector_create(pw_connector **out, pw_manager *m, pw_error 
 	if (!im)
 		return PW_ENOMEM;
 	pthread_mutex_init(&im->lock, NULL);
-	im->hooks = pw__k8s_hooks_from_env();
+	pw_error *he = NULL;
+	if (pw__k8s_hooks_from_env(&im->hooks, &he) < 0)
+		im->hooks_error = pw_strdup(pw_error_message(he));
+	pw_error_free(he);
 	int rc = pw_connector_new(out, &k8s_ops, "kubernetes", PW_TYPE_KUBERNETES, im, err);
 	if (rc < 0) {
 		pw__k8s_hooks_free(im->hooks);
+		pw_free(im->hooks_error);
 		pthread_mutex_destroy(&im->lock);
 		pw_free(im);
 	}
