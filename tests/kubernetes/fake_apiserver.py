@@ -36,7 +36,8 @@ objects = {}  # (resource, ns, name) -> object
 history = []  # (rv, ns, type, pod copy)
 procs = {}  # pod key -> Popen
 logs = {}  # pod key -> list of (ts_ns, ts_text, line)
-state = {"created": [], "deleted": [], "requests": [], "schema_errors": [], "watches": 0, "log_streams": 0}
+state = {"created": [], "deleted": [], "requests": [], "schema_errors": [], "watches": 0, "log_streams": 0,
+         "timeline": []}  # [what, job, unix time] for the overhead benchmark
 faults = {}
 tokens = set()
 workdir = "/tmp"
@@ -180,6 +181,7 @@ def run_pod(ns, job, pod_name):
             "exitCode": code, "reason": reason, "startedAt": ended[:19] + "Z", "finishedAt": ended[:19] + "Z"}}
         record_pod(ns, pod)
         logs[key].append(None)  # end of log
+        state["timeline"].append(["pod_terminated", job["metadata"]["name"], time.time()])
         lock.notify_all()
         j = objects.get(("jobs", ns, job["metadata"]["name"]))
         if j:
@@ -360,6 +362,7 @@ class Handler(BaseHTTPRequestHandler):
                 state["watches"] = 0
                 state["log_streams"] = 0
                 state.pop("bodies", None)
+                state["timeline"].clear()
                 return self.send_json(200, {})
         self.send_json(404, {})
 
@@ -389,6 +392,8 @@ class Handler(BaseHTTPRequestHandler):
             state["created"].append("%s %s/%s" % (resource, ns or "", name))
             state.setdefault("bodies", []).append(raw.decode())
         if kind == "Job":
+            with lock:
+                state["timeline"].append(["job_created", name, time.time()])
             self.start_job(ns, obj)
         self.send_json(201, obj)
 
@@ -426,6 +431,8 @@ class Handler(BaseHTTPRequestHandler):
             if not o:
                 return self.send_json(404, status(404, "NotFound", '%s "%s" not found' % (resource, name)))
             state["deleted"].append("%s %s/%s %s" % (resource, ns or "", name, q.get("propagationPolicy", "")))
+            if resource == "jobs":
+                state["timeline"].append(["job_deleted", name, time.time()])
             if resource == "jobs" and q.get("propagationPolicy") in ("Background", "Foreground"):
                 delete_pods_of(ns, name)
             if resource == "namespaces":
