@@ -311,6 +311,8 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             state["requests"].append("%s %s" % (method, self.path))
         if not self.authorized():
+            with lock:
+                state["requests"][-1] += " -> 401 (reused TLS session: %s)" % getattr(self.connection, "session_reused", None)
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
         pp = parse_path(u.path)
         if not pp or (pp[0], pp[1], pp[3]) not in RESOURCES:

@@ -44,7 +44,7 @@ void server_stop(void)
 	}
 	pw__http_pool_free(srv.pool);
 	srv.pool = NULL;
-	if (srv.dir[0]) {
+	if (srv.dir[0] && !getenv("PW_TEST_KEEP")) {
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv.dir);
 		if (system(cmd) != 0)
@@ -60,20 +60,34 @@ int server_start(void)
 	if (!mkdtemp(srv.dir))
 		return -1;
 	char cmd[2048];
-	snprintf(cmd, sizeof(cmd),
-	         "(cd '%s' && "
-	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key "
-	         "-out ca.pem -days 2 -subj '/CN=pipewright test cluster CA' && "
-	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key "
-	         "-out srv.csr -subj '/CN=kube-apiserver' && "
-	         "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf && "
-	         "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem "
-	         "-days 2 -extfile ext.cnf) >/dev/null 2>&1",
-	         srv.dir);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "(cd '%s' && "
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key "
+	    "-out ca.pem -days 2 -subj '/CN=pipewright test cluster CA' && "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key "
+	    "-out srv.csr -subj '/CN=kube-apiserver' && "
+	    "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf && "
+	    "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem "
+	    "-days 2 -extfile ext.cnf && "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout client.key "
+	    "-out client.csr -subj '/CN=pipewright/O=ci' && "
+	    "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days "
+	    "2 && "
+	    "printf 'current-context: certdata\\nclusters:\\n- name: f\\n  cluster:\\n    server: SERVER\\n"
+	    "    certificate-authority-data: %%s\\nusers:\\n- name: u\\n  user:\\n    "
+	    "client-certificate-data: %%s\\n"
+	    "    client-key-data: %%s\\ncontexts:\\n- name: certdata\\n  context: {cluster: f, user: u, "
+	    "namespace: ci}\\n' "
+	    "\"$(base64 -w0 ca.pem)\" \"$(base64 -w0 client.pem)\" \"$(base64 -w0 client.key)\" > "
+	    "certdata-kubeconfig"
+	    ") >/dev/null 2>&1",
+	    srv.dir);
 	if (system(cmd) != 0)
 		return -1;
 	const char *src = getenv("PW_SOURCE_DIR");
-	char script[1024], cert[128], key[128];
+	char script[1024], cert[128], key[128], ca[128];
+	snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
 	snprintf(script, sizeof(script), "%s/tests/kubernetes/fake_apiserver.py", src ? src : ".");
 	snprintf(cert, sizeof(cert), "%s/srv.pem", srv.dir);
 	snprintf(key, sizeof(key), "%s/srv.key", srv.dir);
@@ -91,7 +105,7 @@ int server_start(void)
 		close(out[0]);
 		close(out[1]);
 		execl("/usr/bin/python3", "python3", script, "--cert", cert, "--key", key, "--token", TOKEN,
-		      "--workdir", srv.dir, (char *)NULL);
+		      "--workdir", srv.dir, "--client-ca", ca, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -120,11 +134,35 @@ int server_start(void)
 	    kc, sizeof(kc),
 	    "apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: fake\n  cluster:\n"
 	    "    server: %s\n    certificate-authority: ca.pem\nusers:\n- name: ci\n  user:\n    token: %s\n"
+	    "- name: crt\n  user:\n    client-certificate: client.pem\n    client-key: client.key\n"
 	    "- name: ex\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
 	    "      command: ./plugin.sh\ncontexts:\n- name: test\n  context: {cluster: fake, user: ci, "
 	    "namespace: ci}\n"
-	    "- name: exec\n  context: {cluster: fake, user: ex, namespace: ci}\n",
+	    "- name: exec\n  context: {cluster: fake, user: ex, namespace: ci}\n"
+	    "- name: cert\n  context: {cluster: fake, user: crt, namespace: ci}\n",
 	    srv.base, TOKEN);
+	/* the same cluster with the certificates inline (base64), made by the shell above */
+	char path[256];
+	snprintf(path, sizeof(path), "%s/certdata-kubeconfig", srv.dir);
+	FILE *cf = fopen(path, "r");
+	if (!cf)
+		return -1;
+	pw_buf cd = PW_BUF_INIT(0);
+	char chunk[4096];
+	size_t got;
+	while ((got = fread(chunk, 1, sizeof(chunk), cf)) > 0)
+		pw__buf_append(&cd, chunk, got);
+	fclose(cf);
+	const char *at = strstr(pw__buf_cstr(&cd), "SERVER");
+	if (at) {
+		pw_buf fixed = PW_BUF_INIT(0);
+		pw__buf_append(&fixed, cd.data, (size_t)(at - cd.data));
+		pw__buf_puts(&fixed, srv.base);
+		pw__buf_puts(&fixed, at + 6);
+		put("certdata-kubeconfig", pw__buf_cstr(&fixed));
+		pw__buf_dispose(&fixed);
+	}
+	pw__buf_dispose(&cd);
 	put("kubeconfig", kc);
 	snprintf(srv.kubeconfig, sizeof(srv.kubeconfig), "%s/kubeconfig", srv.dir);
 	char script2[1024];

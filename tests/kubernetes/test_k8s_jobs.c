@@ -398,4 +398,72 @@ PW_TEST(in_cluster_config)
 	pw__kube_access_free(a);
 }
 
+PW_TEST(client_certificate_auth)
+{
+	reset();
+	/* no token: the cluster knows pipewright by its client certificate (files, then inline data) */
+	char c[1024];
+	snprintf(
+	    c, sizeof(c),
+	    "{\"kubeconfig\":\"%s\",\"context\":\"cert\",\"image\":\"busybox\",\"command\":\"echo mtls\"}",
+	    srv.kubeconfig);
+	run x;
+	run_step(&x, NULL, c, 60, NULL, NULL, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_STR(pw__buf_cstr(&x.out.b), "mtls\n");
+
+	run_dispose(&x);
+	snprintf(
+	    c, sizeof(c),
+	    "{\"kubeconfig\":\"%s/certdata-kubeconfig\",\"image\":\"busybox\",\"command\":\"echo data\"}",
+	    srv.dir);
+	run_step(&x, NULL, c, 60, NULL, NULL, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_STR(pw__buf_cstr(&x.out.b), "data\n");
+	run_dispose(&x);
+	check_cleaned(0);
+}
+
+PW_TEST(sigint_through_the_cli_deletes_the_job)
+{
+	reset();
+	const char *cli = getenv("PW_CLI");
+	PW_REQUIRE(cli);
+	char yml[1024];
+	snprintf(yml, sizeof(yml),
+	         "version: 1\nsteps:\n  - name: build\n    step_type: kubernetes\n    config: { kubeconfig: "
+	         "%s, image: "
+	         "busybox, command: \"sleep 30\" }\n",
+	         srv.kubeconfig);
+	put("sigint.yml", yml);
+	char file[128];
+	snprintf(file, sizeof(file), "%s/sigint.yml", srv.dir);
+	pid_t pid = fork();
+	PW_REQUIRE(pid >= 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execl(cli, "pipewright", "run", file, "-q", "-w", srv.dir, (char *)NULL);
+		_exit(127);
+	}
+	/* wait until the pod runs */
+	int running = 0;
+	for (int i = 0; i < 200 && !running; i++) {
+		json_t *st = control("/_test/state", NULL);
+		running = json_integer_value(json_object_get(st, "running")) > 0;
+		json_decref(st);
+		if (!running)
+			usleep(25000);
+	}
+	PW_CHECK(running);
+	int64_t t0 = now_ms();
+	kill(pid, SIGINT);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	PW_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 130);
+	PW_CHECK(now_ms() - t0 < 8000);
+	check_cleaned(0);
+}
+
 PW_TEST_MAIN()
