@@ -411,8 +411,9 @@ PW_TEST(client_certificate_auth)
 	run_step(&x, NULL, c, 60, NULL, NULL, 0);
 	PW_CHECK_INT(x.rc, 0);
 	PW_CHECK_STR(pw__buf_cstr(&x.out.b), "mtls\n");
-
 	run_dispose(&x);
+	check_cleaned(0);
+	reset();
 	snprintf(
 	    c, sizeof(c),
 	    "{\"kubeconfig\":\"%s/certdata-kubeconfig\",\"image\":\"busybox\",\"command\":\"echo data\"}",
