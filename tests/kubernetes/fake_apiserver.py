@@ -238,6 +238,13 @@ def selector_match(obj, sel):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def setup(self):
+        super().setup()
+        # small writes (watch events, log lines, the end of a chunked body) go out at once, as
+        # from the real API server, instead of waiting for Nagle's algorithm
+        import socket
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, *a):
         pass
 
