@@ -303,11 +303,22 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(403, status(403, "Forbidden", msg, {"kind": resource, "group": group}))
                 return True
         for f in faults.get("fail", []):
+            if f.get("after"):
+                continue  # answered by after_fault once the request has been carried out
             if f.get("count", 0) > 0 and f.get("method", method) == method and f["path_contains"] in path:
                 f["count"] -= 1
                 self.send_json(f["status"], status(f["status"], "InternalError", "injected failure"))
                 return True
         return False
+
+    def after_fault(self, method, path):
+        """A failure reported after the request was carried out (a lost response)."""
+        for f in faults.get("fail", []):
+            if f.get("after") and f.get("count", 0) > 0 and f.get("method", method) == method and \
+                    f["path_contains"] in path:
+                f["count"] -= 1
+                return f["status"]
+        return None
 
     def handle_any(self, method):
         u = urllib.parse.urlsplit(self.path)
@@ -404,6 +415,9 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 state["timeline"].append(["job_created", name, time.time()])
             self.start_job(ns, obj)
+        lost = self.after_fault("POST", self.path)
+        if lost:
+            return self.send_json(lost, status(lost, "InternalError", "injected failure after the create"))
         self.send_json(201, obj)
 
     def start_job(self, ns, job):

@@ -231,6 +231,25 @@ PW_TEST(server_error_then_success)
 	check_cleaned(0);
 }
 
+PW_TEST(lost_create_response_adopts_the_job)
+{
+	reset();
+	/* the Job is created but the answer is a 504: the retried POST meets a 409 for our own name */
+	json_decref(control("/_test/faults",
+	                    "{\"fail\": [{\"method\": \"POST\", \"path_contains\": \"/jobs\", "
+	                    "\"status\": 504, \"count\": 1, \"after\": true}]}"));
+	run x;
+	run_step(&x, NULL, cfg("\"command\":\"echo once\""), 60, NULL, NULL, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_STR(pw__buf_cstr(&x.out.b), "once\n");
+	json_t *st = control("/_test/state", NULL);
+	PW_CHECK_INT(list_has(st, "requests", "POST /apis/batch/v1/namespaces/ci/jobs"), 2);
+	PW_CHECK_INT(list_has(st, "created", "jobs ci/"), 1);
+	json_decref(st);
+	run_dispose(&x);
+	check_cleaned(0);
+}
+
 PW_TEST(secrets_by_reference_and_masked)
 {
 	reset();

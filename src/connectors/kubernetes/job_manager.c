@@ -746,6 +746,30 @@ static void delete_object(run_state *s, const char *gv, const char *resource, co
 	pw__buf_dispose(&path);
 }
 
+/* Creates an object whose name is unique to this attempt (random suffix): a 409 can then only
+ * mean that a retried POST had reached the server the first time, so the object is ours. */
+static int create_own(pw_k8s_api *api, const char *path, const json_t *doc, const char *group,
+                      const char *resource, const char *ns, pw_error **err)
+{
+	pw_error *e = NULL;
+	int rc = pw__k8s_api_call(NULL, NULL, api, "POST", path, doc, "create", group, resource, ns, 1, &e);
+	if (rc == PW_EEXISTS) {
+		if (api->ex)
+			pw_exec_log(api->ex, PW_LOG_DEBUG, "kubernetes",
+			            "%s: created by an earlier attempt of the same request",
+			            pw__json_get_string(doc, "metadata.name"));
+		pw_error_free(e);
+		return 0;
+	}
+	if (e) {
+		if (err && !*err)
+			*err = e;
+		else
+			pw_error_free(e);
+	}
+	return rc;
+}
+
 int pw__k8s_job_run(pw_result **out, pw_k8s_api *api, const pw_k8s_job_params *p, double pending_timeout_s,
                     pw_k8s_event_fn on_event, void *payload, pw_error **err)
 {
@@ -760,8 +784,7 @@ int pw__k8s_job_run(pw_result **out, pw_k8s_api *api, const pw_k8s_job_params *p
 		pw_buf path = PW_BUF_INIT(0);
 		pw__k8s_path(&path, "v1", p->namespace_, "secrets", NULL);
 		if (rc == 0)
-			rc = pw__k8s_api_call(NULL, NULL, api, "POST", pw__buf_cstr(&path), doc, "create", "",
-			                      "secrets", p->namespace_, 1, err);
+			rc = create_own(api, pw__buf_cstr(&path), doc, "", "secrets", p->namespace_, err);
 		pw__buf_dispose(&path);
 		json_decref(doc);
 		doc = NULL;
@@ -773,8 +796,7 @@ int pw__k8s_job_run(pw_result **out, pw_k8s_api *api, const pw_k8s_job_params *p
 	if (rc == 0) {
 		pw_buf path = PW_BUF_INIT(0);
 		pw__k8s_path(&path, "batch/v1", p->namespace_, "jobs", NULL);
-		rc = pw__k8s_api_call(NULL, NULL, api, "POST", pw__buf_cstr(&path), doc, "create", "batch",
-		                      "jobs", p->namespace_, 1, err);
+		rc = create_own(api, pw__buf_cstr(&path), doc, "batch", "jobs", p->namespace_, err);
 		pw__buf_dispose(&path);
 	}
 	json_decref(doc);
