@@ -67,8 +67,12 @@ PW_TEST(nonzero_exit_code)
 {
 	reset();
 	run x;
-	run_step(&x, NULL, cfg("\"command\":[\"/bin/sh\",\"-c\",\"echo failing; exit 3\"]"), 60, NULL, NULL,
-	         0);
+	/* a relative kubeconfig path is relative to the workspace (srv.dir here) */
+	run_step(&x, NULL,
+	         "{\"kubeconfig\":\"kubeconfig\",\"image\":\"busybox\",\"command\":[\"/bin/"
+	         "sh\",\"-c\",\"echo failing; "
+	         "exit 3\"]}",
+	         60, NULL, NULL, 0);
 	PW_CHECK_INT(x.rc, 0);
 	PW_REQUIRE(x.r);
 	PW_CHECK_INT(pw_result_exit_code(x.r), 3);

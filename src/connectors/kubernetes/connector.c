@@ -84,9 +84,41 @@ static void run_part(char *out, size_t cap, const char *run_id)
 		random_suffix(out, cap < 9 ? cap : 9);
 }
 
-static int get_access(pw_kube_access **out, k8s_impl *im, const pw_step *step, pw_error **err)
+/* The step's `kubeconfig` with each entry of the ':' list made absolute: "~/" is $HOME, other
+ * relative paths are relative to the workspace. NULL when the key is not set. */
+static char *kubeconfig_paths(const pw_step *step, const pw_workspace *ws)
 {
-	const char *path = json_string_value(json_object_get(step->config, "kubeconfig"));
+	const char *v = json_string_value(json_object_get(step->config, "kubeconfig"));
+	if (!v)
+		return NULL;
+	pw_buf b = PW_BUF_INIT(0);
+	const char *p = v;
+	while (*p) {
+		size_t n = strcspn(p, ":");
+		if (n > 0) {
+			if (b.len)
+				pw__buf_putc(&b, ':');
+			const char *home = getenv("HOME");
+			if (n >= 2 && p[0] == '~' && p[1] == '/' && home) {
+				pw__buf_puts(&b, home);
+				pw__buf_append(&b, p + 1, n - 1);
+			} else {
+				if (p[0] != '/' && ws)
+					pw__buf_printf(&b, "%s/", pw_workspace_root(ws));
+				pw__buf_append(&b, p, n);
+			}
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return pw__buf_detach(&b);
+}
+
+static int get_access(pw_kube_access **out, k8s_impl *im, const pw_step *step, const pw_workspace *ws,
+                      pw_error **err)
+{
+	char *path = kubeconfig_paths(step, ws);
 	const char *ctx = json_string_value(json_object_get(step->config, "context"));
 	pw_buf key = PW_BUF_INIT(0);
 	pw__buf_printf(&key, "%s\n%s", path ? path : "", ctx ? ctx : "");
@@ -114,6 +146,7 @@ static int get_access(pw_kube_access **out, k8s_impl *im, const pw_step *step, p
 	}
 	pthread_mutex_unlock(&im->lock);
 	pw__buf_dispose(&key);
+	pw_free(path);
 	return rc;
 }
 
@@ -236,7 +269,7 @@ static int k8s_execute(pw_result **out, pw_connector *c, const pw_step *step, co
 {
 	k8s_impl *im = pw_connector_impl(c);
 	pw_kube_access *a = NULL;
-	int rc = get_access(&a, im, step, err);
+	int rc = get_access(&a, im, step, ws, err);
 	if (rc < 0)
 		return rc;
 	if (a->warning)
