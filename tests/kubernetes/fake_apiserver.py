@@ -7,7 +7,7 @@ unknown fields rejected (k8s_schema.py). The pods a Job creates really run their
 local processes, so logs and exit codes are real.
 
 Test control (no auth): GET /_test/state, POST /_test/faults (JSON: forbid, fail, drop_watch_after,
-gone_on_watch, drop_log_after), POST /_test/tokens, POST /_test/reset.
+gone_on_watch, drop_log_after, delete_pod_after), POST /_test/tokens, POST /_test/reset.
 Images named missing/... fail with ErrImagePull then ImagePullBackOff; a nodeSelector key
 pipewright.dev/test-unschedulable keeps the pod Pending and Unschedulable.
 Prints "PORT n" then "READY"; stops when stdin closes."""
@@ -188,9 +188,10 @@ def run_pod(ns, job, pod_name):
             j["status"] = {"succeeded": 1} if code == 0 else {"failed": 1}
 
 
-def delete_pods_of(ns, job_name):
+def delete_pods_of(ns, job_name, only=None):
     for k in list(objects):
-        if k[0] == "pods" and k[1] == ns and objects[k]["metadata"]["labels"].get("job-name") == job_name:
+        if k[0] == "pods" and k[1] == ns and objects[k]["metadata"]["labels"].get("job-name") == job_name \
+                and (only is None or k[2] == only):
             pod = objects.pop(k)
             p = procs.pop((ns, k[2]), None)
             if p and p.poll() is None:
@@ -557,6 +558,14 @@ class Handler(BaseHTTPRequestHandler):
                 continue
             self.chunk(((ts + " ") if stamps else "").encode() + text.encode())
             sent += 1
+            if faults.get("delete_pod_after") and sent >= faults["delete_pod_after"]:
+                # someone deletes the pod (not its Job) while it runs: its log ends
+                with lock:
+                    faults["delete_pod_after"] = 0
+                    pod = objects.get(("pods", ns, name))
+                    if pod:
+                        delete_pods_of(ns, pod["metadata"]["labels"]["job-name"], name)
+                break
             if drop_after and sent >= drop_after:
                 with lock:
                     faults["drop_log_after"] = 0

@@ -195,6 +195,20 @@ PW_TEST(log_stream_dropped_no_loss_no_duplicates)
 	check_cleaned(0);
 }
 
+PW_TEST(pod_deleted_mid_run_fails_the_step)
+{
+	reset();
+	json_decref(control("/_test/faults", "{\"delete_pod_after\": 1}"));
+	run x;
+	run_step(&x, NULL, cfg("\"command\":\"echo first; sleep 30\""), 60, NULL, NULL, 0);
+	PW_CHECK_INT(x.rc, PW_EKUBERNETES);
+	PW_CHECK_CONTAINS(x.e ? pw_error_message(x.e) : NULL, "was deleted before its container finished");
+	PW_CHECK_STR(pw__buf_cstr(&x.out.b), "first\n");
+	PW_CHECK(x.ms < 10000);
+	run_dispose(&x);
+	check_cleaned(0);
+}
+
 PW_TEST(forbidden_explains_the_role)
 {
 	reset();

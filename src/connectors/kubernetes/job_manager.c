@@ -652,6 +652,15 @@ static int follow_log(run_state *s, pw_error **err)
 			               s->p->namespace_, err);
 			break;
 		}
+		if (st == 404) {
+			/* the pod is gone (deleted by someone else, or its node lost): no log will come */
+			pw_error_free(lerr);
+			pw__buf_clear(&s->why);
+			pw__buf_printf(&s->why, "pod %s was deleted before its container finished", s->pod);
+			snprintf(s->reason, sizeof(s->reason), "PodDeleted");
+			rc = FAIL;
+			break;
+		}
 		int clean = rc == 0 && st >= 200 && st < 300;
 		if (s->api->ex && !clean)
 			pw_exec_log(s->api->ex, PW_LOG_DEBUG, "kubernetes",
