@@ -7,7 +7,8 @@ unknown fields rejected (k8s_schema.py). The pods a Job creates really run their
 local processes, so logs and exit codes are real.
 
 Test control (no auth): GET /_test/state, POST /_test/faults (JSON: forbid, fail, drop_watch_after,
-gone_on_watch, drop_log_after, delete_pod_after), POST /_test/tokens, POST /_test/reset.
+gone_on_watch, drop_log_after, delete_pod_after,
+reject_pods), POST /_test/tokens, POST /_test/reset.
 Images named missing/... fail with ErrImagePull then ImagePullBackOff; a nodeSelector key
 pipewright.dev/test-unschedulable keeps the pod Pending and Unschedulable.
 Prints "PORT n" then "READY"; stops when stdin closes."""
@@ -70,11 +71,11 @@ def record_pod(ns, pod, typ="MODIFIED"):
     lock.notify_all()
 
 
-def add_event(ns, pod_name, typ, reason, message):
+def add_event(ns, pod_name, typ, reason, message, kind="Pod"):
     name = "%s.%x" % (pod_name, random.getrandbits(40))
     objects[("events", ns, name)] = {
         "apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": ns},
-        "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": ns},
+        "involvedObject": {"kind": kind, "name": pod_name, "namespace": ns},
         "type": typ, "reason": reason, "message": message}
 
 
@@ -424,6 +425,12 @@ class Handler(BaseHTTPRequestHandler):
     def start_job(self, ns, job):
         suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(5))
         pod_name = "%s-%s" % (job["metadata"]["name"], suffix)
+        if faults.get("reject_pods"):
+            # admission refuses the pod: the Job controller records FailedCreate on the Job
+            with lock:
+                add_event(ns, job["metadata"]["name"], "Warning", "FailedCreate",
+                          'Error creating: pods "%s" is forbidden: %s' % (pod_name, faults["reject_pods"]), "Job")
+            return
         tmpl = job["spec"]["template"]
         labels = dict(tmpl.get("metadata", {}).get("labels", {}))
         labels.update({"job-name": job["metadata"]["name"], "batch.kubernetes.io/job-name": job["metadata"]["name"],

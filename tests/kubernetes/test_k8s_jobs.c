@@ -119,6 +119,25 @@ PW_TEST(unschedulable_past_pending_timeout)
 	check_cleaned(0);
 }
 
+PW_TEST(pod_refused_by_admission_fails_fast)
+{
+	reset();
+	json_decref(control("/_test/faults",
+	                    "{\"reject_pods\": \"violates PodSecurity \\\"restricted:latest\\\"\"}"));
+	run x;
+	run_step(&x, NULL, cfg("\"command\":\"true\""), 60, NULL, NULL, 0);
+	PW_CHECK_INT(x.rc, PW_EKUBERNETES);
+	PW_CHECK_CONTAINS(x.e ? pw_error_message(x.e) : NULL, "could not create its pod");
+	PW_CHECK_CONTAINS(x.e ? pw_error_message(x.e) : NULL, "event FailedCreate");
+	PW_CHECK_CONTAINS(x.e ? pw_error_message(x.e) : NULL, "PodSecurity");
+	PW_CHECK_CONTAINS(x.e ? pw_error_hint(x.e) : NULL, "Pod Security");
+	PW_CHECK(x.ms < 10000); /* not the 300 s pending_timeout */
+	run_dispose(&x);
+	json_t *st = control("/_test/state", NULL);
+	PW_CHECK_INT(list_has(st, "deleted", "jobs ci/build-"), 1);
+	json_decref(st);
+}
+
 PW_TEST(timeout_deletes_the_job)
 {
 	reset();

@@ -191,6 +191,7 @@ typedef struct run_state {
 	char reason[128];
 	pw_buf why; /* the failure's text */
 	char unschedulable[512];
+	int job_events_shown; /* why already holds the Job's events */
 } run_state;
 
 static void event(run_state *s, const char *ev, int code, const char *msg)
@@ -362,6 +363,8 @@ static int cancel_reason_rc(run_state *s, pw_error **err)
 	                    s->p->job_name);
 }
 
+static int object_warnings(run_state *s, const char *name, pw_buf *out, char *first_reason, size_t cap);
+
 /* Lists the job's pods then watches them until the decision for mode; deadline_ms (monotonic, 0:
  * none) bounds the wait. Returns PROCEED, FAIL, or 0 when the deadline passed; negative on error. */
 static int follow_pod(run_state *s, int mode, int64_t deadline_ms, pw_error **err)
@@ -417,7 +420,12 @@ static int follow_pod(run_state *s, int mode, int64_t deadline_ms, pw_error **er
 			pw__http_query_add(&path, "resourceVersion", w.rv);
 		char secs[32];
 		long tsec = (long)((left + 999) / 1000);
-		snprintf(secs, sizeof(secs), "%ld", tsec > 300 ? 300 : tsec);
+		/* while the Job has made no pod, look at its events every few seconds: a pod refused by
+		 * admission or quota never appears, and the watch alone would wait for pending_timeout */
+		long cap = mode == WANT_STARTED && !s->pod[0] ? 3 : 300;
+		if (tsec > cap)
+			tsec = cap;
+		snprintf(secs, sizeof(secs), "%ld", tsec);
 		pw__http_query_add(&path, "timeoutSeconds", secs);
 		char *auth = NULL;
 		rc = auth_header(&auth, s->api, 0, err);
@@ -490,6 +498,22 @@ static int follow_pod(run_state *s, int mode, int64_t deadline_ms, pw_error **er
 			break;
 		}
 		/* the server ended the watch (timeoutSeconds): go on from where it stopped */
+		if (mode == WANT_STARTED && !s->pod[0]) {
+			pw_buf ev = PW_BUF_INIT(16 * 1024);
+			char reason[64] = "";
+			if (object_warnings(s, s->p->job_name, &ev, reason, sizeof(reason)) > 0 &&
+			    strcmp(reason, "FailedCreate") == 0) {
+				pw__buf_clear(&s->why);
+				pw__buf_printf(&s->why, "job %s could not create its pod:%s", s->p->job_name,
+				               pw__buf_cstr(&ev));
+				snprintf(s->reason, sizeof(s->reason), "FailedCreate");
+				s->job_events_shown = 1;
+				pw__buf_dispose(&ev);
+				rc = FAIL;
+				break;
+			}
+			pw__buf_dispose(&ev);
+		}
 	}
 	pw__buf_dispose(&w.line);
 	return rc;
@@ -696,16 +720,17 @@ static int follow_log(run_state *s, pw_error **err)
 
 /* ---- events and cleanup ---- */
 
-static void warning_events(run_state *s, pw_buf *out)
+/* Appends the Warning events of object `name` to out ("\n  event Reason: message") and returns
+ * how many there were; the first one's reason goes to first_reason. */
+static int object_warnings(run_state *s, const char *name, pw_buf *out, char *first_reason, size_t cap)
 {
-	if (!s->pod[0])
-		return;
 	pw_buf path = PW_BUF_INIT(0);
 	pw__k8s_path(&path, "v1", s->p->namespace_, "events", NULL);
 	char sel[300];
-	snprintf(sel, sizeof(sel), "involvedObject.name=%s", s->pod);
+	snprintf(sel, sizeof(sel), "involvedObject.name=%s", name);
 	pw__http_query_add(&path, "fieldSelector", sel);
 	json_t *list = NULL;
+	int n = 0;
 	if (pw__k8s_api_call(&list, NULL, s->api, "GET", pw__buf_cstr(&path), NULL, "list", "", "events",
 	                     s->p->namespace_, 0, NULL) == 0) {
 		size_t i;
@@ -718,10 +743,22 @@ static void warning_events(run_state *s, pw_buf *out)
 			const char *r = pw__json_get_string(e, "reason");
 			const char *m = pw__json_get_string(e, "message");
 			pw__buf_printf(out, "\n  event %s: %s", r ? r : "?", m ? m : "");
+			if (n++ == 0 && first_reason)
+				snprintf(first_reason, cap, "%s", r ? r : "");
 		}
 	}
 	json_decref(list);
 	pw__buf_dispose(&path);
+	return n;
+}
+
+/* The pod's warnings, then the Job's (quota, admission and other reasons a pod is not made). */
+static void warning_events(run_state *s, pw_buf *out)
+{
+	if (s->pod[0])
+		object_warnings(s, s->pod, out, NULL, 0);
+	if (!s->job_events_shown)
+		object_warnings(s, s->p->job_name, out, NULL, 0);
 }
 
 static void delete_object(run_state *s, const char *gv, const char *resource, const char *group,
@@ -846,6 +883,10 @@ int pw__k8s_job_run(pw_result **out, pw_k8s_api *api, const pw_k8s_job_params *p
 		    !strcmp(s.reason, "InvalidImageName"))
 			pw_error_set_hint(
 			    e, "check the image name and tag, and image_pull_secrets for private registries");
+		else if (!strcmp(s.reason, "FailedCreate"))
+			pw_error_set_hint(
+			    e, "the cluster refused the pod: check the namespace's Pod Security level and "
+			       "resource quota against security_context and resource_requests");
 		else if (!strcmp(s.reason, "Unschedulable"))
 			pw_error_set_hint(
 			    e, "no node fits: check node_selector, tolerations and resource_requests");
