@@ -608,10 +608,13 @@ static int run_exec(pw_kube_access *a, pw_error **err)
 	pw__proc_envp_free(envp);
 	pw_free(argv);
 	if (rc < 0) {
+		/* the kubeconfig's installHint says how to get the plugin, in its author's words */
+		const char *install = json_string_value(json_object_get(ex, "installHint"));
 		if (err && *err)
-			pw_error_set_hint(*err,
-			                  "install the credential plugin the kubeconfig's exec section names "
-			                  "(e.g. aws, gke-gcloud-auth-plugin, kubelogin)");
+			pw_error_set_hint(
+			    *err, install ? install
+			                  : "install the credential plugin the kubeconfig's exec section "
+			                    "names (e.g. aws, gke-gcloud-auth-plugin, kubelogin)");
 		goto done;
 	}
 	if (!pr.exited || pr.exit_code != 0) {

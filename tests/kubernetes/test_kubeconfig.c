@@ -280,6 +280,7 @@ PW_TEST(exec_plugin_failure)
 	    "current-context: x\nclusters:\n- name: c\n  cluster: {server: 'https://h'}\n"
 	    "users:\n- name: u\n  user:\n    exec:\n      command: ./plugin.sh\n      args: [wrong]\n"
 	    "- name: m\n  user:\n    exec:\n      command: no-such-plugin-here\n"
+	    "      installHint: apt-get install no-such-plugin\n"
 	    "contexts:\n- name: x\n  context: {cluster: c, user: u}\n- name: y\n  context: {cluster: c, "
 	    "user: m}\n");
 	pw_kube_access *a = load("c.yaml", NULL);
@@ -294,7 +295,7 @@ PW_TEST(exec_plugin_failure)
 	PW_REQUIRE(a);
 	e = NULL;
 	PW_CHECK(pw__kube_access_token(&tok, a, 0, &e) < 0);
-	PW_CHECK_CONTAINS(e ? pw_error_hint(e) : NULL, "credential plugin");
+	PW_CHECK_CONTAINS(e ? pw_error_hint(e) : NULL, "apt-get install no-such-plugin");
 	pw_error_free(e);
 	pw__kube_access_free(a);
 }
