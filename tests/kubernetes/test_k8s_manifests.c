@@ -346,4 +346,56 @@ PW_TEST(schema_checker_rejects)
 	free(report);
 }
 
+PW_TEST(cli_plan_prints_valid_manifests)
+{
+	const char *cli = getenv("PW_CLI");
+	PW_REQUIRE(cli);
+	char dir[] = "/tmp/pw-k8s-plan-XXXXXX";
+	PW_REQUIRE(mkdtemp(dir));
+	char file[128];
+	snprintf(file, sizeof(file), "%s/p.yml", dir);
+	FILE *f = fopen(file, "w");
+	PW_REQUIRE(f);
+	fputs("version: 1\nsecrets: [PW_TEST_K8S_TOKEN]\nenv: { GREETING: \"yes\" }\nsteps:\n  - name: test\n"
+	      "    step_type: kubernetes\n    config:\n      image: alpine:3.19\n      command: \"echo "
+	      "$PW_TEST_K8S_TOKEN\"\n"
+	      "      namespace: ci\n      namespace_per_run: true\n      network_policy: deny-ingress\n"
+	      "      parameters: { use_pvc: true, storage_size: 2Gi, resource_limits: { cpu: 1 } }\n",
+	      f);
+	fclose(f);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "PW_TEST_K8S_TOKEN=plan-secret-value-77 '%s' plan '%s' 2>&1", cli, file);
+	FILE *p = popen(cmd, "r");
+	PW_REQUIRE(p);
+	pw_buf all = PW_BUF_INIT(0), yaml = PW_BUF_INIT(0);
+	char line[4096];
+	int in_yaml = 0;
+	while (fgets(line, sizeof(line), p)) {
+		pw__buf_puts(&all, line);
+		/* the connector's text is indented by 4 under its step; YAML starts at the first "---" */
+		if (strncmp(line, "    ---", 7) == 0)
+			in_yaml = 1;
+		if (in_yaml && strncmp(line, "    ", 4) == 0)
+			pw__buf_puts(&yaml, line + 4);
+	}
+	PW_CHECK_INT(pclose(p), 0);
+	PW_CHECK(strstr(pw__buf_cstr(&all), "plan-secret-value-77") == NULL);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&all), "kind: \"Namespace\"");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&all), "kind: \"NetworkPolicy\"");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&all), "kind: \"PersistentVolumeClaim\"");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&all), "kind: \"Job\"");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&all), "value: \"***\"");
+	char *report = NULL;
+	int st = schema_check(pw__buf_cstr(&yaml), &report);
+	if (st != 0)
+		fprintf(stderr, "  %s\n%s\n", report, pw__buf_cstr(&yaml));
+	PW_CHECK_INT(st, 0);
+	PW_CHECK_CONTAINS(report, "documents: 4");
+	free(report);
+	pw__buf_dispose(&all);
+	pw__buf_dispose(&yaml);
+	unlink(file);
+	rmdir(dir);
+}
+
 PW_TEST_MAIN()

@@ -385,25 +385,25 @@ static int k8s_plan(char **out, pw_connector *c, const pw_step *step, const pw_w
 	int rc = 0;
 	if (json_is_true(json_object_get(step->config, "namespace_per_run")) &&
 	    pw__k8s_namespace_manifest(&doc, n.ns, run_id) == 0) {
-		rc = pw__k8s_yaml_emit(&b, doc);
+		rc = pw__k8s_yaml_emit_quoted(&b, doc);
 		json_decref(doc);
 	}
 	const char *np = cfg_str(step, "network_policy");
 	if (rc == 0 && np && strcmp(np, "none") != 0 &&
 	    pw__k8s_network_policy_manifest(&doc, np, n.netpol, n.ns, run_id) == 0) {
-		rc = pw__k8s_yaml_emit(&b, doc);
+		rc = pw__k8s_yaml_emit_quoted(&b, doc);
 		json_decref(doc);
 	}
 	if (rc == 0 && use_pvc && pw__k8s_pvc_manifest(&doc, step->config, n.pvc, n.ns, run_id) == 0) {
-		rc = pw__k8s_yaml_emit(&b, doc);
+		rc = pw__k8s_yaml_emit_quoted(&b, doc);
 		json_decref(doc);
 	}
 	if (rc == 0 && pw_map_count(secret) && pw__k8s_secret_manifest(&doc, &p, 1) == 0) {
-		rc = pw__k8s_yaml_emit(&b, doc);
+		rc = pw__k8s_yaml_emit_quoted(&b, doc);
 		json_decref(doc);
 	}
 	if (rc == 0 && pw__k8s_job_manifest(&doc, &p) == 0) {
-		rc = pw__k8s_yaml_emit(&b, doc);
+		rc = pw__k8s_yaml_emit_quoted(&b, doc);
 		json_decref(doc);
 	}
 	pw_map_free(plain);

@@ -67,6 +67,9 @@ int pw__k8s_network_policy_manifest(json_t **out, const char *mode, const char *
 /* Emits doc as a YAML document ("---" start) with libyaml's emitter, appended to out. Strings
  * that YAML would read as something else are quoted. Returns 0, PW_ENOMEM or PW_EINVAL. */
 int pw__k8s_yaml_emit(pw_buf *out, const json_t *doc);
+/* The same with every string value double-quoted: text masked afterwards ("***") stays valid
+ * YAML (a plain *** would read as an alias). For `plan`, whose output is masked. */
+int pw__k8s_yaml_emit_quoted(pw_buf *out, const json_t *doc);
 /* A label value made from any text: invalid characters become '-', cut to 63, trimmed. Writes
  * into out (cap >= 64). */
 void pw__k8s_label_value(char *out, size_t cap, const char *text);

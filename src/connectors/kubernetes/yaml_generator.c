@@ -364,7 +364,7 @@ static int needs_quotes(const char *s)
 	return isdigit((unsigned char)s[0]) || s[0] == '+' || s[0] == '-' || s[0] == '.';
 }
 
-static int emit_value(yaml_emitter_t *em, const json_t *v)
+static int emit_value(yaml_emitter_t *em, const json_t *v, int quote_all)
 {
 	yaml_event_t ev;
 	char num[64];
@@ -382,7 +382,7 @@ static int emit_value(yaml_emitter_t *em, const json_t *v)
 			yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)k, (int)strlen(k), 1, 1,
 			                             needs_quotes(k) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
 			                                             : YAML_ANY_SCALAR_STYLE);
-			if (!yaml_emitter_emit(em, &ev) || emit_value(em, x) < 0)
+			if (!yaml_emitter_emit(em, &ev) || emit_value(em, x, quote_all) < 0)
 				return -1;
 		}
 		yaml_mapping_end_event_initialize(&ev);
@@ -396,7 +396,7 @@ static int emit_value(yaml_emitter_t *em, const json_t *v)
 		json_t *x;
 		json_array_foreach(v, i, x)
 		{
-			if (emit_value(em, x) < 0)
+			if (emit_value(em, x, quote_all) < 0)
 				return -1;
 		}
 		yaml_sequence_end_event_initialize(&ev);
@@ -404,7 +404,8 @@ static int emit_value(yaml_emitter_t *em, const json_t *v)
 	}
 	case JSON_STRING:
 		text = json_string_value(v);
-		style = needs_quotes(text) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
+		style =
+		    quote_all || needs_quotes(text) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE;
 		break;
 	case JSON_INTEGER:
 		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
@@ -428,7 +429,7 @@ static int emit_value(yaml_emitter_t *em, const json_t *v)
 	return yaml_emitter_emit(em, &ev) ? 0 : -1;
 }
 
-int pw__k8s_yaml_emit(pw_buf *out, const json_t *doc)
+static int emit_doc(pw_buf *out, const json_t *doc, int quote_all)
 {
 	if (!doc)
 		return PW_EINVAL;
@@ -444,7 +445,7 @@ int pw__k8s_yaml_emit(pw_buf *out, const json_t *doc)
 	ok = ok && yaml_emitter_emit(&em, &ev);
 	yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 0);
 	ok = ok && yaml_emitter_emit(&em, &ev);
-	ok = ok && emit_value(&em, doc) == 0;
+	ok = ok && emit_value(&em, doc, quote_all) == 0;
 	yaml_document_end_event_initialize(&ev, 1);
 	ok = ok && yaml_emitter_emit(&em, &ev);
 	yaml_stream_end_event_initialize(&ev);
@@ -452,4 +453,14 @@ int pw__k8s_yaml_emit(pw_buf *out, const json_t *doc)
 	ok = ok && yaml_emitter_flush(&em);
 	yaml_emitter_delete(&em);
 	return ok ? 0 : PW_ENOMEM;
+}
+
+int pw__k8s_yaml_emit(pw_buf *out, const json_t *doc)
+{
+	return emit_doc(out, doc, 0);
+}
+
+int pw__k8s_yaml_emit_quoted(pw_buf *out, const json_t *doc)
+{
+	return emit_doc(out, doc, 1);
 }
