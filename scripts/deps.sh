@@ -6,7 +6,7 @@ set -eu
 PACKAGES="gcc make cmake ninja-build pkg-config git ca-certificates openssl \
 libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev \
 python3 python3-yaml python3-jsonschema libxml2-utils clang-format time procps curl tmux \
-clang libclang-rt-14-dev valgrind \
+clang libclang-rt-14-dev valgrind libmongoc-dev nodejs npm \
 podman runc busybox-static uidmap chromium"
 
 missing=""

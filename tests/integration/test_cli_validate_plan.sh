@@ -43,5 +43,5 @@ run_pw conn connectors --stats
 check "connectors exit 0" [ "$STATUS" -eq 0 ]
 check "connectors lists shell" contains "$WORK/conn.out" "shell"
 check "connectors stats" contains "$WORK/conn.out" "shell.created = 1"
-check "connectors shows not built ones" contains "$WORK/conn.out" "kubernetes   (not built into this pipewright)"
+check "connectors shows not built ones" contains "$WORK/conn.out" "gcp          (not built into this pipewright)"
 finish

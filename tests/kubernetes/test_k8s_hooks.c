@@ -1,0 +1,224 @@
+/* MongoDB lifecycle hooks against a real wire-protocol server (CongoDB, started through
+ * tests/peers/congodb.sh) and the fake Kubernetes API server: the event documents of steps are
+ * read back with libmongoc and checked; a sink that is down fails a step only when required. */
+#include <fcntl.h>
+#include <mongoc/mongoc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fake_k8s.h"
+#include "pwtest.h"
+
+static struct {
+	pid_t pid;
+	int to_server;
+	int port;
+	char uri[128];
+} mdb;
+
+static void mongo_stop(void)
+{
+	if (mdb.pid > 0) {
+		close(mdb.to_server);
+		int st;
+		for (int i = 0; i < 50 && waitpid(mdb.pid, &st, WNOHANG) == 0; i++)
+			usleep(20000);
+		kill(mdb.pid, SIGKILL);
+		waitpid(mdb.pid, NULL, 0);
+		mdb.pid = 0;
+	}
+}
+
+static int mongo_start(void)
+{
+	if (mdb.pid)
+		return 0;
+	const char *src = getenv("PW_SOURCE_DIR");
+	const char *bin = getenv("PW_BINARY_DIR");
+	char script[1024], dir[1024];
+	snprintf(script, sizeof(script), "%s/tests/peers/congodb.sh", src ? src : ".");
+	snprintf(dir, sizeof(dir), "%s/peers/congodb", bin ? bin : "/tmp/pipewright-peers");
+	int in[2], out[2];
+	if (pipe(in) < 0 || pipe(out) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		execl("/bin/sh", "sh", script, dir, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	fcntl(in[1], F_SETFD, FD_CLOEXEC);
+	mdb.pid = pid;
+	mdb.to_server = in[1];
+	FILE *f = fdopen(out[0], "r");
+	char line[256];
+	int ready = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PORT %d", &mdb.port) == 1)
+			continue;
+		if (strncmp(line, "READY", 5) == 0) {
+			ready = 1;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	atexit(mongo_stop);
+	if (!ready) {
+		fprintf(stderr, "CongoDB did not start (%s %s): see tests/peers/congodb.sh\n", script, dir);
+		return -1;
+	}
+	snprintf(mdb.uri, sizeof(mdb.uri), "mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=3000", mdb.port);
+	return 0;
+}
+
+/* The documents of collection coll, in insertion order, as one JSON array. */
+static json_t *read_events(const char *coll)
+{
+	mongoc_client_t *c = mongoc_client_new(mdb.uri);
+	json_t *all = json_array();
+	if (!c)
+		return all;
+	mongoc_collection_t *col = mongoc_client_get_collection(c, "pwtest", coll);
+	bson_t *q = bson_new();
+	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, q, NULL, NULL);
+	const bson_t *doc;
+	while (mongoc_cursor_next(cur, &doc)) {
+		char *text = bson_as_relaxed_extended_json(doc, NULL);
+		json_error_t je;
+		json_t *j = json_loads(text, 0, &je);
+		if (j)
+			json_array_append_new(all, j);
+		bson_free(text);
+	}
+	bson_error_t be;
+	if (mongoc_cursor_error(cur, &be))
+		fprintf(stderr, "  find: %s\n", be.message);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(q);
+	mongoc_collection_destroy(col);
+	mongoc_client_destroy(c);
+	return all;
+}
+
+static json_t *find_event(json_t *all, const char *event)
+{
+	size_t i;
+	json_t *d;
+	json_array_foreach(all, i, d)
+	{
+		const char *e = json_string_value(json_object_get(d, "event"));
+		if (e && !strcmp(e, event))
+			return d;
+	}
+	return NULL;
+}
+
+static void use_sink(const char *uri, const char *collection, int required)
+{
+	setenv("PIPEWRIGHT_MONGODB_URI", uri, 1);
+	setenv("PIPEWRIGHT_MONGODB_DATABASE", "pwtest", 1);
+	setenv("PIPEWRIGHT_MONGODB_COLLECTION", collection, 1);
+	if (required)
+		setenv("PIPEWRIGHT_MONGODB_REQUIRED", "true", 1);
+	else
+		unsetenv("PIPEWRIGHT_MONGODB_REQUIRED");
+}
+
+PW_TEST(events_recorded_for_a_step)
+{
+	PW_REQUIRE(mongo_start() == 0);
+	reset();
+	char coll[64];
+	snprintf(coll, sizeof(coll), "ok_%d", (int)getpid());
+	use_sink(mdb.uri, coll, 1);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	run x;
+	run_step(&x, m, cfg("\"command\":\"echo hi\""), 60, NULL, NULL, 0);
+	PW_CHECK_INT(x.rc, 0);
+	run_dispose(&x);
+	run_step(&x, m, cfg("\"command\":\"exit 3\""), 60, NULL, NULL, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK(x.r && pw_result_exit_code(x.r) == 3);
+	run_dispose(&x);
+	pw_manager_free(m); /* flushes the sink */
+
+	json_t *all = read_events(coll);
+	const char *want[] = {"step_started", "job_created", "pod_scheduled", "running",
+	                      "succeeded",    "deleted",     "step_finished", "failed"};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (!find_event(all, want[i]))
+			fprintf(stderr, "  no '%s' event\n", want[i]);
+		PW_CHECK(find_event(all, want[i]) != NULL);
+	}
+	PW_CHECK(json_array_size(all) >= 14); /* two steps of 7 events each */
+	json_t *ok = find_event(all, "succeeded");
+	PW_REQUIRE(ok);
+	PW_CHECK_STR(json_string_value(json_object_get(ok, "run_id")), "20261128-run-ab12");
+	PW_CHECK_STR(json_string_value(json_object_get(ok, "step")), "build");
+	PW_CHECK_STR(json_string_value(json_object_get(ok, "connector")), "kubernetes");
+	PW_CHECK_STR(json_string_value(json_object_get(ok, "namespace")), "ci");
+	PW_CHECK_CONTAINS(json_string_value(json_object_get(ok, "job")), "build-");
+	PW_CHECK_CONTAINS(json_string_value(json_object_get(ok, "pod")),
+	                  json_string_value(json_object_get(ok, "job")));
+	PW_CHECK_INT(json_integer_value(json_object_get(ok, "exit_code")), 0);
+	PW_CHECK(json_object_get(json_object_get(ok, "at"), "$date") != NULL);
+	json_t *bad = find_event(all, "failed");
+	PW_CHECK(bad && json_integer_value(json_object_get(bad, "exit_code")) == 3);
+	json_t *started = find_event(all, "step_started");
+	PW_CHECK(started && json_is_null(json_object_get(started, "exit_code")));
+	PW_CHECK(started && json_is_null(json_object_get(started, "pod")));
+	json_decref(all);
+}
+
+PW_TEST(cancel_recorded)
+{
+	PW_REQUIRE(mongo_start() == 0);
+	reset();
+	char coll[64];
+	snprintf(coll, sizeof(coll), "cancel_%d", (int)getpid());
+	use_sink(mdb.uri, coll, 0);
+	run x;
+	run_step(&x, NULL, cfg("\"command\":\"sleep 30\""), 60, NULL, NULL, 600);
+	PW_CHECK_INT(x.rc, PW_ECANCELLED);
+	run_dispose(&x);
+	json_t *all = read_events(coll);
+	PW_CHECK(find_event(all, "cancelled") != NULL);
+	PW_CHECK(find_event(all, "deleted") != NULL);
+	json_decref(all);
+}
+
+PW_TEST(sink_down)
+{
+	reset();
+	/* a port nothing listens on */
+	use_sink("mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=500&connectTimeoutMS=500", "none", 0);
+	run x;
+	run_step(&x, NULL, cfg("\"command\":\"echo still-runs\""), 60, NULL, NULL, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_STR(pw__buf_cstr(&x.out.b), "still-runs\n");
+	run_dispose(&x);
+	use_sink("mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=500&connectTimeoutMS=500", "none", 1);
+	run_step(&x, NULL, cfg("\"command\":\"echo runs\""), 60, NULL, NULL, 0);
+	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
+	PW_CHECK_CONTAINS(x.e ? pw_error_message(x.e) : NULL, "required MongoDB lifecycle hook");
+	run_dispose(&x);
+	unsetenv("PIPEWRIGHT_MONGODB_URI");
+	unsetenv("PIPEWRIGHT_MONGODB_REQUIRED");
+}
+
+PW_TEST_MAIN()
