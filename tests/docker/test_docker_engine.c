@@ -122,7 +122,8 @@ static int count_containers(const char *label, const char *value)
 static void write_file(const char *dir, const char *name, const char *text)
 {
 	char p[4300];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) >= sizeof(p))
+		return;
 	FILE *f = fopen(p, "w");
 	if (f) {
 		fputs(text, f);
@@ -133,7 +134,8 @@ static void write_file(const char *dir, const char *name, const char *text)
 static char *read_file(const char *dir, const char *name)
 {
 	char p[4300];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) >= sizeof(p))
+		return NULL;
 	FILE *f = fopen(p, "r");
 	if (!f)
 		return NULL;

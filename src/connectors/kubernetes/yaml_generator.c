@@ -355,8 +355,9 @@ static int needs_quotes(const char *s)
 	char low[8];
 	size_t n = strlen(s);
 	if (n < sizeof(low)) {
-		for (size_t i = 0; i <= n; i++)
+		for (size_t i = 0; i < n; i++)
 			low[i] = (char)tolower((unsigned char)s[i]);
+		low[n] = '\0';
 		for (size_t i = 0; special[i]; i++)
 			if (strcmp(low, special[i]) == 0)
 				return 1;
