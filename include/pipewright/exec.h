@@ -67,6 +67,10 @@ PW_EXTERN pw_cancel_reason pw_exec_cancelled(const pw_exec *ex);
 PW_EXTERN int pw_exec_cancel_fd(const pw_exec *ex);
 /* Milliseconds until the deadline (>= 0), or -1 when there is none. */
 PW_EXTERN int64_t pw_exec_remaining_ms(const pw_exec *ex);
+/* Waits ms milliseconds unless the step is cancelled or its deadline passes first, for polling
+ * loops that must honour both: 0 after the full wait, PW_ECANCELLED or PW_ETIMEOUT at once
+ * when the step ends (also when it had already ended). ex may be NULL (a plain sleep). */
+PW_EXTERN int pw_exec_sleep(pw_exec *ex, int64_t ms);
 
 /* Step output, masked on its way to the output callback and the bounded capture. */
 PW_EXTERN void pw_exec_output(pw_exec *ex, pw_stream stream, const char *data, size_t len);

@@ -2,6 +2,7 @@
  * cancellation (a pipe that poll() can watch), a deadline timer, logs, audit, outputs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -273,6 +274,34 @@ int64_t pw_exec_remaining_ms(const pw_exec *ex)
 		return -1;
 	int64_t left = d - pw__now_ms();
 	return left > 0 ? left : 0;
+}
+
+static int ended(const pw_exec *ex)
+{
+	switch (pw_exec_cancelled(ex)) {
+	case PW_CANCEL_NONE:
+		return 0;
+	case PW_CANCEL_TIMEOUT:
+		return PW_ETIMEOUT;
+	default:
+		return PW_ECANCELLED;
+	}
+}
+
+int pw_exec_sleep(pw_exec *ex, int64_t ms)
+{
+	int64_t until = pw__now_ms() + (ms > 0 ? ms : 0);
+	for (;;) {
+		int rc = ex ? ended(ex) : 0;
+		if (rc)
+			return rc;
+		int64_t left = until - pw__now_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd p = {.fd = ex ? pw_exec_cancel_fd(ex) : -1, .events = POLLIN};
+		if (poll(&p, 1, left > 60000 ? 60000 : (int)left) < 0 && errno != EINTR)
+			return PW_EIO;
+	}
 }
 
 void pw_exec_output(pw_exec *ex, pw_stream stream, const char *data, size_t len)

@@ -538,6 +538,25 @@ PW_TEST(test_exec_cancel_fd_and_timeout)
 	pw_exec_free(ex);
 }
 
+PW_TEST(test_exec_sleep_ends_with_the_step)
+{
+	PW_CHECK_INT(pw_exec_sleep(NULL, 5), 0);
+	pw_exec *ex = NULL;
+	PW_REQUIRE(pw_exec_new(&ex, NULL, NULL) == 0);
+	PW_CHECK_INT(pw_exec_sleep(ex, 5), 0);
+	pw_exec_cancel(ex, PW_CANCEL_USER);
+	PW_CHECK_INT(pw_exec_sleep(ex, 60000), PW_ECANCELLED); /* returns at once */
+	pw_exec_free(ex);
+
+	pw_exec_options o = PW_EXEC_OPTIONS_INIT;
+	o.timeout_seconds = 0.1;
+	PW_REQUIRE(pw_exec_new(&ex, &o, NULL) == 0);
+	pw_exec_start(ex);
+	/* a full wait would return 0; the deadline cuts it short */
+	PW_CHECK_INT(pw_exec_sleep(ex, 60000), PW_ETIMEOUT);
+	pw_exec_free(ex);
+}
+
 static void log_into(const pw_log_record *rec, void *payload)
 {
 	sink *s = payload;
