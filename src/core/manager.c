@@ -34,6 +34,8 @@ struct pw_manager {
 	pw_log_fn on_log;
 	void *log_payload;
 	pw_log_level log_level;
+	/* Its own lock: factories create connectors under `lock`, and may ask for services. */
+	pthread_mutex_t services_lock;
 	void *services[PW__MANAGER_SERVICE_MAX];
 	void (*services_free[PW__MANAGER_SERVICE_MAX])(void *);
 };
@@ -48,6 +50,7 @@ int pw_manager_new(pw_manager **out, const pw_manager_options *opts, pw_error **
 	if (!m)
 		return PW_ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->services_lock, NULL);
 	m->log_level = PW_LOG_WARN;
 	if (opts) {
 		m->on_log = opts->on_log;
@@ -92,6 +95,7 @@ void pw_manager_free(pw_manager *m)
 			m->services_free[i](m->services[i]);
 	free(m->stats);
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->services_lock);
 	free(m);
 }
 
@@ -100,13 +104,13 @@ void *pw__manager_service(pw_manager *m, pw_manager_service which, void *(*make)
 {
 	if (!m || which < 0 || which >= PW__MANAGER_SERVICE_MAX)
 		return NULL;
-	pthread_mutex_lock(&m->lock);
+	pthread_mutex_lock(&m->services_lock);
 	if (!m->services[which] && make) {
 		m->services[which] = make();
 		m->services_free[which] = release;
 	}
 	void *s = m->services[which];
-	pthread_mutex_unlock(&m->lock);
+	pthread_mutex_unlock(&m->services_lock);
 	return s;
 }
 

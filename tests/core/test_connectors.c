@@ -658,6 +658,11 @@ PW_TEST(test_manager_http_pool_is_shared)
 	PW_CHECK(p1 != NULL);
 	PW_CHECK(pw__manager_http_pool(a) == p1); /* one pool per manager, created once */
 	PW_CHECK(pw__manager_http_pool(b) != p1);
+	/* factories create connectors under the manager's lock; one that asks for the pool
+	 * there (docker's does) must not deadlock */
+	pw_connector *c = NULL;
+	PW_CHECK_INT(pw_manager_get_connector(&c, b, "docker", NULL), 0);
+	PW_CHECK(c != NULL);
 	pw_manager_free(a); /* frees the pool (the leak checker would say otherwise) */
 	pw_manager_free(b);
 }

@@ -80,7 +80,7 @@ static int engine(const char *method, const char *path, char **body_out)
 {
 	static pw_docker_http *h;
 	if (!h)
-		pw__docker_http_new(&h);
+		pw__docker_http_new(&h, NULL);
 	pw_docker_endpoint ep;
 	char url[4200];
 	snprintf(url, sizeof(url), "unix://%s", sock);

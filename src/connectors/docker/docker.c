@@ -16,6 +16,7 @@
 
 #include "connectors/docker/docker.h"
 #include "connectors/docker/http.h"
+#include "net/http.h"
 #include "core/clock.h"
 #include "core/step.h"
 
@@ -196,6 +197,7 @@ static int try_engine(docker_impl *impl, const pw_docker_endpoint *ep, pw_docker
 	req.ep = ep;
 	req.path = "/_ping";
 	req.timeout_ms = 5000;
+	req.retries = 0; /* the next candidate is tried instead */
 	req.cancel_fd = ex ? pw_exec_cancel_fd(ex) : -1;
 	int rc = pw__docker_http_do(&r, impl->http, &req, &e);
 	if (rc == 0 && r.status != 200) {
@@ -1112,7 +1114,7 @@ int pw__docker_connector_create(pw_connector **out, pw_manager *m, pw_error **er
 	docker_impl *impl = calloc(1, sizeof(*impl));
 	if (!impl)
 		return PW_ENOMEM;
-	if (pw__docker_http_new(&impl->http) < 0) {
+	if (pw__docker_http_new(&impl->http, pw__manager_http_pool(m)) < 0) {
 		free(impl);
 		return PW_ENOMEM;
 	}

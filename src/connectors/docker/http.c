@@ -1,64 +1,37 @@
-/* The Docker connector's HTTP transport on libcurl's multi interface, so that the cancel
- * descriptor is polled together with the transfer. Connections are cached per connector
- * (a CURLSH sharing the connection cache), so consecutive calls reuse one socket. */
-#include <curl/curl.h>
-#include <pthread.h>
+/* The Docker connector's requests on the project's HTTP layer (src/net): the manager's shared
+ * connection pool, deadlines, the cancel descriptor, retries of idempotent calls, streamed
+ * bodies. This file only translates between the engine's terms and the layer's. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "connectors/docker/http.h"
-#include "core/clock.h"
+#include "net/http.h"
 
 #define ERROR_BODY_MAX (64 * 1024)
 #define BODY_MAX (64 * 1024 * 1024)
+#define MAX_HEADERS 32
 
 struct pw_docker_http {
-	CURLSH *share;
-	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
-	pthread_mutex_t count_lock;
-	long connects;
+	pw_http_pool *pool;
+	int owned; /* the pool is ours, not the manager's */
 };
 
 void (*pw__docker_http_trace)(const char *method, const char *path, const char *body, size_t body_len);
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static void global_init(void)
+int pw__docker_http_new(pw_docker_http **out, pw_http_pool *shared)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *userptr)
-{
-	pw_docker_http *h = userptr;
-	pthread_mutex_lock(&h->locks[data]);
-}
-
-static void share_unlock(CURL *handle, curl_lock_data data, void *userptr)
-{
-	pw_docker_http *h = userptr;
-	pthread_mutex_unlock(&h->locks[data]);
-}
-
-int pw__docker_http_new(pw_docker_http **out)
-{
-	pthread_once(&global_once, global_init);
 	pw_docker_http *h = calloc(1, sizeof(*h));
 	if (!h)
 		return PW_ENOMEM;
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&h->locks[i], NULL);
-	pthread_mutex_init(&h->count_lock, NULL);
-	h->share = curl_share_init();
-	if (!h->share) {
-		free(h);
-		return PW_ENOMEM;
+	h->pool = shared;
+	if (!shared) {
+		if (pw__http_pool_new(&h->pool, NULL) < 0) {
+			free(h);
+			return PW_ENOMEM;
+		}
+		h->owned = 1;
 	}
-	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
-	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-	curl_share_setopt(h->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	*out = h;
 	return 0;
 }
@@ -67,99 +40,65 @@ void pw__docker_http_free(pw_docker_http *h)
 {
 	if (!h)
 		return;
-	curl_share_cleanup(h->share);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&h->locks[i]);
-	pthread_mutex_destroy(&h->count_lock);
+	if (h->owned)
+		pw__http_pool_free(h->pool);
 	free(h);
 }
 
-long pw__docker_http_connects(pw_docker_http *h)
+typedef struct upload {
+	FILE *f;
+	long start; /* where the body starts, for a retry; -1 when the stream cannot seek */
+} upload;
+
+static long long read_upload(char *buf, size_t cap, void *payload)
 {
-	pthread_mutex_lock(&h->count_lock);
-	long n = h->connects;
-	pthread_mutex_unlock(&h->count_lock);
-	return n;
+	upload *u = payload;
+	size_t n = fread(buf, 1, cap, u->f);
+	if (n == 0 && ferror(u->f))
+		return PW_EIO;
+	return (long long)n;
 }
 
-typedef struct xfer {
+static int rewind_upload(void *payload)
+{
+	upload *u = payload;
+	if (u->start < 0 || fseek(u->f, u->start, SEEK_SET) != 0)
+		return PW_EIO;
+	clearerr(u->f);
+	return 0;
+}
+
+typedef struct stream {
 	const pw_docker_req *req;
-	pw_docker_resp *resp;
-	CURL *easy;
-	int stopped; /* on_data asked to stop */
-	int overflow;
-} xfer;
+} stream;
 
-static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
+static int on_body(const char *data, size_t len, void *payload)
 {
-	xfer *x = userp;
-	size_t n = size * nmemb;
-	if (x->resp->status == 0)
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->resp->status);
-	int ok = x->resp->status >= 200 && x->resp->status < 300;
-	if (ok && x->req->on_data) {
-		if (x->req->on_data(data, n, x->req->payload) != 0) {
-			x->stopped = 1;
-			return 0;
-		}
-		return n;
+	stream *s = payload;
+	/* the engine's consumer says stop: the transfer ends without an error */
+	return s->req->on_data(data, len, s->req->payload) != 0 ? 1 : 0;
+}
+
+static void copy_header(char *out, size_t size, const pw_http_response *r, const char *name)
+{
+	const char *v = pw__http_header_get(r, name);
+	snprintf(out, size, "%s", v ? v : "");
+}
+
+/* Transport failures keep the layer's message (operation, libcurl's reason, hint) but are the
+ * engine's failures to the connector: PW_EEXTERNAL, as deadlines and cancels keep theirs. */
+static int engine_error(pw_error **err, int code, pw_error *e)
+{
+	if (code == PW_EIO || code == PW_EEXTERNAL) {
+		pw_error *x = pw_error_new(PW_EEXTERNAL, "%s", e ? pw_error_message(e) : "no answer");
+		if (e && pw_error_hint(e))
+			pw_error_set_hint(x, pw_error_hint(e));
+		pw_error_free(e);
+		e = x;
+		code = PW_EEXTERNAL;
 	}
-	if (pw__buf_append(&x->resp->body, data, n) < 0) {
-		x->overflow = 1;
-		return ok ? 0 : n; /* keep the start of an error body, drop the rest */
-	}
-	return n;
-}
-
-static void header_value(char *out, size_t size, const char *line, size_t n, const char *name)
-{
-	size_t nl = strlen(name);
-	if (n <= nl + 1 || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-		return;
-	const char *v = line + nl + 1;
-	size_t vl = n - nl - 1;
-	while (vl && (*v == ' ' || *v == '\t'))
-		v++, vl--;
-	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-		vl--;
-	if (vl >= size)
-		vl = size - 1;
-	memcpy(out, v, vl);
-	out[vl] = '\0';
-}
-
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
-{
-	xfer *x = userp;
-	size_t n = size * nmemb;
-	header_value(x->resp->api_version, sizeof(x->resp->api_version), data, n, "Api-Version");
-	header_value(x->resp->libpod_version, sizeof(x->resp->libpod_version), data, n, "Libpod-Api-Version");
-	header_value(x->resp->server, sizeof(x->resp->server), data, n, "Server");
-	return n;
-}
-
-static size_t on_read(char *buffer, size_t size, size_t nitems, void *userp)
-{
-	xfer *x = userp;
-	size_t n = fread(buffer, 1, size * nitems, x->req->upload);
-	if (n == 0 && ferror(x->req->upload))
-		return CURL_READFUNC_ABORT;
-	return n;
-}
-
-static int on_socket_open(void *clientp, curl_socket_t curlfd, curlsocktype purpose)
-{
-	pw_docker_http *h = clientp;
-	pthread_mutex_lock(&h->count_lock);
-	h->connects++;
-	pthread_mutex_unlock(&h->count_lock);
-	return CURL_SOCKOPT_OK;
-}
-
-static int fail(pw_error **err, int code, const pw_docker_req *req, const char *what)
-{
-	pw_error *e = pw_error_new(code, "%s %s on %s: %s", req->method, req->path, req->ep->url, what);
-	pw_error_set_operation(e, "docker engine request");
+	if (e)
+		pw_error_set_operation(e, "docker engine request");
 	if (err && !*err)
 		*err = e;
 	else
@@ -170,122 +109,77 @@ static int fail(pw_error **err, int code, const pw_docker_req *req, const char *
 int pw__docker_http_do(pw_docker_resp *out, pw_docker_http *h, const pw_docker_req *req, pw_error **err)
 {
 	memset(out, 0, sizeof(*out));
-	if (pw__docker_http_trace)
-		pw__docker_http_trace(req->method, req->path, req->body, req->body_len);
 	pw_buf init = PW_BUF_INIT(req->on_data ? ERROR_BODY_MAX : BODY_MAX);
 	out->body = init;
-	CURL *easy = curl_easy_init();
-	CURLM *multi = curl_multi_init();
-	if (!easy || !multi) {
-		curl_easy_cleanup(easy);
-		curl_multi_cleanup(multi);
-		return PW_ENOMEM;
-	}
-	xfer x = {req, out, easy, 0, 0};
-	char url[8192];
-	snprintf(url, sizeof(url), "%s%s", req->ep->base, req->path);
-	char errbuf[CURL_ERROR_SIZE] = "";
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-	curl_easy_setopt(easy, CURLOPT_SHARE, h->share);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(easy, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, on_socket_open);
-	curl_easy_setopt(easy, CURLOPT_SOCKOPTDATA, h);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "pipewright/" PW_CONNECTOR_SYSTEM_VERSION);
-	if (req->timeout_ms > 0)
-		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+	if (pw__docker_http_trace)
+		pw__docker_http_trace(req->method, req->path, req->body, req->body_len);
+
+	char cert[4200], key[4200], ca[4200];
+	pw_http_endpoint ep = {.base_url = req->ep->base};
 	if (req->ep->socket[0])
-		curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, req->ep->socket);
+		ep.unix_socket = req->ep->socket;
 	if (req->ep->tls && req->ep->cert_dir[0]) {
-		char p[4200];
-		snprintf(p, sizeof(p), "%s/cert.pem", req->ep->cert_dir);
-		curl_easy_setopt(easy, CURLOPT_SSLCERT, p);
-		snprintf(p, sizeof(p), "%s/key.pem", req->ep->cert_dir);
-		curl_easy_setopt(easy, CURLOPT_SSLKEY, p);
-		snprintf(p, sizeof(p), "%s/ca.pem", req->ep->cert_dir);
-		curl_easy_setopt(easy, CURLOPT_CAINFO, p);
+		snprintf(cert, sizeof(cert), "%s/cert.pem", req->ep->cert_dir);
+		snprintf(key, sizeof(key), "%s/key.pem", req->ep->cert_dir);
+		snprintf(ca, sizeof(ca), "%s/ca.pem", req->ep->cert_dir);
+		ep.client_cert = cert;
+		ep.client_key = key;
+		ep.ca_file = ca;
 	}
-	struct curl_slist *hdrs = NULL;
-	hdrs = curl_slist_append(hdrs, "Expect:");
+
+	const char *headers[MAX_HEADERS + 2];
+	size_t nh = 0;
 	char ct[256];
 	if (req->content_type) {
 		snprintf(ct, sizeof(ct), "Content-Type: %s", req->content_type);
-		hdrs = curl_slist_append(hdrs, ct);
+		headers[nh++] = ct;
 	}
-	for (size_t i = 0; req->headers && req->headers[i]; i++)
-		hdrs = curl_slist_append(hdrs, req->headers[i]);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hdrs);
-	if (!strcmp(req->method, "GET")) {
-		curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-	} else if (!strcmp(req->method, "HEAD")) {
-		curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
-	} else {
-		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, req->method);
-		if (req->upload) {
-			curl_easy_setopt(easy, CURLOPT_POST, 1L);
-			curl_easy_setopt(easy, CURLOPT_READFUNCTION, on_read);
-			curl_easy_setopt(easy, CURLOPT_READDATA, &x);
-			hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
-			curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hdrs);
-		} else if (!strcmp(req->method, "POST") || req->body) {
-			curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
-			                 (curl_off_t)(req->body ? req->body_len : 0));
-		}
+	for (size_t i = 0; req->headers && req->headers[i] && nh < MAX_HEADERS; i++)
+		headers[nh++] = req->headers[i];
+	headers[nh] = NULL;
+
+	pw_http_request r = PW_HTTP_REQUEST_INIT;
+	r.method = req->method;
+	r.path_and_query = req->path;
+	r.headers = headers;
+	r.total_timeout_ms = req->timeout_ms > 0 ? (long)req->timeout_ms : 0;
+	r.connect_timeout_ms = 5000;
+	r.cancel_fd = req->cancel_fd;
+	r.max_retries = req->retries;
+	r.max_response = req->on_data ? ERROR_BODY_MAX : BODY_MAX;
+	upload up = {req->upload, -1};
+	if (req->upload) {
+		up.start = ftell(req->upload);
+		r.upload_read = read_upload;
+		r.upload_rewind = up.start >= 0 ? rewind_upload : NULL;
+		r.upload_payload = &up;
+	} else if (req->body) {
+		r.body = req->body;
+		r.body_len = req->body_len;
+	} else if (!strcmp(req->method, "POST")) {
+		r.body = "";
 	}
-	curl_multi_add_handle(multi, easy);
-	int rc = 0;
-	int running = 1;
-	while (running) {
-		CURLMcode mc = curl_multi_perform(multi, &running);
-		if (mc != CURLM_OK) {
-			rc = fail(err, PW_EEXTERNAL, req, curl_multi_strerror(mc));
-			break;
-		}
-		if (!running)
-			break;
-		struct curl_waitfd extra = {req->cancel_fd, CURL_WAIT_POLLIN, 0};
-		int nfds = 0;
-		mc = curl_multi_poll(multi, req->cancel_fd >= 0 ? &extra : NULL, req->cancel_fd >= 0 ? 1 : 0,
-		                     1000, &nfds);
-		if (mc != CURLM_OK) {
-			rc = fail(err, PW_EEXTERNAL, req, curl_multi_strerror(mc));
-			break;
-		}
-		if (req->cancel_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN)) {
-			rc = fail(err, PW_ECANCELLED, req, "cancelled");
-			break;
-		}
+	stream st = {req};
+	if (req->on_data) {
+		r.on_body = on_body;
+		r.payload = &st;
 	}
-	if (rc == 0) {
-		int left = 0;
-		CURLMsg *msg;
-		CURLcode res = CURLE_OK;
-		while ((msg = curl_multi_info_read(multi, &left)))
-			if (msg->msg == CURLMSG_DONE)
-				res = msg->data.result;
-		if (out->status == 0)
-			curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &out->status);
-		if (res == CURLE_WRITE_ERROR && x.stopped) {
-			res = CURLE_OK;
-		} else if (res == CURLE_WRITE_ERROR && x.overflow) {
-			rc = fail(err, PW_EEXTERNAL, req, "the answer is larger than allowed");
-		} else if (res == CURLE_OPERATION_TIMEDOUT && out->status > 0) {
-			rc = fail(err, PW_ETIMEOUT, req, "timed out");
-		} else if (res == CURLE_OPERATION_TIMEDOUT) {
-			rc = fail(err, PW_ETIMEOUT, req, errbuf[0] ? errbuf : curl_easy_strerror(res));
-		} else if (res != CURLE_OK) {
-			rc = fail(err, PW_EEXTERNAL, req, errbuf[0] ? errbuf : curl_easy_strerror(res));
-		}
+
+	pw_http_response resp;
+	pw_error *e = NULL;
+	int rc = pw__http_do(&resp, h->pool, &ep, &r, &e);
+	if (rc < 0) {
+		pw__http_response_dispose(&resp);
+		return engine_error(err, rc, e);
 	}
-	curl_multi_remove_handle(multi, easy);
-	curl_easy_cleanup(easy);
-	curl_multi_cleanup(multi);
-	curl_slist_free_all(hdrs);
+	out->status = resp.status;
+	copy_header(out->api_version, sizeof(out->api_version), &resp, "api-version");
+	copy_header(out->libpod_version, sizeof(out->libpod_version), &resp, "libpod-api-version");
+	copy_header(out->server, sizeof(out->server), &resp, "server");
+	if (resp.body_len && pw__buf_append(&out->body, resp.body, resp.body_len) < 0)
+		rc = engine_error(err, PW_EEXTERNAL,
+		                  pw_error_new(PW_EEXTERNAL, "%s %s: the answer is larger than allowed",
+		                               req->method, req->path));
+	pw__http_response_dispose(&resp);
 	return rc;
 }

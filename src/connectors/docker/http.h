@@ -1,5 +1,5 @@
-/* The connector's HTTP transport to an engine (unix socket or TCP/TLS) on libcurl: one
- * connection cache per connector, deadlines, a cancel descriptor, streamed bodies. */
+/* The connector's requests to an engine (unix socket or TCP/TLS), carried by the project's
+ * HTTP layer (src/net): shared connections, deadlines, a cancel descriptor, streamed bodies. */
 #ifndef PW_CONNECTORS_DOCKER_HTTP_H
 #define PW_CONNECTORS_DOCKER_HTTP_H
 
@@ -11,7 +11,9 @@
 
 typedef struct pw_docker_http pw_docker_http;
 
-int pw__docker_http_new(pw_docker_http **out);
+struct pw_http_pool;
+/* shared: the manager's pool (borrowed), or NULL for a pool of its own. */
+int pw__docker_http_new(pw_docker_http **out, struct pw_http_pool *shared);
 void pw__docker_http_free(pw_docker_http *h);
 
 /* Called with each piece of a streamed response body (2xx only); return non-zero to stop. */
@@ -30,11 +32,14 @@ typedef struct pw_docker_req {
 	void *payload;
 	int64_t timeout_ms; /* whole-request deadline; 0: none */
 	int cancel_fd;      /* -1, or a descriptor that becomes readable to abort */
+	/* Retries of failures that cannot have reached the engine, and (for idempotent methods)
+	 * resets and 500/502/504; 408/429/503 for every method. 0 while probing for engines. */
+	unsigned retries;
 } pw_docker_req;
 
-#define PW_DOCKER_REQ_INIT                                                         \
-	{                                                                          \
-		NULL, "GET", "/", NULL, NULL, 0, NULL, NULL, NULL, NULL, 30000, -1 \
+#define PW_DOCKER_REQ_INIT                                                            \
+	{                                                                             \
+		NULL, "GET", "/", NULL, NULL, 0, NULL, NULL, NULL, NULL, 30000, -1, 2 \
 	}
 
 typedef struct pw_docker_resp {
@@ -54,8 +59,5 @@ int pw__docker_http_do(pw_docker_resp *out, pw_docker_http *h, const pw_docker_r
 
 /* For tests: when set, called with every request before it is sent (body may be NULL). */
 extern void (*pw__docker_http_trace)(const char *method, const char *path, const char *body, size_t body_len);
-
-/* The number of connections opened so far (tests prove reuse with it). */
-long pw__docker_http_connects(pw_docker_http *h);
 
 #endif
