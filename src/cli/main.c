@@ -23,13 +23,15 @@ typedef struct cli {
 	pw_log_level level;
 	pthread_mutex_t print_lock;
 	pw_run *run;
-	int tty_out;    /* stdout is a terminal: flush every line */
-	int dirty;      /* buffered output not yet flushed (under print_lock) */
-	int stop_flush; /* ends the flusher thread (under print_lock) */
-	board *board;   /* the live board (--progress tty), under print_lock; NULL: plain */
+	int tty_out;               /* stdout is a terminal: flush every line */
+	int dirty;                 /* buffered output not yet flushed (under print_lock) */
+	int stop_flush;            /* ends the flusher thread (under print_lock) */
+	pthread_cond_t flush_wake; /* signalled with stop_flush so that the end is not delayed */
+	board *board;              /* the live board (--progress tty), under print_lock; NULL: plain */
 } cli;
 
-static cli g_cli = {.level = PW_LOG_WARN, .print_lock = PTHREAD_MUTEX_INITIALIZER};
+static cli g_cli = {
+    .level = PW_LOG_WARN, .print_lock = PTHREAD_MUTEX_INITIALIZER, .flush_wake = PTHREAD_COND_INITIALIZER};
 
 #define C_RESET "\033[0m"
 #define C_DIM "\033[2m"
@@ -157,25 +159,39 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
 		pthread_mutex_unlock(&g_cli.print_lock);
 		return;
 	}
-	const char *color = step_color(step);
+	/* "step | " before and a newline after each line, assembled in one buffer and written
+	 * with one call per chunk: a step may print gigabytes */
+	static char out[64 * 1024];
+	char pre[256], post[16];
+	int pl = snprintf(pre, sizeof(pre), "%s%s |%s %s", step_color(step), step, col(C_RESET),
+	                  stream == PW_STREAM_STDERR && g_cli.color ? C_YELLOW : "");
+	int sl =
+	    snprintf(post, sizeof(post), "%s\n", stream == PW_STREAM_STDERR && g_cli.color ? C_RESET : "");
+	size_t prel = pl < 0 ? 0 : (size_t)pl >= sizeof(pre) ? sizeof(pre) - 1 : (size_t)pl;
+	size_t postl = (size_t)sl;
+	size_t used = 0;
 	while (len) {
 		const char *nl = memchr(data, '\n', len);
 		size_t n = nl ? (size_t)(nl - data) : len;
-		fputs(color, stdout);
-		fputs(step, stdout);
-		fputs(" |", stdout);
-		fputs(col(C_RESET), stdout);
-		fputc(' ', stdout);
-		if (stream == PW_STREAM_STDERR && g_cli.color)
-			fputs(C_YELLOW, stdout);
-		fwrite(data, 1, n, stdout);
-		if (stream == PW_STREAM_STDERR && g_cli.color)
-			fputs(C_RESET, stdout);
-		fputc('\n', stdout);
+		if (used + prel + n + postl > sizeof(out)) {
+			fwrite(out, 1, used, stdout);
+			used = 0;
+		}
+		if (prel + n + postl > sizeof(out)) { /* a line longer than the buffer */
+			fwrite(pre, 1, prel, stdout);
+			fwrite(data, 1, n, stdout);
+			fwrite(post, 1, postl, stdout);
+		} else {
+			memcpy(out + used, pre, prel);
+			memcpy(out + used + prel, data, n);
+			memcpy(out + used + prel + n, post, postl);
+			used += prel + n + postl;
+		}
 		n += nl ? 1 : 0;
 		data += n;
 		len -= n;
 	}
+	fwrite(out, 1, used, stdout);
 	if (g_cli.tty_out)
 		fflush(stdout);
 	else
@@ -187,10 +203,18 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
  * line: live enough for a CI log, and cheap when a step prints gigabytes. */
 static void *flusher_main(void *arg)
 {
+	pthread_mutex_lock(&g_cli.print_lock);
 	for (;;) {
-		struct timespec ts = {0, 100 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&g_cli.print_lock);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!g_cli.stop_flush &&
+		       pthread_cond_timedwait(&g_cli.flush_wake, &g_cli.print_lock, &until) != ETIMEDOUT)
+			;
 		int stop = g_cli.stop_flush;
 		if (g_cli.board)
 			board_render(g_cli.board);
@@ -198,9 +222,10 @@ static void *flusher_main(void *arg)
 			fflush(stdout);
 			g_cli.dirty = 0;
 		}
-		pthread_mutex_unlock(&g_cli.print_lock);
-		if (stop)
+		if (stop) {
+			pthread_mutex_unlock(&g_cli.print_lock);
 			return NULL;
+		}
 	}
 }
 
@@ -666,6 +691,7 @@ static int cmd_run(int argc, char **argv)
 	if (have_flusher) {
 		pthread_mutex_lock(&g_cli.print_lock);
 		g_cli.stop_flush = 1;
+		pthread_cond_signal(&g_cli.flush_wake);
 		pthread_mutex_unlock(&g_cli.print_lock);
 		pthread_join(flusher, NULL);
 	}

@@ -331,8 +331,8 @@ void pw_run_cancel(pw_run *r)
 static void deliver_line(step_state *st, pw_stream stream, const char *data, size_t len)
 {
 	pw_run *r = st->run;
-	for (size_t k = 0; k < len; k++)
-		st->out_lines += data[k] == '\n';
+	for (const char *p = data, *end = data + len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+		st->out_lines++;
 	if (r->opts.on_output)
 		r->opts.on_output(st->step->name, stream, data, len, r->opts.output_payload);
 }
