@@ -1,5 +1,10 @@
 /* Lifecycle hooks on MongoDB (libmongoc): events queue in memory and a writer thread inserts
- * them, so that the step and its log streaming never wait for the database. */
+ * them, so that the step and its log streaming never wait for the database.
+ *
+ * libmongoc is loaded with dlopen when a pipeline first asks for hooks, not linked: linked, it
+ * would load a dozen libraries into every run and, through its constructor, create a
+ * /dev/shm/mongoc-PID file in every process — left behind whenever a run is killed. */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +19,30 @@
 
 #ifdef PW_HAVE_MONGOC
 #include <mongoc/mongoc.h>
+
+#define MONGOC_SONAME "libmongoc-1.0.so.0"
+
+/* The driver's functions this file calls, resolved once from the loaded library. */
+static struct {
+	__typeof__(&mongoc_init) init;
+	__typeof__(&mongoc_uri_new_with_error) uri_new_with_error;
+	__typeof__(&mongoc_uri_set_option_as_int32) uri_set_option_as_int32;
+	__typeof__(&mongoc_uri_get_database) uri_get_database;
+	__typeof__(&mongoc_uri_destroy) uri_destroy;
+	__typeof__(&mongoc_client_new_from_uri) client_new_from_uri;
+	__typeof__(&mongoc_client_set_appname) client_set_appname;
+	__typeof__(&mongoc_client_get_collection) client_get_collection;
+	__typeof__(&mongoc_client_destroy) client_destroy;
+	__typeof__(&mongoc_collection_insert_one) collection_insert_one;
+	__typeof__(&mongoc_collection_destroy) collection_destroy;
+	__typeof__(&bson_new) bson_new;
+	__typeof__(&bson_destroy) bson_destroy;
+	__typeof__(&bson_append_utf8) append_utf8;
+	__typeof__(&bson_append_null) append_null;
+	__typeof__(&bson_append_date_time) append_date_time;
+	__typeof__(&bson_append_int32) append_int32;
+} M;
+static char load_error[512]; /* why the driver could not be loaded; "" when it was */
 
 typedef struct hook_event {
 	char *run_id, *step, *connector, *event, *ns, *job, *pod, *message;
@@ -39,7 +68,44 @@ struct pw_k8s_hooks {
 static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
 static void init_mongoc(void)
 {
-	mongoc_init();
+	/* the driver's shared-memory counters are a file per process that a killed run leaves */
+	setenv("MONGOC_DISABLE_SHM", "1", 0);
+	void *lib = dlopen(MONGOC_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		const char *why = dlerror();
+		snprintf(load_error, sizeof(load_error), "%s", why ? why : MONGOC_SONAME " not found");
+		return;
+	}
+	struct {
+		void **slot;
+		const char *name;
+	} syms[] = {
+	    {(void **)&M.init, "mongoc_init"},
+	    {(void **)&M.uri_new_with_error, "mongoc_uri_new_with_error"},
+	    {(void **)&M.uri_set_option_as_int32, "mongoc_uri_set_option_as_int32"},
+	    {(void **)&M.uri_get_database, "mongoc_uri_get_database"},
+	    {(void **)&M.uri_destroy, "mongoc_uri_destroy"},
+	    {(void **)&M.client_new_from_uri, "mongoc_client_new_from_uri"},
+	    {(void **)&M.client_set_appname, "mongoc_client_set_appname"},
+	    {(void **)&M.client_get_collection, "mongoc_client_get_collection"},
+	    {(void **)&M.client_destroy, "mongoc_client_destroy"},
+	    {(void **)&M.collection_insert_one, "mongoc_collection_insert_one"},
+	    {(void **)&M.collection_destroy, "mongoc_collection_destroy"},
+	    {(void **)&M.bson_new, "bson_new"},
+	    {(void **)&M.bson_destroy, "bson_destroy"},
+	    {(void **)&M.append_utf8, "bson_append_utf8"},
+	    {(void **)&M.append_null, "bson_append_null"},
+	    {(void **)&M.append_date_time, "bson_append_date_time"},
+	    {(void **)&M.append_int32, "bson_append_int32"},
+	};
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		*syms[i].slot = dlsym(lib, syms[i].name);
+		if (!*syms[i].slot) {
+			snprintf(load_error, sizeof(load_error), "%s has no %s", MONGOC_SONAME, syms[i].name);
+			return; /* the library stays loaded: its constructor ran */
+		}
+	}
+	M.init();
 }
 
 static void event_dispose(hook_event *e)
@@ -53,9 +119,9 @@ static void event_dispose(hook_event *e)
 static void append_str(bson_t *d, const char *k, const char *v)
 {
 	if (v)
-		BSON_APPEND_UTF8(d, k, v);
+		M.append_utf8(d, k, -1, v, -1);
 	else
-		BSON_APPEND_NULL(d, k);
+		M.append_null(d, k, -1);
 }
 
 /* Inserts one event; returns 0 or -1 with the reason in h->last_error. */
@@ -63,43 +129,43 @@ static int write_event(pw_k8s_hooks *h, const hook_event *e)
 {
 	if (!h->client) {
 		bson_error_t be;
-		mongoc_uri_t *uri = mongoc_uri_new_with_error(h->uri, &be);
+		mongoc_uri_t *uri = M.uri_new_with_error(h->uri, &be);
 		if (!uri) {
 			snprintf(h->last_error, sizeof(h->last_error), "%s", be.message);
 			return -1;
 		}
 		/* a sink that is down must not hold events for the driver's 30 s default */
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 3000);
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 3000);
-		h->client = mongoc_client_new_from_uri(uri);
-		mongoc_uri_destroy(uri);
+		M.uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 3000);
+		M.uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 3000);
+		h->client = M.client_new_from_uri(uri);
+		M.uri_destroy(uri);
 		if (!h->client) {
 			snprintf(h->last_error, sizeof(h->last_error), "cannot make a MongoDB client");
 			return -1;
 		}
-		mongoc_client_set_appname(h->client, "pipewright");
+		M.client_set_appname(h->client, "pipewright");
 	}
-	bson_t *doc = bson_new();
+	bson_t *doc = M.bson_new();
 	append_str(doc, "run_id", e->run_id);
 	append_str(doc, "step", e->step);
 	append_str(doc, "connector", e->connector);
 	append_str(doc, "event", e->event);
-	BSON_APPEND_DATE_TIME(doc, "at", e->at_ms);
+	M.append_date_time(doc, "at", -1, e->at_ms);
 	append_str(doc, "namespace", e->ns);
 	append_str(doc, "job", e->job);
 	append_str(doc, "pod", e->pod);
 	if (e->exit_code >= 0)
-		BSON_APPEND_INT32(doc, "exit_code", e->exit_code);
+		M.append_int32(doc, "exit_code", -1, e->exit_code);
 	else
-		BSON_APPEND_NULL(doc, "exit_code");
+		M.append_null(doc, "exit_code", -1);
 	append_str(doc, "message", e->message);
-	mongoc_collection_t *col = mongoc_client_get_collection(h->client, h->database, h->collection);
+	mongoc_collection_t *col = M.client_get_collection(h->client, h->database, h->collection);
 	bson_error_t be;
-	int ok = mongoc_collection_insert_one(col, doc, NULL, NULL, &be);
+	int ok = M.collection_insert_one(col, doc, NULL, NULL, &be);
 	if (!ok)
 		snprintf(h->last_error, sizeof(h->last_error), "%s", be.message);
-	mongoc_collection_destroy(col);
-	bson_destroy(doc);
+	M.collection_destroy(col);
+	M.bson_destroy(doc);
 	return ok ? 0 : -1;
 }
 
@@ -128,7 +194,7 @@ static void *writer(void *arg)
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (h->client)
-		mongoc_client_destroy(h->client);
+		M.client_destroy(h->client);
 	h->client = NULL;
 	return NULL;
 }
@@ -137,8 +203,19 @@ int pw__k8s_hooks_new(pw_k8s_hooks **out, const pw_k8s_hooks_config *cfg, pw_err
 {
 	*out = NULL;
 	pthread_once(&mongoc_once, init_mongoc);
+	if (load_error[0]) {
+		pw_error *e =
+		    pw_error_new(PW_ECONFIG, "MongoDB lifecycle hooks need libmongoc: %s", load_error);
+		pw_error_set_hint(
+		    e, "install it (apt-get install libmongoc-1.0-0) or remove the hooks settings");
+		if (err && !*err)
+			*err = e;
+		else
+			pw_error_free(e);
+		return PW_ECONFIG;
+	}
 	bson_error_t be;
-	mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg->uri, &be);
+	mongoc_uri_t *uri = M.uri_new_with_error(cfg->uri, &be);
 	if (!uri) {
 		pw_error *e = pw_error_new(PW_ECONFIG, "the MongoDB hook URI is not usable: %s", be.message);
 		pw_error_set_key(e, "hooks.mongodb.uri");
@@ -149,16 +226,16 @@ int pw__k8s_hooks_new(pw_k8s_hooks **out, const pw_k8s_hooks_config *cfg, pw_err
 			pw_error_free(e);
 		return PW_ECONFIG;
 	}
-	const char *db_in_uri = mongoc_uri_get_database(uri);
+	const char *db_in_uri = M.uri_get_database(uri);
 	pw_k8s_hooks *h = calloc(1, sizeof(*h));
 	if (!h) {
-		mongoc_uri_destroy(uri);
+		M.uri_destroy(uri);
 		return PW_ENOMEM;
 	}
 	h->uri = strdup(cfg->uri);
 	h->database = strdup(cfg->database ? cfg->database : db_in_uri ? db_in_uri : "pipewright");
 	h->collection = strdup(cfg->collection ? cfg->collection : "events");
-	mongoc_uri_destroy(uri);
+	M.uri_destroy(uri);
 	h->required = cfg->required;
 	h->q = calloc(QUEUE_MAX, sizeof(hook_event));
 	pthread_mutex_init(&h->lock, NULL);
