@@ -841,6 +841,28 @@ static pairs map_pairs(load_ctx *c, int32_t map)
 	}
 	if (c->oom || ps.n == 0)
 		return ps;
+	if (merge_key < 0 && ps.n <= 16) {
+		/* the common small mapping without merges: already in order; a pairwise check
+		 * finds duplicates faster than the two sorts below */
+		size_t out = 0;
+		for (size_t k = 0; k < ps.n; k++) {
+			const pair *first = NULL;
+			for (size_t j = 0; j < out && !first; j++)
+				if (ps.v[j].len == ps.v[k].len &&
+				    memcmp(ps.v[j].text, ps.v[k].text, ps.v[k].len) == 0)
+					first = &ps.v[j];
+			if (first) {
+				pw_error *e = report(c, N(c, ps.v[k].key)->line, N(c, ps.v[k].key)->col,
+				                     "duplicate key '%.60s' (first on line %d)", ps.v[k].text,
+				                     N(c, first->key)->line);
+				hint(e, "keys of a mapping must be unique; remove or rename one of them");
+				continue;
+			}
+			ps.v[out++] = ps.v[k];
+		}
+		ps.n = out;
+		return ps;
+	}
 	qsort(ps.v, ps.n, sizeof(pair), pair_by_key);
 	size_t out = 0;
 	for (size_t k = 0; k < ps.n; k++) {
