@@ -45,6 +45,7 @@ struct pw_exec {
 	int cancel_pipe[2];
 	atomic_llong deadline_ms; /* monotonic; 0: none */
 
+	void *hooks; /* the run's lifecycle-hook sink, borrowed */
 	pthread_mutex_t timer_lock;
 	pthread_cond_t timer_cond;
 	pthread_t timer;
@@ -286,6 +287,17 @@ static int ended(const pw_exec *ex)
 	default:
 		return PW_ECANCELLED;
 	}
+}
+
+void pw__exec_set_hooks(pw_exec *ex, void *hooks)
+{
+	if (ex)
+		ex->hooks = hooks;
+}
+
+void *pw__exec_hooks(const pw_exec *ex)
+{
+	return ex ? ex->hooks : NULL;
 }
 
 int pw_exec_sleep(pw_exec *ex, int64_t ms)

@@ -13,6 +13,10 @@ char *pw__audit_json(const pw_secrets *secrets, const char *run_id, const char *
 
 /* Ends an execution: disarms the deadline and flushes the maskers. */
 void pw__exec_finish(pw_exec *ex);
+/* The run's lifecycle-hook sink (a pw_k8s_hooks), borrowed: set by the runner so that a
+ * connector records its events where the run records step start and end. NULL: none. */
+void pw__exec_set_hooks(pw_exec *ex, void *hooks);
+void *pw__exec_hooks(const pw_exec *ex);
 /* Emits an audit record with a given event name (runner: "step_start"/"step_end"). */
 void pw__exec_audit_event(pw_exec *ex, const char *event, const char *outcome, const char *detail);
 

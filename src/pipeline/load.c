@@ -1669,7 +1669,100 @@ static void load_version(load_ctx *c, int32_t idx)
 	hint(e, "write `version: 1` (a number, without quotes)");
 }
 
-/* hooks, reports: a mapping kept as JSON for the modules that interpret it. */
+static const char *const report_keys[] = {"junit", "json", "html"};
+static const char *const hooks_keys[] = {"mongodb"};
+static const char *const mongodb_keys[] = {"uri", "database", "collection", "required"};
+
+/* reports: each known format names a file. */
+static void check_reports(load_ctx *c, int32_t map)
+{
+	pairs ps = map_pairs(c, map);
+	for (size_t i = 0; i < ps.n && !c->oom; i++) {
+		const pair *q = &ps.v[i];
+		if (!strcmp(q->text, "junit") || !strcmp(q->text, "json") || !strcmp(q->text, "html")) {
+			char what[64], fix[96];
+			snprintf(what, sizeof(what), "reports: %s", q->text);
+			snprintf(fix, sizeof(fix), "give a file path, for example `%s: reports/run.%s`",
+			         q->text, !strcmp(q->text, "junit") ? "xml" : q->text);
+			const char *t = want_text(c, q->value, what, fix);
+			if (t && !*t) {
+				pw_error *e = report(c, N(c, q->value)->line, N(c, q->value)->col,
+				                     "%s must be a file path, not empty text", what);
+				hint(e, "%s", fix);
+			}
+		} else {
+			unknown_key(c, q, " in reports", report_keys, COUNT(report_keys));
+		}
+	}
+	free(ps.v);
+}
+
+/* hooks: { mongodb: { uri, database, collection, required } } */
+static void check_hooks(load_ctx *c, int32_t map)
+{
+	pairs ps = map_pairs(c, map);
+	char buf[64];
+	for (size_t i = 0; i < ps.n && !c->oom; i++) {
+		const pair *q = &ps.v[i];
+		if (strcmp(q->text, "mongodb") != 0) {
+			unknown_key(c, q, " in hooks", hooks_keys, COUNT(hooks_keys));
+			continue;
+		}
+		int32_t d = deref(c, q->value);
+		if (N(c, d)->kind != Y_MAP) {
+			pw_error *e = report(c, N(c, q->value)->line, N(c, q->value)->col,
+			                     "hooks: mongodb must be a mapping, not %s",
+			                     describe(c, q->value, buf, sizeof(buf)));
+			hint(e, "write `mongodb:` followed by `uri: mongodb://host:27017/db`");
+			continue;
+		}
+		pairs ms = map_pairs(c, d);
+		int have_uri = 0;
+		for (size_t k = 0; k < ms.n && !c->oom; k++) {
+			const pair *m = &ms.v[k];
+			if (!strcmp(m->text, "uri")) {
+				have_uri = 1;
+				const char *t = want_text(c, m->value, "hooks: mongodb: uri",
+				                          "write `uri: mongodb://host:27017/database`");
+				if (t && strncmp(t, "mongodb://", 10) != 0 &&
+				    strncmp(t, "mongodb+srv://", 14) != 0) {
+					pw_error *e =
+					    report(c, N(c, m->value)->line, N(c, m->value)->col,
+					           "hooks: mongodb: uri must start with mongodb:// or "
+					           "mongodb+srv://");
+					hint(e, "write `uri: mongodb://host:27017/database`");
+				}
+			} else if (!strcmp(m->text, "database") || !strcmp(m->text, "collection")) {
+				char what[64];
+				snprintf(what, sizeof(what), "hooks: mongodb: %s", m->text);
+				want_text(c, m->value, what, "write a plain name, e.g. `pipewright`");
+			} else if (!strcmp(m->text, "required")) {
+				sval v;
+				scalar_value(c, deref(c, m->value), &v);
+				if (v.type != SV_BOOL) {
+					pw_error *e =
+					    report(c, N(c, m->value)->line, N(c, m->value)->col,
+					           "hooks: mongodb: required must be true or false, not %s",
+					           describe(c, m->value, buf, sizeof(buf)));
+					hint(e, "`required: true` fails a step when its events cannot be "
+					        "written");
+				}
+			} else {
+				unknown_key(c, m, " in hooks: mongodb", mongodb_keys, COUNT(mongodb_keys));
+			}
+		}
+		free(ms.v);
+		if (!have_uri) {
+			pw_error *e =
+			    report(c, N(c, q->key)->line, N(c, q->key)->col, "hooks: mongodb has no uri");
+			hint(e, "add `uri: mongodb://host:27017/database`");
+		}
+	}
+	free(ps.v);
+}
+
+/* hooks, reports: a mapping, checked here (so that validate places every mistake), then kept as
+ * JSON for the modules that interpret it. */
 static void load_section(load_ctx *c, const pair *p)
 {
 	int32_t d = deref(c, p->value);
@@ -1683,6 +1776,10 @@ static void load_section(load_ctx *c, const pair *p)
 		hint(e, "write `%s:` followed by indented `key: value` lines", p->text);
 		return;
 	}
+	if (!strcmp(p->text, "reports"))
+		check_reports(c, d);
+	else
+		check_hooks(c, d);
 	if (!c->p->sections)
 		c->p->sections = json_object();
 	if (!c->p->sections) {

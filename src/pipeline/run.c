@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "connectors/kubernetes/lifecycle.h"
 #include "core/internal.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/report_int.h"
@@ -72,6 +73,7 @@ struct pw_run {
 
 	atomic_int cancel_requests;
 	int cancel_pipe[2];
+	pw_k8s_hooks *hooks; /* lifecycle events of every step, when the pipeline asks; may be NULL */
 	int64_t started_unix_ms;
 	int64_t start_ms;
 };
@@ -190,6 +192,52 @@ static void fill_ancestors(pw_run *r, size_t i, unsigned char *mark)
 	}
 }
 
+/* The lifecycle-hook sink: the pipeline's `hooks: mongodb:` (checked by the loader), else
+ * PIPEWRIGHT_MONGODB_URI. A sink that cannot be set up stops the run only when required. */
+static int open_hooks(pw_run *r, const pw_pipeline *p, pw_error **err)
+{
+	json_t *mdb = p->sections ? json_object_get(json_object_get(p->sections, "hooks"), "mongodb") : NULL;
+	pw_error *e = NULL;
+	int rc, required;
+	if (mdb) {
+		pw_k8s_hooks_config c = {json_string_value(json_object_get(mdb, "uri")),
+		                         json_string_value(json_object_get(mdb, "database")),
+		                         json_string_value(json_object_get(mdb, "collection")),
+		                         json_is_true(json_object_get(mdb, "required"))};
+		required = c.required;
+		rc = pw__k8s_hooks_new(&r->hooks, &c, &e);
+	} else {
+		const char *req = getenv("PIPEWRIGHT_MONGODB_REQUIRED");
+		required = req && (!strcmp(req, "1") || !strcmp(req, "true"));
+		rc = pw__k8s_hooks_from_env(&r->hooks, &e);
+	}
+	if (rc == 0)
+		return 0;
+	if (required) {
+		if (err && !*err) {
+			*err = e;
+			if (p->path)
+				pw_error_set_operation(e, "hooks: mongodb");
+		} else {
+			pw_error_free(e);
+		}
+		return rc;
+	}
+	run_log(r, PW_LOG_WARN, NULL, "lifecycle hooks are off: %s", e ? pw_error_message(e) : "unusable");
+	pw_error_free(e);
+	r->hooks = NULL;
+	return 0;
+}
+
+/* One lifecycle event of a step, for every connector. */
+static void hook_step(pw_run *r, step_state *st, const char *event, int exit_code, const char *message)
+{
+	if (!r->hooks)
+		return;
+	pw_k8s_hooks_step hs = {r->hooks, r->run_id, st->step->name, st->type ? st->type : "unknown", NULL};
+	pw__k8s_hooks_event(&hs, event, NULL, NULL, NULL, exit_code, message);
+}
+
 int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options *opts, pw_error **err)
 {
 	*out = NULL;
@@ -246,6 +294,8 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 		if (!r->audit)
 			rc = pw_error_set(err, PW_EIO, "fopen(\"%s\"): %s", path, strerror(errno));
 	}
+	if (rc == 0)
+		rc = open_hooks(r, p, err);
 	if (rc == 0 && pipe(r->cancel_pipe) != 0)
 		rc = pw_error_set(err, PW_EIO, "pipe(): %s", strerror(errno));
 	if (rc == 0) {
@@ -301,6 +351,7 @@ void pw_run_free(pw_run *r)
 	}
 	free(r->steps);
 	free(r->queue);
+	pw__k8s_hooks_free(r->hooks); /* writes what is still queued (bounded) */
 	if (r->audit)
 		fclose(r->audit);
 	for (int i = 0; i < 2; i++)
@@ -488,6 +539,7 @@ static void run_step(pw_run *r, step_state *st)
 	st->started_unix_ms = pw__unix_ms();
 	st->start_ms = pw__now_ms();
 	audit_run(r, s->name, "step_start", NULL, st->type);
+	hook_step(r, st, "step_started", -1, NULL);
 	for (;;) {
 		st->attempts++;
 		pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
@@ -511,6 +563,7 @@ static void run_step(pw_run *r, step_state *st)
 		pthread_mutex_lock(&r->lock);
 		if (rc == 0) {
 			st->exec = ex;
+			pw__exec_set_hooks(ex, r->hooks);
 			/* a cancel that arrived before the exec existed still applies */
 			int req = atomic_load(&r->cancel_requests);
 			if (req >= 2 || (req >= 1 && s->when != PW_WHEN_ALWAYS))
@@ -568,6 +621,18 @@ static void run_step(pw_run *r, step_state *st)
 	char detail[64];
 	snprintf(detail, sizeof(detail), "exit_code=%d attempts=%u",
 	         st->result ? pw_result_exit_code(st->result) : -1, st->attempts);
+	hook_step(r, st, "step_finished", st->result ? pw_result_exit_code(st->result) : -1,
+	          pw_step_status_name(st->status));
+	if (pw__k8s_hooks_required(r->hooks)) {
+		pw_error *he = NULL;
+		if (pw__k8s_hooks_flush(r->hooks, 10000, &he) < 0 && !is_failure(st->status)) {
+			/* `required: true`: a step whose events were not recorded has not succeeded */
+			st->status = PW_STEP_FAILED;
+			if (!st->error)
+				st->error = he, he = NULL;
+		}
+		pw_error_free(he);
+	}
 	audit_run(r, s->name, "step_end", pw_step_status_name(st->status), detail);
 	if (st->log) {
 		fclose(st->log);

@@ -50,5 +50,6 @@ finish() {
 }
 
 # no_process PATTERN: no process whose command line matches the extended regex remains
-# (write the pattern so that it does not match itself, e.g. 'slee[p] 60')
+# (anchor it, and write it so that it does not match itself: '(^|/)slee[p] 60$' -- other
+# tests run in parallel, and 'sleep 600' must not count)
 no_process() { ! pgrep -f "$1" >/dev/null; }

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "fake_k8s.h"
+#include "pipewright/pipeline.h"
+#include "pipewright/run.h"
 #include "pwtest.h"
 
 static struct {
@@ -219,6 +221,68 @@ PW_TEST(sink_down)
 	run_dispose(&x);
 	unsetenv("PIPEWRIGHT_MONGODB_URI");
 	unsetenv("PIPEWRIGHT_MONGODB_REQUIRED");
+}
+
+/* The pipeline's `hooks:` section: the runner records the start and end of every step, whatever
+ * its connector, with the exit code and final status. */
+PW_TEST(pipeline_hooks_record_every_step)
+{
+	PW_REQUIRE(mongo_start() == 0);
+	unsetenv("PIPEWRIGHT_MONGODB_URI");
+	char coll[64], yaml[1024], ws[] = "/tmp/pw-hooks-XXXXXX";
+	snprintf(coll, sizeof(coll), "pipeline_%d", (int)getpid());
+	PW_REQUIRE(mkdtemp(ws) != NULL);
+	snprintf(yaml, sizeof(yaml),
+	         "version: 1\n"
+	         "hooks:\n"
+	         "  mongodb: { uri: \"%s\", database: pwtest, collection: %s, required: true }\n"
+	         "steps:\n"
+	         "  - { name: build, command: \"echo built\" }\n"
+	         "  - { name: lint, command: \"exit 4\", allow_failure: true }\n",
+	         mdb.uri, coll);
+	pw_pipeline *p = NULL;
+	pw_error *e = NULL;
+	PW_REQUIRE(pw_pipeline_load_string(&p, yaml, strlen(yaml), "hooks.yml", &e) == 0);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.workspace = ws;
+	o.run_id = "hooks-run-1";
+	pw_run *r = NULL;
+	PW_REQUIRE(pw_run_new(&r, m, p, &o, &e) == 0);
+	PW_CHECK_INT(pw_run_execute(r, &e), 0);
+	pw_run_free(r); /* writes what is queued */
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+
+	json_t *all = read_events(coll);
+	size_t i, started = 0, finished = 0;
+	json_t *d;
+	json_array_foreach(all, i, d)
+	{
+		const char *ev = json_string_value(json_object_get(d, "event"));
+		const char *step = json_string_value(json_object_get(d, "step"));
+		PW_CHECK_STR(json_string_value(json_object_get(d, "run_id")), "hooks-run-1");
+		PW_CHECK_STR(json_string_value(json_object_get(d, "connector")), "shell");
+		if (ev && !strcmp(ev, "step_started"))
+			started++;
+		if (ev && !strcmp(ev, "step_finished") && step && !strcmp(step, "build")) {
+			finished++;
+			PW_CHECK_INT(json_integer_value(json_object_get(d, "exit_code")), 0);
+			PW_CHECK_STR(json_string_value(json_object_get(d, "message")), "succeeded");
+		}
+		if (ev && !strcmp(ev, "step_finished") && step && !strcmp(step, "lint")) {
+			finished++;
+			PW_CHECK_INT(json_integer_value(json_object_get(d, "exit_code")), 4);
+			PW_CHECK_STR(json_string_value(json_object_get(d, "message")), "allowed_failure");
+		}
+	}
+	PW_CHECK_INT(started, 2);
+	PW_CHECK_INT(finished, 2);
+	json_decref(all);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ws);
+	PW_CHECK(system(cmd) == 0);
 }
 
 PW_TEST_MAIN()

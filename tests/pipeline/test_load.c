@@ -102,9 +102,9 @@ PW_TEST(full_file_every_field)
 	PW_CHECK_INT(p->secrets[1].column, 25);
 
 	PW_REQUIRE(p->sections);
-	PW_CHECK_INT(json_integer_value(json_object_get(
-	                 json_object_get(json_object_get(p->sections, "hooks"), "on_start"), "retries")),
-	             2);
+	PW_CHECK_STR(json_string_value(json_object_get(
+	                 json_object_get(json_object_get(p->sections, "hooks"), "mongodb"), "uri")),
+	             "mongodb://127.0.0.1:27017/ci");
 	PW_CHECK_STR(json_string_value(json_object_get(json_object_get(p->sections, "reports"), "junit")),
 	             "out/junit.xml");
 

@@ -133,5 +133,5 @@ end=$(date +%s)
 check "timeout: exit 1" [ "$STATUS" -eq 1 ]
 check "timeout: quick" [ $((end - start)) -lt 10 ]
 check "timeout: reported" contains "$WORK/slow.err" "timed out after 1 s"
-check "timeout: no sleep left" no_process 'slee[p] 371'
+check "timeout: no sleep left" no_process '(^|/)slee[p] 371$'
 finish

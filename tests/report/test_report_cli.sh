@@ -163,5 +163,5 @@ steps:
 EOF
 run_pw bad2 run "$WORK/ws/badsec.yml"
 check "bad reports: section is an invalid pipeline" [ "$STATUS" -eq 2 ]
-check "names the bad key" contains "$WORK/bad2.err" "unknown report format 'xml'"
+check "names the bad key where it is" contains "$WORK/bad2.err" "badsec.yml:3:3: unknown key 'xml' in reports"
 finish

@@ -12,6 +12,7 @@
 #include "auth/kubeconfig.h"
 #include "connectors/kubernetes/k8s.h"
 #include "connectors/kubernetes/lifecycle.h"
+#include "core/internal.h"
 #include "core/step.h"
 #include "net/http.h"
 #include "net/json.h"
@@ -294,15 +295,21 @@ static int k8s_execute(pw_result **out, pw_connector *c, const pw_step *step, co
 	make_names(&n, step, run_id, ns, rnd);
 	pw_k8s_api api = {a, im->pool, ex, 0};
 
-	pw_k8s_hooks_step hs = {im->hooks, run_id, step->name, "kubernetes", ex};
-	pw__k8s_hooks_event(&hs, "step_started", n.ns, n.job, NULL, -1, NULL);
+	/* in a run, the runner's sink records step start and end (for every connector) and the
+	 * Job's events go there too; used on its own, the connector's sink (environment) does both */
+	pw_k8s_hooks *run_hooks = pw__exec_hooks(ex);
+	pw_k8s_hooks *own = run_hooks ? NULL : im->hooks;
+	pw_k8s_hooks_step hs = {run_hooks ? run_hooks : im->hooks, run_id, step->name, "kubernetes", ex};
+	if (own)
+		pw__k8s_hooks_event(&hs, "step_started", n.ns, n.job, NULL, -1, NULL);
 	rc = run_in_cluster(out, im, &api, step, env, ex, &n, run_id, &hs, err);
-	pw__k8s_hooks_event(&hs, "step_finished", n.ns, n.job, NULL,
-	                    rc == 0 && *out ? pw_result_exit_code(*out) : -1,
-	                    rc < 0 && err && *err ? pw_error_message(*err) : NULL);
+	if (own)
+		pw__k8s_hooks_event(&hs, "step_finished", n.ns, n.job, NULL,
+		                    rc == 0 && *out ? pw_result_exit_code(*out) : -1,
+		                    rc < 0 && err && *err ? pw_error_message(*err) : NULL);
 	/* a required sink that could not record the step fails it */
-	if (pw__k8s_hooks_required(im->hooks) &&
-	    pw__k8s_hooks_flush(im->hooks, 10000, rc == 0 ? err : NULL) < 0 && rc == 0) {
+	if (pw__k8s_hooks_required(own) && pw__k8s_hooks_flush(own, 10000, rc == 0 ? err : NULL) < 0 &&
+	    rc == 0) {
 		pw_result_free(*out);
 		*out = NULL;
 		rc = PW_EEXTERNAL;
