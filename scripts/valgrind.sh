@@ -16,11 +16,10 @@ export PW_BINARY_DIR="$PWD/$build"
 export PW_CLI="$PWD/$build/pipewright"
 # Cases that cannot pass under valgrind for reasons of the emulator, not of the code; each
 # still runs in the normal and sanitizer builds:
-#  - the runner's parallel-jobs case measures wall time (three 0.5 s steps in < 1.4 s);
 #  - valgrind runs glibc's posix_spawn (clone with CLONE_VM|CLONE_VFORK) as a plain fork, so
 #    an exec failure in the child is not reported back to posix_spawn: the proc cases that
 #    expect "cannot run '...': No such file or directory" / "Permission denied" see exit 127.
-skip_cases="test_run_capture_limit_and_parallel_jobs program_not_found_is_a_clear_error \
+skip_cases="program_not_found_is_a_clear_error \
 program_not_executable_is_a_permission_error no_descriptors_or_children_left_behind"
 
 # cases SOURCE: the case names of a test program, minus skip_cases

@@ -45,12 +45,9 @@ struct pw_exec {
 	int cancel_pipe[2];
 	atomic_llong deadline_ms; /* monotonic; 0: none */
 
-	void *hooks; /* the run's lifecycle-hook sink, borrowed */
-	pthread_mutex_t timer_lock;
-	pthread_cond_t timer_cond;
-	pthread_t timer;
-	int timer_running;
-	int timer_stop;
+	void *hooks;                /* the run's lifecycle-hook sink, borrowed */
+	struct pw_exec *timer_next; /* in the timer thread's list while armed (under its lock) */
+	int timer_armed;
 
 	pthread_mutex_t out_lock;
 	capture cap[2];
@@ -155,8 +152,6 @@ int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
 	if (!ex)
 		return PW_ENOMEM;
 	ex->cancel_pipe[0] = ex->cancel_pipe[1] = -1;
-	pthread_mutex_init(&ex->timer_lock, NULL);
-	pthread_cond_init(&ex->timer_cond, NULL);
 	pthread_mutex_init(&ex->out_lock, NULL);
 	ex->run_id = strdup(opts->run_id ? opts->run_id : "");
 	ex->step_name = strdup(opts->step_name ? opts->step_name : "");
@@ -194,56 +189,138 @@ int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
 	return 0;
 }
 
+/* Deadlines: one timer thread per process serves every armed step (a thread per step would
+ * cost a thread creation, its stack and a join per step). It cancels each exec whose deadline
+ * passed, and exits after a while with nothing armed. The list is short (one entry per running
+ * step), so it is kept unsorted. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* CLOCK_MONOTONIC */
+	pw_exec *armed;      /* linked through timer_next */
+	int running;         /* the thread exists (joinable) */
+	int stop;            /* the library is being unloaded */
+	int thread_started;  /* `thread` was created and not yet joined */
+	pthread_t thread;
+} timers = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t timers_once = PTHREAD_ONCE_INIT;
+
+#define TIMER_LINGER_MS 2000
+
+static void timers_init(void)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&timers.cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+static void abs_after(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
 static void *timer_main(void *arg)
 {
-	pw_exec *ex = arg;
-	pthread_mutex_lock(&ex->timer_lock);
-	while (!ex->timer_stop) {
-		int64_t left = atomic_load(&ex->deadline_ms) - pw__now_ms();
-		if (left <= 0) {
-			pw_exec_cancel(ex, PW_CANCEL_TIMEOUT);
+	pthread_mutex_lock(&timers.lock);
+	int64_t idle_since = pw__now_ms();
+	while (!timers.stop) {
+		int64_t now = pw__now_ms(), next = INT64_MAX;
+		for (pw_exec **pp = &timers.armed; *pp;) {
+			pw_exec *ex = *pp;
+			int64_t d = atomic_load(&ex->deadline_ms);
+			if (d <= now) {
+				/* under the lock: timer_stop cannot free ex meanwhile */
+				pw_exec_cancel(ex, PW_CANCEL_TIMEOUT);
+				*pp = ex->timer_next;
+				ex->timer_next = NULL;
+				ex->timer_armed = 0;
+				continue;
+			}
+			if (d < next)
+				next = d;
+			pp = &ex->timer_next;
+		}
+		if (timers.armed)
+			idle_since = now;
+		else if (now - idle_since >= TIMER_LINGER_MS)
 			break;
-		}
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&ex->timer_cond, &ex->timer_lock, &ts);
+		abs_after(&ts, timers.armed ? next - now : TIMER_LINGER_MS);
+		pthread_cond_timedwait(&timers.cond, &timers.lock, &ts);
 	}
-	pthread_mutex_unlock(&ex->timer_lock);
+	/* leaving: the next pw_exec_start starts a new thread and joins this one */
+	timers.running = 0;
+	pthread_mutex_unlock(&timers.lock);
 	return NULL;
 }
 
 void pw_exec_start(pw_exec *ex)
 {
-	if (!ex || ex->timeout_s <= 0 || ex->timer_running)
+	if (!ex || ex->timeout_s <= 0)
 		return;
+	pthread_once(&timers_once, timers_init);
 	atomic_store(&ex->deadline_ms, pw__now_ms() + (int64_t)(ex->timeout_s * 1000.0));
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_destroy(&ex->timer_cond);
-	pthread_cond_init(&ex->timer_cond, &attr);
-	pthread_condattr_destroy(&attr);
-	ex->timer_stop = 0;
-	if (pthread_create(&ex->timer, NULL, timer_main, ex) == 0)
-		ex->timer_running = 1;
+	pthread_mutex_lock(&timers.lock);
+	if (!ex->timer_armed) {
+		ex->timer_next = timers.armed;
+		timers.armed = ex;
+		ex->timer_armed = 1;
+	}
+	if (!timers.running && !timers.stop) {
+		if (timers.thread_started) {
+			/* the previous thread has left its loop (running == 0); reap it */
+			pthread_t old = timers.thread;
+			timers.thread_started = 0;
+			pthread_mutex_unlock(&timers.lock);
+			pthread_join(old, NULL);
+			pthread_mutex_lock(&timers.lock);
+		}
+		if (!timers.running && !timers.thread_started &&
+		    pthread_create(&timers.thread, NULL, timer_main, NULL) == 0) {
+			timers.running = 1;
+			timers.thread_started = 1;
+		}
+	}
+	pthread_cond_signal(&timers.cond);
+	pthread_mutex_unlock(&timers.lock);
 }
 
 static void timer_stop(pw_exec *ex)
 {
-	if (!ex->timer_running)
-		return;
-	pthread_mutex_lock(&ex->timer_lock);
-	ex->timer_stop = 1;
-	pthread_cond_signal(&ex->timer_cond);
-	pthread_mutex_unlock(&ex->timer_lock);
-	pthread_join(ex->timer, NULL);
-	ex->timer_running = 0;
+	if (ex->timeout_s <= 0)
+		return; /* never armed */
+	pthread_mutex_lock(&timers.lock);
+	for (pw_exec **pp = &timers.armed; *pp; pp = &(*pp)->timer_next) {
+		if (*pp == ex) {
+			*pp = ex->timer_next;
+			break;
+		}
+	}
+	ex->timer_next = NULL;
+	ex->timer_armed = 0;
+	pthread_mutex_unlock(&timers.lock);
+}
+
+/* Unloading the library (dlclose, process exit): the thread must not outlive its code. */
+__attribute__((destructor)) static void timers_shutdown(void)
+{
+	pthread_mutex_lock(&timers.lock);
+	int started = timers.thread_started;
+	timers.stop = 1;
+	timers.thread_started = 0;
+	if (started)
+		pthread_cond_signal(&timers.cond);
+	pthread_t t = timers.thread;
+	pthread_mutex_unlock(&timers.lock);
+	if (started)
+		pthread_join(t, NULL);
 }
 
 void pw_exec_cancel(pw_exec *ex, pw_cancel_reason reason)
@@ -464,8 +541,6 @@ void pw_exec_free(pw_exec *ex)
 	pw_map_free(ex->outputs);
 	free(ex->run_id);
 	free(ex->step_name);
-	pthread_mutex_destroy(&ex->timer_lock);
-	pthread_cond_destroy(&ex->timer_cond);
 	pthread_mutex_destroy(&ex->out_lock);
 	free(ex);
 }
