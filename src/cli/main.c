@@ -711,6 +711,12 @@ static int cmd_run(int argc, char **argv)
 
 	/* summary */
 	size_t n = pw_run_step_count(run);
+	int namew = 12; /* the name column fits the longest name (names are at most 63 characters) */
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(pw_run_step_name(run, i));
+		if ((int)l > namew)
+			namew = (int)l;
+	}
 	fprintf(stdout, "\n%ssummary%s (run %s)\n", col(C_BOLD), col(C_RESET), pw_run_id(run));
 	for (size_t i = 0; i < n; i++) {
 		pw_step_status st = pw_run_step_status(run, i);
@@ -718,8 +724,8 @@ static int cmd_run(int argc, char **argv)
 		                : (st == PW_STEP_SKIPPED || st == PW_STEP_CANCELLED) ? C_YELLOW
 		                : st == PW_STEP_ALLOWED_FAILURE                      ? C_YELLOW
 		                                                                     : C_RED;
-		fprintf(stdout, "  %s%-16s%s %-28s %8.2fs", col(c), pw_step_status_name(st), col(C_RESET),
-		        pw_run_step_name(run, i), pw_run_step_duration_ms(run, i) / 1000.0);
+		fprintf(stdout, "  %s%-16s%s %-*s %8.2fs", col(c), pw_step_status_name(st), col(C_RESET),
+		        namew, pw_run_step_name(run, i), pw_run_step_duration_ms(run, i) / 1000.0);
 		if (pw_run_step_attempts(run, i) > 1)
 			fprintf(stdout, "  (%u attempts)", pw_run_step_attempts(run, i));
 		fputc('\n', stdout);

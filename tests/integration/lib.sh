@@ -53,3 +53,14 @@ finish() {
 # (anchor it, and write it so that it does not match itself: '(^|/)slee[p] 60$' -- other
 # tests run in parallel, and 'sleep 600' must not count)
 no_process() { ! pgrep -f "$1" >/dev/null; }
+# no_run_process RUN_ID: no process started for that run remains (every step's processes carry
+# PIPEWRIGHT_RUN_ID in their environment); names what it finds
+no_run_process() {
+	for e in /proc/[0-9]*/environ; do
+		if { tr '\0' '\n' <"$e"; } 2>/dev/null | grep -qx "PIPEWRIGHT_RUN_ID=$1"; then
+			echo "left behind by run $1: $({ tr '\0' ' ' <"${e%/environ}/cmdline"; } 2>/dev/null)" >&2
+			return 1
+		fi
+	done
+	return 0
+}

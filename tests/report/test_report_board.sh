@@ -80,6 +80,19 @@ check "80: no line wider than 79" [ "$(widest "$WORK/screen.txt")" -le 79 ]
 touch "$WORK/ws/gate"
 wait_done
 cp "$WORK/screen.txt" "$ARTIFACTS/board-finished.txt"
+# a picture of the finished board, colours included (the README shows it)
+$T capture-pane -e -p -S -100 >"$WORK/screen-ansi.txt"
+python3 "$PW_SOURCE_DIR/tests/report/ansi2html.py" "$WORK/screen-ansi.txt" "$WORK/board.html" "pipewright board"
+check "board page has the steps" contains "$WORK/board.html" "unit-tests-with-a-rather"
+check "board page keeps colours" contains "$WORK/board.html" "color:"
+rm -f "$ARTIFACTS/board.png"
+if command -v chromium >/dev/null; then
+	prof=$(mktemp -d "$WORK/chrome.XXXXXX")
+	chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+		--disable-component-update --disable-sync --hide-scrollbars --user-data-dir="$prof" \
+		--screenshot="$ARTIFACTS/board.png" --window-size=720,470 "file://$WORK/board.html" >/dev/null 2>&1 || true
+	check "board screenshot written" [ -s "$ARTIFACTS/board.png" ]
+fi
 check "80: exit status 1" contains "$WORK/done" "EXIT=1"
 check "80: final header" contains "$WORK/screen.txt" "board-demo  4/4 done  0 running  FAILED"
 check "80: compile ok" sh -c "grep -E '^\+ compile +ok' '$WORK/screen.txt' >/dev/null"
