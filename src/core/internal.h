@@ -30,6 +30,12 @@ void pw__error_replace_message(pw_error *e, const char *message);
  * service answer, hint); s may be NULL (nothing to mask). */
 void pw__error_mask(pw_error *e, const pw_secrets *s);
 
+/* 1 when path is relative and, read lexically, never climbs above its start ("a/../b", "."
+ * and "" stay; "../a" and "/a" do not). Symbolic links are the caller's business. */
+int pw__path_stays_inside(const char *path);
+/* 1 when k is a portable environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+int pw__env_name_valid(const char *k);
+
 /* Built-in connector types: the table lives in core/builtin.c. */
 typedef int (*pw_builtin_create_fn)(pw_connector **out, pw_manager *m, pw_error **err);
 typedef struct pw_builtin {

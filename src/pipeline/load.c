@@ -21,6 +21,7 @@
 #include <yaml.h>
 
 #include "core/buf.h"
+#include "core/internal.h"
 #include "core/step.h"
 #include "core/suggest.h"
 #include "pipeline/graph.h"
@@ -1044,10 +1045,7 @@ static void unknown_key(load_ctx *c, const pair *p, const char *where, const cha
 
 static int valid_env_name(const char *s, size_t len)
 {
-	if (len == 0 || strlen(s) != len ||
-	    !(s[0] == '_' || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
-		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == len;
+	return strlen(s) == len && pw__env_name_valid(s);
 }
 
 static int valid_step_name(const char *s, size_t len)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "connectors/docker/docker.h"
+#include "core/internal.h"
 #include "core/step.h"
 #include "core/suggest.h"
 
@@ -359,38 +360,6 @@ int pw__docker_volume_parse(pw_docker_volume *out, const char *spec, const char 
 	return 0;
 }
 
-/* A relative path that never climbs above its start. */
-static int stays_inside(const char *path)
-{
-	if (!path[0] || path[0] == '/')
-		return 0;
-	int depth = 0;
-	const char *p = path;
-	while (*p) {
-		size_t n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			depth--;
-		else if (n > 0 && !(n == 1 && p[0] == '.'))
-			depth++;
-		if (depth < 0)
-			return 0;
-		p += n;
-		while (*p == '/')
-			p++;
-	}
-	return 1;
-}
-
-static int valid_env_name(const char *k)
-{
-	if (!k || !*k || isdigit((unsigned char)*k))
-		return 0;
-	for (const char *p = k; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '_'))
-			return 0;
-	return 1;
-}
-
 static int is_scalar(json_t *v)
 {
 	return json_is_string(v) || json_is_number(v) || json_is_boolean(v);
@@ -434,7 +403,7 @@ static void check_map(pw_error **err, int *rc, json_t *v, const char *key)
 	{
 		char path[300];
 		snprintf(path, sizeof(path), "%s.%s", key, k);
-		if (!valid_env_name(k))
+		if (!pw__env_name_valid(k))
 			add(err, rc, path, "names are letters, digits and '_', not starting with a digit",
 			    "%s: name '%s' is not valid", key, k);
 		else if (!is_scalar(val))
@@ -496,7 +465,7 @@ static void check_path_key(pw_error **err, int *rc, json_t *cfg, const char *key
 		add(err, rc, key, "a path relative to the workspace", "%s must be a path", key);
 		return;
 	}
-	if (!allow_host && !stays_inside(json_string_value(v)))
+	if (!allow_host && !(*json_string_value(v) && pw__path_stays_inside(json_string_value(v))))
 		add(err, rc, key,
 		    "use a path relative to the workspace that stays inside it, or set allow_host_paths: "
 		    "true",
@@ -602,7 +571,8 @@ int pw__docker_config_validate(const pw_step *step, pw_error **err)
 					    "allow_host_paths: true",
 					    "volume '%s' mounts a host path outside the workspace",
 					    json_string_value(a));
-				else if (vol.is_path && !allow_host && !stays_inside(vol.host))
+				else if (vol.is_path && !allow_host &&
+				         !(*vol.host && pw__path_stays_inside(vol.host)))
 					add(err, &rc, k,
 					    "use a path relative to the workspace that stays inside it",
 					    "volume '%s' leaves the workspace", json_string_value(a));

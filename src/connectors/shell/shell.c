@@ -11,6 +11,7 @@
 
 #include "connectors/shell/shell.h"
 #include "core/buf.h"
+#include "core/internal.h"
 #include "core/step.h"
 #include "core/suggest.h"
 #include "pipewright/sys/connector.h"
@@ -44,39 +45,6 @@ static void add(pw_error **err, pw_error *e, int *rc)
 		*err = e;
 	else
 		pw_error_append(*err, e);
-}
-
-/* Lexically: a relative path that never climbs above its start. */
-static int stays_inside(const char *path)
-{
-	if (path[0] == '/')
-		return 0;
-	int depth = 0;
-	const char *p = path;
-	while (*p) {
-		size_t n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			depth--;
-		else if (n > 0 && !(n == 1 && p[0] == '.'))
-			depth++;
-		if (depth < 0)
-			return 0;
-		p += n;
-		while (*p == '/')
-			p++;
-	}
-	return 1;
-}
-
-static int valid_env_name(const char *k)
-{
-	if (!k || !*k || !((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || *k == '_'))
-		return 0;
-	for (const char *p = k; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_'))
-			return 0;
-	return 1;
 }
 
 static int shell_validate(pw_connector *c, const pw_step *step, pw_error **err)
@@ -138,7 +106,7 @@ static int shell_validate(pw_connector *c, const pw_step *step, pw_error **err)
 		    &rc);
 	}
 	json_t *wd = json_object_get(cfg, "working_directory");
-	if (wd && (!json_is_string(wd) || !stays_inside(json_string_value(wd))))
+	if (wd && (!json_is_string(wd) || !pw__path_stays_inside(json_string_value(wd))))
 		add(err,
 		    key_error("working_directory",
 		              "use a path relative to the workspace that stays inside it",
@@ -176,7 +144,7 @@ static int shell_validate(pw_connector *c, const pw_step *step, pw_error **err)
 			{
 				char k[300];
 				snprintf(k, sizeof(k), "environment.%s", key);
-				if (!valid_env_name(key))
+				if (!pw__env_name_valid(key))
 					add(err,
 					    key_error(k,
 					              "names are letters, digits and '_', not starting with "
@@ -379,7 +347,7 @@ int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 			size_t dl = (size_t)(l + n - delim);
 			int start = line;
 			pw__buf_append(&key, l, (size_t)(heredoc - l));
-			if (!valid_env_name(pw__buf_cstr(&key)) || dl == 0) {
+			if (!pw__env_name_valid(pw__buf_cstr(&key)) || dl == 0) {
 				rc = pw_error_set(
 				    err, PW_EVALIDATION,
 				    "PIPEWRIGHT_OUTPUT line %d: write NAME<<DELIMITER, with a valid "
@@ -417,7 +385,7 @@ int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 			break;
 		} else {
 			pw__buf_append(&key, l, (size_t)(eq - l));
-			if (!valid_env_name(pw__buf_cstr(&key))) {
+			if (!pw__env_name_valid(pw__buf_cstr(&key))) {
 				rc = pw_error_set(
 				    err, PW_EVALIDATION,
 				    "PIPEWRIGHT_OUTPUT line %d: the name before '=' is not a valid "
