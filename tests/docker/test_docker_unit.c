@@ -598,6 +598,66 @@ PW_TEST(docker_registry_auth_header)
 	PW_CHECK(pw__docker_registry_auth(&h, NULL, NULL, "quay.io") == 0 && h == NULL);
 }
 
+/* credsStore / credHelpers: the secret comes from docker-credential-NAME get (a program on
+ * PATH speaking the docker-credential-helpers protocol), as Docker Desktop and the ECR, GCR
+ * and pass helpers store it. */
+PW_TEST(docker_registry_auth_from_credential_helpers)
+{
+	char dir[] = "/tmp/pw-credhelper-XXXXXX";
+	PW_REQUIRE(mkdtemp(dir) != NULL);
+	char prog[256];
+	snprintf(prog, sizeof(prog), "%s/docker-credential-pwtest", dir);
+	FILE *f = fopen(prog, "w");
+	PW_REQUIRE(f);
+	fputs(
+	    "#!/bin/sh\n"
+	    "read -r server\n"
+	    "case \"$1:$server\" in\n"
+	    "get:registry.example.com) echo '{\"ServerURL\":\"registry.example.com\",\"Username\":\"ci-bot\","
+	    "\"Secret\":\"helper-s3cret\"}';;\n"
+	    "get:https://index.docker.io/v1/) echo '{\"ServerURL\":\"https://index.docker.io/v1/\","
+	    "\"Username\":\"<token>\",\"Secret\":\"hub-token-42\"}';;\n"
+	    "*) echo 'credentials not found in native keychain'; exit 1;;\n"
+	    "esac\n",
+	    f);
+	fclose(f);
+	PW_REQUIRE(chmod(prog, 0755) == 0);
+	const char *old = getenv("PATH");
+	char *saved = old ? strdup(old) : NULL;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s:%s", dir, old ? old : "/usr/bin:/bin");
+	setenv("PATH", path, 1);
+
+	const char *cfg = "{\"auths\":{\"https://index.docker.io/v1/\":{}},\"credsStore\":\"pwtest\","
+	                  "\"credHelpers\":{\"other.example.com\":\"not-installed\"}}";
+	char *h = NULL, *secret = NULL;
+	PW_REQUIRE(pw__docker_registry_auth(&h, &secret, cfg, "registry.example.com") == 0 && h);
+	char *json = unb64url(h);
+	PW_CHECK_STR(json, "{\"password\":\"helper-s3cret\",\"serveraddress\":\"registry.example.com\","
+	                   "\"username\":\"ci-bot\"}");
+	PW_CHECK_STR(secret, "helper-s3cret"); /* masked in the step's output */
+	free(json);
+	free(h);
+	free(secret);
+	/* Docker Hub is asked for by its legacy address; "<token>" means an identity token */
+	PW_REQUIRE(pw__docker_registry_auth(&h, &secret, cfg, "docker.io") == 0 && h);
+	json = unb64url(h);
+	PW_CHECK_STR(json, "{\"identitytoken\":\"hub-token-42\",\"serveraddress\":\"docker.io\"}");
+	free(json);
+	free(h);
+	free(secret);
+	/* nothing stored, or a helper that is not installed: pull without credentials */
+	PW_CHECK(pw__docker_registry_auth(&h, &secret, cfg, "unknown.example.com") == 0 && !h && !secret);
+	PW_CHECK(pw__docker_registry_auth(&h, &secret, cfg, "other.example.com") == 0 && !h && !secret);
+
+	if (saved) {
+		setenv("PATH", saved, 1);
+		free(saved);
+	}
+	unlink(prog);
+	rmdir(dir);
+}
+
 PW_TEST(docker_engine_version_negotiation)
 {
 	pw_docker_engine_info info;

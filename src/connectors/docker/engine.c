@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "connectors/docker/docker.h"
+#include "proc/proc.h"
 
 static int copy(char *dst, size_t size, const char *src)
 {
@@ -177,6 +178,76 @@ static json_t *find_auth(json_t *auths, const char *registry)
 	return NULL;
 }
 
+static void collect(int stream, const char *data, size_t len, void *payload)
+{
+	if (stream == PW_PROC_STDOUT)
+		pw__buf_append(payload, data, len);
+}
+
+/* Asks a credential helper (docker-credential-NAME get, the protocol of
+ * docker/docker-credential-helpers) for a registry's credentials: the server address on
+ * stdin, {"ServerURL","Username","Secret"} on stdout. Returns the answer (caller decrefs) or
+ * NULL: no such helper, no credentials stored, or an unusable answer -- then the pull goes
+ * without credentials, as Docker's does. */
+static json_t *ask_helper(const char *helper, const char *registry)
+{
+	if (!helper || !*helper || strchr(helper, '/') || strlen(helper) > 64)
+		return NULL;
+	char prog[96], server[512];
+	snprintf(prog, sizeof(prog), "docker-credential-%s", helper);
+	int hub = !strcmp(registry, "docker.io") || !strcmp(registry, "index.docker.io") ||
+	          !strcmp(registry, "registry-1.docker.io");
+	/* Docker stores Docker Hub under its legacy index address */
+	snprintf(server, sizeof(server), "%s", hub ? "https://index.docker.io/v1/" : registry);
+	/* helpers find their store through HOME, and the desktop ones through D-Bus */
+	static const char *const pass[] = {"PATH",
+	                                   "HOME",
+	                                   "XDG_RUNTIME_DIR",
+	                                   "DBUS_SESSION_BUS_ADDRESS",
+	                                   "DOCKER_CONFIG",
+	                                   "PASSWORD_STORE_DIR",
+	                                   "GNUPGHOME"};
+	char *envs[sizeof(pass) / sizeof(pass[0]) + 1];
+	size_t ne = 0;
+	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+		const char *v = getenv(pass[i]);
+		if (!v)
+			continue;
+		size_t l = strlen(pass[i]) + strlen(v) + 2;
+		if ((envs[ne] = malloc(l)))
+			snprintf(envs[ne++], l, "%s=%s", pass[i], v);
+	}
+	envs[ne] = NULL;
+	const char *argv[] = {prog, "get", NULL};
+	pw_buf outb = PW_BUF_INIT(64 * 1024);
+	pw_proc_options o = PW_PROC_OPTIONS_INIT;
+	o.argv = argv;
+	o.envp = (const char *const *)envs;
+	o.timeout_ms = 30000;
+	o.kill_grace_ms = 1000;
+	o.stdin_data = server;
+	o.stdin_len = strlen(server);
+	o.on_output = collect;
+	o.payload = &outb;
+	pw_proc_result r;
+	pw_error *e = NULL;
+	int rc = pw__proc_run(&r, &o, &e);
+	pw_error_free(e);
+	for (size_t i = 0; i < ne; i++)
+		free(envs[i]);
+	json_t *answer = NULL;
+	if (rc == 0 && r.exited && r.exit_code == 0) {
+		answer = json_loads(pw__buf_cstr(&outb), 0, NULL);
+		if (!json_is_string(json_object_get(answer, "Secret")) ||
+		    !*json_string_value(json_object_get(answer, "Secret"))) {
+			json_decref(answer);
+			answer = NULL;
+		}
+	}
+	pw__buf_dispose(&outb);
+	return answer;
+}
+
 int pw__docker_registry_auth(char **out, char **secret_out, const char *config_json, const char *registry)
 {
 	*out = NULL;
@@ -186,6 +257,26 @@ int pw__docker_registry_auth(char **out, char **secret_out, const char *config_j
 		return 0;
 	json_t *root = json_loads(config_json, 0, NULL);
 	json_t *entry = find_auth(json_object_get(root, "auths"), registry);
+	/* a credential helper for this registry (credHelpers) or for all (credsStore) holds the
+	 * secret; `auths` then lists the registry with an empty entry, if at all */
+	json_t *helped = NULL;
+	const char *helper =
+	    json_string_value(json_object_get(json_object_get(root, "credHelpers"), registry));
+	if (!helper)
+		helper = json_string_value(json_object_get(root, "credsStore"));
+	if (helper && (!entry || !json_object_size(entry))) {
+		json_t *answer = ask_helper(helper, registry);
+		if (answer) {
+			const char *user = json_string_value(json_object_get(answer, "Username"));
+			const char *secret = json_string_value(json_object_get(answer, "Secret"));
+			/* "<token>" as the user name marks an identity token */
+			helped = user && strcmp(user, "<token>") != 0
+			             ? json_pack("{s:s, s:s}", "username", user, "password", secret)
+			             : json_pack("{s:s}", "identitytoken", secret);
+			json_decref(answer);
+			entry = helped;
+		}
+	}
 	if (!entry) {
 		json_decref(root);
 		return 0;
@@ -226,6 +317,7 @@ int pw__docker_registry_auth(char **out, char **secret_out, const char *config_j
 	}
 	free(decoded);
 	json_decref(req);
+	json_decref(helped);
 	json_decref(root);
 	return rc;
 }
