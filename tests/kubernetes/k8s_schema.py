@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
 """Validates Kubernetes objects against the official OpenAPI v2 description
-(../shared/specs/kubernetes/swagger.json): $refs resolved, types, required fields, enums,
+(tests/specs/kubernetes/swagger.json.gz): $refs resolved, types, required fields, enums,
 quantities, and unknown fields rejected as the API server's strict field validation does.
 
 As a program: reads YAML documents (or JSON) on stdin and prints one line per error,
 "<doc index> <kind> <path>: <problem>"; exits 1 when there was any."""
+import gzip
 import json
 import os
 import re
 import sys
 
+# The official description, kept gzipped in the repository (tests/specs/kubernetes, with its
+# licence and source); PW_K8S_SWAGGER names another copy.
 SPEC = os.environ.get("PW_K8S_SWAGGER") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "shared", "specs", "kubernetes", "swagger.json")
-if not os.path.exists(SPEC):
-    SPEC = "/work/shared/specs/kubernetes/swagger.json"
+    os.path.dirname(os.path.abspath(__file__)), "..", "specs", "kubernetes", "swagger.json.gz")
 
 QUANTITY = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
 
@@ -24,7 +25,8 @@ _by_gvk = {}
 def definitions():
     global _defs
     if _defs is None:
-        with open(SPEC) as f:
+        opener = gzip.open if SPEC.endswith(".gz") else open
+        with opener(SPEC, "rt", encoding="utf-8") as f:
             _defs = json.load(f)["definitions"]
         for name, d in _defs.items():
             for g in d.get("x-kubernetes-group-version-kind", []):
