@@ -443,8 +443,8 @@ static int add_size(const char *path, const struct stat *st, int flag, struct FT
 	return 0;
 }
 
-/* The size of the object store (packs and loose objects) of the bare copy. Not thread-safe
- * (nftw has no payload, so the running total is a static guarded by a lock). */
+/* The size of the object store (packs and loose objects) of the bare copy. nftw has no
+ * payload, so the running total is a static guarded by a lock. */
 static pthread_mutex_t size_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static long long object_bytes(const char *repo)
