@@ -621,7 +621,7 @@ static json_t *release_body(const pw_step *step, int for_update)
 
 static char *release_path(gl_api *a, const char *tag, const char *suffix)
 {
-	char *t = pw__http_escape(tag);
+	char *t = tag ? pw__http_escape(tag) : NULL;
 	pw_buf p = PW_BUF_INIT(0);
 	pw__buf_printf(&p, "/projects/%s/releases%s%s%s", a->project, t ? "/" : "", t ? t : "",
 	               suffix ? suffix : "");
@@ -1129,10 +1129,11 @@ static int do_remote_mirror(pw_result **out, gl_api *a, const pw_step *step, con
 			pw_free(last_ok);
 			last_ok = pw_strdup(pw__json_get_string(mirror, "last_successful_update_at"));
 			int new_attempt = st && (!started || strcmp(st, started) != 0);
-			seen_running |= !is_final_mirror(s);
+			int final = is_final_mirror(s);
+			seen_running |= !final;
 			json_decref(mirror);
 			mirror = NULL;
-			if (!wait || (is_final_mirror(s) && (seen_running || new_attempt)))
+			if (!wait || (final && (seen_running || new_attempt)))
 				break;
 			rc = pw_exec_sleep(ex, interval);
 			if (rc < 0) {
@@ -1258,19 +1259,37 @@ static int gl_plan(char **out, pw_connector *c, const pw_step *step, const pw_wo
 	} else if (action && strcmp(action, "remote-mirror") == 0) {
 		const char *url = cfg_str(step, "mirror_url");
 		const char *mt = cfg_str(step, "mirror_token_secret");
-		char *shown = mirror_url_with_auth(url ? url : "https://?", "***", mt ? "***" : NULL);
+		pw_buf shown = PW_BUF_INIT(0);
+		const char *rest = url ? strstr(url, "://") : NULL;
+		if (rest && mt)
+			pw__buf_printf(&shown, "%.*s***:***@%s", (int)(rest + 3 - url), url, rest + 3);
+		else
+			pw__buf_puts(&shown, url ? url : "?");
+		json_t *body = json_object();
+		json_object_set_new(body, "enabled", json_boolean(pw__gitlab_cfg_bool(step, "enabled", 1)));
+		json_object_set_new(body, "only_protected_branches",
+		                    json_boolean(pw__gitlab_cfg_bool(step, "only_protected_branches", 0)));
+		json_object_set_new(body, "keep_divergent_refs",
+		                    json_boolean(pw__gitlab_cfg_bool(step, "keep_divergent_refs", 0)));
+		json_object_set_new(body, "url", json_string(pw__buf_cstr(&shown)));
+		if (mt)
+			json_object_set_new(body, "auth_method", json_string("password"));
+		char *text = pw__json_dump(body);
+		json_decref(body);
 		pw__buf_printf(&p, "/projects/%s/remote_mirrors", project);
 		plan_request(&b, base, "GET", pw__buf_cstr(&p), al, NULL);
-		pw__buf_printf(&b,
-		               "POST %s%s (or PUT .../:mirror_id when one pushes to %s already)\n  %s\n  "
-		               "body: url %s%s\n",
-		               base, pw__buf_cstr(&p), url ? url : "?", al, shown,
-		               mt ? " (credentials from secret " : "");
+		pw__buf_printf(&b, "POST %s%s (PUT .../:mirror_id without url when a mirror to %s exists)\n",
+		               base, pw__buf_cstr(&p), url ? url : "?");
+		pw__buf_printf(&b, "  %s\n  body: %s\n", al, text);
 		if (mt)
-			pw__buf_printf(&b, "%s)\n", mt);
+			pw__buf_printf(&b, "  mirror credentials: user %s, secret %s\n",
+			               cfg_str(step, "mirror_username") ? cfg_str(step, "mirror_username")
+			                                                : "oauth2",
+			               mt);
 		if (pw__gitlab_cfg_bool(step, "sync", 1))
-			pw__buf_printf(&b, "POST %s%s/:mirror_id/sync\n", base, pw__buf_cstr(&p));
-		pw_free(shown);
+			pw__buf_printf(&b, "POST %s%s/:mirror_id/sync\n  %s\n", base, pw__buf_cstr(&p), al);
+		pw_free(text);
+		pw__buf_dispose(&shown);
 	}
 	pw__buf_dispose(&p);
 	pw__buf_dispose(&auth);
