@@ -6,12 +6,15 @@
 set -e
 . "$PW_SOURCE_DIR/tests/integration/lib.sh"
 HERE="$PW_SOURCE_DIR/tests/gitlab"
+# Debian's interpreter: a version-manager shim in front of it costs a second per start
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
 mkdir -p "$WORK/ws"
 PAT='glpat-Pr1vateT0ken_abc123'
 JOB='glcbt-J0bT0ken_def456'
 TRIG='glptt-Tr1ggerT0ken_ghi789'
 MIRR='ghp_M1rrorT0ken_jkl012'
-python3 "$HERE/fake_gitlab.py" --private-token "$PAT" --job-token "$JOB" --trigger-token "$TRIG" >"$WORK/port" &
+"$PY" "$HERE/fake_gitlab.py" --private-token "$PAT" --job-token "$JOB" --trigger-token "$TRIG" >"$WORK/port" &
 SRV=$!
 trap 'kill $SRV 2>/dev/null; rm -rf "$WORK"' EXIT INT TERM
 for _ in $(seq 50); do grep -q PORT "$WORK/port" && break; sleep 0.1; done
@@ -20,8 +23,8 @@ BASE="http://127.0.0.1:$PORT"
 export GITLAB_TOKEN=$PAT CI_JOB_TOKEN=$JOB TRIGGER_TOKEN=$TRIG MIRROR_TOKEN=$MIRR
 
 # st EXPR: evaluates a Python expression over the fake's state `s`
-st() { python3 -c "import json,sys,urllib.request; s=json.load(urllib.request.urlopen('$BASE/_test/state')); print($1)"; }
-reset() { python3 -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('$BASE/_test/reset', data=b'{}'))"; }
+st() { "$PY" -c "import json,sys,urllib.request; s=json.load(urllib.request.urlopen('$BASE/_test/state')); print($1)"; }
+reset() { "$PY" -c "import urllib.request; urllib.request.urlopen(urllib.request.Request('$BASE/_test/reset', data=b'{}'))"; }
 step() { # name, then config lines (base_url and project added)
 	f="$WORK/ws/$1.yml"
 	shift
