@@ -157,7 +157,7 @@ SECRETS="SOURCE_TOKEN, GITLAB_TOKEN"
 f=$(pipeline plan "action: mirror" "source_repo: $URL/src.git" "source_token_secret: SOURCE_TOKEN" "target_repo: $URL/dst.git")
 SOURCE_TOKEN=$TOKEN GITLAB_TOKEN=$TOKEN run_pw plan plan "$f"
 check "plan: exit 0" [ "$STATUS" -eq 0 ]
-check "plan: fetch command" contains "$WORK/plan.out" "fetch --no-tags -- $URL/src.git '+refs/heads/*:refs/heads/*'"
+check "plan: clone command" contains "$WORK/plan.out" "git clone --bare -- $URL/src.git"
 check "plan: push command" contains "$WORK/plan.out" "push --porcelain --prune -- $URL/dst.git"
 check "plan: names the secret" contains "$WORK/plan.out" "secret GITLAB_TOKEN, given to git through GIT_ASKPASS"
 check "plan: no token" lacks "$WORK/plan.out" "$TOKEN"
