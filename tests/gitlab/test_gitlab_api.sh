@@ -193,4 +193,6 @@ f=$(step bad3 "action: trigger-pipeline" "ref: main" "variabels: { A: b }")
 run_pw bad3 validate "$f"
 check "misspelt key: suggestion" contains "$WORK/bad3.err" "did you mean 'variables'?"
 check "trigger token required" contains "$WORK/bad3.err" "trigger-pipeline needs trigger_token_secret"
+# under ASan/UBSan a report would also make a failing run look like the expected failure
+check "no sanitizer report in any run" sh -c "! cat \"\$1\"/*.out \"\$1\"/*.err | grep -q Sanitizer" sh "$WORK"
 finish

@@ -202,4 +202,6 @@ f=$(pipeline nokh "action: mirror" "source_repo: example.test:$WORK/src.git" "ta
 run_pw nokh validate "$f"
 check "ssh key without known_hosts: exit 2" [ "$STATUS" -eq 2 ]
 check "ssh key without known_hosts: explained" contains "$WORK/nokh.err" "an SSH key needs known_hosts_file"
+# under ASan/UBSan a report would also make a failing run look like the expected failure
+check "no sanitizer report in any run" sh -c "! cat \"\$1\"/*.out \"\$1\"/*.err | grep -q Sanitizer" sh "$WORK"
 finish
