@@ -21,10 +21,19 @@ tag appears while we create ours), race_publish (another run publishes the tag b
 lookup and our create: 422 already_exists), page_max (largest per_page), no_run_details (dispatch
 answers 204), conclusion (of dispatched runs), run_polls (GETs before a run completes).
 
+GitHub App: GET /repos/{owner}/{repo}/installation and POST
+/app/installations/{id}/access_tokens accept only an RS256 JWT of --app-id signed by the key of
+--app-public-key (verified with openssl, iss/iat/exp checked); the installation tokens they
+issue are then accepted like --token.
+
 Prints "API <port>", "UPLOADS <port>" and "READY" on stdout; stops when stdin closes.
 """
 import argparse
+import base64
 import json
+import os
+import subprocess
+import tempfile
 import re
 import socket
 import struct
@@ -42,6 +51,36 @@ ROUTES = []  # (regex, method, operationId, op, param_types)
 SPEC = {}
 TOKEN = ""
 PORTS = {}
+APP = {"id": None, "pub": None}
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def check_jwt(jwt):
+    """Raises ValueError unless jwt is an RS256 JWT of the app, signed by its key, valid now."""
+    parts = jwt.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a JWT")
+    header, claims = json.loads(b64url_decode(parts[0])), json.loads(b64url_decode(parts[1]))
+    if header.get("alg") != "RS256":
+        raise ValueError("alg is not RS256")
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "in"), "wb") as f:
+            f.write((parts[0] + "." + parts[1]).encode())
+        with open(os.path.join(d, "sig"), "wb") as f:
+            f.write(b64url_decode(parts[2]))
+        r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", APP["pub"], "-signature",
+                            os.path.join(d, "sig"), os.path.join(d, "in")], capture_output=True)
+        if r.returncode != 0:
+            raise ValueError("bad signature")
+    now = time.time()
+    if str(claims.get("iss")) != str(APP["id"]):
+        raise ValueError("iss is not the app id")
+    if not (claims["iat"] <= now + 5 and claims["exp"] > now and claims["exp"] - claims["iat"] <= 600):
+        raise ValueError("iat/exp out of range")
+    return claims
 
 
 def resolve(x):
@@ -224,7 +263,18 @@ class Handler(BaseHTTPRequestHandler):
                 STATE["spec_errors"].append("%s %s sent to the %s host" % (method, path, self.server.kind))
             return self.send_json(400, {"message": "wrong host"})
         auth = self.headers.get("Authorization", "")
-        if auth not in ("Bearer " + TOKEN, "token " + TOKEN):
+        if opid in ("apps/get-repo-installation", "apps/create-installation-access-token"):
+            try:
+                check_jwt(auth[len("Bearer "):] if auth.startswith("Bearer ") else "")
+                ok = True
+            except (ValueError, KeyError, TypeError) as e:
+                with LOCK:
+                    STATE.setdefault("jwt_errors", []).append(str(e))
+                ok = False
+        else:
+            ok = auth in ("Bearer " + TOKEN, "token " + TOKEN) or (
+                auth.startswith("Bearer ") and auth[7:] in STATE.get("installation_tokens", []))
+        if not ok:
             with LOCK:
                 STATE["auth_failures"] += 1
             if is_upload:
@@ -455,6 +505,21 @@ class Handler(BaseHTTPRequestHandler):
         STATE["comments"].append(c)
         self.send_json(201, c)
 
+    # -- GitHub App ---------------------------------------------------------------------------
+    def op_get_repo_installation(self, p, q, body):
+        self.send_json(200, {"id": 777, "app_id": int(APP["id"]), "account": {"login": p["owner"]},
+                             "repository_selection": "selected"})
+
+    def op_create_installation_access_token(self, p, q, body):
+        if p["installation_id"] != "777":
+            return self.send_json(404, {"message": "Not Found"})
+        tok = "ghs_installation%04d_%s" % (len(STATE.setdefault("installation_tokens", [])), "x" * 20)
+        STATE["installation_tokens"].append(tok)
+        STATE.setdefault("token_requests", []).append(body or {})
+        self.send_json(201, {"token": tok, "expires_at": time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600)), "permissions": {"contents": "write"},
+            "repository_selection": "selected"})
+
     # -- workflows ----------------------------------------------------------------------------
     def op_create_workflow_dispatch(self, p, q, body):
         rid = new_id()
@@ -538,8 +603,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spec", required=True)
     ap.add_argument("--token", required=True)
+    ap.add_argument("--app-id")
+    ap.add_argument("--app-public-key")
     a = ap.parse_args()
     TOKEN = a.token
+    APP["id"], APP["pub"] = a.app_id, a.app_public_key
     load_spec(a.spec)
     reset_state()
     api = Server(("127.0.0.1", 0), Handler)

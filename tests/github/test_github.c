@@ -94,7 +94,10 @@ static int server_start(void)
 		close(in[1]);
 		close(out[0]);
 		close(out[1]);
-		execl("/usr/bin/python3", "python3", script, "--spec", spec, "--token", TOKEN, (char *)NULL);
+		char pub[1024];
+		snprintf(pub, sizeof(pub), "%s/tests/auth/test_rsa_pub.pem", src ? src : ".");
+		execl("/usr/bin/python3", "python3", script, "--spec", spec, "--token", TOKEN, "--app-id",
+		      "4242", "--app-public-key", pub, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -208,9 +211,33 @@ static void *canceller(void *arg)
 	return NULL;
 }
 
+/* Other values that must not appear (NULL-terminated), set by a case. */
+static const char *also_secret[4];
+
+static void check_absent(run *x, const char *s)
+{
+	PW_CHECK(!strstr(pw__buf_cstr(&x->out), s));
+	PW_CHECK(!strstr(pw__buf_cstr(&x->log), s));
+	PW_CHECK(!strstr(pw__buf_cstr(&x->audit), s));
+	if (x->r) {
+		PW_CHECK(!strstr(pw_result_stdout(x->r), s));
+		PW_CHECK(!strstr(pw_result_stderr(x->r), s));
+		const pw_map *m = pw_result_metadata_const(x->r);
+		for (size_t i = 0; i < pw_map_count(m); i++)
+			PW_CHECK(!strstr(pw_map_value_at(m, i), s));
+	}
+	if (x->e) {
+		char *t = pw_error_format(x->e, 0);
+		PW_CHECK(t && !strstr(t, s));
+		pw_free(t);
+	}
+}
+
 /* The token is in none of what the step produced. */
 static void check_no_token(run *x)
 {
+	for (size_t i = 0; also_secret[i]; i++)
+		check_absent(x, also_secret[i]);
 	PW_CHECK(!strstr(pw__buf_cstr(&x->out), TOKEN));
 	PW_CHECK(!strstr(pw__buf_cstr(&x->log), TOKEN));
 	PW_CHECK(!strstr(pw__buf_cstr(&x->audit), TOKEN));
@@ -230,6 +257,8 @@ static void check_no_token(run *x)
 
 /* Runs one github step named "release" with config (base_url and upload host filled in unless
  * the config names them) and GITHUB_TOKEN = token (NULL: TOKEN) in its environment. */
+/* When set, steps run through this manager (its connector and token cache) instead of their own. */
+static pw_manager *shared_mgr;
 /* When set, the next run_step cancels its step after this many ms. */
 static int next_cancel_ms;
 
@@ -239,8 +268,9 @@ static void run_step(run *x, const char *config, const char *token, const pw_map
 	x->cancel_after_ms = next_cancel_ms;
 	next_cancel_ms = 0;
 	pthread_mutex_init(&x->lock, NULL);
-	pw_manager *m = NULL;
-	pw_manager_new(&m, NULL, NULL);
+	pw_manager *m = shared_mgr;
+	if (!m)
+		pw_manager_new(&m, NULL, NULL);
 	pw_step *s = NULL;
 	pw_step_new(&s, "release", "github");
 	pw_buf cfg = PW_BUF_INIT(0);
@@ -285,7 +315,8 @@ static void run_step(run *x, const char *config, const char *token, const pw_map
 	pw_secrets_free(sec);
 	pw_workspace_free(ws);
 	pw_step_free(s);
-	pw_manager_free(m);
+	if (m != shared_mgr)
+		pw_manager_free(m);
 	if (x->e && getenv("PW_TEST_VERBOSE"))
 		fprintf(stderr, "  (step error: %s%s%s)\n", pw_error_message(x->e),
 		        pw_error_hint(x->e) ? " / hint: " : "",
@@ -823,6 +854,87 @@ PW_TEST(token_problems)
 	run_dispose(&x);
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	pw_buf b = PW_BUF_INIT(0);
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		pw__buf_append(&b, chunk, n);
+	fclose(f);
+	return pw__buf_detach(&b);
+}
+
+PW_TEST(github_app_installation_token_cached)
+{
+	reset();
+	char path[1024];
+	const char *src = getenv("PW_SOURCE_DIR");
+	snprintf(path, sizeof(path), "%s/tests/auth/test_rsa_key.pem", src ? src : ".");
+	char *pem = slurp(path);
+	PW_REQUIRE(pem);
+	pw_map *env = pw_map_new();
+	pw_map_set(env, "GITHUB_APP_PRIVATE_KEY", pem);
+	also_secret[0] = "ghs_installation";
+	also_secret[1] = "MIIEvAIBADAN"; /* the key's first bytes */
+	also_secret[2] = NULL;
+	pw_manager_new(&shared_mgr, NULL, NULL);
+	const char *cfg =
+	    "{\"action\":\"comment\",\"repository\":\"octo/app\",\"issue\":7,\"body\":\"from the app\","
+	    "\"app_id\":4242}";
+	run x;
+	/* GITHUB_TOKEN holds a wrong token: the app's installation token is what is used */
+	run_step(&x, cfg, "ghp_not_used_by_app_auth", env, 60);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_STR(meta(&x, "auth"), "github-app");
+	run_dispose(&x);
+	run_step(&x, cfg, "ghp_not_used_by_app_auth", env, 60);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_STR(meta(&x, "auth"), "github-app (cached installation token)");
+	run_dispose(&x);
+	pw_manager_free(shared_mgr);
+	shared_mgr = NULL;
+	json_t *st = control("/_test/state", NULL);
+	PW_REQUIRE(st);
+	check_spec_clean(st);
+	PW_CHECK_INT(json_array_size(json_object_get(st, "comments")), 2);
+	/* one JWT exchange for both steps, the token scoped to the repository */
+	PW_CHECK_INT(json_array_size(json_object_get(st, "token_requests")), 1);
+	PW_CHECK_INT(count_in(st, "requests", "GET /repos/octo/app/installation"), 1);
+	json_t *tr = json_array_get(json_object_get(st, "token_requests"), 0);
+	PW_CHECK_STR(json_string_value(json_array_get(json_object_get(tr, "repositories"), 0)), "app");
+	PW_CHECK_INT(json_array_size(json_object_get(st, "jwt_errors")), 0);
+	json_decref(st);
+
+	/* another app id: GitHub refuses the JWT */
+	run_step(
+	    &x,
+	    "{\"action\":\"comment\",\"repository\":\"octo/app\",\"issue\":7,\"body\":\"x\",\"app_id\":4243,"
+	    "\"installation_id\":777}",
+	    NULL, env, 60);
+	PW_CHECK_INT(x.rc, PW_EPERM);
+	PW_CHECK_CONTAINS(pw_error_message(x.e), "get an installation token for the GitHub App");
+	PW_CHECK_CONTAINS(pw_error_hint(x.e), "app_id");
+	run_dispose(&x);
+	st = control("/_test/state", NULL);
+	PW_CHECK_CONTAINS(json_string_value(json_array_get(json_object_get(st, "jwt_errors"), 0)), "iss");
+	json_decref(st);
+	/* no key */
+	run_step(
+	    &x,
+	    "{\"action\":\"comment\",\"repository\":\"octo/app\",\"issue\":7,\"body\":\"x\",\"app_id\":4242}",
+	    NULL, NULL, 60);
+	PW_CHECK_INT(x.rc, PW_ECONFIG);
+	PW_CHECK_CONTAINS(pw_error_message(x.e), "GITHUB_APP_PRIVATE_KEY is empty or not in the environment");
+	run_dispose(&x);
+	also_secret[0] = NULL;
+	pw_map_free(env);
+	pw_free(pem);
+}
+
 static char *validate(const char *cfg)
 {
 	pw_manager *m = NULL;
@@ -879,6 +991,16 @@ PW_TEST(validation_errors_name_the_key)
 	v = validate("{\"action\":\"comment\",\"repository\":\"a/b\",\"issue\":\"twelve\"}");
 	PW_CHECK_CONTAINS(v, "'issue': must be a positive number");
 	PW_CHECK_CONTAINS(v, "'body': is required");
+	pw_free(v);
+	v = validate(
+	    "{\"action\":\"comment\",\"repository\":\"a/b\",\"issue\":1,\"body\":\"x\",\"app_id\":\"12x\","
+	    "\"token_secret\":\"T\"}");
+	PW_CHECK_CONTAINS(v, "'app_id': must be a number");
+	PW_CHECK_CONTAINS(v, "a token and a GitHub App are both configured");
+	pw_free(v);
+	v = validate("{\"action\":\"comment\",\"repository\":\"a/"
+	             "b\",\"issue\":1,\"body\":\"x\",\"installation_id\":5}");
+	PW_CHECK_CONTAINS(v, "is only used with `app_id`");
 	pw_free(v);
 	v = validate("{\"action\":\"dispatch-workflow\",\"repository\":\"a/"
 	             "b\",\"workflow\":\"ci.yml\",\"ref\":\"main\","

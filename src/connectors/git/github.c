@@ -23,13 +23,16 @@ void pw__gh_plan_simple(pw_gh *g);
 typedef struct gh_impl {
 	pthread_mutex_t lock;
 	pw_http_pool *pool; /* the manager's, borrowed */
+	pw_gh_token_cache *tokens;
 } gh_impl;
 
 static const char *const actions[] = {
     "create-release",    "upload-asset", "create-status",     "create-deployment",
     "deployment-status", "comment",      "dispatch-workflow", NULL};
-static const char *const common_keys[] = {"action",     "repository", "token_secret",         "base_url",
-                                          "upload_url", "ca_file",    "insecure_skip_verify", NULL};
+static const char *const common_keys[] = {
+    "action",  "repository",           "token_secret", "base_url",        "upload_url",
+    "ca_file", "insecure_skip_verify", "app_id",       "installation_id", "private_key_secret",
+    NULL};
 static const char *const release_keys[] = {"tag",
                                            "name",
                                            "body",
@@ -327,6 +330,27 @@ int pw__gh_validate(const json_t *cfg, const char *step_name, pw_error **err)
 	if (json_object_get(cfg, "token_secret") && (!ts || !*ts || is_env_ref(ts)))
 		fail(&v, "token_secret", "the name of a variable listed under `secrets:`, e.g. GITHUB_TOKEN",
 		     "must be a variable name");
+	if (json_object_get(cfg, "app_id")) {
+		const char *id = str_of(cfg, "app_id");
+		int digits = id && *id;
+		for (const char *p = id; digits && *p; p++)
+			digits = isdigit((unsigned char)*p);
+		if (!digits && !json_is_integer(json_object_get(cfg, "app_id")))
+			fail(&v, "app_id", "the GitHub App's numeric id, from its settings page",
+			     "must be a number");
+		if (json_object_get(cfg, "token_secret"))
+			fail(&v, "token_secret", "keep `app_id` (GitHub App) or `token_secret` (a token)",
+			     "a token and a GitHub App are both configured");
+		if (json_object_get(cfg, "installation_id"))
+			need_number(&v, cfg, "installation_id");
+	} else if (json_object_get(cfg, "installation_id") || json_object_get(cfg, "private_key_secret")) {
+		fail(&v, json_object_get(cfg, "installation_id") ? "installation_id" : "private_key_secret",
+		     "add `app_id` to authenticate as a GitHub App", "is only used with `app_id`");
+	}
+	const char *pks = str_of(cfg, "private_key_secret");
+	if (json_object_get(cfg, "private_key_secret") && (!pks || !*pks || is_env_ref(pks)))
+		fail(&v, "private_key_secret", "the name of a variable listed under `secrets:`",
+		     "must be a variable name");
 	check_url(&v, cfg, "base_url");
 	check_url(&v, cfg, "upload_url");
 	opt_type(&v, cfg, "ca_file", 0);
@@ -430,6 +454,16 @@ static int resolve_config(json_t **out, const pw_step *step, const pw_map *env, 
 		return PW_ENOMEM;
 	const char *k;
 	json_t *v;
+	/* ids given as numbers are used as text */
+	const char *ids[] = {"app_id", "installation_id"};
+	for (size_t i = 0; i < 2; i++) {
+		json_t *n = json_object_get(cfg, ids[i]);
+		if (json_is_integer(n)) {
+			char t[32];
+			snprintf(t, sizeof(t), "%lld", (long long)json_integer_value(n));
+			json_object_set_new(cfg, ids[i], json_string(t));
+		}
+	}
 	json_object_foreach(cfg, k, v)
 	{
 		const char *s = json_string_value(v);
@@ -576,8 +610,11 @@ static int gh_execute(pw_result **out, pw_connector *c, const pw_step *step, con
 	if (rc == 0 && pw__gh_validate(g.cfg, step->name, err) < 0)
 		rc = PW_ECONFIG; /* a "${NAME}" that held something invalid */
 	const char *tn = token_name(&g);
-	const char *token = rc == 0 ? pw_map_get(env, tn) : NULL;
-	if (rc == 0 && (!token || !*token)) {
+	int app = json_object_get(g.cfg, "app_id") != NULL;
+	const char *token = rc == 0 && !app ? pw_map_get(env, tn) : NULL;
+	if (rc == 0 && app) {
+		rc = pw__gh_app_auth(&g, im->tokens, env, err);
+	} else if (rc == 0 && (!token || !*token)) {
 		pw_error *e =
 		    pw_error_new(PW_ECONFIG, "step '%s': no GitHub token: %s is not set", step->name, tn);
 		pw_error_set_key(e, json_object_get(g.cfg, "token_secret") ? "token_secret" : "action");
@@ -590,9 +627,9 @@ static int gh_execute(pw_result **out, pw_connector *c, const pw_step *step, con
 		else
 			pw_error_free(e);
 	}
-	if (rc == 0 && ex)
+	if (rc == 0 && ex && !app)
 		rc = pw_exec_add_secret(ex, token, tn, err);
-	if (rc == 0) {
+	if (rc == 0 && !app) {
 		pw_buf a = PW_BUF_INIT(0);
 		pw__buf_printf(&a, "Authorization: Bearer %s", token);
 		g.auth = pw__buf_detach(&a);
@@ -649,8 +686,17 @@ static int gh_plan(char **out, pw_connector *c, const pw_step *step, const pw_wo
 		return rc;
 	}
 	g.planning = 1;
-	pw__buf_printf(&g.plan, "# github %s in %s at %s (token from %s, sent as a bearer token)\n", g.action,
-	               g.repository, g.api, token_name(&g));
+	if (json_object_get(g.cfg, "app_id"))
+		pw__buf_printf(
+		    &g.plan,
+		    "# github %s in %s at %s (as GitHub App %s: an installation token obtained with a JWT "
+		    "signed by the key in %s, sent as a bearer token)\n",
+		    g.action, g.repository, g.api, pw__gh_str(&g, "app_id"),
+		    pw__gh_str(&g, "private_key_secret") ? pw__gh_str(&g, "private_key_secret")
+		                                         : "GITHUB_APP_PRIVATE_KEY");
+	else
+		pw__buf_printf(&g.plan, "# github %s in %s at %s (token from %s, sent as a bearer token)\n",
+		               g.action, g.repository, g.api, token_name(&g));
 	if (!strcmp(g.action, "create-release") || !strcmp(g.action, "upload-asset"))
 		pw__gh_plan_release(&g);
 	else
@@ -665,6 +711,7 @@ static void gh_destroy(pw_connector *c)
 	gh_impl *im = pw_connector_impl(c);
 	if (!im)
 		return;
+	pw__gh_token_cache_free(im->tokens);
 	pthread_mutex_destroy(&im->lock);
 	pw_free(im);
 }
@@ -684,9 +731,14 @@ int pw__github_connector_create(pw_connector **out, pw_manager *m, pw_error **er
 	gh_impl *im = pw_calloc(1, sizeof(*im));
 	if (!im)
 		return PW_ENOMEM;
+	if (pw__gh_token_cache_new(&im->tokens) < 0) {
+		pw_free(im);
+		return PW_ENOMEM;
+	}
 	pthread_mutex_init(&im->lock, NULL);
 	int rc = pw_connector_new(out, &gh_ops, "github", PW_TYPE_GITHUB, im, err);
 	if (rc < 0) {
+		pw__gh_token_cache_free(im->tokens);
 		pthread_mutex_destroy(&im->lock);
 		pw_free(im);
 	}

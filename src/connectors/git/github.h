@@ -4,6 +4,7 @@
 #define PW_CONNECTORS_GIT_GITHUB_H
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "core/buf.h"
 #include "net/http.h"
@@ -38,6 +39,7 @@ typedef struct pw_gh {
 	pw_map *meta;   /* result metadata, also step outputs */
 	pw_buf plan;    /* when planning: the requests, one block each */
 	int planning;
+	int app_jwt; /* g->auth holds the GitHub App's JWT */
 } pw_gh;
 
 /* An HTTP answer kept for the caller. */
@@ -96,6 +98,16 @@ int pw__gh_bool(const pw_gh *g, const char *key, int fallback);
 /* Reads a workspace-relative file into a new string of at most max bytes. */
 int pw__gh_read_file(char **out, const pw_gh *g, const char *key, const char *rel, size_t max,
                      pw_error **err);
+
+/* GitHub App installation tokens, cached for the connector's lifetime (one run). */
+typedef struct pw_gh_token_cache pw_gh_token_cache;
+int pw__gh_token_cache_new(pw_gh_token_cache **out);
+void pw__gh_token_cache_free(pw_gh_token_cache *c);
+/* Authenticates g as the GitHub App of `app_id` (private key from the variable named by
+ * `private_key_secret`, default GITHUB_APP_PRIVATE_KEY): sets g->auth to an installation token,
+ * from cache when one is valid for at least another minute. The key, the JWT and the token are
+ * registered as secrets. cache may be NULL. */
+int pw__gh_app_auth(pw_gh *g, pw_gh_token_cache *cache, const pw_map *env, pw_error **err);
 
 /* The actions. */
 int pw__gh_create_release(pw_gh *g, pw_error **err);

@@ -244,6 +244,10 @@ static const char *hint_for(const pw_gh *g, long status)
 {
 	switch (status) {
 	case 401:
+		if (g->app_jwt)
+			return "GitHub refused the GitHub App's JWT: check `app_id` and that the private key "
+			       "is "
+			       "the app's current one";
 		return "the token was refused: check that the secret holds a valid, unexpired token "
 		       "(GITHUB_TOKEN or the secret named by token_secret)";
 	case 403:
