@@ -74,10 +74,11 @@ typedef struct pw_gh_req {
 int pw__gh_call(pw_gh_resp *out, pw_gh *g, const pw_gh_req *r, pw_error **err);
 void pw__gh_resp_dispose(pw_gh_resp *r);
 /* Calls f on every object of a paginated list (following Link rel="next" on the API's own
- * origin only) until f returns non-zero (stops; that value is returned) or the list ends (0).
- * Errors from the calls are returned as negative codes. */
+ * origin only) until f returns non-zero (stops; that value is returned), the list ends or
+ * max_pages (0: 1000) pages were read (0). Errors from the calls are returned as negative codes. */
 typedef int (*pw_gh_each_fn)(json_t *item, void *payload);
-int pw__gh_each(pw_gh *g, const char *path, const char *what, pw_gh_each_fn f, void *payload, pw_error **err);
+int pw__gh_each(pw_gh *g, const char *path, const char *what, int max_pages, pw_gh_each_fn f, void *payload,
+                pw_error **err);
 /* A plan line block for one request: METHOD URL, the auth header redacted, the JSON body. */
 void pw__gh_plan_request(pw_gh *g, const char *method, const char *url, const json_t *body, const char *note);
 /* An absolute URL for a path under the API base (for messages and plans). Caller frees. */

@@ -314,7 +314,7 @@ int pw__gh_call(pw_gh_resp *out, pw_gh *g, const pw_gh_req *r, pw_error **err)
 	                       .ca_file = g->ca_file,
 	                       .insecure_skip_verify = g->insecure};
 	char *body = r->body ? pw__json_dump(r->body) : NULL;
-	char ctype[160], clen[48];
+	char ctype[160];
 	snprintf(ctype, sizeof(ctype), "Content-Type: %s",
 	         r->file ? r->file->content_type : "application/json; charset=utf-8");
 	const char *headers[8];
@@ -326,10 +326,6 @@ int pw__gh_call(pw_gh_resp *out, pw_gh *g, const pw_gh_req *r, pw_error **err)
 		headers[nh++] = g->auth;
 	if (body || r->file)
 		headers[nh++] = ctype;
-	if (r->file) {
-		snprintf(clen, sizeof(clen), "Content-Length: %lld", r->file->size);
-		headers[nh++] = clen;
-	}
 	headers[nh] = NULL;
 	FILE *f = NULL;
 	int rc = 0;
@@ -464,12 +460,13 @@ done:
 	return rc;
 }
 
-int pw__gh_each(pw_gh *g, const char *path, const char *what, pw_gh_each_fn fn, void *payload, pw_error **err)
+int pw__gh_each(pw_gh *g, const char *path, const char *what, int max_pages, pw_gh_each_fn fn, void *payload,
+                pw_error **err)
 {
 	char *api_origin = origin_of(g->api);
 	char *url = pw_strdup(path);
 	int rc = 0;
-	for (int page = 0; url && page < 1000; page++) {
+	for (int page = 0; url && page < (max_pages > 0 ? max_pages : 1000); page++) {
 		pw_gh_resp r;
 		pw_gh_req q = {.method = "GET", .url = url, .what = what};
 		rc = pw__gh_call(&r, g, &q, err);

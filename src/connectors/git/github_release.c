@@ -299,7 +299,9 @@ static int find_release(json_t **out, pw_gh *g, const char *tag, int all, pw_err
 	pw__buf_clear(&p);
 	pw__buf_printf(&p, "%s/releases?per_page=100", g->repo_path);
 	find_ctx c = {tag, NULL, all};
-	rc = pw__gh_each(g, pw__buf_cstr(&p), "list the releases (to find drafts)", find_tag, &c, err);
+	/* a twin made in parallel is among the newest releases: the first page holds them */
+	rc = pw__gh_each(g, pw__buf_cstr(&p), "list the releases (to find drafts)", all ? 1 : 0, find_tag, &c,
+	                 err);
 	pw__buf_dispose(&p);
 	if (rc < 0) {
 		json_decref(c.found);
@@ -344,7 +346,7 @@ static int list_assets(json_t **out, pw_gh *g, long long rel_id, pw_error **err)
 	*out = json_array();
 	pw_buf p = PW_BUF_INIT(0);
 	pw__buf_printf(&p, "%s/releases/%lld/assets?per_page=100", g->repo_path, rel_id);
-	int rc = pw__gh_each(g, pw__buf_cstr(&p), "list the release's assets", collect, *out, err);
+	int rc = pw__gh_each(g, pw__buf_cstr(&p), "list the release's assets", 0, collect, *out, err);
 	pw__buf_dispose(&p);
 	return rc;
 }
