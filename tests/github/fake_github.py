@@ -19,7 +19,7 @@ primary_reset_in (seconds until that limit resets, default 1), upload_reset (n u
 answered 502 after reading the body), concurrent_draft (a parallel run's draft for the same
 tag appears while we create ours), race_publish (another run publishes the tag between our
 lookup and our create: 422 already_exists), page_max (largest per_page), no_run_details (dispatch
-answers 204), conclusion (of dispatched runs), run_polls (GETs before a run completes).
+answers 204), foreign_next (Link next on the upload host's origin), conclusion (of dispatched runs), run_polls (GETs before a run completes).
 
 GitHub App: GET /repos/{owner}/{repo}/installation and POST
 /app/installations/{id}/access_tokens accept only an RS256 JWT of --app-id signed by the key of
@@ -329,7 +329,10 @@ class Handler(BaseHTTPRequestHandler):
             links = []
             for rel, n in (("next", page + 1), ("last", last)):
                 q["page"] = str(n)
-                links.append('<%s%s?%s>; rel="%s"' % (api_base(), path, urllib.parse.urlencode(q), rel))
+                base = api_base()
+                if FAULTS.get("foreign_next"):
+                    base = "http://127.0.0.1:%d" % PORTS["uploads"]
+                links.append('<%s%s?%s>; rel="%s"' % (base, path, urllib.parse.urlencode(q), rel))
             headers["Link"] = ", ".join(links)
         return chunk, headers
 

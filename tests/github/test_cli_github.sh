@@ -21,6 +21,12 @@ sed -e "s#repository: user/app#repository: octo/app\n      base_url: $API#" \
 GITHUB_TOKEN=$TOKEN run_pw val validate "$WORK/ws/rel.yml"
 check "validate: exit 0" [ "$STATUS" -eq 0 ]
 
+sed -e 's/      on_exists: update/      on_exist: update/' "$WORK/ws/rel.yml" >"$WORK/ws/typo.yml"
+GITHUB_TOKEN=$TOKEN run_pw typo validate "$WORK/ws/typo.yml"
+check "validate typo: exit 2" [ "$STATUS" -eq 2 ]
+check "validate typo: file:line:col and the nearest key" contains "$WORK/typo.err" "typo.yml:20:17: step 'release': config key 'on_exist': unknown key"
+check "validate typo: suggestion" contains "$WORK/typo.err" "did you mean 'on_exists'?"
+
 GITHUB_TOKEN=$TOKEN run_pw plan plan "$WORK/ws/rel.yml"
 check "plan: exit 0" [ "$STATUS" -eq 0 ]
 check "plan: the create request" contains "$WORK/plan.out" "POST $API/repos/octo/app/releases"

@@ -644,6 +644,28 @@ PW_TEST(pagination_finds_an_old_draft)
 	run_dispose(&x);
 }
 
+PW_TEST(next_page_on_another_origin_is_not_followed)
+{
+	reset();
+	make_dist();
+	json_decref(
+	    control("/_test/seed",
+	            "{\"releases\":[{\"tag_name\":\"v1\"},{\"tag_name\":\"v2\"},{\"tag_name\":\"v3\"}]}"));
+	json_decref(control("/_test/faults", "{\"page_max\":1,\"foreign_next\":true}"));
+	run x;
+	run_step(&x,
+	         "{\"action\":\"upload-asset\",\"repository\":\"octo/app\",\"tag\":\"v0\",\"assets\":[\"dist/"
+	         "*.zip\"]}",
+	         NULL, NULL, 60);
+	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
+	PW_CHECK_CONTAINS(pw_error_message(x.e), "the next page is on another origin");
+	json_t *st = control("/_test/state", NULL);
+	/* the upload host (the other origin) heard nothing */
+	PW_CHECK_INT(count_in(st, "requests", "uploads:"), 0);
+	json_decref(st);
+	run_dispose(&x);
+}
+
 PW_TEST(rate_limits_are_waited_out)
 {
 	reset();

@@ -485,9 +485,25 @@ int pw__gh_each(pw_gh *g, const char *path, const char *what, int max_pages, pw_
 		pw_free(url);
 		url = NULL;
 		/* the next page only on the API's own origin: the token goes nowhere else */
-		if (rc == 0 && r.next && api_origin && strncmp(r.next, api_origin, strlen(api_origin)) == 0 &&
-		    (r.next[strlen(api_origin)] == '/' || r.next[strlen(api_origin)] == '\0'))
-			url = pw_strdup(r.next);
+		if (rc == 0 && r.next) {
+			size_t n = api_origin ? strlen(api_origin) : 0;
+			if (n && strncmp(r.next, api_origin, n) == 0 &&
+			    (r.next[n] == '/' || r.next[n] == '\0')) {
+				url = pw_strdup(r.next);
+			} else {
+				char *o = origin_of(r.next);
+				pw_error *e = pw_error_new(
+				    PW_EEXTERNAL,
+				    "cannot %s: the next page is on another origin (%s) than the "
+				    "API (%s); not sending the token there",
+				    what, o ? o : "?", api_origin ? api_origin : "?");
+				pw_error_set_hint(
+				    e, "check `base_url`: it must be the origin GitHub answers from (a "
+				       "proxy in between must rewrite Link headers)");
+				pw_free(o);
+				rc = set_err(err, e);
+			}
+		}
 		pw__gh_resp_dispose(&r);
 		if (rc != 0)
 			break;
