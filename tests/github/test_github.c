@@ -619,6 +619,50 @@ PW_TEST(parallel_runs_share_one_release)
 	run_dispose(&x);
 }
 
+typedef struct par {
+	run x;
+	const char *cfg;
+} par;
+
+static void *run_in_thread(void *arg)
+{
+	par *p = arg;
+	run_step(&p->x, p->cfg, NULL, NULL, 60);
+	return NULL;
+}
+
+PW_TEST(two_steps_at_once_make_one_release)
+{
+	reset();
+	make_dist();
+	/* whatever the interleaving, both steps end on one release that holds both assets */
+	par a = {
+	    .cfg = "{\"action\":\"create-release\",\"repository\":\"octo/app\",\"tag\":\"v9\",\"on_exists\":"
+	           "\"update\",\"assets\":[\"dist/*.zip\"]}"};
+	par b = {
+	    .cfg = "{\"action\":\"create-release\",\"repository\":\"octo/app\",\"tag\":\"v9\",\"on_exists\":"
+	           "\"update\",\"assets\":[\"dist/*.tar.gz\"]}"};
+	pthread_t ta, tb;
+	PW_REQUIRE(pthread_create(&ta, NULL, run_in_thread, &a) == 0);
+	PW_REQUIRE(pthread_create(&tb, NULL, run_in_thread, &b) == 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	PW_CHECK_INT(a.x.rc, 0);
+	PW_CHECK_INT(b.x.rc, 0);
+	json_t *st = control("/_test/state", NULL);
+	PW_REQUIRE(st);
+	check_spec_clean(st);
+	json_t *rel = NULL;
+	PW_CHECK_INT(releases_with_tag(st, "v9", &rel), 1);
+	PW_REQUIRE(rel);
+	PW_CHECK(json_is_false(json_object_get(rel, "draft")));
+	PW_CHECK_INT(json_array_size(json_object_get(rel, "assets")), 2);
+	PW_CHECK_STR(meta(&a.x, "release_id"), meta(&b.x, "release_id"));
+	json_decref(st);
+	run_dispose(&a.x);
+	run_dispose(&b.x);
+}
+
 PW_TEST(pagination_finds_an_old_draft)
 {
 	reset();
