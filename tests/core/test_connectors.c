@@ -228,16 +228,19 @@ PW_TEST(test_list_available_connectors)
 	char **list = NULL;
 	PW_CHECK_INT(pw_manager_list_available_connectors(&list, m), 0);
 	PW_REQUIRE(list != NULL);
-	size_t n = 0, shells = 0, customs = 0, kubes = 0;
+	size_t n = 0, shells = 0, customs = 0, kubes = 0, azures = 0;
 	for (; list[n]; n++) {
 		shells += strcmp(list[n], "shell") == 0;
 		customs += strcmp(list[n], "custom:a") == 0;
 		kubes += strcmp(list[n], "kubernetes") == 0;
+		azures += strcmp(list[n], "azure") == 0;
 	}
-	/* shell, docker, kubernetes and gitlab are built in; the mock factory adds custom:a */
-	PW_CHECK_INT(n, 5);
+	/* shell, docker, kubernetes, github, gitlab and azure are built in; the mock factory adds
+	 * custom:a */
+	PW_CHECK_INT(n, 7);
 	PW_CHECK_INT(shells, 1);
 	PW_CHECK_INT(kubes, 1);
+	PW_CHECK_INT(azures, 1);
 	PW_CHECK_INT(customs, 1);
 	pw_strv_free(list);
 	pw_manager_free(m);
