@@ -30,6 +30,7 @@ Prints "API <port>", "UPLOADS <port>" and "READY" on stdout; stops when stdin cl
 """
 import argparse
 import base64
+import gzip
 import json
 import os
 import subprocess
@@ -94,7 +95,8 @@ def resolve(x):
 
 def load_spec(path):
     global SPEC
-    with open(path) as f:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
         SPEC = json.load(f)
     routes = []
     for tmpl, item in SPEC["paths"].items():

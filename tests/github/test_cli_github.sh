@@ -3,7 +3,8 @@
 # no console output, log file, result.json or audit record.
 set -e
 . "$PW_SOURCE_DIR/tests/integration/lib.sh"
-SPEC=${PW_SPECS_DIR:-/work/shared/specs}/github/api.github.com.json
+SPEC=$PW_SOURCE_DIR/tests/specs/github/api.github.com.json.gz
+[ -n "${PW_SPECS_DIR:-}" ] && SPEC=$PW_SPECS_DIR/github/api.github.com.json
 TOKEN='ghp_cliToken_0123456789abcdefABCDEF'
 mkfifo "$WORK/in"
 python3 "$PW_SOURCE_DIR/tests/github/fake_github.py" --spec "$SPEC" --token "$TOKEN" <"$WORK/in" >"$WORK/ports" &
