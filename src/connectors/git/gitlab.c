@@ -187,7 +187,7 @@ static int gl_validate(pw_connector *c, const pw_step *step, pw_error **err)
 		if (near)
 			snprintf(hint, sizeof(hint), "did you mean '%s'?", near);
 		else
-			snprintf(hint, sizeof(hint), "see docs/gitlab.md for the keys of the %s action",
+			snprintf(hint, sizeof(hint), "see docs/git.md (GitLab) for the keys of the %s action",
 			         action ? action : "chosen");
 		add_err(err, &rc, key, hint, "unknown gitlab config key '%s'", key);
 	}
