@@ -6,11 +6,18 @@ set -eu
 PACKAGES="gcc make cmake ninja-build pkg-config git ca-certificates openssl \
 libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libarchive-dev \
 python3 python3-yaml python3-jsonschema libxml2-utils clang-format time procps curl tmux \
-clang libclang-rt-14-dev valgrind libmongoc-dev nodejs npm \
+clang libclang-rt-14-dev valgrind libmongoc-dev nodejs:node npm:npm \
 podman runc busybox-static uidmap chromium"
+# PACKAGE:COMMAND -- the command is enough: Node.js from another source (NodeSource, nvm)
+# already brings npm, and Debian's npm package would conflict with it.
 
 missing=""
-for p in $PACKAGES; do
+for entry in $PACKAGES; do
+	p=${entry%%:*}
+	cmd=${entry#*:}
+	if [ "$cmd" != "$entry" ] && command -v "$cmd" >/dev/null 2>&1; then
+		continue
+	fi
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
 		missing="$missing $p"
 	fi
