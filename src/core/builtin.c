@@ -8,11 +8,13 @@
 int pw__shell_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
 int pw__docker_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
 int pw__kubernetes_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
+int pw__aws_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
 
 const pw_builtin pw__builtins[] = {
     {PW_TYPE_SHELL, pw__shell_connector_create},
     {PW_TYPE_DOCKER, pw__docker_connector_create},
     {PW_TYPE_KUBERNETES, pw__kubernetes_connector_create},
+    {PW_TYPE_AWS, pw__aws_connector_create},
 };
 const size_t pw__builtins_count = sizeof(pw__builtins) / sizeof(pw__builtins[0]);
 
