@@ -201,11 +201,9 @@ static void parse_error(const pw_http_response *r, char **code, char **msg)
 	json_t *doc = NULL;
 	if (r->body_len && r->body[0] == '{' &&
 	    pw__json_load(&doc, r->body, r->body_len, 0, "error", NULL) == 0) {
-		const char *t = pw__json_get_string(doc, "__type");
+		const char *t = h ? h : pw__json_get_string(doc, "__type");
 		if (!t)
 			t = pw__json_get_string(doc, "code");
-		if (!t)
-			t = pw__json_get_string(doc, "Type");
 		if (t)
 			*code = pw_strdup(t);
 		const char *m = pw__json_get_string(doc, "message");

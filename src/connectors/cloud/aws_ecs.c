@@ -254,9 +254,9 @@ static int update_service(pw_result **out, pw_aws_ctx *c, pw_error **err)
 		json_decref(q);
 		if (rc < 0)
 			break;
-		json_t *s = json_object_get(json_object_get(ans, "services"), 0);
+		json_t *s = json_array_get(json_object_get(ans, "services"), 0);
 		if (!s) {
-			json_t *f = json_object_get(json_object_get(ans, "failures"), 0);
+			json_t *f = json_array_get(json_object_get(ans, "failures"), 0);
 			rc = pw_error_set(err, PW_ENOTFOUND, "ECS DescribeServices: service %s is %s", target,
 			                  f ? json_string_value(json_object_get(f, "reason")) : "missing");
 			break;
