@@ -234,8 +234,8 @@ PW_TEST(test_list_available_connectors)
 		customs += strcmp(list[n], "custom:a") == 0;
 		kubes += strcmp(list[n], "kubernetes") == 0;
 	}
-	/* shell, docker and kubernetes are built in; the mock factory adds custom:a */
-	PW_CHECK_INT(n, 4);
+	/* shell, docker, kubernetes and aws are built in; the mock factory adds custom:a */
+	PW_CHECK_INT(n, 5);
 	PW_CHECK_INT(shells, 1);
 	PW_CHECK_INT(kubes, 1);
 	PW_CHECK_INT(customs, 1);
