@@ -230,7 +230,8 @@ static void qparams_free(qparam *v, size_t n)
 
 static char *qparams_join(qparam *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), qparam_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), qparam_cmp);
 	pw_buf b = PW_BUF_INIT(0);
 	for (size_t i = 0; i < n; i++)
 		pw__buf_printf(&b, "%s%s=%s", i ? "&" : "", v[i].name, v[i].value);
@@ -363,7 +364,8 @@ int pw__sigv4_sign(pw_sigv4_output *out, const pw_sigv4_input *in, pw_error **er
 	}
 	if (rc == 0 && !has_host)
 		rc = pw_error_set(err, PW_EINVAL, "cannot sign the request: no Host header");
-	qsort(hs, nh, sizeof(*hs), chdr_cmp);
+	if (nh > 1)
+		qsort(hs, nh, sizeof(*hs), chdr_cmp);
 	/* canonical headers with repeated names joined by ',' in the order they came */
 	pw_buf ch = PW_BUF_INIT(0), sh = PW_BUF_INIT(0);
 	for (size_t i = 0; i < nh && rc == 0; i++) {
