@@ -669,6 +669,18 @@ class Handler(BaseHTTPRequestHandler):
                 fn["LastUpdateStatus"] = "Successful"
         return 200, self.lambda_config(fn, q.get("Qualifier", [None])[0])
 
+    def lambda_UpdateFunctionConfiguration(self, fn, req, q, params, akid):
+        self.deny("lambda:UpdateFunctionConfiguration", fn["FunctionArn"], akid)
+        if "RevisionId" in req and req["RevisionId"] != fn.get("RevisionId"):
+            raise Fail(412, "PreconditionFailedException", "The Revision Id provided does not match the latest Revision Id.")
+        for k in ("Environment", "Handler", "Runtime", "Description", "Role", "Timeout", "MemorySize"):
+            if k in req:
+                fn[k] = req[k]
+        fn["LastUpdateStatus"] = "InProgress"
+        fn["_polls"] = 0
+        fn["RevisionId"] = "rev-%d" % self.st.next_id()
+        return 200, self.lambda_config(fn)
+
     def lambda_UpdateAlias(self, fn, req, q, params, akid):
         self.deny("lambda:UpdateAlias", fn["FunctionArn"], akid)
         name = params["Name"]

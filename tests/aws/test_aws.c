@@ -807,6 +807,96 @@ PW_TEST(test_s3_upload_globs_and_multipart)
 	run_dispose(&x);
 }
 
+PW_TEST(test_lambda_configuration_env_merge_and_replace)
+{
+	reset(NULL);
+	run x;
+	run_step(&x,
+	         cfg("lambda", "update-function-configuration",
+	             "{\"function_name\":\"api\",\"environment\":{\"A\":\"1\",\"B\":\"2\"},\"env_update\":"
+	             "\"replace\",\"timeout\":30}",
+	             NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	run_dispose(&x);
+	run_step(&x,
+	         cfg("lambda", "update-function-configuration",
+	             "{\"function_name\":\"api\",\"environment\":{\"B\":\"3\",\"TOKEN\":\"s3cr3t-value\"},"
+	             "\"env_update\":\"merge\"}",
+	             NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	json_t *st = control("/_test/state", NULL);
+	json_t *vars = pw__json_get(st, "functions.api.Environment.Variables");
+	PW_CHECK_STR(pw__json_get_string(vars, "A"), "1");
+	PW_CHECK_STR(pw__json_get_string(vars, "B"), "3");
+	PW_CHECK_STR(pw__json_get_string(vars, "TOKEN"), "s3cr3t-value");
+	PW_CHECK_INT(json_integer_value(pw__json_get(st, "functions.api.Timeout")), 30);
+	json_decref(st);
+	/* the update named the revision it merged into */
+	json_t *r = control("/_test/requests", NULL);
+	size_t i;
+	json_t *e;
+	int with_rev = 0;
+	json_array_foreach(r, i, e) if (json_is_string(pw__json_get(e, "body.RevisionId"))) with_rev++;
+	json_decref(r);
+	PW_CHECK_INT(with_rev, 1);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.audit), "environment (merge): B TOKEN");
+	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&x.audit), "s3cr3t-value");
+	PW_CHECK_INT(spec_errors(), 0);
+	run_dispose(&x);
+	run_step(&x,
+	         cfg("lambda", "update-function-configuration",
+	             "{\"function_name\":\"api\",\"environment\":{\"X\":\"1\"},\"env_update\":\"replace\"}",
+	             NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	st = control("/_test/state", NULL);
+	vars = pw__json_get(st, "functions.api.Environment.Variables");
+	PW_CHECK_INT(json_object_size(vars), 1);
+	PW_CHECK_STR(pw__json_get_string(vars, "X"), "1");
+	json_decref(st);
+	run_dispose(&x);
+	/* an environment without env_update is refused before anything is sent */
+	reset(NULL);
+	run_step(&x,
+	         cfg("lambda", "update-function-configuration",
+	             "{\"function_name\":\"api\",\"environment\":{\"X\":\"1\"}}", NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, PW_ECONFIG);
+	PW_CHECK_CONTAINS(x.err_text, "env_update: merge");
+	PW_CHECK_INT(count_requests("UpdateFunctionConfiguration", NULL), 0);
+	run_dispose(&x);
+}
+
+PW_TEST(test_ecs_run_task_environment_override)
+{
+	reset(NULL);
+	run x;
+	run_step(&x,
+	         cfg("ecs", "run-task",
+	             "{\"task_definition\":\"migrate\",\"container\":\"app\",\"environment\":{\"STAGE\":"
+	             "\"prod\"},\"env_update\":\"merge\"}",
+	             NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	json_t *b = request_body("RunTask");
+	PW_CHECK_STR(pw__json_get_string(b, "overrides.containerOverrides.0.environment.0.name"), "STAGE");
+	PW_CHECK_STR(pw__json_get_string(b, "overrides.containerOverrides.0.environment.0.value"), "prod");
+	json_decref(b);
+	PW_CHECK_INT(spec_errors(), 0);
+	run_dispose(&x);
+	run_step(&x,
+	         cfg("ecs", "run-task",
+	             "{\"task_definition\":\"migrate\",\"container\":\"app\",\"environment\":{\"STAGE\":"
+	             "\"prod\"},\"env_update\":\"replace\"}",
+	             NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, PW_ECONFIG);
+	PW_CHECK_CONTAINS(x.err_text, "env_update must be merge");
+	run_dispose(&x);
+}
+
 static int validate(const char *config, char **text)
 {
 	pw_manager *m = NULL;

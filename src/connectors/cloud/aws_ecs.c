@@ -357,11 +357,55 @@ static int run_task(pw_result **out, pw_aws_ctx *c, pw_error **err)
 		json_object_set_new(q, "networkConfiguration", nc);
 	}
 	json_t *cmd = json_object_get(c->params, "command");
+	json_t *env = json_object_get(c->params, "environment");
 	const char *cname = pw__aws_param_str(c, "container");
-	if (cmd && cname) {
+	const char *mode = pw__aws_param_str(c, "env_update");
+	if ((cmd || env) && !cname) {
+		json_decref(q);
+		pw_error_set(err, PW_ECONFIG,
+		             "parameters.command and parameters.environment need parameters.container");
+		if (err && *err)
+			pw_error_set_key(*err, "parameters.container");
+		return PW_ECONFIG;
+	}
+	if (env && mode && strcmp(mode, "merge") != 0) {
+		json_decref(q);
+		pw_error_set(err, PW_ECONFIG,
+		             "ECS container overrides always merge with the task definition's "
+		             "environment: env_update must be merge");
+		if (err && *err) {
+			pw_error_set_key(*err, "parameters.env_update");
+			pw_error_set_hint(*err,
+			                  "to replace the environment, register a task definition with it "
+			                  "(register-task-definition)");
+		}
+		return PW_ECONFIG;
+	}
+	if (cmd || env) {
 		json_t *co = json_object();
 		set_str(co, "name", cname);
-		json_object_set(co, "command", cmd);
+		if (cmd)
+			json_object_set(co, "command", cmd);
+		if (env) {
+			json_t *list = json_array();
+			const char *k;
+			json_t *ev;
+			json_object_foreach(env, k, ev)
+			{
+				if (!json_is_string(ev)) {
+					json_decref(list);
+					json_decref(co);
+					json_decref(q);
+					return pw_error_set(err, PW_ECONFIG,
+					                    "parameters.environment.%s must be a string", k);
+				}
+				json_t *pair = json_object();
+				set_str(pair, "name", k);
+				json_object_set(pair, "value", ev);
+				json_array_append_new(list, pair);
+			}
+			json_object_set_new(co, "environment", list);
+		}
 		json_t *arr = json_array();
 		json_array_append_new(arr, co);
 		json_t *ov = json_object();
@@ -441,7 +485,17 @@ static int run_task(pw_result **out, pw_aws_ctx *c, pw_error **err)
 		json_decref(q);
 		if (rc < 0)
 			break;
-		int all = json_array_size(json_object_get(ans, "tasks")) > 0;
+		if (json_array_size(json_object_get(ans, "tasks")) == 0) {
+			rc = pw_error_set(err, PW_EEXTERNAL,
+			                  "ECS DescribeTasks does not know the tasks of %s any more "
+			                  "(%s)",
+			                  target,
+			                  pw__json_get_string(ans, "failures.0.reason")
+			                      ? pw__json_get_string(ans, "failures.0.reason")
+			                      : "no reason");
+			break;
+		}
+		int all = 1;
 		json_array_foreach(json_object_get(ans, "tasks"), i, t)
 		{
 			const char *ls = json_string_value(json_object_get(t, "lastStatus"));
@@ -687,6 +741,8 @@ static const pw_aws_param run_params[] = {
     {"started_by", 's', 0, "a tag for the task"},
     {"container", 's', 0, "the container whose command to override"},
     {"command", 'l', 0, "the command override for `container`"},
+    {"environment", 'o', 0, "environment variables for `container` (added to the task definition's)"},
+    {"env_update", 's', 0, "merge (the only way ECS overrides work)"},
     {"wait", 'b', 0, "wait for STOPPED and use the exit codes (default true)"},
     {NULL, 0, 0, NULL}};
 static const pw_aws_param register_params[] = {

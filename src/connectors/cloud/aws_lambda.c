@@ -175,6 +175,62 @@ static int lambda_call(json_t **out, pw_aws_ctx *c, const char *method, const ch
 	return rc;
 }
 
+/* Polls GetFunctionConfiguration (cpath: path and optional ?Qualifier=) until LastUpdateStatus
+ * is Successful (*done set) or Failed (an error with Lambda's reason). */
+static int wait_updated(pw_aws_ctx *c, const char *fn, const char *cpath_text, const char *audit_action,
+                        int *done, pw_error **err)
+{
+	int rc = 0;
+	json_t *ans = NULL;
+	char target[300];
+	snprintf(target, sizeof(target), "lambda function %s", fn);
+	pw_buf cpath = PW_BUF_INIT(0);
+	pw__buf_puts(&cpath, cpath_text);
+	for (unsigned attempt = 0; rc == 0 && !*done; attempt++) {
+		rc = pw__aws_poll_wait(c, attempt, "the Lambda update to finish", err);
+		if (rc < 0)
+			break;
+		/* the query string goes separately so that it is signed as a query */
+		char *qm = strchr(cpath.data, '?');
+		pw_buf p = PW_BUF_INIT(0);
+		pw__buf_append(&p, cpath.data, qm ? (size_t)(qm - cpath.data) : cpath.len);
+		pw_aws_req r = {.service = "lambda",
+		                .operation = "GetFunctionConfiguration",
+		                .iam_action = "lambda:GetFunctionConfiguration",
+		                .method = "GET",
+		                .path = pw__buf_cstr(&p),
+		                .query = qm ? qm + 1 : NULL};
+		pw_http_response resp;
+		rc = pw__aws_call(&resp, c, &r, err);
+		pw__buf_dispose(&p);
+		if (rc == 0)
+			rc = pw__json_load(&ans, resp.body, resp.body_len, 0,
+			                   "the Lambda function configuration", err);
+		pw__http_response_dispose(&resp);
+		if (rc < 0)
+			break;
+		const char *st = pw__json_get_string(ans, "LastUpdateStatus");
+		if (st && strcmp(st, "Failed") == 0) {
+			const char *why = pw__json_get_string(ans, "LastUpdateStatusReason");
+			const char *code = pw__json_get_string(ans, "LastUpdateStatusReasonCode");
+			rc = pw_error_set(err, PW_EEXTERNAL, "Lambda %s: the update failed: %s%s%s", fn,
+			                  why ? why : "(no reason given)", code ? " " : "", code ? code : "");
+			if (err && *err)
+				pw_error_set_hint(
+				    *err,
+				    "Lambda's reason above; for an image, check that the function's role "
+				    "may pull it (ecr:BatchGetImage) and the architecture matches");
+			pw_exec_audit(c->ex, audit_action, target, "failed", why);
+		} else if (st && strcmp(st, "Successful") == 0) {
+			*done = 1;
+		}
+		json_decref(ans);
+		ans = NULL;
+	}
+	pw__buf_dispose(&cpath);
+	return rc;
+}
+
 static int update_function_code(pw_result **out, pw_aws_ctx *c, pw_error **err)
 {
 	const char *fn = pw__aws_param_str(c, "function_name");
@@ -300,47 +356,8 @@ static int update_function_code(pw_result **out, pw_aws_ctx *c, pw_error **err)
 		pw__buf_printf(&cpath, "?Qualifier=%s", ev);
 		pw_free(ev);
 	}
-	for (unsigned attempt = 0; rc == 0 && wait && !done; attempt++) {
-		rc = pw__aws_poll_wait(c, attempt, "the Lambda update to finish", err);
-		if (rc < 0)
-			break;
-		/* the query string goes separately so that it is signed as a query */
-		char *qm = strchr(cpath.data, '?');
-		pw_buf p = PW_BUF_INIT(0);
-		pw__buf_append(&p, cpath.data, qm ? (size_t)(qm - cpath.data) : cpath.len);
-		pw_aws_req r = {.service = "lambda",
-		                .operation = "GetFunctionConfiguration",
-		                .iam_action = "lambda:GetFunctionConfiguration",
-		                .method = "GET",
-		                .path = pw__buf_cstr(&p),
-		                .query = qm ? qm + 1 : NULL};
-		pw_http_response resp;
-		rc = pw__aws_call(&resp, c, &r, err);
-		pw__buf_dispose(&p);
-		if (rc == 0)
-			rc = pw__json_load(&ans, resp.body, resp.body_len, 0,
-			                   "the Lambda function configuration", err);
-		pw__http_response_dispose(&resp);
-		if (rc < 0)
-			break;
-		const char *st = pw__json_get_string(ans, "LastUpdateStatus");
-		if (st && strcmp(st, "Failed") == 0) {
-			const char *why = pw__json_get_string(ans, "LastUpdateStatusReason");
-			const char *code = pw__json_get_string(ans, "LastUpdateStatusReasonCode");
-			rc = pw_error_set(err, PW_EEXTERNAL, "Lambda %s: the update failed: %s%s%s", fn,
-			                  why ? why : "(no reason given)", code ? " " : "", code ? code : "");
-			if (err && *err)
-				pw_error_set_hint(
-				    *err,
-				    "Lambda's reason above; for an image, check that the function's role "
-				    "may pull it (ecr:BatchGetImage) and the architecture matches");
-			pw_exec_audit(c->ex, "lambda:UpdateFunctionCode", target, "failed", why);
-		} else if (st && strcmp(st, "Successful") == 0) {
-			done = 1;
-		}
-		json_decref(ans);
-		ans = NULL;
-	}
+	if (rc == 0 && wait && !done)
+		rc = wait_updated(c, fn, pw__buf_cstr(&cpath), "lambda:UpdateFunctionCode", &done, err);
 	if (rc == 0 && done)
 		pw__aws_say(c, "Lambda %s: LastUpdateStatus Successful", fn);
 	if (rc == 0 && alias) {
@@ -390,6 +407,154 @@ static int update_function_code(pw_result **out, pw_aws_ctx *c, pw_error **err)
 	return rc;
 }
 
+/* Checks that every value of the map at params[key] is a string. */
+static int string_map(const json_t *m, const char *key, pw_error **err)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)m, k, v)
+	{
+		if (!json_is_string(v)) {
+			pw_error_set(err, PW_ECONFIG,
+			             "parameters.%s.%s must be a string (quote numbers and booleans)", key,
+			             k);
+			if (err && *err)
+				pw_error_set_key(*err, key);
+			return PW_ECONFIG;
+		}
+	}
+	return 0;
+}
+
+static int update_function_configuration(pw_result **out, pw_aws_ctx *c, pw_error **err)
+{
+	const char *fn = pw__aws_param_str(c, "function_name");
+	json_t *env = json_object_get(c->params, "environment");
+	const char *mode = pw__aws_param_str(c, "env_update");
+	int wait = pw__aws_param_bool(c, "wait", 1);
+	if (env && (!mode || (strcmp(mode, "merge") != 0 && strcmp(mode, "replace") != 0))) {
+		pw_error_set(err, PW_ECONFIG,
+		             "parameters.environment needs env_update: merge (keep the function's "
+		             "other variables) or replace (only these variables)");
+		if (err && *err)
+			pw_error_set_key(*err, "parameters.env_update");
+		return PW_ECONFIG;
+	}
+	if (env && string_map(env, "environment", err) < 0)
+		return PW_ECONFIG;
+	char *efn = pw__http_escape(fn);
+	pw_buf path = PW_BUF_INIT(0);
+	pw__buf_printf(&path, "/2015-03-31/functions/%s/configuration", efn);
+	int rc = 0;
+	json_t *vars = env ? json_deep_copy(env) : NULL;
+	char *revision = NULL;
+	if (env && strcmp(mode, "merge") == 0) {
+		/* the current variables, and the revision to update so that a concurrent change fails */
+		json_t *cur = NULL;
+		pw_aws_req r = {.service = "lambda",
+		                .operation = "GetFunctionConfiguration",
+		                .iam_action = "lambda:GetFunctionConfiguration",
+		                .method = "GET",
+		                .path = pw__buf_cstr(&path)};
+		pw_http_response resp;
+		rc = pw__aws_call(&resp, c, &r, err);
+		if (rc == 0 && !c->plan)
+			rc = pw__json_load(&cur, resp.body, resp.body_len, 0,
+			                   "the Lambda function configuration", err);
+		pw__http_response_dispose(&resp);
+		if (rc == 0 && cur) {
+			json_t *old = json_deep_copy(pw__json_get(cur, "Environment.Variables"));
+			if (json_is_object(old)) {
+				json_object_update(old, vars);
+				json_decref(vars);
+				vars = old;
+			} else {
+				json_decref(old);
+			}
+			const char *rev = pw__json_get_string(cur, "RevisionId");
+			revision = rev ? pw_strdup(rev) : NULL;
+		}
+		json_decref(cur);
+		if (c->plan)
+			pw__buf_puts(c->plan,
+			             "# then, with the function's current variables merged under these:\n");
+	}
+	json_t *q = json_object();
+	if (vars) {
+		json_t *e = json_object();
+		json_object_set(e, "Variables", vars);
+		json_object_set_new(q, "Environment", e);
+	}
+	static const char *const str_keys[][2] = {
+	    {"handler", "Handler"}, {"runtime", "Runtime"}, {"description", "Description"}, {"role", "Role"}};
+	for (size_t i = 0; i < sizeof(str_keys) / sizeof(str_keys[0]); i++) {
+		const char *v = pw__aws_param_str(c, str_keys[i][0]);
+		if (v)
+			json_object_set_new(q, str_keys[i][1], json_string(v));
+	}
+	json_t *t = json_object_get(c->params, "timeout");
+	if (t)
+		json_object_set(q, "Timeout", t);
+	json_t *mem = json_object_get(c->params, "memory_size");
+	if (mem)
+		json_object_set(q, "MemorySize", mem);
+	if (revision)
+		json_object_set_new(q, "RevisionId", json_string(revision));
+	json_t *ans = NULL;
+	if (rc == 0 && json_object_size(q) == 0)
+		rc = pw_error_set(err, PW_ECONFIG, "lambda update-function-configuration: nothing to change");
+	if (rc == 0)
+		rc = lambda_call(&ans, c, "PUT", pw__buf_cstr(&path), "UpdateFunctionConfiguration", q, NULL,
+		                 err);
+	/* the audit names the variables, never their values */
+	pw_buf detail = PW_BUF_INIT(0);
+	const char *k;
+	json_t *v;
+	if (env) {
+		pw__buf_printf(&detail, "environment (%s):", mode);
+		json_object_foreach(env, k, v) pw__buf_printf(&detail, " %s", k);
+	}
+	json_decref(q);
+	json_decref(vars);
+	pw_free(revision);
+	char target[300];
+	snprintf(target, sizeof(target), "lambda function %s", fn);
+	if (c->plan) {
+		if (rc == 0 && wait)
+			pw__buf_puts(c->plan,
+			             "# then: GET .../configuration until LastUpdateStatus is Successful\n");
+		pw__buf_putc(c->plan, '\n');
+	} else if (rc < 0) {
+		if (pw_error_code(err && *err ? *err : NULL) != PW_ECONFIG)
+			pw_exec_audit(c->ex, "lambda:UpdateFunctionConfiguration", target, "failed",
+			              err && *err ? pw_error_message(*err) : NULL);
+	} else {
+		pw_exec_audit(c->ex, "lambda:UpdateFunctionConfiguration", target, "ok",
+		              pw__buf_cstr(&detail));
+		const char *st = pw__json_get_string(ans, "LastUpdateStatus");
+		int done = st && strcmp(st, "Successful") == 0;
+		pw__aws_say(c, "Lambda %s: configuration updated%s%s", fn, detail.len ? ", " : "",
+		            pw__buf_cstr(&detail));
+		if (wait && !done)
+			rc = wait_updated(c, fn, pw__buf_cstr(&path), "lambda:UpdateFunctionConfiguration",
+			                  &done, err);
+		if (rc == 0) {
+			if (done)
+				pw__aws_say(c, "Lambda %s: LastUpdateStatus Successful", fn);
+			*out = pw_result_success(NULL);
+			pw_result_with_metadata(*out, "function_arn",
+			                        pw__json_get_string(ans, "FunctionArn")
+			                            ? pw__json_get_string(ans, "FunctionArn")
+			                            : "");
+		}
+	}
+	json_decref(ans);
+	pw__buf_dispose(&detail);
+	pw__buf_dispose(&path);
+	pw_free(efn);
+	return rc;
+}
+
 static const pw_aws_param ufc_params[] = {
     {"function_name", 's', 1, "the function's name or ARN"},
     {"zip_dir", 's', 0, "a workspace directory to zip and upload"},
@@ -403,9 +568,25 @@ static const pw_aws_param ufc_params[] = {
     {"wait", 'b', 0, "wait for LastUpdateStatus Successful (default true)"},
     {NULL, 0, 0, NULL}};
 
+static const pw_aws_param ucfg_params[] = {
+    {"function_name", 's', 1, "the function's name or ARN"},
+    {"environment", 'o', 0, "environment variables (string values)"},
+    {"env_update", 's', 0, "merge: keep the function's other variables; replace: only these"},
+    {"handler", 's', 0, "the handler"},
+    {"runtime", 's', 0, "the runtime identifier (nodejs20.x, python3.12, ...)"},
+    {"description", 's', 0, "the description"},
+    {"role", 's', 0, "the execution role ARN"},
+    {"timeout", 'i', 0, "seconds"},
+    {"memory_size", 'i', 0, "MB"},
+    {"wait", 'b', 0, "wait for LastUpdateStatus Successful (default true)"},
+    {NULL, 0, 0, NULL}};
+
 const pw_aws_action pw__aws_lambda_actions[] = {
     {"lambda", "update-function-code", ufc_params, update_function_code,
      "lambda:UpdateFunctionCode, lambda:GetFunctionConfiguration (+ lambda:UpdateAlias, lambda:CreateAlias "
      "with alias; s3:GetObject on the bucket for s3_bucket)",
      "deploy new code to a function"},
+    {"lambda", "update-function-configuration", ucfg_params, update_function_configuration,
+     "lambda:UpdateFunctionConfiguration, lambda:GetFunctionConfiguration",
+     "change a function's environment, handler, runtime, timeout or memory"},
     {NULL, NULL, NULL, NULL, NULL, NULL}};
