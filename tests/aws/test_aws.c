@@ -249,14 +249,18 @@ static void *canceller(void *arg)
 	return NULL;
 }
 
+/* When set, steps run through this manager (and so one aws connector and its credential cache). */
+static pw_manager *shared_manager;
+
 /* env: NULL-terminated KEY, VALUE pairs given to the step. */
 static void run_step(run *x, const char *config, const char *const *env, int cancel_after_ms)
 {
 	memset(x, 0, sizeof(*x));
 	pthread_mutex_init(&x->lock, NULL);
 	x->cancel_after_ms = cancel_after_ms;
-	pw_manager *m = NULL;
-	pw_manager_new(&m, NULL, NULL);
+	pw_manager *m = shared_manager;
+	if (!m)
+		pw_manager_new(&m, NULL, NULL);
 	pw_step *s = NULL;
 	pw_step_new(&s, "deploy", "aws");
 	pw_error *ce = NULL;
@@ -294,7 +298,8 @@ static void run_step(run *x, const char *config, const char *const *env, int can
 	pw_map_free(em);
 	pw_workspace_free(ws);
 	pw_step_free(s);
-	pw_manager_free(m);
+	if (m != shared_manager)
+		pw_manager_free(m);
 	if (x->e) {
 		x->err_text = pw_error_format(x->e, 0);
 		fprintf(stderr, "  (step error: %s)\n", x->err_text);
@@ -525,6 +530,54 @@ PW_TEST(test_expired_token_is_refreshed)
 	PW_CHECK_INT(count_requests("AssumeRoleWithWebIdentity", NULL), 2);
 	check_no_secret(&x, "stsSecret");
 	check_no_secret(&x, "stsToken");
+	run_dispose(&x);
+}
+
+PW_TEST(test_sts_credentials_cached_until_near_expiry)
+{
+	reset(NULL);
+	write_token();
+	char tf[128];
+	snprintf(tf, sizeof(tf), "%s/oidc-token", srv.dir);
+	const char *env[] = {"AWS_WEB_IDENTITY_TOKEN_FILE", tf, "AWS_ROLE_ARN",
+	                     "arn:aws:iam::123456789012:role/deployer", NULL};
+	char extra[160];
+	snprintf(extra, sizeof(extra), "\"sts_endpoint\":\"%s\"", srv.base);
+	pw_manager_new(&shared_manager, NULL, NULL);
+	run x;
+	for (int i = 0; i < 3; i++) {
+		run_step(&x, cfg("ecs", "update-service", ECS_PARAMS, extra), env, 0);
+		PW_CHECK_INT(x.rc, 0);
+		run_dispose(&x);
+	}
+	/* three steps of one run, one STS call */
+	json_t *st = control("/_test/state", NULL);
+	PW_CHECK_INT(json_integer_value(json_object_get(st, "sts_issued")), 1);
+	json_decref(st);
+	/* credentials that expire within the refresh margin are fetched again */
+	reset("{\"sts_lifetime\":120}");
+	pw_manager_free(shared_manager);
+	pw_manager_new(&shared_manager, NULL, NULL);
+	for (int i = 0; i < 2; i++) {
+		run_step(&x, cfg("ecs", "update-service", "{\"service\":\"w\",\"wait\":false}", extra), env,
+		         0);
+		PW_CHECK_INT(x.rc, 0);
+		run_dispose(&x);
+	}
+	st = control("/_test/state", NULL);
+	PW_CHECK_INT(json_integer_value(json_object_get(st, "sts_issued")), 2);
+	json_decref(st);
+	pw_manager_free(shared_manager);
+	shared_manager = NULL;
+}
+
+PW_TEST(test_wait_timeout)
+{
+	reset("{\"rollout\":\"hang\"}");
+	run x;
+	run_step(&x, cfg("ecs", "update-service", ECS_PARAMS, "\"wait_timeout\":0.3"), static_env, 0);
+	PW_CHECK_INT(x.rc, PW_ETIMEOUT);
+	PW_CHECK_CONTAINS(x.err_text, "wait_timeout (0.3 s) passed while waiting for the ECS deployment");
 	run_dispose(&x);
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "connectors/cloud/aws.h"
 #include "core/step.h"
@@ -16,7 +17,7 @@
 static const char *const top_keys[] = {
     "service", "action",   "parameters",        "region",      "endpoint",        "sts_endpoint",
     "profile", "role_arn", "role_session_name", "external_id", "credentials_env", "poll_interval",
-    "ca_file", NULL};
+    "ca_file", "wait_timeout", NULL};
 static const char *const cred_env_keys[] = {"access_key_id", "secret_access_key", "session_token", NULL};
 
 static const pw_aws_action *const tables[] = {pw__aws_ecs_actions, pw__aws_lambda_actions,
@@ -236,6 +237,10 @@ static int aws_validate(pw_connector *c, const pw_step *step, pw_error **err)
 	json_t *pi = json_object_get(cfg, "poll_interval");
 	if (pi && (!json_is_number(pi) || json_number_value(pi) <= 0))
 		fail(step, &e, "poll_interval", NULL, "`poll_interval` must be a number of seconds > 0");
+	json_t *wt = json_object_get(cfg, "wait_timeout");
+	if (wt && (!json_is_number(wt) || json_number_value(wt) <= 0))
+		fail(step, &e, "wait_timeout", "waits also end with the step's `timeout`",
+		     "`wait_timeout` must be a number of seconds > 0");
 	if (!e)
 		return 0;
 	int code = pw_error_code(e);
@@ -262,6 +267,14 @@ static void ctx_init(pw_aws_ctx *x, pw_aws_impl *im, const pw_step *step, const 
 	x->poll_ms = (int64_t)((json_is_number(pi) ? json_number_value(pi) : DEFAULT_POLL_S) * 1000.0);
 	if (x->poll_ms < 1)
 		x->poll_ms = 1;
+	json_t *wt = json_object_get(step->config, "wait_timeout");
+	if (json_is_number(wt) && json_number_value(wt) > 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		x->wait_timeout_s = json_number_value(wt);
+		x->wait_until =
+		    (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (int64_t)(x->wait_timeout_s * 1000.0);
+	}
 	pw_buf o = PW_BUF_INIT(1 << 20);
 	x->out = o;
 }

@@ -56,9 +56,11 @@ typedef struct pw_aws_ctx {
 	const pw_workspace *ws;
 	const pw_map *env;
 	const char *region;
-	int64_t poll_ms; /* first poll interval */
-	pw_buf *plan;    /* non-NULL: requests are written here instead of sent */
-	pw_buf out;      /* the step's stdout summary */
+	int64_t poll_ms;       /* first poll interval */
+	int64_t wait_until;    /* CLOCK_MONOTONIC ms when waits give up (wait_timeout), 0: none */
+	double wait_timeout_s; /* for messages */
+	pw_buf *plan;          /* non-NULL: requests are written here instead of sent */
+	pw_buf out;            /* the step's stdout summary */
 	pw_aws_creds creds;
 	int have_creds;
 } pw_aws_ctx;

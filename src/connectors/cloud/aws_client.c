@@ -98,6 +98,22 @@ int pw__aws_poll_wait(pw_aws_ctx *c, unsigned attempt, const char *waiting_for, 
 		ms += ms / 2;
 	if (ms > c->poll_ms * 8)
 		ms = c->poll_ms * 8;
+	if (c->wait_until) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now >= c->wait_until) {
+			pw_error_set(err, PW_ETIMEOUT, "wait_timeout (%g s) passed while waiting for %s",
+			             c->wait_timeout_s, waiting_for);
+			if (err && *err)
+				pw_error_set_hint(
+				    *err, "raise `wait_timeout`, or look at the service in the AWS console: "
+				          "the wait ended, the change itself goes on");
+			return PW_ETIMEOUT;
+		}
+		if (now + ms > c->wait_until)
+			ms = c->wait_until - now;
+	}
 	int rc = pw_exec_sleep(c->ex, ms);
 	if (rc == PW_ECANCELLED)
 		return pw_error_set(err, rc, "cancelled while waiting for %s", waiting_for);
@@ -245,15 +261,17 @@ static int is_throttle(const char *code, long status)
 
 static int is_expired(const char *code)
 {
+	/* also a token the service no longer knows: obtained credentials are fetched again once */
 	return code && (strcmp(code, "ExpiredTokenException") == 0 || strcmp(code, "ExpiredToken") == 0 ||
-	                strcmp(code, "RequestExpired") == 0);
+	                strcmp(code, "RequestExpired") == 0 || strcmp(code, "InvalidClientTokenId") == 0 ||
+	                strcmp(code, "UnrecognizedClientException") == 0);
 }
 
 static int is_denied(const char *code, long status)
 {
 	return (code && (strstr(code, "AccessDenied") || strcmp(code, "UnauthorizedOperation") == 0 ||
 	                 strcmp(code, "AuthorizationError") == 0)) ||
-	       (status == 403 && (!code || !strstr(code, "Signature")));
+	       (status == 403 && !code);
 }
 
 /* "host[:port]" and the path prefix of a base URL. */
