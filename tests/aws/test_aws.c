@@ -470,10 +470,57 @@ PW_TEST(test_endpoint_from_environment_and_no_wait)
 	         env, 0);
 	PW_CHECK_INT(x.rc, 0);
 	PW_CHECK_INT(count_requests("DescribeServices", NULL), 0);
+	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&x.out), "no new deployment");
 	json_t *b = request_body("UpdateService");
 	PW_CHECK(json_is_true(json_object_get(b, "forceNewDeployment")));
 	PW_CHECK_INT(json_integer_value(json_object_get(b, "desiredCount")), 3);
 	json_decref(b);
+	run_dispose(&x);
+}
+
+PW_TEST(test_ecs_update_without_change_says_so)
+{
+	reset(NULL);
+	run x;
+	run_step(&x, cfg("ecs", "update-service", "{\"cluster\":\"prod\",\"service\":\"web\"}", NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.out), "no new deployment (the service already runs");
+	run_dispose(&x);
+}
+
+PW_TEST(test_lambda_code_from_s3_and_plan)
+{
+	reset(NULL);
+	put("code.zip", "PK-not-really-a-zip");
+	run x;
+	run_step(&x,
+	         cfg("s3", "upload",
+	             "{\"bucket\":\"artifacts\",\"files\":\"code.zip\",\"key\":\"fn/v2.zip\"}", NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	run_dispose(&x);
+	run_step(&x,
+	         cfg("lambda", "update-function-code",
+	             "{\"function_name\":\"f\",\"s3_bucket\":\"artifacts\",\"s3_key\":\"fn/"
+	             "v2.zip\",\"publish\":true}",
+	             NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	json_t *b = request_body("UpdateFunctionCode");
+	PW_CHECK_STR(json_string_value(json_object_get(b, "S3Key")), "fn/v2.zip");
+	PW_CHECK(json_is_true(json_object_get(b, "Publish")));
+	json_decref(b);
+	PW_CHECK_INT(spec_errors(), 0);
+	run_dispose(&x);
+	/* two sources at once are refused */
+	run_step(&x,
+	         cfg("lambda", "update-function-code",
+	             "{\"function_name\":\"f\",\"s3_bucket\":\"a\",\"s3_key\":\"k\",\"image_uri\":\"i\"}",
+	             NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, PW_ECONFIG);
+	PW_CHECK_CONTAINS(x.err_text, "exactly one code source");
 	run_dispose(&x);
 }
 
@@ -1036,6 +1083,23 @@ PW_TEST(test_plan_shows_requests_without_credentials)
 	PW_CHECK_NOT_CONTAINS(text, AKID);
 	/* planning sends nothing */
 	PW_CHECK_INT(count_requests("UpdateService", NULL), 0);
+	pw_free(text);
+	text = NULL;
+	/* a zip upload shows its size and checksum, not the bytes */
+	char d[160];
+	snprintf(d, sizeof(d), "%s/planfn", srv.dir);
+	mkdir(d, 0755);
+	put("planfn/index.js", "exports.handler = 1;\n");
+	pw_step_set_config_json(
+	    s,
+	    cfg("lambda", "update-function-code", "{\"function_name\":\"f\",\"zip_dir\":\"planfn\"}", NULL),
+	    NULL);
+	PW_CHECK_INT(pw_connector_plan(&text, c, s, ws, env, &e), 0);
+	snprintf(want, sizeof(want), "PUT %s/2015-03-31/functions/f/code\n", srv.base);
+	PW_CHECK_CONTAINS(text, want);
+	PW_CHECK_CONTAINS(text, "-byte zip of planfn/, SHA-256 ");
+	PW_CHECK_NOT_CONTAINS(text, "UEsD"); /* base64 of a zip's "PK\3\4" */
+	PW_CHECK_INT(count_requests("UpdateFunctionCode", NULL), 0);
 	pw_free(text);
 	pw_error_free(e);
 	pw_map_free(env);

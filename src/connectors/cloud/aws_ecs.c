@@ -203,6 +203,7 @@ static int update_service(pw_result **out, pw_aws_ctx *c, pw_error **err)
 	}
 	json_t *svc = json_object_get(ans, "service");
 	const char *dep_id = NULL, *dep_td = NULL;
+	int already = 0; /* the PRIMARY deployment had completed before this update */
 	size_t i;
 	json_t *d;
 	json_array_foreach(json_object_get(svc, "deployments"), i, d)
@@ -213,6 +214,8 @@ static int update_service(pw_result **out, pw_aws_ctx *c, pw_error **err)
 		           "PRIMARY") == 0) {
 			dep_id = json_string_value(json_object_get(d, "id"));
 			dep_td = json_string_value(json_object_get(d, "taskDefinition"));
+			const char *rs0 = json_string_value(json_object_get(d, "rolloutState"));
+			already = rs0 && strcmp(rs0, "COMPLETED") == 0;
 		}
 	}
 	json_t *before = json_array();
@@ -227,7 +230,14 @@ static int update_service(pw_result **out, pw_aws_ctx *c, pw_error **err)
 	char detail[1024];
 	snprintf(detail, sizeof(detail), "deployment %s, task definition %s", dep, dtd);
 	pw_exec_audit(c->ex, "ecs:UpdateService", target, "ok", detail);
-	pw__aws_say(c, "ECS service %s/%s: deployment %s started with %s", cluster_of(c), service, dep, dtd);
+	if (already)
+		pw__aws_say(c,
+		            "ECS service %s/%s: no new deployment (the service already runs %s; "
+		            "force_new_deployment: true restarts its tasks)",
+		            cluster_of(c), service, dtd);
+	else
+		pw__aws_say(c, "ECS service %s/%s: deployment %s started with %s", cluster_of(c), service,
+		            dep, dtd);
 	json_decref(ans);
 	ans = NULL;
 	if (!dep_id) {
