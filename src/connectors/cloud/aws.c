@@ -14,10 +14,11 @@
 
 #define DEFAULT_POLL_S 5.0
 
-static const char *const top_keys[] = {
-    "service", "action",   "parameters",        "region",      "endpoint",        "sts_endpoint",
-    "profile", "role_arn", "role_session_name", "external_id", "credentials_env", "poll_interval",
-    "ca_file", "wait_timeout", NULL};
+static const char *const top_keys[] = {"service",     "action",          "parameters",
+                                       "region",      "endpoint",        "sts_endpoint",
+                                       "profile",     "role_arn",        "role_session_name",
+                                       "external_id", "credentials_env", "poll_interval",
+                                       "ca_file",     "wait_timeout",    NULL};
 static const char *const cred_env_keys[] = {"access_key_id", "secret_access_key", "session_token", NULL};
 
 static const pw_aws_action *const tables[] = {pw__aws_ecs_actions, pw__aws_lambda_actions,
