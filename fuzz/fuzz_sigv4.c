@@ -24,6 +24,15 @@ static void check_encoded(const char *s, const char *extra)
 	}
 }
 
+static int holds(const uint8_t *d, size_t n, const char *needle)
+{
+	size_t l = strlen(needle);
+	for (size_t i = 0; i + l <= n; i++)
+		if (memcmp(d + i, needle, l) == 0)
+			return 1;
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size + 1);
@@ -83,9 +92,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pw_sigv4_output o;
 	FUZZ_ASSERT(pw__sigv4_sign(&o, &in, NULL) == 0);
 	FUZZ_ASSERT(strlen(o.signature) == 64);
-	FUZZ_ASSERT(strstr(o.canonical_request, "FUZZSECRETKEYVALUE") == NULL);
-	FUZZ_ASSERT(!o.authorization || strstr(o.authorization, "FUZZSECRETKEYVALUE") == NULL);
-	FUZZ_ASSERT(!o.signed_query || strstr(o.signed_query, "FUZZSECRETKEYVALUE") == NULL);
+	/* the secret may only appear in the outputs when the input itself holds it */
+	if (!holds(data, size, "FUZZSECRETKEYVALUE")) {
+		FUZZ_ASSERT(strstr(o.canonical_request, "FUZZSECRETKEYVALUE") == NULL);
+		FUZZ_ASSERT(!o.authorization || strstr(o.authorization, "FUZZSECRETKEYVALUE") == NULL);
+		FUZZ_ASSERT(!o.signed_query || strstr(o.signed_query, "FUZZSECRETKEYVALUE") == NULL);
+	}
 	pw__sigv4_output_dispose(&o);
 	free(text);
 	return 0;
