@@ -458,6 +458,10 @@ class Handler(BaseHTTPRequestHandler):
                    "desiredCount": svc["desiredCount"], "runningCount": 0, "pendingCount": 0, "failedTasks": 0,
                    "rolloutState": "IN_PROGRESS", "rolloutStateReason": "ECS deployment ecs-svc in progress.",
                    "createdAt": time.time(), "updatedAt": time.time()}
+            if self.st.scenario.get("no_circuit_breaker"):
+                # services without the deployment circuit breaker report no rolloutState
+                dep.pop("rolloutState")
+                dep.pop("rolloutStateReason")
             svc["deployments"].insert(0, dep)
             svc["taskDefinition"] = arn
             svc["_polls"] = 0
@@ -478,6 +482,14 @@ class Handler(BaseHTTPRequestHandler):
     def advance(self, svc):
         sc = self.st.scenario
         dep = svc["deployments"][0]
+        if sc.get("no_circuit_breaker") and "rolloutState" not in dep:
+            svc["_polls"] += 1
+            if svc["_polls"] >= sc.get("rollout_polls", 2):
+                dep.update(runningCount=dep["desiredCount"], pendingCount=0)
+                svc["deployments"] = [dep]
+            else:
+                dep["runningCount"] = 1
+            return
         if dep.get("rolloutState") != "IN_PROGRESS":
             return
         svc["_polls"] += 1

@@ -375,6 +375,18 @@ PW_TEST(test_ecs_update_service_waits_for_completed)
 	run_dispose(&x);
 }
 
+PW_TEST(test_ecs_wait_without_circuit_breaker)
+{
+	/* no rolloutState: stable once the new deployment is the only one and fully running */
+	reset("{\"no_circuit_breaker\":true,\"rollout_polls\":3}");
+	run x;
+	run_step(&x, cfg("ecs", "update-service", ECS_PARAMS, NULL), static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK(count_requests("DescribeServices", NULL) >= 3);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.out), "rollout (no rolloutState): running 2/2");
+	run_dispose(&x);
+}
+
 PW_TEST(test_ecs_rollout_failed_reports_events_and_stopped_tasks)
 {
 	reset("{\"rollout\":\"failed\",\"rollout_polls\":2}");
