@@ -3,6 +3,6 @@
 set -eu
 dir=$(dirname "$0")
 for b in steps_vs_make output_throughput validate_plan docker_vs_podman kubernetes_overhead mirror_vs_git \
-	github_release; do
+	github_release aws_ecs_vs_cli; do
 	sh "$dir/$b.sh"
 done

@@ -11,14 +11,16 @@ int pw__kubernetes_connector_create(pw_connector **out, pw_manager *m, pw_error 
 int pw__github_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
 int pw__gitlab_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
 int pw__azure_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
+int pw__aws_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
 
 const pw_builtin pw__builtins[] = {
     {PW_TYPE_SHELL, pw__shell_connector_create},           /* connectors/shell */
     {PW_TYPE_DOCKER, pw__docker_connector_create},         /* connectors/docker */
     {PW_TYPE_KUBERNETES, pw__kubernetes_connector_create}, /* connectors/kubernetes */
+    {PW_TYPE_AWS, pw__aws_connector_create},               /* connectors/cloud/aws.c */
+    {PW_TYPE_AZURE, pw__azure_connector_create},           /* connectors/cloud/azure.c */
     {PW_TYPE_GITHUB, pw__github_connector_create},         /* connectors/git/github.c */
     {PW_TYPE_GITLAB, pw__gitlab_connector_create},         /* connectors/git/gitlab.c */
-    {PW_TYPE_AZURE, pw__azure_connector_create},           /* connectors/cloud/azure.c */
 };
 const size_t pw__builtins_count = sizeof(pw__builtins) / sizeof(pw__builtins[0]);
 

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "core/internal.h"
 #include "core/step.h"
 #include "core/suggest.h"
 #include "net/http.h"
@@ -235,9 +236,14 @@ PW_TEST(test_list_available_connectors)
 		kubes += strcmp(list[n], "kubernetes") == 0;
 		azures += strcmp(list[n], "azure") == 0;
 	}
-	/* shell, docker, kubernetes, github, gitlab and azure are built in; the mock factory adds
-	 * custom:a */
-	PW_CHECK_INT(n, 7);
+	/* every built-in type once, and the mock factory's custom:a */
+	PW_CHECK_INT(n, pw__builtins_count + 1);
+	for (size_t b = 0; b < pw__builtins_count; b++) {
+		size_t seen = 0;
+		for (size_t k = 0; k < n; k++)
+			seen += strcmp(list[k], pw__builtins[b].type) == 0;
+		PW_CHECK_INT(seen, 1);
+	}
 	PW_CHECK_INT(shells, 1);
 	PW_CHECK_INT(kubes, 1);
 	PW_CHECK_INT(azures, 1);
