@@ -19,7 +19,7 @@ fi
 AKID=AKIDPIPEWRIGHTBENCH
 SECRET=bench/Secret0123456789abcdefghijklmnopqrs
 mkfifo "$D/ctl"
-python3 "$ROOT/tests/aws/fake_aws.py" --specs "${PW_AWS_SPECS:-$ROOT/../../shared/specs/aws}" \
+python3 "$ROOT/tests/aws/fake_aws.py" --specs "${PW_AWS_SPECS:-$ROOT/tests/specs/aws}" \
 	--akid "$AKID" --secret "$SECRET" <"$D/ctl" >"$D/server.out" 2>"$D/server.err" &
 exec 9>"$D/ctl" # the server stops when this closes
 i=0

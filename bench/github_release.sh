@@ -8,7 +8,8 @@ N=${N:-3}
 ASSETS=${ASSETS:-10}
 MIB=${MIB:-4}
 D=$SCRATCH
-SPEC=${PW_SPECS_DIR:-/work/shared/specs}/github/api.github.com.json
+SPEC=$ROOT/tests/specs/github/api.github.com.json.gz
+[ -n "${PW_SPECS_DIR:-}" ] && SPEC=$PW_SPECS_DIR/github/api.github.com.json
 TOKEN=ghp_bench_token_0123456789
 mkfifo "$D/ctl"
 python3 "$ROOT/tests/github/fake_github.py" --spec "$SPEC" --token "$TOKEN" <"$D/ctl" >"$D/server.out" &

@@ -3,8 +3,7 @@
 # trace logs), plan output, and validation errors with file:line:col.
 set -e
 . "$(dirname "$0")/lib.sh"
-SPECS=${PW_AWS_SPECS:-$PW_SOURCE_DIR/../../shared/specs/aws}
-[ -d "$SPECS" ] || SPECS=/work/shared/specs/aws
+SPECS=${PW_AWS_SPECS:-$PW_SOURCE_DIR/tests/specs/aws}
 SECRET='cli/Secret0123456789abcdefghijklmnopqrstu'
 mkfifo "$WORK/ctl"
 python3 "$PW_SOURCE_DIR/tests/aws/fake_aws.py" --specs "$SPECS" --akid AKIDCLITEST --secret "$SECRET" \
