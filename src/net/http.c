@@ -10,8 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
+#include "net/curl_api.h"
 #include "net/http.h"
 #include "net/http_internal.h"
 
@@ -38,14 +37,6 @@ struct pw_http_pool {
 
 /* ---- pool ---- */
 
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_FAILED_INIT;
-
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
 {
 	pw_http_pool *p = userp;
@@ -63,10 +54,9 @@ static void share_unlock(CURL *h, curl_lock_data data, void *userp)
 int pw__http_pool_new(pw_http_pool **out, pw_error **err)
 {
 	*out = NULL;
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return pw_error_set(err, PW_EIO, "cannot initialise libcurl: %s",
-		                    curl_easy_strerror(global_rc));
+	int rc = pw__curl_load(err);
+	if (rc < 0)
+		return rc;
 	pw_http_pool *p = calloc(1, sizeof(*p));
 	if (!p)
 		return pw_error_set(err, PW_ENOMEM, "out of memory creating the HTTP connection pool");

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
+#include "net/curl_api.h"
 
 #include "net/http.h"
 #include "net/http_internal.h"
@@ -80,6 +80,8 @@ long pw__http_retry_after_ms(const char *value, time_t now)
 		long long ms = secs * 1000;
 		return ms > (long long)0x7fffffff ? 0x7fffffffL : (long)ms;
 	}
+	if (pw__curl_load(NULL) < 0)
+		return -1; /* no date parser: the caller's own backoff applies */
 	time_t t = curl_getdate(value, NULL);
 	if (t == (time_t)-1)
 		return -1;
