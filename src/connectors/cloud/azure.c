@@ -578,8 +578,8 @@ static int follow_lro(az_ctx *x, const pw_http_response *first, const char *what
 		}
 		json_decref(doc);
 		pw__http_response_dispose(&r);
-		if (s &&
-		    (strcmp(s, "Succeeded") == 0 || strcmp(s, "Failed") == 0 || strcmp(s, "Canceled") == 0))
+		if (strcmp(state, "Succeeded") == 0 || strcmp(state, "Failed") == 0 ||
+		    strcmp(state, "Canceled") == 0)
 			break;
 		if (x->ex)
 			pw_exec_log(x->ex, PW_LOG_INFO, "azure", "%s of %s: %s", what, x->group, state);

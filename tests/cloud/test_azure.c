@@ -1,0 +1,574 @@
+/* The Azure connector against tests/cloud/fake_cloud.py: ARM Container Instances with bodies
+ * checked against containerInstance.json, tokens from the local Azure AD / IMDS endpoints. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "net/http.h"
+#include "net/json.h"
+#include "pipewright/manager.h"
+#include "pipewright/result.h"
+#include "pipewright/secrets.h"
+#include "pwtest.h"
+
+#define AZ_TENANT "tenant-0001"
+#define AZ_CLIENT "client-0002"
+#define AZ_SECRET "az-client-secret-Q7xv9"
+#define AZ_FEDERATED "federated-oidc-token-Zr51"
+
+static pid_t srv_pid;
+static int srv_in = -1;
+static int srv_port;
+static char base[64];
+static char dir[64];
+static pw_http_pool *pool;
+
+static void stop(void)
+{
+	if (srv_pid > 0) {
+		close(srv_in);
+		kill(srv_pid, SIGTERM);
+		waitpid(srv_pid, NULL, 0);
+		srv_pid = 0;
+	}
+	pw__http_pool_free(pool);
+	pool = NULL;
+	if (dir[0]) {
+		char p[128];
+		snprintf(p, sizeof p, "%s/fed-token", dir);
+		unlink(p);
+		rmdir(dir);
+	}
+}
+
+static int start(void)
+{
+	if (srv_pid)
+		return 0;
+	snprintf(dir, sizeof dir, "/tmp/pw-az-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	const char *src = getenv("PW_SOURCE_DIR");
+	char script[1024];
+	snprintf(script, sizeof script, "%s/tests/cloud/fake_cloud.py", src ? src : ".");
+	int in[2], out[2];
+	if (pipe(in) < 0 || pipe(out) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		execl("/usr/bin/python3", "python3", script, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	fcntl(in[1], F_SETFD, FD_CLOEXEC);
+	srv_pid = pid;
+	srv_in = in[1];
+	FILE *f = fdopen(out[0], "r");
+	char line[128];
+	int ready = 0;
+	while (f && fgets(line, sizeof line, f)) {
+		if (sscanf(line, "PORT %d", &srv_port) == 1)
+			continue;
+		if (strncmp(line, "READY", 5) == 0) {
+			ready = 1;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (!ready)
+		return -1;
+	snprintf(base, sizeof base, "http://127.0.0.1:%d", srv_port);
+	char p[128];
+	snprintf(p, sizeof p, "%s/fed-token", dir);
+	FILE *t = fopen(p, "w");
+	if (t) {
+		fputs(AZ_FEDERATED "\n", t);
+		fclose(t);
+	}
+	atexit(stop);
+	return pw__http_pool_new(&pool, NULL);
+}
+
+static json_t *control(const char *path, const char *body)
+{
+	pw_http_endpoint ep = {.base_url = base};
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = body ? "POST" : "GET";
+	req.path_and_query = path;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
+	pw_http_response resp;
+	json_t *doc = NULL;
+	if (pw__http_do(&resp, pool, &ep, &req, NULL) == 0 && resp.status == 200)
+		pw__json_load(&doc, resp.body, resp.body_len, 0, "state", NULL);
+	pw__http_response_dispose(&resp);
+	return doc;
+}
+
+static void reset(const char *faults)
+{
+	if (start() != 0) {
+		fprintf(stderr, "the fake cloud server did not start\n");
+		exit(1);
+	}
+	json_decref(control("/_test/faults", faults ? faults : "{}"));
+	json_decref(control("/_test/reset", "{}"));
+}
+
+typedef struct run {
+	int rc;
+	pw_result *r;
+	pw_error *e;
+	pw_buf out;   /* step output */
+	pw_buf audit; /* audit records */
+	pw_buf log;
+	pw_exec *ex;
+	int cancel_after_ms;
+	char *outputs;
+} run;
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static void on_output(const char *step, pw_stream stream, const char *data, size_t len, void *payload)
+{
+	pthread_mutex_lock(&out_lock);
+	pw__buf_append(payload, data, len);
+	pthread_mutex_unlock(&out_lock);
+}
+static void on_audit(const char *json, void *payload)
+{
+	pw__buf_printf(payload, "%s\n", json);
+}
+static void on_log(const pw_log_record *rec, void *payload)
+{
+	pw__buf_printf(payload, "%s\n", rec->message ? rec->message : "");
+}
+static void *canceller(void *arg)
+{
+	run *x = arg;
+	usleep((useconds_t)x->cancel_after_ms * 1000);
+	pw_exec_cancel(x->ex, PW_CANCEL_USER);
+	return NULL;
+}
+
+/* The environment every case gets: the client secret credential and subscription. */
+static pw_map *env_secret(void)
+{
+	pw_map *m = pw_map_new();
+	pw_map_set(m, "AZURE_TENANT_ID", AZ_TENANT);
+	pw_map_set(m, "AZURE_CLIENT_ID", AZ_CLIENT);
+	pw_map_set(m, "AZURE_CLIENT_SECRET", AZ_SECRET);
+	pw_map_set(m, "AZURE_SUBSCRIPTION_ID", "sub-1234");
+	return m;
+}
+
+static char cfgbuf[4096];
+/* A step config reaching the fake: endpoint, authority and IMDS overrides, quick polling. */
+static const char *cfg(const char *action, const char *params, const char *extra)
+{
+	snprintf(
+	    cfgbuf, sizeof cfgbuf,
+	    "{\"service\":\"container-instances\",\"action\":\"%s\",\"endpoint\":\"%s\",\"authority_host\":"
+	    "\"%s\","
+	    "\"imds_endpoint\":\"%s\",\"poll_interval\":0.02,\"parameters\":{\"resource_group\":\"prod-rg\","
+	    "\"container_group\":\"web-app\"%s%s}%s%s}",
+	    action, base, base, base, params && *params ? "," : "", params ? params : "",
+	    extra && *extra ? "," : "", extra ? extra : "");
+	return cfgbuf;
+}
+
+static void run_step(run *x, pw_manager *m, const char *config, const pw_map *env, int cancel_after_ms)
+{
+	memset(x, 0, sizeof *x);
+	x->cancel_after_ms = cancel_after_ms;
+	pw_manager *own = NULL;
+	if (!m) {
+		pw_manager_new(&own, NULL, NULL);
+		m = own;
+	}
+	pw_step *s = NULL;
+	pw_step_new(&s, "deploy", "azure");
+	pw_error *ce = NULL;
+	if (pw_step_set_config_json(s, config, &ce) < 0)
+		fprintf(stderr, "  config: %s\n", pw_error_message(ce));
+	pw_error_free(ce);
+	pw_step_set_timeout(s, 5);
+	pw_workspace *ws = NULL;
+	pw_workspace_new(&ws, dir, "20261128-run-az01", NULL, NULL);
+	pw_secrets *sec = NULL;
+	pw_secrets_new(&sec);
+	pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
+	eo.run_id = "20261128-run-az01";
+	eo.step_name = "deploy";
+	eo.timeout_seconds = 5;
+	eo.secrets = sec;
+	eo.on_output = on_output;
+	eo.output_payload = &x->out;
+	eo.on_audit = on_audit;
+	eo.audit_payload = &x->audit;
+	eo.on_log = on_log;
+	eo.log_payload = &x->log;
+	eo.log_level = PW_LOG_DEBUG;
+	pw_exec_new(&x->ex, &eo, NULL);
+	pthread_t t;
+	if (cancel_after_ms > 0)
+		pthread_create(&t, NULL, canceller, x);
+	x->rc = pw_manager_execute_step(&x->r, m, s, ws, env, x->ex, &x->e);
+	if (cancel_after_ms > 0)
+		pthread_join(t, NULL);
+	pw_buf o = PW_BUF_INIT(0);
+	const pw_map *outs = pw_exec_outputs(x->ex);
+	for (size_t i = 0; outs && i < pw_map_count(outs); i++)
+		pw__buf_printf(&o, "%s=%s\n", pw_map_key_at(outs, i), pw_map_value_at(outs, i));
+	x->outputs = pw__buf_detach(&o);
+	pw_exec_free(x->ex);
+	x->ex = NULL;
+	pw_secrets_free(sec);
+	pw_workspace_free(ws);
+	pw_step_free(s);
+	pw_manager_free(own);
+	if (x->e && getenv("PW_TEST_VERBOSE"))
+		fprintf(stderr, "  log:\n%s\n", pw__buf_cstr(&x->log));
+	if (x->e)
+		fprintf(stderr, "  (step error: %s%s%s)\n", pw_error_message(x->e),
+		        pw_error_hint(x->e) ? " / hint: " : "",
+		        pw_error_hint(x->e) ? pw_error_hint(x->e) : "");
+}
+
+static char *err_text(const run *x)
+{
+	return x->e ? pw_error_format(x->e, 0) : pw_strdup("");
+}
+
+/* No secret or token in anything the step produced. */
+static void check_no_secrets(run *x)
+{
+	char *et = err_text(x);
+	const char *all[] = {pw__buf_cstr(&x->out),
+	                     pw__buf_cstr(&x->audit),
+	                     pw__buf_cstr(&x->log),
+	                     et,
+	                     x->outputs,
+	                     x->r ? pw_result_stdout(x->r) : "",
+	                     x->r ? pw_result_stderr(x->r) : ""};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		PW_CHECK_NOT_CONTAINS(all[i], AZ_SECRET);
+		PW_CHECK_NOT_CONTAINS(all[i], AZ_FEDERATED);
+		PW_CHECK_NOT_CONTAINS(all[i], "azure-sp-token-");
+		PW_CHECK_NOT_CONTAINS(all[i], "azure-mi-token-");
+		PW_CHECK_NOT_CONTAINS(all[i], "db-password-77");
+	}
+	pw_free(et);
+}
+
+static void dispose(run *x)
+{
+	pw_result_free(x->r);
+	pw_error_free(x->e);
+	pw__buf_dispose(&x->out);
+	pw__buf_dispose(&x->audit);
+	pw__buf_dispose(&x->log);
+	pw_free(x->outputs);
+}
+
+static int violations(void)
+{
+	json_t *st = control("/_test/state", NULL);
+	json_t *v = json_object_get(st, "violations");
+	int n = (int)json_array_size(v);
+	if (n)
+		fprintf(stderr, "  spec violations: %s\n", pw__json_dump(v));
+	json_decref(st);
+	return n;
+}
+
+static int token_requests(const char *grant)
+{
+	json_t *st = control("/_test/state", NULL);
+	long long n = 0;
+	json_t *tr = json_object_get(st, "token_requests");
+	if (json_is_integer(json_object_get(tr, grant)))
+		n = json_integer_value(json_object_get(tr, grant));
+	json_decref(st);
+	return (int)n;
+}
+
+#define CREATE_PARAMS                                                                                        \
+	"\"image\":\"myregistry.azurecr.io/"                                                                 \
+	"web-app:1.2\",\"location\":\"westeurope\",\"cpu\":1,\"memory\":1.5,"                                \
+	"\"ports\":[80],\"dns_name_label\":\"web-app-ci\",\"environment\":{\"MODE\":\"prod\",\"WORKERS\":4}" \
+	","                                                                                                  \
+	"\"secure_environment\":{\"DB_PASSWORD\":\"db-password-77\"},\"restart_policy\":\"Always\""
+
+PW_TEST(create_or_update_succeeds_with_spec_conformant_body)
+{
+	reset(NULL);
+	pw_map *env = env_secret();
+	run x;
+	run_step(&x, NULL, cfg("create-or-update", CREATE_PARAMS, NULL), env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_REQUIRE(x.r);
+	PW_CHECK_INT(pw_result_exit_code(x.r), 0);
+	PW_CHECK_CONTAINS(x.outputs, "provisioning_state=Succeeded");
+	PW_CHECK_CONTAINS(x.outputs, "ip=20.1.2.3");
+	PW_CHECK_CONTAINS(x.outputs, "fqdn=web-app-ci.westeurope.azurecontainer.io");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.audit), "azure.container-instances.create-or-update");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.audit), "containerGroups/web-app");
+	PW_CHECK_INT(violations(), 0);
+	json_t *st = control("/_test/state", NULL);
+	json_t *g = json_object_get(json_object_get(st, "groups"),
+	                            "/subscriptions/sub-1234/resourceGroups/prod-rg/providers/"
+	                            "Microsoft.ContainerInstance/containerGroups/web-app");
+	PW_CHECK_STR(pw__json_get_string(g, "properties.provisioningState"), "Succeeded");
+	PW_CHECK_STR(pw__json_get_string(g, "properties.containers.0.properties.image"),
+	             "myregistry.azurecr.io/web-app:1.2");
+	/* the secure value was sent as secureValue (the fake checked the body) */
+	char *bodies = pw__json_dump(json_object_get(st, "bodies"));
+	PW_CHECK_CONTAINS(bodies, "\"secureValue\":\"db-password-77\"");
+	PW_CHECK_CONTAINS(bodies, "\"name\":\"WORKERS\",\"value\":\"4\"");
+	pw_free(bodies);
+	json_decref(st);
+	check_no_secrets(&x);
+	dispose(&x);
+	pw_map_free(env);
+}
+
+PW_TEST(provisioning_failed_reports_events_and_logs)
+{
+	reset("{\"provision\":\"Failed\"}");
+	pw_map *env = env_secret();
+	run x;
+	run_step(&x, NULL, cfg("create-or-update", CREATE_PARAMS, NULL), env, 0);
+	PW_CHECK(x.rc < 0);
+	PW_REQUIRE(x.e);
+	char *t = err_text(&x);
+	PW_CHECK_CONTAINS(t, "provisioning Failed");
+	PW_CHECK_CONTAINS(t, "InaccessibleImage");
+	PW_CHECK_CONTAINS(t, "manifest unknown");
+	PW_CHECK_CONTAINS(t, "ErrImagePull");
+	PW_CHECK_CONTAINS(t, "no logs: the image was never pulled");
+	pw_free(t);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.audit), "failed");
+	check_no_secrets(&x);
+	dispose(&x);
+	pw_map_free(env);
+}
+
+PW_TEST(throttling_and_5xx_burst_then_success)
+{
+	reset("{\"throttle\":{\"match\":\"/containerGroups/\",\"method\":\"PUT\",\"count\":1},"
+	      "\"burst5xx\":{\"match\":\"/operations/\",\"count\":2}}");
+	pw_map *env = env_secret();
+	run x;
+	run_step(&x, NULL, cfg("create-or-update", CREATE_PARAMS, NULL), env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_CONTAINS(x.outputs, "provisioning_state=Succeeded");
+	json_t *st = control("/_test/state", NULL);
+	char *reqs = pw__json_dump(json_object_get(st, "requests"));
+	json_decref(st);
+	/* two PUTs (429, then accepted) */
+	const char *p = strstr(reqs, "PUT /subscriptions");
+	PW_CHECK(p && strstr(p + 1, "PUT /subscriptions"));
+	pw_free(reqs);
+	dispose(&x);
+	pw_map_free(env);
+}
+
+PW_TEST(expired_token_is_refreshed_and_cached_otherwise)
+{
+	reset(NULL);
+	pw_map *env = env_secret();
+	pw_manager *m = NULL;
+	pw_manager_new(&m, NULL, NULL);
+	run x;
+	run_step(&x, m, cfg("logs", "\"tail\":1", NULL), env, 0);
+	PW_CHECK_INT(x.rc, PW_ENOTFOUND); /* the group does not exist yet */
+	dispose(&x);
+	run_step(&x, m, cfg("create-or-update", CREATE_PARAMS, NULL), env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	dispose(&x);
+	/* one token for both steps: cached */
+	PW_CHECK_INT(token_requests("client_secret"), 1);
+	json_decref(control("/_test/expire", "{}"));
+	run_step(&x, m, cfg("logs", "\"tail\":1", NULL), env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_STR(x.r ? pw_result_stdout(x.r) : NULL, "listening on :80\n");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.log), "401, refreshing the access token");
+	PW_CHECK_INT(token_requests("client_secret"), 2);
+	check_no_secrets(&x);
+	dispose(&x);
+	pw_manager_free(m);
+	pw_map_free(env);
+}
+
+PW_TEST(authorization_failed_names_the_missing_action)
+{
+	reset("{\"deny\":[\"Microsoft.ContainerInstance/containerGroups/write\"]}");
+	pw_map *env = env_secret();
+	run x;
+	run_step(&x, NULL, cfg("create-or-update", CREATE_PARAMS, NULL), env, 0);
+	PW_CHECK_INT(x.rc, PW_EPERM);
+	char *t = err_text(&x);
+	PW_CHECK_CONTAINS(t, "missing 'Microsoft.ContainerInstance/containerGroups/write'");
+	PW_CHECK_CONTAINS(t, "grant the pipeline's identity");
+	pw_free(t);
+	check_no_secrets(&x);
+	dispose(&x);
+	pw_map_free(env);
+}
+
+PW_TEST(workload_identity_and_managed_identity)
+{
+	reset(NULL);
+	pw_map *env = pw_map_new();
+	char p[128];
+	snprintf(p, sizeof p, "%s/fed-token", dir);
+	pw_map_set(env, "AZURE_TENANT_ID", AZ_TENANT);
+	pw_map_set(env, "AZURE_CLIENT_ID", AZ_CLIENT);
+	pw_map_set(env, "AZURE_FEDERATED_TOKEN_FILE", p);
+	pw_map_set(env, "AZURE_SUBSCRIPTION_ID", "sub-1234");
+	run x;
+	run_step(&x, NULL, cfg("create-or-update", CREATE_PARAMS, NULL), env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_INT(token_requests("client_assertion"), 1);
+	check_no_secrets(&x);
+	dispose(&x);
+	pw_map_free(env);
+
+	env = pw_map_new();
+	pw_map_set(env, "AZURE_SUBSCRIPTION_ID", "sub-1234");
+	run_step(&x, NULL, cfg("delete", NULL, "\"credential\":\"managed-identity\""), env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_INT(token_requests("imds"), 1);
+	PW_CHECK_CONTAINS(x.r ? pw_result_stdout(x.r) : NULL, "deleted");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.audit), "azure.container-instances.delete");
+	check_no_secrets(&x);
+	dispose(&x);
+	json_t *st = control("/_test/state", NULL);
+	PW_CHECK_INT(json_object_size(json_object_get(st, "groups")), 0);
+	json_decref(st);
+	pw_map_free(env);
+}
+
+PW_TEST(wait_returns_the_container_exit_code_and_restart_works)
+{
+	reset("{\"exit_code\":3,\"run_polls\":2}");
+	pw_map *env = env_secret();
+	run x;
+	run_step(&x, NULL, cfg("create-or-update", CREATE_PARAMS ",\"wait\":true", NULL), env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_REQUIRE(x.r);
+	PW_CHECK_INT(pw_result_exit_code(x.r), 3);
+	PW_CHECK_CONTAINS(pw_result_stdout(x.r), "listening on :80");
+	dispose(&x);
+	run_step(&x, NULL, cfg("restart", NULL, NULL), env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.audit), "azure.container-instances.restart");
+	dispose(&x);
+	pw_map_free(env);
+}
+
+PW_TEST(cancel_during_a_wait)
+{
+	reset("{\"polls\":100000}");
+	pw_map *env = env_secret();
+	run x;
+	char c[4096];
+	snprintf(c, sizeof c, "%s", cfg("create-or-update", CREATE_PARAMS, NULL));
+	/* slow polling so that the cancel lands in a wait */
+	char *pi = strstr(c, "0.02");
+	if (pi)
+		memcpy(pi, "0.50", 4);
+	run_step(&x, NULL, c, env, 300);
+	PW_CHECK_INT(x.rc, PW_ECANCELLED);
+	/* the group was submitted; the cancel came while waiting for its provisioning */
+	json_t *st = control("/_test/state", NULL);
+	char *reqs = pw__json_dump(json_object_get(st, "requests"));
+	PW_CHECK_CONTAINS(reqs, "PUT /subscriptions/sub-1234");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.audit), "failed");
+	pw_free(reqs);
+	json_decref(st);
+	dispose(&x);
+	pw_map_free(env);
+}
+
+PW_TEST(bad_config_is_refused_before_sending)
+{
+	reset(NULL);
+	pw_map *env = env_secret();
+	run x;
+	run_step(&x, NULL, cfg("scale", NULL, NULL), env, 0);
+	PW_CHECK_INT(x.rc, PW_ECONFIG);
+	char *t = err_text(&x);
+	PW_CHECK_CONTAINS(t, "container-instances/create-or-update, container-instances/delete");
+	pw_free(t);
+	dispose(&x);
+	run_step(&x, NULL, cfg("create-or-update", "\"image\":\"x\",\"cpus\":2", NULL), env, 0);
+	PW_CHECK_INT(x.rc, PW_ECONFIG);
+	t = err_text(&x);
+	PW_CHECK_CONTAINS(t, "unknown parameter 'cpus'");
+	PW_CHECK_CONTAINS(t, "did you mean 'cpu'?");
+	pw_free(t);
+	dispose(&x);
+	run_step(&x, NULL, cfg("create-or-update", "\"image\":\"x\",\"memory\":\"lots\"", NULL), env, 0);
+	PW_CHECK_INT(x.rc, PW_ECONFIG);
+	t = err_text(&x);
+	PW_CHECK_CONTAINS(t, "parameter 'memory' must be a number");
+	pw_free(t);
+	dispose(&x);
+	json_t *st = control("/_test/state", NULL);
+	PW_CHECK_INT(json_array_size(json_object_get(st, "requests")), 0);
+	json_decref(st);
+	pw_map_free(env);
+}
+
+PW_TEST(plan_prints_the_exact_request_redacted)
+{
+	reset(NULL);
+	pw_manager *m = NULL;
+	pw_manager_new(&m, NULL, NULL);
+	pw_connector *c = NULL;
+	PW_REQUIRE(pw_manager_get_connector(&c, m, "azure", NULL) == 0);
+	pw_step *s = NULL;
+	pw_step_new(&s, "deploy", "azure");
+	pw_step_set_config_json(s, cfg("create-or-update", CREATE_PARAMS, NULL), NULL);
+	pw_workspace *ws = NULL;
+	pw_workspace_new(&ws, dir, "plan", NULL, NULL);
+	pw_map *env = env_secret();
+	char *text = NULL;
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_connector_plan(&text, c, s, ws, env, &e), 0);
+	PW_CHECK_CONTAINS(text, "PUT http://127.0.0.1:");
+	PW_CHECK_CONTAINS(text, "/subscriptions/sub-1234/resourceGroups/prod-rg/providers/"
+	                        "Microsoft.ContainerInstance/containerGroups/web-app?api-version=2025-09-01");
+	PW_CHECK_CONTAINS(text, "Authorization: Bearer ***");
+	PW_CHECK_CONTAINS(text, "\"secureValue\": \"***\"");
+	PW_CHECK_NOT_CONTAINS(text, "db-password-77");
+	PW_CHECK_NOT_CONTAINS(text, AZ_SECRET);
+	json_t *st = control("/_test/state", NULL);
+	PW_CHECK_INT(json_array_size(json_object_get(st, "requests")), 0);
+	json_decref(st);
+	pw_free(text);
+	pw_error_free(e);
+	pw_map_free(env);
+	pw_workspace_free(ws);
+	pw_step_free(s);
+	pw_manager_free(m);
+}
+
+PW_TEST_MAIN()
