@@ -6,7 +6,7 @@ RS256 signatures checked with the test public key), STS token exchange, IAM Cred
 generateAccessToken and the GCE metadata server; Cloud Run Admin API v2 (services, jobs,
 operations, IAM policy).
 
-Request bodies are validated against the official descriptions in ../shared/specs/
+Request bodies are validated against the official descriptions in tests/specs/
 (containerInstance.json definitions; run.v2.json schemas): unknown or read-only properties,
 wrong types, missing required ones are refused as the services do, and recorded as
 violations that the tests assert to be empty. API calls need a bearer token issued here.
@@ -28,9 +28,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SPECS = os.path.join(HERE, "..", "..", "..", "..", "shared", "specs")
-if not os.path.isdir(SPECS):
-    SPECS = "/work/shared/specs"
+# the official descriptions, kept in tests/specs with their licences
+SPECS = os.environ.get("PW_SPECS_DIR") or os.path.join(HERE, "..", "specs")
 
 # What the tests configure the connectors with (tests/cloud/fake_cloud.h has the same values).
 AZ_TENANT = "tenant-0001"
