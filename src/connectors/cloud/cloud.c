@@ -133,7 +133,7 @@ int pw__cloud_validate(const pw_cloud_action **out, const json_t *config, const 
 		char hint[256];
 		snprintf(hint, sizeof hint,
 		         "%s%s%sthe %s connector's keys are service, action, parameters, endpoint and its "
-		         "credential settings (see docs/azure-gcp.md)",
+		         "credential settings (see docs/cloud.md)",
 		         near ? "did you mean '" : "", near ? near : "", near ? "'? " : "", type);
 		return pw__cloud_fail(err, PW_ECONFIG, k, hint, NULL,
 		                      "unknown key '%s' in the %s step's config", k, type);
