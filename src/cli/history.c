@@ -318,33 +318,39 @@ int cli_cmd_gc(int argc, char **argv)
 	pw_gc_options o = {NULL, -1, 0, 1, gc_line, NULL};
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs("usage: pipewright gc [--older-than DURATION] [--dry-run] [--no-sweep] [-w DIR]\n"
-			      "\n"
-			      "Removes what killed runs left behind: containers, images, Jobs, Secrets, PVCs,\n"
-			      "... recorded in the runs' resource journals (.pipewright/runs/*/journal) and not\n"
-			      "removed, and, on the default Docker engine and Kubernetes cluster, objects\n"
-			      "labelled with the id of a run of this workspace that is not alive. A run that\n"
-			      "is still running (its lock is held) is never touched.\n"
-			      "\n"
-			      "  --older-than D  only what is older than D (90s, 30m, 2h, 7d, 1h30m); labelled\n"
-			      "                  objects of runs this workspace does not know are removed only\n"
-			      "                  with this option\n"
-			      "  --dry-run       print what would be removed; remove nothing\n"
-			      "  --no-sweep      journals only: do not list the engine and cluster by label\n"
-			      "  -w DIR          the workspace (default: the nearest with .pipewright/runs)\n"
-			      "\n"
-			      "exit status: 0 done; 4 something could not be removed (printed); 3 usage error\n",
-			      stdout);
+			fputs(
+			    "usage: pipewright gc [--older-than DURATION] [--dry-run] [--no-sweep] [-w DIR]\n"
+			    "\n"
+			    "Removes what killed runs left behind: containers, images, Jobs, Secrets, PVCs,\n"
+			    "... recorded in the runs' resource journals (.pipewright/runs/*/journal) and "
+			    "not\n"
+			    "removed, and, on the default Docker engine and Kubernetes cluster, objects\n"
+			    "labelled with the id of a run of this workspace that is not alive. A run that\n"
+			    "is still running (its lock is held) is never touched.\n"
+			    "\n"
+			    "  --older-than D  only what is older than D (90s, 30m, 2h, 7d, 1h30m); "
+			    "labelled\n"
+			    "                  objects of runs this workspace does not know are removed "
+			    "only\n"
+			    "                  with this option\n"
+			    "  --dry-run       print what would be removed; remove nothing\n"
+			    "  --no-sweep      journals only: do not list the engine and cluster by label\n"
+			    "  -w DIR          the workspace (default: the nearest with .pipewright/runs)\n"
+			    "\n"
+			    "exit status: 0 done; 4 something could not be removed (printed); 3 usage "
+			    "error\n",
+			    stdout);
 			return EXIT_OK;
 		} else if ((!strcmp(argv[i], "-w") || !strcmp(argv[i], "--workspace")) && i + 1 < argc) {
 			ws_arg = argv[++i];
 		} else if (!strcmp(argv[i], "--older-than") && i + 1 < argc) {
 			o.older_than_ms = pw__gc_parse_duration(argv[++i]);
 			if (o.older_than_ms < 0) {
-				fprintf(stderr,
-				        "pipewright gc: --older-than takes a duration like 90s, 30m, 2h, 7d or "
-				        "1h30m, not '%s'\n",
-				        argv[i]);
+				fprintf(
+				    stderr,
+				    "pipewright gc: --older-than takes a duration like 90s, 30m, 2h, 7d or "
+				    "1h30m, not '%s'\n",
+				    argv[i]);
 				return EXIT_USAGE;
 			}
 		} else if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "-n")) {

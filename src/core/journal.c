@@ -58,7 +58,8 @@ static int write_line(const char *path, json_t *rec, pw_error **err)
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	int rc = 0;
 	if (fd < 0) {
-		rc = pw_error_set(err, PW_EIO, "cannot open the resource journal %s: %s", path, strerror(errno));
+		rc = pw_error_set(err, PW_EIO, "cannot open the resource journal %s: %s", path,
+		                  strerror(errno));
 	} else {
 		ssize_t w = write(fd, text, n + 1);
 		if (w != (ssize_t)(n + 1))
@@ -168,7 +169,8 @@ int pw__journal_pending(json_t **out, const char *path, pw_error **err)
 			return 0;
 		}
 		json_decref(created);
-		return pw_error_set(err, PW_EIO, "cannot read the resource journal %s: %s", path, strerror(errno));
+		return pw_error_set(err, PW_EIO, "cannot read the resource journal %s: %s", path,
+		                    strerror(errno));
 	}
 	char *line = NULL;
 	size_t cap = 0, total = 0;

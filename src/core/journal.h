@@ -48,7 +48,10 @@ typedef struct pw_journal_entry {
 	const char *const *attrs;  /* NULL or "key", "value", ..., NULL: what gc needs */
 } pw_journal_entry;
 
-#define PW_JOURNAL_ENTRY_INIT {NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+#define PW_JOURNAL_ENTRY_INIT                            \
+	{                                                \
+		NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+	}
 
 /* Appends and fsyncs a "created" record to ex's run journal. 0, or an error (PW_EIO) after
  * which the caller must not create the object. No journal (ex NULL or without one): 0. */

@@ -166,7 +166,8 @@ void pw__gc_done(pw_gc *g, const char *connector, const char *kind, const char *
 	} else {
 		g->st->failed++;
 		report(g, "failed to remove %s %s %s%s (%s): %s", connector, kind, where, name,
-		       address && *address ? address : "default", e ? pw_error_message(e) : pw_error_code_desc(rc));
+		       address && *address ? address : "default",
+		       e ? pw_error_message(e) : pw_error_code_desc(rc));
 	}
 }
 

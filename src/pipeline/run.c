@@ -212,7 +212,8 @@ static int hold_run_lock(pw_run *r, pw_error **err)
 		char pid[32];
 		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 		if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n)
-			rc = pw_error_set(err, PW_EIO, "cannot write %s: %s", pw__buf_cstr(&p), strerror(errno));
+			rc = pw_error_set(err, PW_EIO, "cannot write %s: %s", pw__buf_cstr(&p),
+			                  strerror(errno));
 		if (rc < 0)
 			close(fd);
 		else

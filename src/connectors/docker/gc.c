@@ -49,8 +49,8 @@ static int delete_object(pw_docker_http *h, const pw_docker_endpoint *ep, const 
 	pw_docker_resp r;
 	int rc = call(&r, h, ep, "DELETE", pw__buf_cstr(&p), err);
 	if (rc == 0 && r.status != 200 && r.status != 204 && r.status != 404)
-		rc = pw_error_set(err, PW_EEXTERNAL, "DELETE %s: HTTP %ld: %.300s", pw__buf_cstr(&p), r.status,
-		                  pw__buf_cstr(&r.body));
+		rc = pw_error_set(err, PW_EEXTERNAL, "DELETE %s: HTTP %ld: %.300s", pw__buf_cstr(&p),
+		                  r.status, pw__buf_cstr(&r.body));
 	pw__buf_dispose(&r.body);
 	pw__buf_dispose(&p);
 	return rc;
@@ -81,7 +81,8 @@ int pw__docker_gc_remove(pw_gc *g, const json_t *rec, pw_error **err)
 static void sweep_list(pw_gc *g, pw_docker_http *h, const pw_docker_endpoint *ep, const char *kind)
 {
 	pw_buf p = PW_BUF_INIT(0);
-	pw__buf_printf(&p, GC_API "/%s/json?all=1&filters=", !strcmp(kind, "container") ? "containers" : "images");
+	pw__buf_printf(
+	    &p, GC_API "/%s/json?all=1&filters=", !strcmp(kind, "container") ? "containers" : "images");
 	pw__docker_url_encode(&p, "{\"label\":[\"" PW_DOCKER_LABEL_MANAGED "=true\"]}");
 	pw_docker_resp r;
 	pw_error *e = NULL;

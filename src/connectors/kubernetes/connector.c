@@ -449,12 +449,13 @@ static void cleanup_run(k8s_impl *im)
 			pw_k8s_api api = {r->a, im->pool, NULL, 30000};
 			pw_buf path = PW_BUF_INIT(0);
 			pw__buf_printf(&path, "%s?propagationPolicy=Background", r->path);
-			int rc = pw__k8s_api_call(NULL, NULL, &api, "DELETE", pw__buf_cstr(&path), NULL, "delete",
-			                          r->group, r->what, r->ns, 0, NULL);
+			int rc = pw__k8s_api_call(NULL, NULL, &api, "DELETE", pw__buf_cstr(&path), NULL,
+			                          "delete", r->group, r->what, r->ns, 0, NULL);
 			if ((rc == 0 || rc == PW_ENOTFOUND) && r->journal && r->name) {
 				pw_journal_entry je;
 				const char *attrs[9];
-				pw__k8s_journal_entry(&je, attrs, &api, r->path, r->group, r->what, r->ns, r->name);
+				pw__k8s_journal_entry(&je, attrs, &api, r->path, r->group, r->what, r->ns,
+				                      r->name);
 				pw__journal_append(r->journal, r->run_id, r->step, "removed", &je, NULL);
 			}
 			pw__buf_dispose(&path);

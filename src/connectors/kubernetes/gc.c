@@ -30,8 +30,8 @@ static int delete_path(pw_gc *g, pw_kube_access *a, const char *path, const char
 	pw_buf p = PW_BUF_INIT(0);
 	pw__buf_puts(&p, path);
 	pw__http_query_add(&p, "propagationPolicy", "Background");
-	int rc = pw__k8s_api_call(NULL, NULL, &api, "DELETE", pw__buf_cstr(&p), NULL, "delete", group, resource,
-	                          ns, 0, err);
+	int rc = pw__k8s_api_call(NULL, NULL, &api, "DELETE", pw__buf_cstr(&p), NULL, "delete", group,
+	                          resource, ns, 0, err);
 	pw__buf_dispose(&p);
 	if (rc == PW_ENOTFOUND) {
 		if (err) {
@@ -94,10 +94,11 @@ static void sweep_kind(pw_gc *g, pw_kube_access *a, const kind_info *k, const ch
 	pw__http_query_add(&p, "labelSelector", "app.kubernetes.io/managed-by=pipewright");
 	json_t *list = NULL;
 	pw_error *e = NULL;
-	int rc = pw__k8s_api_call(&list, NULL, &api, "GET", pw__buf_cstr(&p), NULL, "list", k->group, k->resource,
-	                          k->namespaced ? ns : NULL, 0, &e);
+	int rc = pw__k8s_api_call(&list, NULL, &api, "GET", pw__buf_cstr(&p), NULL, "list", k->group,
+	                          k->resource, k->namespaced ? ns : NULL, 0, &e);
 	if (rc < 0 && rc != PW_ENOTFOUND)
-		pw__gc_done(g, "kubernetes", k->resource, k->namespaced ? ns : NULL, "(list)", a->server, rc, e);
+		pw__gc_done(g, "kubernetes", k->resource, k->namespaced ? ns : NULL, "(list)", a->server, rc,
+		            e);
 	pw_error_free(e);
 	size_t i;
 	json_t *o;
@@ -105,10 +106,12 @@ static void sweep_kind(pw_gc *g, pw_kube_access *a, const kind_info *k, const ch
 	{
 		json_t *md = json_object_get(o, "metadata");
 		const char *name = json_string_value(json_object_get(md, "name"));
-		const char *run = json_string_value(json_object_get(json_object_get(md, "labels"), "pipewright.dev/run-id"));
+		const char *run = json_string_value(
+		    json_object_get(json_object_get(md, "labels"), "pipewright.dev/run-id"));
 		const char *ts = json_string_value(json_object_get(md, "creationTimestamp"));
 		long long sec = ts ? pw__rfc3339_parse(ts) : -1;
-		if (!name || !run || !pw__gc_should_remove(g, run, pw__k8s_label_value, sec > 0 ? sec * 1000 : 0))
+		if (!name || !run ||
+		    !pw__gc_should_remove(g, run, pw__k8s_label_value, sec > 0 ? sec * 1000 : 0))
 			continue;
 		pw_buf op = PW_BUF_INIT(0);
 		pw__k8s_path(&op, k->gv, k->namespaced ? ns : NULL, k->resource, name);
