@@ -55,12 +55,18 @@ static int write_line(const char *path, json_t *rec, pw_error **err)
 		return pw_error_set(err, PW_ENOMEM, "out of memory writing the resource journal");
 	size_t n = strlen(text);
 	text[n] = '\n'; /* replaces the NUL; n + 1 bytes written in one write() */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	int rc = 0;
 	if (fd < 0) {
 		rc = pw_error_set(err, PW_EIO, "cannot open the resource journal %s: %s", path,
 		                  strerror(errno));
 	} else {
+		/* after a crash mid-write the file ends in a torn line: start on a new one */
+		struct stat sb;
+		char last = '\n';
+		if (fstat(fd, &sb) == 0 && sb.st_size > 0 && pread(fd, &last, 1, sb.st_size - 1) == 1 &&
+		    last != '\n' && write(fd, "\n", 1) != 1)
+			last = '\n';
 		ssize_t w = write(fd, text, n + 1);
 		if (w != (ssize_t)(n + 1))
 			rc = pw_error_set(err, PW_EIO, "cannot write the resource journal %s: %s", path,
