@@ -981,6 +981,18 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 	}
 	pw__buf_dispose(&r.body);
 	if (rc < 0) {
+		/* the engine may have made it all the same (an answer lost or cut on the way back): the
+		 * name is ours, so remove by name; 404 means it was never made */
+		snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", name);
+		call nc = c;
+		if (api(&r, &nc, "DELETE", path, NULL, CLEANUP_TIMEOUT_MS, 0, NULL) == 0 &&
+		    (r.status == 204 || r.status == 200 || r.status == 404)) {
+			pw__journal_removed(ex, &je);
+			if (r.status != 404 && ex)
+				pw_exec_log(ex, PW_LOG_INFO, "docker",
+				            "removed container %s, made although its create failed", name);
+		}
+		pw__buf_dispose(&r.body);
 		free(built_tag);
 		return rc;
 	}
