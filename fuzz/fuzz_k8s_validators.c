@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pw__k8s_is_dns_label(s, PW_K8S_LABEL_MAX)) {
 		FUZZ_ASSERT(len >= 1 && len <= PW_K8S_LABEL_MAX);
 		for (size_t i = 0; i < len; i++)
-			FUZZ_ASSERT(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-');
+			FUZZ_ASSERT(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
+			            s[i] == '-');
 		FUZZ_ASSERT(s[0] != '-' && s[len - 1] != '-');
 	}
 	if (pw__k8s_is_dns_subdomain(s))

@@ -491,7 +491,7 @@ PW_TEST(docker_engine_kill9_then_gc)
 	write_file(ws, "pipewright.yml",
 	           "version: 1\nname: gc\nsteps:\n  - name: long\n    step_type: docker\n    config:\n   "
 	           "   image: " TEST_IMAGE
-	           "\n      pull: never\n      stop_timeout: 1\n      command: [sleep, \"60\"]\n");
+	           "\n      pull: never\n      stop_timeout: 1\n      command: [sleep, \"47\"]\n");
 	pid_t dead = start_cli_run(cli, ws, "pwtest-gc-dead");
 	PW_REQUIRE(dead > 0);
 	kill(dead, SIGKILL);
