@@ -841,10 +841,16 @@ static int create_own(pw_k8s_api *api, const char *path, const json_t *doc, cons
 	pw__buf_printf(&obj, "%s/%s", path, name ? name : "");
 	pw__k8s_journal_entry(&je, attrs, api, pw__buf_cstr(&obj), group, resource, ns, name);
 	int jrc = pw__journal_created(api->ex, &je, err);
-	pw__buf_dispose(&obj);
-	if (jrc < 0)
+	if (jrc < 0) {
+		pw__buf_dispose(&obj);
 		return jrc;
-	int rc = pw__k8s_api_call(NULL, NULL, api, "POST", path, doc, "create", group, resource, ns, 1, &e);
+	}
+	long status = 0;
+	int rc =
+	    pw__k8s_api_call(NULL, &status, api, "POST", path, doc, "create", group, resource, ns, 1, &e);
+	if (rc < 0 && rc != PW_EEXISTS && status >= 400 && status < 500 && status != 408 && status != 429)
+		pw__journal_removed(api->ex, &je); /* refused: never made, nothing for gc */
+	pw__buf_dispose(&obj);
 	if (rc == PW_EEXISTS) {
 		if (api->ex)
 			pw_exec_log(api->ex, PW_LOG_DEBUG, "kubernetes",
