@@ -33,7 +33,7 @@ cases() {
 }
 
 # suite: binary under BUILD/tests, and the source whose cases are run ("-": all of them)
-suites="core/test_connectors:- secrets/test_secrets:- pipeline/test_pipeline_load:- \
+suites="core/test_connectors:- core/test_journal:- secrets/test_secrets:- pipeline/test_pipeline_load:- \
 runner/test_runner:tests/runner/test_runner.c proc/test_proc:tests/proc/test_proc.c"
 failed=""
 for entry in $suites; do

@@ -16,6 +16,8 @@ enum {
 int cli_cmd_runs(int argc, char **argv);
 int cli_cmd_logs(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);
+/* `pipewright gc`: leftovers of killed runs (pipeline/gc.h). */
+int cli_cmd_gc(int argc, char **argv);
 
 /* run_reports.c: the reports `pipewright run` writes. */
 #include <stdio.h>

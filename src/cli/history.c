@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "pipewright.h"
+#include "pipeline/gc.h"
 #include "pipewright/report.h"
 
 static void print_err(const char *cmd, pw_error *e)
@@ -302,4 +303,82 @@ int cli_cmd_report(int argc, char **argv)
 	}
 	pw_report_free(rep);
 	return rc;
+}
+
+static void gc_line(const char *line, void *payload)
+{
+	(void)payload;
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
+int cli_cmd_gc(int argc, char **argv)
+{
+	const char *ws_arg = NULL;
+	pw_gc_options o = {NULL, -1, 0, 1, gc_line, NULL};
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(
+			    "usage: pipewright gc [--older-than DURATION] [--dry-run] [--no-sweep] [-w DIR]\n"
+			    "\n"
+			    "Removes what killed runs left behind: containers, images, Jobs, Secrets, PVCs,\n"
+			    "... recorded in the runs' resource journals (.pipewright/runs/*/journal) and "
+			    "not\n"
+			    "removed, and, on the default Docker engine and Kubernetes cluster, objects\n"
+			    "labelled with the id of a run of this workspace that is not alive. A run that\n"
+			    "is still running (its lock is held) is never touched.\n"
+			    "\n"
+			    "  --older-than D  only what is older than D (90s, 30m, 2h, 7d, 1h30m); "
+			    "labelled\n"
+			    "                  objects of runs this workspace does not know are removed "
+			    "only\n"
+			    "                  with this option\n"
+			    "  --dry-run       print what would be removed; remove nothing\n"
+			    "  --no-sweep      journals only: do not list the engine and cluster by label\n"
+			    "  -w DIR          the workspace (default: the nearest with .pipewright/runs)\n"
+			    "\n"
+			    "exit status: 0 done; 4 something could not be removed (printed); 3 usage "
+			    "error\n",
+			    stdout);
+			return EXIT_OK;
+		} else if ((!strcmp(argv[i], "-w") || !strcmp(argv[i], "--workspace")) && i + 1 < argc) {
+			ws_arg = argv[++i];
+		} else if (!strcmp(argv[i], "--older-than") && i + 1 < argc) {
+			o.older_than_ms = pw__gc_parse_duration(argv[++i]);
+			if (o.older_than_ms < 0) {
+				fprintf(
+				    stderr,
+				    "pipewright gc: --older-than takes a duration like 90s, 30m, 2h, 7d or "
+				    "1h30m, not '%s'\n",
+				    argv[i]);
+				return EXIT_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "-n")) {
+			o.dry_run = 1;
+		} else if (!strcmp(argv[i], "--no-sweep")) {
+			o.sweep = 0;
+		} else {
+			fprintf(stderr, "pipewright gc: unexpected argument '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	char ws[PATH_MAX];
+	find_workspace(ws, sizeof(ws), ws_arg);
+	o.workspace = ws;
+	pw_manager *m = NULL;
+	pw_error *e = NULL;
+	if (pw_manager_new(&m, NULL, &e) < 0) {
+		print_err("gc", e);
+		return EXIT_ERROR;
+	}
+	pw_gc_stats st;
+	int rc = pw__gc_run(&st, m, &o, &e);
+	pw_manager_free(m);
+	if (rc < 0) {
+		print_err("gc", e);
+		return EXIT_ERROR;
+	}
+	printf("gc: %u %s, %u failed, %u kept (run alive), %u kept (too recent or unknown run)\n", st.removed,
+	       o.dry_run ? "would be removed" : "removed", st.failed, st.kept_live, st.kept_new);
+	return st.failed ? EXIT_ERROR : EXIT_OK;
 }

@@ -68,6 +68,7 @@ static void usage(FILE *f)
 	      "  runs               list past runs of the workspace\n"
 	      "  logs RUN [STEP]    print the stored logs of a past run\n"
 	      "  report RUN --html FILE   render a report of a past run (also --junit, --json)\n"
+	      "  gc                 remove what killed runs left behind (--older-than, --dry-run)\n"
 	      "\n"
 	      "options: --version, --help (also after each command);\n"
 	      "         --plugin FILE (repeatable, after the command) loads a connector plug-in\n"
@@ -797,6 +798,8 @@ int main(int argc, char **argv)
 		return cli_cmd_logs(argc - 2, argv + 2);
 	if (!strcmp(cmd, "report"))
 		return cli_cmd_report(argc - 2, argv + 2);
+	if (!strcmp(cmd, "gc"))
+		return cli_cmd_gc(argc - 2, argv + 2);
 	fprintf(stderr, "pipewright: unknown command '%s'\n\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

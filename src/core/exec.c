@@ -30,6 +30,7 @@ typedef struct capture {
 struct pw_exec {
 	char *run_id;
 	char *step_name;
+	char *journal; /* the run's resource journal path, or NULL (core/journal.h) */
 	double timeout_s;
 	pw_secrets *secrets;
 	int own_secrets;
@@ -512,6 +513,21 @@ const char *pw_exec_run_id(const pw_exec *ex)
 	return ex ? ex->run_id : "";
 }
 
+int pw__exec_set_journal(pw_exec *ex, const char *path)
+{
+	char *c = path ? strdup(path) : NULL;
+	if (path && !c)
+		return PW_ENOMEM;
+	free(ex->journal);
+	ex->journal = c;
+	return 0;
+}
+
+const char *pw__exec_journal(const pw_exec *ex)
+{
+	return ex ? ex->journal : NULL;
+}
+
 const char *pw_exec_step_name(const pw_exec *ex)
 {
 	return ex ? ex->step_name : "";
@@ -541,6 +557,7 @@ void pw_exec_free(pw_exec *ex)
 	pw_map_free(ex->outputs);
 	free(ex->run_id);
 	free(ex->step_name);
+	free(ex->journal);
 	pthread_mutex_destroy(&ex->out_lock);
 	free(ex);
 }

@@ -20,6 +20,11 @@ void *pw__exec_hooks(const pw_exec *ex);
 /* Emits an audit record with a given event name (runner: "step_start"/"step_end"). */
 void pw__exec_audit_event(pw_exec *ex, const char *event, const char *outcome, const char *detail);
 
+/* The run's resource journal (core/journal.h) for this exec: set by the runner; NULL when
+ * the exec belongs to no run directory (an embedder's own exec): nothing is journaled. */
+int pw__exec_set_journal(pw_exec *ex, const char *path);
+const char *pw__exec_journal(const pw_exec *ex);
+
 /* The manager's diagnostics sink (for messages not tied to a step). */
 void pw__manager_log(pw_manager *m, pw_log_level level, const char *component, const char *fmt, ...)
     PW_PRINTF(4, 5);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,6 +57,8 @@ struct pw_run {
 	pw_run_options opts;
 	char *run_id;
 	char *run_dir;
+	char *journal; /* run_dir/journal: the resource journal (core/journal.h) */
+	int lock_fd;   /* run_dir/lock, flock'd for the run's lifetime: gc leaves live runs alone */
 	pw_workspace *ws;
 	pw_secrets *secrets;
 	FILE *audit;
@@ -238,6 +241,38 @@ static void hook_step(pw_run *r, step_state *st, const char *event, int exit_cod
 	pw__k8s_hooks_event(&hs, event, NULL, NULL, NULL, exit_code, message);
 }
 
+/* Takes run_dir/lock for the run's lifetime (released by the kernel when the process dies,
+ * even by SIGKILL): `pipewright gc` treats a run whose lock it can take as dead. The file
+ * holds the pid for people. Close-on-exec, so that step processes do not keep it. */
+static int hold_run_lock(pw_run *r, pw_error **err)
+{
+	pw_buf p = PW_BUF_INIT(0);
+	pw__buf_printf(&p, "%s/lock", r->run_dir);
+	int fd = open(pw__buf_cstr(&p), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int rc = 0;
+	if (fd < 0) {
+		rc = pw_error_set(err, PW_EIO, "cannot open %s: %s", pw__buf_cstr(&p), strerror(errno));
+	} else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		rc = pw_error_set(err, errno == EWOULDBLOCK ? PW_EEXISTS : PW_EIO,
+		                  "run '%s' is already running (%s is locked)", r->run_id, pw__buf_cstr(&p));
+		close(fd);
+	} else {
+		char pid[32];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n)
+			rc = pw_error_set(err, PW_EIO, "cannot write %s: %s", pw__buf_cstr(&p),
+			                  strerror(errno));
+		if (rc < 0)
+			close(fd);
+		else
+			r->lock_fd = fd;
+	}
+	pw__buf_clear(&p);
+	pw__buf_printf(&p, "%s/journal", r->run_dir);
+	r->journal = pw__buf_detach(&p);
+	return rc == 0 && !r->journal ? PW_ENOMEM : rc;
+}
+
 int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options *opts, pw_error **err)
 {
 	*out = NULL;
@@ -258,6 +293,7 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 	r->pipeline = p;
 	r->opts = *opts;
 	r->cancel_pipe[0] = r->cancel_pipe[1] = -1;
+	r->lock_fd = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	pthread_mutex_init(&r->audit_lock, NULL);
@@ -284,6 +320,8 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 		if (mkdirs(r->run_dir) != 0)
 			rc = pw_error_set(err, PW_EIO, "mkdir(\"%s\"): %s", r->run_dir, strerror(errno));
 	}
+	if (rc == 0)
+		rc = hold_run_lock(r, err);
 	if (rc == 0)
 		rc = pw_workspace_new(&r->ws, pw_workspace_root(probe), r->run_id, r->run_dir, err);
 	pw_workspace_free(probe);
@@ -361,6 +399,9 @@ void pw_run_free(pw_run *r)
 	pw_secrets_free(r->secrets);
 	free(r->run_id);
 	free(r->run_dir);
+	free(r->journal);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->audit_lock);
@@ -559,6 +600,8 @@ static void run_step(pw_run *r, step_state *st)
 		pw_error *e = NULL;
 		pw_result *res = NULL;
 		int rc = pw_exec_new(&ex, &eo, &e);
+		if (rc == 0)
+			rc = pw__exec_set_journal(ex, r->journal);
 		pw_map *env = NULL;
 		pthread_mutex_lock(&r->lock);
 		if (rc == 0) {

@@ -14,7 +14,9 @@
 
 #include "connectors/docker/docker.h"
 #include "connectors/docker/http.h"
+#include "core/buf.h"
 #include "core/clock.h"
+#include "pipeline/gc.h"
 #include "pipewright.h"
 #include "pwtest.h"
 
@@ -438,6 +440,121 @@ PW_TEST(docker_engine_sigint_to_cli_removes_container)
 	PW_CHECK(pw__now_ms() - t0 < 15000);
 	PW_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 130);
 	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-sigint"), 0);
+	remove_tree(ws);
+	check_spec();
+}
+
+/* Starts `pipewright run` of a `sleep 60` docker step in ws with run id `id`, output to
+ * /dev/null; returns its pid once the step's container exists (0 when it never appears). */
+static pid_t start_cli_run(const char *cli, const char *ws, const char *id)
+{
+	char file[4300];
+	snprintf(file, sizeof(file), "%s/pipewright.yml", ws);
+	pid_t pid = fork();
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(cli, cli, "run", file, "--run-id", id, "-q", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300; i++) {
+		if (count_containers("io.pipewright.run", id) > 0)
+			return pid;
+		usleep(50000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return 0;
+}
+
+static void gc_collect(const char *line, void *payload)
+{
+	pw__buf_printf(payload, "%s\n", line);
+}
+
+/* `kill -9` of `pipewright run` in the middle of a docker step leaves its container running;
+ * gc finds it in the run's journal and removes it: --older-than and --dry-run remove nothing,
+ * a live run's container is not touched, and `pipewright gc` then leaves zero labelled
+ * containers of the killed run. */
+PW_TEST(docker_engine_kill9_then_gc)
+{
+	const char *cli = getenv("PW_CLI");
+	PW_REQUIRE(cli);
+	setenv("KUBECONFIG", "/nonexistent/kubeconfig", 1); /* no cluster sweep here */
+	char *ws = workspace();
+	PW_REQUIRE(ws);
+	write_file(ws, "pipewright.yml",
+	           "version: 1\nname: gc\nsteps:\n  - name: long\n    step_type: docker\n    config:\n   "
+	           "   image: " TEST_IMAGE
+	           "\n      pull: never\n      stop_timeout: 1\n      command: [sleep, \"47\"]\n");
+	pid_t dead = start_cli_run(cli, ws, "pwtest-gc-dead");
+	PW_REQUIRE(dead > 0);
+	kill(dead, SIGKILL);
+	waitpid(dead, NULL, 0);
+	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-dead"), 1);
+	char *journal = read_file(ws, ".pipewright/runs/pwtest-gc-dead/journal");
+	PW_REQUIRE(journal);
+	PW_CHECK_CONTAINS(journal, "\"event\":\"created\"");
+	PW_CHECK_CONTAINS(journal, "\"kind\":\"container\"");
+	PW_CHECK_NOT_CONTAINS(journal, "\"event\":\"removed\"");
+	free(journal);
+	pid_t live = start_cli_run(cli, ws, "pwtest-gc-live");
+	PW_REQUIRE(live > 0);
+
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_buf out = PW_BUF_INIT(0);
+	pw_gc_options o = {ws, 3600 * 1000, 0, 1, gc_collect, &out};
+	pw_gc_stats st;
+	/* too recent for --older-than 1h: nothing removed */
+	PW_CHECK_INT(pw__gc_run(&st, m, &o, NULL), 0);
+	PW_CHECK_INT(st.removed, 0);
+	PW_CHECK(st.kept_new >= 1);
+	PW_CHECK(st.kept_live >= 1);
+	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-dead"), 1);
+	/* dry run: reported, not removed */
+	o.older_than_ms = -1;
+	o.dry_run = 1;
+	PW_CHECK_INT(pw__gc_run(&st, m, &o, NULL), 0);
+	PW_CHECK_INT(st.removed, 1);
+	PW_CHECK_INT(st.failed, 0);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "would remove docker container pipewright-pwtest-gc-dead-long");
+	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&out), "pwtest-gc-live");
+	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-dead"), 1);
+	/* in-process (its requests are checked against the spec below) and then the command */
+	o.dry_run = 0;
+	pw__buf_clear(&out);
+	PW_CHECK_INT(pw__gc_run(&st, m, &o, NULL), 0);
+	PW_CHECK_INT(st.removed, 1);
+	PW_CHECK_INT(st.failed, 0);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "removed docker container pipewright-pwtest-gc-dead-long");
+	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-dead"), 0);
+	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-live"), 1);
+	journal = read_file(ws, ".pipewright/runs/pwtest-gc-dead/journal");
+	PW_CHECK_CONTAINS(journal, "\"by\":\"gc\"");
+	free(journal);
+	pw__buf_dispose(&out);
+	pw_manager_free(m);
+
+	char cmd[9000];
+	snprintf(cmd, sizeof(cmd), "'%s' gc -w '%s' 2>&1", cli, ws);
+	FILE *p = popen(cmd, "r");
+	PW_REQUIRE(p);
+	char text[8192];
+	size_t n = fread(text, 1, sizeof(text) - 1, p);
+	text[n] = '\0';
+	PW_CHECK_INT(pclose(p), 0);
+	PW_CHECK_CONTAINS(text, "gc: 0 removed, 0 failed");
+	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-live"), 1);
+
+	kill(live, SIGINT);
+	waitpid(live, NULL, 0);
+	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-live"), 0);
 	remove_tree(ws);
 	check_spec();
 }

@@ -19,6 +19,8 @@
 #include "net/http.h"
 #include "core/clock.h"
 #include "core/step.h"
+#include "core/journal.h"
+#include "core/internal.h"
 
 #define MAX_CANDIDATES 6
 #define MAX_ENGINES 8
@@ -39,6 +41,9 @@ typedef struct built_image {
 	pw_docker_endpoint ep;
 	char api[16];
 	char *tag;
+	char *journal; /* the run's resource journal, run id and step: "removed" at destroy */
+	char *run_id;
+	char *step;
 } built_image;
 
 typedef struct docker_impl {
@@ -121,6 +126,26 @@ static int api(pw_docker_resp *out, const call *c, const char *method, const cha
 	if (c->ex)
 		pw_exec_log(c->ex, PW_LOG_DEBUG, "docker", "%s %s", method, full);
 	return pw__docker_http_do(out, c->impl->http, &req, err);
+}
+
+/* ---- resource journal ---- */
+
+/* A journal entry for an object of kind on c's engine; attrs must hold 5 slots. */
+static void journal_entry(pw_journal_entry *je, const char **attrs, const pw_docker_endpoint *ep,
+                          const char *kind, const char *name)
+{
+	*je = (pw_journal_entry)PW_JOURNAL_ENTRY_INIT;
+	je->connector = "docker";
+	je->kind = kind;
+	je->name = name;
+	je->address = ep->url;
+	size_t n = 0;
+	if (ep->tls) {
+		attrs[n++] = "cert_dir";
+		attrs[n++] = ep->cert_dir;
+	}
+	attrs[n] = NULL;
+	je->attrs = n ? attrs : NULL;
 }
 
 /* ---- engine discovery ---- */
@@ -563,6 +588,16 @@ static int build_image(const call *c, const pw_docker_config *cfg, const pw_work
 	}
 	rewind(tar);
 	char *tag = pw__docker_build_tag(run_id, step);
+	pw_journal_entry je;
+	const char *jattrs[5];
+	journal_entry(&je, jattrs, &c->eng->ep, "image", tag);
+	rc = pw__journal_created(c->ex, &je, err);
+	if (rc < 0) {
+		free(tag);
+		free(dfname);
+		fclose(tar);
+		return rc;
+	}
 	char *query = pw__docker_build_query(cfg, tag, dfname, run_id, step);
 	pw_buf path = PW_BUF_INIT(0);
 	pw__buf_printf(&path, "/v%s/build?%s", c->eng->info.api_version, query);
@@ -607,6 +642,8 @@ static int build_image(const call *c, const pw_docker_config *cfg, const pw_work
 	}
 	if (rc < 0)
 		remove_build_leftovers(c, run_id, step);
+	if (rc < 0 || cfg->keep_image)
+		pw__journal_removed(c->ex, &je); /* not made, or kept on purpose */
 	if (rc == 0) {
 		/* remember it for removal, whether or not the id can be read back */
 		docker_impl *impl = c->impl;
@@ -622,9 +659,20 @@ static int build_image(const call *c, const pw_docker_config *cfg, const pw_work
 				nb[impl->built_count].ep = c->eng->ep;
 				snprintf(nb[impl->built_count].api, sizeof(nb[0].api), "%s",
 				         c->eng->info.api_version);
-				nb[impl->built_count].tag = strdup(tag);
-				if (nb[impl->built_count].tag)
+				built_image *bi = &nb[impl->built_count];
+				const char *jp = c->ex ? pw__exec_journal(c->ex) : NULL;
+				bi->tag = strdup(tag);
+				bi->journal = jp ? strdup(jp) : NULL;
+				bi->run_id = strdup(run_id);
+				bi->step = strdup(step);
+				if (bi->tag && bi->run_id && bi->step && (bi->journal || !jp)) {
 					impl->built_count++;
+				} else {
+					free(bi->tag);
+					free(bi->journal);
+					free(bi->run_id);
+					free(bi->step);
+				}
 			}
 		}
 		pthread_mutex_unlock(&impl->lock);
@@ -902,6 +950,15 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 	char name[256], path[512];
 	container_name(name, sizeof(name), impl, run_id ? run_id : "", step_name);
 	snprintf(path, sizeof(path), "/containers/create?name=%s", name);
+	pw_journal_entry je;
+	const char *jattrs[5];
+	journal_entry(&je, jattrs, &eng->ep, "container", name);
+	rc = pw__journal_created(ex, &je, err);
+	if (rc < 0) {
+		free(body_text_s);
+		free(built_tag);
+		return rc;
+	}
 	int64_t t_run = pw__now_ms();
 	pw_docker_resp r;
 	rc = api(&r, &c, "POST", path, body_text_s, CALL_TIMEOUT_MS, 1, err);
@@ -926,6 +983,18 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 	}
 	pw__buf_dispose(&r.body);
 	if (rc < 0) {
+		/* the engine may have made it all the same (an answer lost or cut on the way back): the
+		 * name is ours, so remove by name; 404 means it was never made */
+		snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", name);
+		call nc = c;
+		if (api(&r, &nc, "DELETE", path, NULL, CLEANUP_TIMEOUT_MS, 0, NULL) == 0 &&
+		    (r.status == 204 || r.status == 200 || r.status == 404)) {
+			pw__journal_removed(ex, &je);
+			if (r.status != 404 && ex)
+				pw_exec_log(ex, PW_LOG_INFO, "docker",
+				            "removed container %s, made although its create failed", name);
+		}
+		pw__buf_dispose(&r.body);
 		free(built_tag);
 		return rc;
 	}
@@ -974,9 +1043,13 @@ static int docker_execute(pw_result **out, pw_connector *conn, const pw_step *st
 		pw_exec_log(ex, PW_LOG_INFO, "docker", "stopping container %.12s (grace %d s)", id,
 		            cfg.stop_timeout);
 	int kept = cfg.keep_container && rc == 0;
+	if (kept)
+		pw__journal_removed(ex, &je); /* kept on purpose: not gc's to remove */
 	if (!kept) {
 		pw_error *re = NULL;
 		int rr = remove_container(&c, id, rc < 0, cfg.stop_timeout, &re);
+		if (rr == 0)
+			pw__journal_removed(ex, &je);
 		if (rr < 0 && rc == 0) {
 			rc = rr;
 			set_err(err, re);
@@ -1089,10 +1162,21 @@ static void docker_destroy(pw_connector *conn)
 		pw__buf_puts(&p, "/images/");
 		path_escape(&p, impl->built[i].tag);
 		pw_docker_resp r;
-		if (api(&r, &c, "DELETE", pw__buf_cstr(&p), NULL, CLEANUP_TIMEOUT_MS, 0, NULL) == 0)
+		if (api(&r, &c, "DELETE", pw__buf_cstr(&p), NULL, CLEANUP_TIMEOUT_MS, 0, NULL) == 0) {
+			if (r.status == 200 || r.status == 404) {
+				pw_journal_entry je;
+				const char *jattrs[5];
+				journal_entry(&je, jattrs, &e.ep, "image", impl->built[i].tag);
+				pw__journal_append(impl->built[i].journal, impl->built[i].run_id,
+				                   impl->built[i].step, "removed", &je, NULL);
+			}
 			pw__buf_dispose(&r.body);
+		}
 		pw__buf_dispose(&p);
 		free(impl->built[i].tag);
+		free(impl->built[i].journal);
+		free(impl->built[i].run_id);
+		free(impl->built[i].step);
 	}
 	free(impl->built);
 	pw__docker_http_free(impl->http);

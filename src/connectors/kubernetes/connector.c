@@ -13,6 +13,7 @@
 #include "connectors/kubernetes/k8s.h"
 #include "connectors/kubernetes/lifecycle.h"
 #include "core/internal.h"
+#include "core/journal.h"
 #include "core/step.h"
 #include "net/http.h"
 #include "net/json.h"
@@ -32,6 +33,10 @@ typedef struct run_resource {
 	char *what; /* for messages and the Role hint: resource, group */
 	char *group;
 	char *ns;
+	char *name;
+	char *journal; /* the run's resource journal, run id and step, for the "removed" record */
+	char *run_id;
+	char *step;
 	pw_kube_access *a; /* borrowed from the access cache */
 } run_resource;
 
@@ -168,9 +173,22 @@ static int ensure_run_resource(k8s_impl *im, pw_k8s_api *api, const char *gv, co
 	}
 	pw_buf path = PW_BUF_INIT(0);
 	pw__k8s_path(&path, gv, ns, resource, NULL);
+	pw_buf obj = PW_BUF_INIT(0);
+	pw__k8s_path(&obj, gv, ns, resource, name);
+	pw_journal_entry je;
+	const char *attrs[9];
+	pw__k8s_journal_entry(&je, attrs, api, pw__buf_cstr(&obj), group, resource, ns, name);
+	int rc = pw__journal_created(api->ex, &je, err);
+	pw__buf_dispose(&obj);
+	if (rc < 0) {
+		pthread_mutex_unlock(&im->lock);
+		pw__buf_dispose(&key);
+		pw__buf_dispose(&path);
+		return rc;
+	}
 	pw_error *e = NULL;
-	int rc = pw__k8s_api_call(NULL, NULL, api, "POST", pw__buf_cstr(&path), manifest, "create", group,
-	                          resource, ns, 1, &e);
+	rc = pw__k8s_api_call(NULL, NULL, api, "POST", pw__buf_cstr(&path), manifest, "create", group,
+	                      resource, ns, 1, &e);
 	if (rc == PW_EEXISTS) {
 		rc = 0;
 		pw_error_free(e);
@@ -189,6 +207,11 @@ static int ensure_run_resource(k8s_impl *im, pw_k8s_api *api, const char *gv, co
 			r->what = pw_strdup(resource);
 			r->group = pw_strdup(group);
 			r->ns = ns ? pw_strdup(ns) : NULL;
+			r->name = pw_strdup(name);
+			const char *jp = pw__exec_journal(api->ex);
+			r->journal = jp ? pw_strdup(jp) : NULL;
+			r->run_id = pw_strdup(pw_exec_run_id(api->ex));
+			r->step = pw_strdup(pw_exec_step_name(api->ex));
 			r->a = api->access;
 			if (api->ex) {
 				pw_buf t = PW_BUF_INIT(0);
@@ -432,10 +455,21 @@ static void cleanup_run(k8s_impl *im)
 			pw_k8s_api api = {r->a, im->pool, NULL, 30000};
 			pw_buf path = PW_BUF_INIT(0);
 			pw__buf_printf(&path, "%s?propagationPolicy=Background", r->path);
-			pw__k8s_api_call(NULL, NULL, &api, "DELETE", pw__buf_cstr(&path), NULL, "delete",
-			                 r->group, r->what, r->ns, 0, NULL);
+			int rc = pw__k8s_api_call(NULL, NULL, &api, "DELETE", pw__buf_cstr(&path), NULL,
+			                          "delete", r->group, r->what, r->ns, 0, NULL);
+			if ((rc == 0 || rc == PW_ENOTFOUND) && r->journal && r->name) {
+				pw_journal_entry je;
+				const char *attrs[9];
+				pw__k8s_journal_entry(&je, attrs, &api, r->path, r->group, r->what, r->ns,
+				                      r->name);
+				pw__journal_append(r->journal, r->run_id, r->step, "removed", &je, NULL);
+			}
 			pw__buf_dispose(&path);
 		}
+		pw_free(r->name);
+		pw_free(r->journal);
+		pw_free(r->run_id);
+		pw_free(r->step);
 		pw_free(r->key);
 		pw_free(r->path);
 		pw_free(r->what);

@@ -9,6 +9,7 @@
 
 #include "auth/kubeconfig.h"
 #include "connectors/kubernetes/k8s.h"
+#include "core/journal.h"
 #include "net/http.h"
 #include "net/json.h"
 #include "pipewright/result.h"
@@ -761,11 +762,43 @@ static void warning_events(run_state *s, pw_buf *out)
 		object_warnings(s, s->p->job_name, out, NULL, 0);
 }
 
+void pw__k8s_journal_entry(pw_journal_entry *je, const char **attrs, const pw_k8s_api *api,
+                           const char *obj_path, const char *group, const char *resource, const char *ns,
+                           const char *name)
+{
+	*je = (pw_journal_entry)PW_JOURNAL_ENTRY_INIT;
+	je->connector = "kubernetes";
+	je->kind = resource;
+	je->name = name;
+	je->address = api->access->server;
+	je->scope = ns;
+	size_t n = 0;
+	attrs[n++] = "path";
+	attrs[n++] = obj_path;
+	attrs[n++] = "group";
+	attrs[n++] = group ? group : "";
+	if (api->access->source) {
+		attrs[n++] = "kubeconfig";
+		attrs[n++] = api->access->source;
+	}
+	if (api->access->context) {
+		attrs[n++] = "context";
+		attrs[n++] = api->access->context;
+	}
+	attrs[n] = NULL;
+	je->attrs = attrs;
+}
+
 static void delete_object(run_state *s, const char *gv, const char *resource, const char *group,
                           const char *name)
 {
 	pw_buf path = PW_BUF_INIT(0);
 	pw__k8s_path(&path, gv, s->p->namespace_, resource, name);
+	pw_journal_entry je;
+	const char *attrs[9];
+	char *obj_path = pw_strdup(pw__buf_cstr(&path));
+	pw__k8s_journal_entry(&je, attrs, s->api, obj_path ? obj_path : "", group, resource, s->p->namespace_,
+	                      name);
 	pw__http_query_add(&path, "propagationPolicy", "Background");
 	json_t *opts = json_pack("{s:s, s:s, s:s}", "kind", "DeleteOptions", "apiVersion", "v1",
 	                         "propagationPolicy", "Background");
@@ -774,6 +807,9 @@ static void delete_object(run_state *s, const char *gv, const char *resource, co
 	pw_error *e = NULL;
 	int rc = pw__k8s_api_call(NULL, NULL, &c, "DELETE", pw__buf_cstr(&path), opts, "delete", group,
 	                          resource, s->p->namespace_, 0, &e);
+	if (rc == 0 || rc == PW_ENOTFOUND)
+		pw__journal_removed(c.ex, &je);
+	pw_free(obj_path);
 	if (c.ex) {
 		pw_buf tgt = PW_BUF_INIT(0);
 		pw__buf_printf(&tgt, "%s %s/%s", resource, s->p->namespace_, name);
@@ -798,7 +834,23 @@ static int create_own(pw_k8s_api *api, const char *path, const json_t *doc, cons
                       const char *resource, const char *ns, pw_error **err)
 {
 	pw_error *e = NULL;
-	int rc = pw__k8s_api_call(NULL, NULL, api, "POST", path, doc, "create", group, resource, ns, 1, &e);
+	pw_journal_entry je;
+	const char *attrs[9];
+	const char *name = pw__json_get_string(doc, "metadata.name");
+	pw_buf obj = PW_BUF_INIT(0);
+	pw__buf_printf(&obj, "%s/%s", path, name ? name : "");
+	pw__k8s_journal_entry(&je, attrs, api, pw__buf_cstr(&obj), group, resource, ns, name);
+	int jrc = pw__journal_created(api->ex, &je, err);
+	if (jrc < 0) {
+		pw__buf_dispose(&obj);
+		return jrc;
+	}
+	long status = 0;
+	int rc =
+	    pw__k8s_api_call(NULL, &status, api, "POST", path, doc, "create", group, resource, ns, 1, &e);
+	if (rc < 0 && rc != PW_EEXISTS && status >= 400 && status < 500 && status != 408 && status != 429)
+		pw__journal_removed(api->ex, &je); /* refused: never made, nothing for gc */
+	pw__buf_dispose(&obj);
 	if (rc == PW_EEXISTS) {
 		if (api->ex)
 			pw_exec_log(api->ex, PW_LOG_DEBUG, "kubernetes",

@@ -105,6 +105,13 @@ typedef struct pw_k8s_api {
 int pw__k8s_api_call(json_t **out, long *status, pw_k8s_api *api, const char *method, const char *path,
                      const json_t *body, const char *verb, const char *group, const char *resource,
                      const char *ns, int cancellable, pw_error **err);
+/* A resource-journal entry (core/journal.h) for the object at API path obj_path (borrowed, like
+ * every string): kind = resource, scope = ns, address = the cluster, attrs (9 slots) = what gc
+ * needs to delete it (path, group, kubeconfig, context). */
+struct pw_journal_entry;
+void pw__k8s_journal_entry(struct pw_journal_entry *je, const char **attrs, const pw_k8s_api *api,
+                           const char *obj_path, const char *group, const char *resource, const char *ns,
+                           const char *name);
 /* Creates (Secret,) Job; follows the pod to its end (watch, log follow); deletes Job and
  * Secret in every case. pending_timeout_s bounds the time until the container starts. */
 int pw__k8s_job_run(pw_result **out, pw_k8s_api *api, const pw_k8s_job_params *p, double pending_timeout_s,
