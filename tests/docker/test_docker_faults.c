@@ -97,7 +97,7 @@ static int request(const char *method, const char *path, const char *body, char 
 	if (pw__docker_endpoint_parse(&ep, url, 0, NULL, "test", NULL) < 0)
 		return -1;
 	pw_docker_http *h = NULL;
-	pw__docker_http_new(&h);
+	pw__docker_http_new(&h, NULL);
 	pw_docker_req req = PW_DOCKER_REQ_INIT;
 	req.ep = &ep;
 	req.method = method;
@@ -226,14 +226,25 @@ PW_TEST(reset_on_connect_is_a_clear_error)
 	dispose(&o);
 }
 
+/* A 503 is retried (the HTTP layer's policy for every method): one busy answer ends in success,
+ * an engine that stays overloaded in an error naming its message. */
 PW_TEST(server_error_on_create_names_the_engine_message)
 {
 	PW_REQUIRE(proxy_start() == 0);
 	rules("[{\"match\":\"^POST .*/containers/create\",\"action\":\"status\",\"code\":503,"
 	      "\"headers\":{\"Content-Type\":\"application/json\"},\"body\":\"{\\\"message\\\":\\\"engine is "
 	      "overloaded\\\"}\"}]");
-	outcome o = run_step("pwfault-503", CFG("\"true\""), 30);
+	outcome o = run_step("pwfault-503-once", CFG("\"true\""), 30);
 	rules_used();
+	PW_CHECK_INT(o.rc, 0);
+	PW_CHECK(o.r && pw_result_is_success(o.r));
+	PW_CHECK_INT(count_containers("pwfault-503-once"), 0);
+	dispose(&o);
+
+	rules("[{\"match\":\"^POST .*/containers/create\",\"action\":\"status\",\"code\":503,\"times\":10,"
+	      "\"headers\":{\"Content-Type\":\"application/json\"},\"body\":\"{\\\"message\\\":\\\"engine is "
+	      "overloaded\\\"}\"}]");
+	o = run_step("pwfault-503", CFG("\"true\""), 30);
 	PW_CHECK_INT(o.rc, PW_EEXTERNAL);
 	PW_CHECK_CONTAINS(o.e ? pw_error_message(o.e) : "", "cannot create the container");
 	PW_CHECK_CONTAINS(o.e && pw_error_response(o.e) ? pw_error_response(o.e) : "",
@@ -242,6 +253,7 @@ PW_TEST(server_error_on_create_names_the_engine_message)
 	dispose(&o);
 }
 
+/* 429 with Retry-After: waited out, then the create goes through. */
 PW_TEST(too_many_requests_with_retry_after_is_a_clear_error)
 {
 	PW_REQUIRE(proxy_start() == 0);
@@ -249,8 +261,9 @@ PW_TEST(too_many_requests_with_retry_after_is_a_clear_error)
 	      "\"headers\":{\"Retry-After\":\"1\"},\"body\":\"slow down\"}]");
 	outcome o = run_step("pwfault-429", CFG("\"true\""), 30);
 	rules_used();
-	PW_CHECK(o.rc < 0);
-	PW_CHECK_CONTAINS(o.e && pw_error_response(o.e) ? pw_error_response(o.e) : "", "HTTP 429: slow down");
+	PW_CHECK_INT(o.rc, 0);
+	PW_CHECK(o.r && pw_result_is_success(o.r));
+	PW_CHECK(o.ms >= 900); /* Retry-After: 1 was honoured, not ignored */
 	PW_CHECK_INT(count_containers("pwfault-429"), 0);
 	dispose(&o);
 }

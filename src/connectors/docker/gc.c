@@ -35,6 +35,9 @@ static int call(pw_docker_resp *r, pw_docker_http *h, const pw_docker_endpoint *
 	req.method = method;
 	req.path = path;
 	req.timeout_ms = GC_TIMEOUT_MS;
+	/* probing where no engine runs must not wait for retries */
+	if (!strcmp(path, "/_ping"))
+		req.retries = 0;
 	return pw__docker_http_do(r, h, &req, err);
 }
 
@@ -71,7 +74,7 @@ int pw__docker_gc_remove(pw_gc *g, const json_t *rec, pw_error **err)
 	if (rc < 0)
 		return rc;
 	pw_docker_http *h = NULL;
-	if (pw__docker_http_new(&h) < 0)
+	if (pw__docker_http_new(&h, NULL) < 0)
 		return PW_ENOMEM;
 	rc = delete_object(h, &ep, kind, name, err);
 	pw__docker_http_free(h);
@@ -134,7 +137,7 @@ int pw__docker_gc_sweep(pw_gc *g, pw_error **err)
 	pw_docker_endpoint cands[6];
 	size_t n = pw__docker_candidates(cands, 6, NULL, NULL);
 	pw_docker_http *h = NULL;
-	if (pw__docker_http_new(&h) < 0)
+	if (pw__docker_http_new(&h, NULL) < 0)
 		return PW_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		pw_docker_resp r;
