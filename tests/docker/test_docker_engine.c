@@ -77,8 +77,15 @@ static void check_spec(void)
 	unlink(trace_path);
 }
 
+static int engine_with(const char *method, const char *path, const char *json, char **body_out);
+
 /* An engine call from the test itself (not traced). */
 static int engine(const char *method, const char *path, char **body_out)
+{
+	return engine_with(method, path, NULL, body_out);
+}
+
+static int engine_with(const char *method, const char *path, const char *json, char **body_out)
 {
 	static pw_docker_http *h;
 	if (!h)
@@ -91,6 +98,11 @@ static int engine(const char *method, const char *path, char **body_out)
 	req.ep = &ep;
 	req.method = method;
 	req.path = path;
+	if (json) {
+		req.body = json;
+		req.body_len = strlen(json);
+		req.content_type = "application/json";
+	}
 	pw_docker_resp r;
 	void (*saved)(const char *, const char *, const char *, size_t) = pw__docker_http_trace;
 	pw__docker_http_trace = NULL;
@@ -526,6 +538,14 @@ PW_TEST(docker_engine_kill9_then_gc)
 	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "would remove docker container pipewright-pwtest-gc-dead-long");
 	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&out), "pwtest-gc-live");
 	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-dead"), 1);
+	/* a container of the dead run kept on purpose (keep_container: the keep label) stays */
+	PW_CHECK_INT(
+	    engine_with("POST", "/v1.41/containers/create?name=pwtest-gc-kept",
+	                "{\"Image\":\"" TEST_IMAGE "\",\"Cmd\":[\"true\"],\"Labels\":{"
+	                "\"io.pipewright.managed\":\"true\",\"io.pipewright.run\":\"pwtest-gc-dead\","
+	                "\"io.pipewright.step\":\"kept\",\"io.pipewright.keep\":\"true\"}}",
+	                NULL),
+	    201);
 	/* in-process (its requests are checked against the spec below) and then the command */
 	o.dry_run = 0;
 	pw__buf_clear(&out);
@@ -533,6 +553,9 @@ PW_TEST(docker_engine_kill9_then_gc)
 	PW_CHECK_INT(st.removed, 1);
 	PW_CHECK_INT(st.failed, 0);
 	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "removed docker container pipewright-pwtest-gc-dead-long");
+	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-dead"), 1); /* the kept one */
+	PW_CHECK_INT(count_containers("io.pipewright.step", "kept"), 1);
+	PW_CHECK_INT(engine("DELETE", "/v1.41/containers/pwtest-gc-kept?force=1", NULL), 204);
 	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-dead"), 0);
 	PW_CHECK_INT(count_containers("io.pipewright.run", "pwtest-gc-live"), 1);
 	journal = read_file(ws, ".pipewright/runs/pwtest-gc-dead/journal");

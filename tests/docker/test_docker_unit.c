@@ -263,6 +263,7 @@ PW_TEST(docker_create_body)
 	PW_CHECK_STR(json_string_value(json_object_get(labels, "io.pipewright.run")), "run1");
 	PW_CHECK_STR(json_string_value(json_object_get(labels, "io.pipewright.step")), "build");
 	PW_CHECK_STR(json_string_value(json_object_get(labels, "io.pipewright.managed")), "true");
+	PW_CHECK(json_object_get(labels, "io.pipewright.keep") == NULL); /* gc may remove it */
 	PW_CHECK_STR(jstr(b, "HostConfig.Binds.0"), "/ws:/workspace");
 	PW_CHECK_STR(jstr(b, "HostConfig.Binds.1"), "/ws/cache:/cache:ro");
 	PW_CHECK_STR(jstr(b, "HostConfig.Binds.2"), "named:/named");
@@ -287,6 +288,17 @@ PW_TEST(docker_create_body)
 	PW_CHECK_STR(jstr(b, "WorkingDir"), "/src");
 	PW_CHECK_STR(jstr(b, "HostConfig.Binds.0"), "/ws:/src");
 	PW_CHECK_STR(jstr(b, "HostConfig.NetworkMode"), "bridge");
+	json_decref(b);
+	/* a container kept on purpose says so, and `pipewright gc` leaves it */
+	b = create_body("{\"image\":\"alpine\",\"keep_container\":true}", env, 1);
+	PW_REQUIRE(b);
+	PW_CHECK_STR(json_string_value(json_object_get(json_object_get(b, "Labels"), "io.pipewright.keep")),
+	             "true");
+	json_decref(b);
+	b = create_body("{\"image\":\"alpine\",\"command\":[\"ls\",\"-l\",1],\"entrypoint\":[\"/bin/env\"],"
+	                "\"workspace_mount\":\"/src\"}",
+	                env, 1);
+	PW_REQUIRE(b);
 	/* plan: values of the pipeline environment are redacted */
 	PW_CHECK_STR(jstr(b, "Env.1"), "TOKEN=***");
 	char *text = json_dumps(b, 0);

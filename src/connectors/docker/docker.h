@@ -19,6 +19,8 @@
 #define PW_DOCKER_LABEL_MANAGED "io.pipewright.managed"
 #define PW_DOCKER_LABEL_RUN "io.pipewright.run"
 #define PW_DOCKER_LABEL_STEP "io.pipewright.step"
+/* on containers and images kept on purpose (keep_container, keep_image): gc leaves them */
+#define PW_DOCKER_LABEL_KEEP "io.pipewright.keep"
 
 int pw__docker_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
 

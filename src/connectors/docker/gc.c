@@ -111,6 +111,9 @@ static void sweep_list(pw_gc *g, pw_docker_http *h, const pw_docker_endpoint *ep
 		int64_t created_ms = json_is_integer(created) ? json_integer_value(created) * 1000 : 0;
 		if (!id || !run || !pw__gc_should_remove(g, run, NULL, created_ms))
 			continue;
+		if (json_is_string(json_object_get(labels, PW_DOCKER_LABEL_KEEP)) &&
+		    !strcmp(json_string_value(json_object_get(labels, PW_DOCKER_LABEL_KEEP)), "true"))
+			continue; /* kept on purpose (keep_container, keep_image) */
 		const char *name = NULL;
 		if (!strcmp(kind, "container")) {
 			name = json_string_value(json_array_get(json_object_get(o, "Names"), 0));

@@ -80,12 +80,15 @@ static void join_path(pw_buf *b, const char *base, const char *rel)
 	}
 }
 
-static json_t *labels_json(const char *run_id, const char *step)
+/* keep: the object is kept on purpose (keep_container, keep_image); `pipewright gc` leaves it */
+static json_t *labels_json(const char *run_id, const char *step, int keep)
 {
 	json_t *l = json_object();
 	json_object_set_new(l, PW_DOCKER_LABEL_MANAGED, json_string("true"));
 	json_object_set_new(l, PW_DOCKER_LABEL_RUN, json_string(run_id ? run_id : ""));
 	json_object_set_new(l, PW_DOCKER_LABEL_STEP, json_string(step ? step : ""));
+	if (keep)
+		json_object_set_new(l, PW_DOCKER_LABEL_KEEP, json_string("true"));
 	return l;
 }
 
@@ -130,7 +133,7 @@ json_t *pw__docker_create_body(const pw_docker_create_input *in, pw_error **err)
 	json_object_set_new(body, "WorkingDir", json_string(pw__buf_cstr(&kv)));
 	if (cfg->user)
 		json_object_set_new(body, "User", json_string(cfg->user));
-	json_object_set_new(body, "Labels", labels_json(in->run_id, in->step));
+	json_object_set_new(body, "Labels", labels_json(in->run_id, in->step, cfg->keep_container));
 	json_object_set_new(body, "AttachStdin", json_false());
 	json_object_set_new(body, "AttachStdout", json_false());
 	json_object_set_new(body, "AttachStderr", json_false());
@@ -237,7 +240,7 @@ char *pw__docker_build_query(const pw_docker_config *cfg, const char *tag, const
 		query_param(&b, "pull", "1");
 	if (cfg->network && strcmp(cfg->network, "bridge") != 0)
 		query_param(&b, "networkmode", cfg->network);
-	json_t *labels = labels_json(run_id, step);
+	json_t *labels = labels_json(run_id, step, cfg->keep_image);
 	char *lt = json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
 	query_param(&b, "labels", lt ? lt : "{}");
 	free(lt);
