@@ -31,7 +31,8 @@ steps:
     command: echo packaged
 EOF
 
-# session WIDTH HEIGHT ARGS...: runs pipewright in a new tmux window of that size
+# session WIDTH HEIGHT ARGS...: runs pipewright in a new tmux window of that size; CI is
+# unset there (a CI job sets it, and `--progress auto` is plain when it is set)
 session() {
 	w=$1
 	h=$2
@@ -41,7 +42,7 @@ session() {
 	N=$((N + 1)) # a new server per session
 	T="tmux -L pw-board-$$-$N -f /dev/null"
 	$T new-session -d -x "$w" -y "$h" \
-		"cd '$WORK/ws' && '$PW_CLI' run board.yml -j 3 $*; echo EXIT=\$? > '$WORK/done'; sleep 60"
+		"cd '$WORK/ws' && env -u CI '$PW_CLI' run board.yml -j 3 $*; echo EXIT=\$? > '$WORK/done'; sleep 60"
 }
 # wait_for REGEX: until the screen shows a match (grep -E; 10 s at most)
 wait_for() {
