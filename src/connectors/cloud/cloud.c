@@ -358,6 +358,7 @@ int pw__cloud_send(pw_http_response *r, json_t **doc, pw_cloud_api *api, const c
 			req.total_timeout_ms = api->timeout_ms;
 		}
 		pw__http_response_dispose(r);
+		pw__http_trace(&req, api->ex);
 		rc = pw__http_do(r, api->pool, &ep, &req, err);
 		api->requests++;
 		memset(auth.data, 0, auth.len);

@@ -236,6 +236,7 @@ static int subject_token(char **out, gcp_cred *c, pw_error **err)
 			req.total_timeout_ms = left < 0 ? 0 : (left == 0 ? 1 : (long)left);
 		}
 		pw_http_response r;
+		pw__http_trace(&req, c->call.ex);
 		rc = pw__http_do(&r, c->call.pool, &ep, &req, err);
 		for (size_t i = 0; i < nh; i++) {
 			memset(hb[i].data, 0, hb[i].len);
