@@ -16,6 +16,7 @@
 #include "auth/jwt.h"
 #include "auth/oauth2.h"
 #include "connectors/cloud/cloud.h"
+#include "connectors/cloud/gcp.h"
 #include "core/step.h"
 #include "net/json.h"
 #include "pipewright/result.h"
@@ -458,7 +459,7 @@ static const char *role_for(const char *perm)
 	return "roles/run.developer";
 }
 
-static int gcp_error(pw_error **err, const char *op, const pw_http_response *r, const json_t *doc)
+int pw__gcp_error(pw_error **err, const char *op, const pw_http_response *r, const json_t *doc)
 {
 	const char *status = pw__json_get_string(doc, "error.status");
 	const char *msg = pw__json_get_string(doc, "error.message");
@@ -576,7 +577,7 @@ static int get_json(json_t **out, gcp_ctx *x, const char *path, const char *op, 
 		json_decref(doc);
 		doc = NULL;
 	} else if (rc == 0 && r.status != 200) {
-		rc = gcp_error(err, op, &r, doc);
+		rc = pw__gcp_error(err, op, &r, doc);
 	} else if (rc == 0 && !json_is_object(doc)) {
 		rc = pw__cloud_fail(err, PW_EEXTERNAL, NULL, NULL, NULL, "gcp: %s: the answer is not JSON",
 		                    op);
@@ -614,7 +615,7 @@ static int wait_operation(json_t **response, gcp_ctx *x, const char *opname, con
 		json_t *doc = NULL;
 		rc = pw__cloud_send(&r, &doc, &x->api, "GET", path, NULL, err);
 		if (rc == 0 && r.status != 200)
-			rc = gcp_error(err, what, &r, doc);
+			rc = pw__gcp_error(err, what, &r, doc);
 		ra = rc == 0 ? pw__cloud_retry_after_ms(&r) : 0;
 		pw__http_response_dispose(&r);
 		if (rc < 0) {
@@ -864,7 +865,7 @@ static void revision_name(char *out, size_t cap, const json_t *config, const cha
 }
 
 /* "  Ready: CONDITION_FAILED (HEALTH_CHECK_CONTAINER_ERROR): message\n" for each condition. */
-static void describe_service(pw_buf *b, const json_t *svc)
+void pw__gcp_describe_service(pw_buf *b, const json_t *svc)
 {
 	const json_t *tc = json_object_get(svc, "terminalCondition");
 	json_t *all = json_array();
@@ -904,8 +905,8 @@ static void describe_service(pw_buf *b, const json_t *svc)
 
 /* Does the service serve what was asked: the revision Ready and latest, the traffic where
  * requested? NULL when it does, else why not (static text in why). */
-static const char *verify_service(char *why, size_t cap, const json_t *svc, const char *rev, int latest,
-                                  const char *tag, const char **tag_url)
+const char *pw__gcp_verify_service(char *why, size_t cap, const json_t *svc, const char *rev, int latest,
+                                   const char *tag, const char **tag_url)
 {
 	*tag_url = NULL;
 	const char *state = pw__json_get_string(svc, "terminalCondition.state");
@@ -1003,8 +1004,8 @@ static int set_public(gcp_ctx *x, int allow, int *changed, pw_error **err)
 	json_t *doc = NULL;
 	rc = pw__cloud_send(&r, &doc, &x->api, "POST", path, req, err);
 	if (rc == 0 && r.status != 200)
-		rc = gcp_error(err, allow ? "allow unauthenticated calls" : "remove unauthenticated access",
-		               &r, doc);
+		rc = pw__gcp_error(
+		    err, allow ? "allow unauthenticated calls" : "remove unauthenticated access", &r, doc);
 	pw__http_response_dispose(&r);
 	json_decref(doc);
 	json_decref(req);
@@ -1019,7 +1020,7 @@ static int deploy_fail(gcp_ctx *x, const json_t *svc, int code, const char *hint
 {
 	pw_buf d = PW_BUF_INIT(0);
 	if (svc)
-		describe_service(&d, svc);
+		pw__gcp_describe_service(&d, svc);
 	int rc = pw__cloud_fail(err, code, NULL, hint, NULL, fmt, a, b);
 	if (err && *err && d.len)
 		pw_error_set_response(*err, pw__buf_cstr(&d) + 1);
@@ -1055,7 +1056,7 @@ static int do_deploy(pw_result **out, gcp_ctx *x, pw_error **err)
 	json_decref(body);
 	json_decref(existing);
 	if (rc == 0 && r.status != 200)
-		rc = gcp_error(err, op, &r, doc);
+		rc = pw__gcp_error(err, op, &r, doc);
 	pw__http_response_dispose(&r);
 	char opname[700] = "";
 	const char *on = json_string_value(json_object_get(doc, "name"));
@@ -1104,7 +1105,7 @@ static int do_deploy(pw_result **out, gcp_ctx *x, pw_error **err)
 		pw_error_free(ignored);
 		pw_buf d = PW_BUF_INIT(0);
 		if (svc)
-			describe_service(&d, svc);
+			pw__gcp_describe_service(&d, svc);
 		if (keep && d.len)
 			pw_error_set_response(keep, pw__buf_cstr(&d) + 1);
 		if (keep)
@@ -1129,7 +1130,7 @@ static int do_deploy(pw_result **out, gcp_ctx *x, pw_error **err)
 	int latest = traffic ? strcmp(traffic, "latest") == 0 : !tag;
 	char why[300];
 	const char *tag_url = NULL;
-	if (verify_service(why, sizeof why, svc, rev, latest, tag, &tag_url)) {
+	if (pw__gcp_verify_service(why, sizeof why, svc, rev, latest, tag, &tag_url)) {
 		rc = deploy_fail(x, svc, PW_EEXTERNAL,
 		                 "the operation finished but the service does not serve the new revision as "
 		                 "asked; see the conditions and traffic above",
@@ -1191,7 +1192,7 @@ static int do_delete(pw_result **out, gcp_ctx *x, pw_error **err)
 	if (rc == 0 && r.status == 404)
 		note = "already absent";
 	else if (rc == 0 && r.status != 200)
-		rc = gcp_error(err, "delete the service", &r, doc);
+		rc = pw__gcp_error(err, "delete the service", &r, doc);
 	else if (rc == 0 && json_string_value(json_object_get(doc, "name")))
 		snprintf(opname, sizeof opname, "%s", json_string_value(json_object_get(doc, "name")));
 	int done = json_is_true(json_object_get(doc, "done"));
@@ -1260,7 +1261,7 @@ static void cancel_execution(gcp_ctx *x, const char *execution)
 	pw_error *e = NULL;
 	int rc = pw__cloud_send(&r, &doc, &x->api, "POST", path, body, &e);
 	if (rc == 0 && r.status != 200)
-		rc = gcp_error(&e, "cancel the execution", &r, doc);
+		rc = pw__gcp_error(&e, "cancel the execution", &r, doc);
 	pw_exec_audit(ex, "gcp.cloud-run.cancel-execution", execution, rc == 0 ? "ok" : "failed",
 	              e ? pw_error_message(e) : NULL);
 	pw_exec_log(ex, rc == 0 ? PW_LOG_INFO : PW_LOG_WARN, "gcp", "%s execution %s%s%s",
@@ -1284,7 +1285,7 @@ static int do_jobs_execute(pw_result **out, gcp_ctx *x, pw_error **err)
 	int rc = pw__cloud_send(&r, &doc, &x->api, "POST", path, body, err);
 	json_decref(body);
 	if (rc == 0 && r.status != 200)
-		rc = gcp_error(err, "run the job", &r, doc);
+		rc = pw__gcp_error(err, "run the job", &r, doc);
 	pw__http_response_dispose(&r);
 	char opname[700] = "", execution[700] = "";
 	const char *on = json_string_value(json_object_get(doc, "name"));
@@ -1413,7 +1414,7 @@ static int gcp_execute(pw_result **out, pw_connector *c, const pw_step *step, co
 	x.api.service = "gcp";
 	x.api.token = gcp_token;
 	x.api.token_payload = &tc;
-	x.api.error = gcp_error;
+	x.api.error = pw__gcp_error;
 	rc = resolve_where(&x, env, &cred, strcmp(a->action, "jobs-execute") == 0 ? "jobs" : "services", 0,
 	                   err);
 	if (rc == 0) {
