@@ -184,11 +184,13 @@ check "s3: journaled" contains "$J" '"kind":"s3-multipart","name":"artifacts/v1/
 run_pw s3dry gc --dry-run -w "$WORK/ws"
 check "s3 dry run: listed" contains "$WORK/s3dry.out" "would remove aws s3-multipart eu-west-1/artifacts/v1/big.bin"
 check "s3 dry run: nothing aborted" is "len(ops('AbortMultipartUpload'))" 0
+ctl /_test/scenario '{"s3_page_size":1}' # one upload a page: gc follows the markers
 run_pw s3gc gc -w "$WORK/ws"
 check "s3 gc: exit 0" [ "$STATUS" -eq 0 ]
 check "s3 gc: says which upload" contains "$WORK/s3gc.out" "aborted S3 multipart upload $UP of s3://artifacts/v1/big.bin"
 check "s3 gc: summary" contains "$WORK/s3gc.out" "gc: 1 removed, 0 failed"
 check "s3 gc: listed by the key" is "ops('ListMultipartUploads')[-1]['body']['prefix']" "v1/big.bin"
+check "s3 gc: every page" is "len(ops('ListMultipartUploads')) >= 3" True
 check "s3 gc: aborted exactly that upload" is "[r['body']['uploadId'] for r in ops('AbortMultipartUpload')] == ['$UP']" True
 check "s3 gc: the upload is gone" is "'$UP' in S['uploads']" False
 check "s3 gc: an older upload of the key stays" is "sorted(S['upload_keys'].values())" "['artifacts/v1/big.bin', 'artifacts/v1/big.bin.sig']"
