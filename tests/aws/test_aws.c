@@ -1252,6 +1252,17 @@ PW_TEST(test_validation_explains)
 	PW_CHECK_CONTAINS(t, "http:// or https:// URL");
 	PW_CHECK_CONTAINS(t, "parameters.files must be a string or a list of strings");
 	pw_free(t);
+	PW_CHECK_INT(validate("{\"service\":\"ecs\",\"action\":\"run-task\",\"parameters\":{"
+	                      "\"task_definition\":\"m\",\"started_by\":\"me\"}}",
+	                      &t),
+	             PW_ECONFIG);
+	PW_CHECK_CONTAINS(t, "parameters.started_by is for wait: false only");
+	pw_free(t);
+	PW_CHECK_INT(validate("{\"service\":\"ecs\",\"action\":\"run-task\",\"parameters\":{"
+	                      "\"task_definition\":\"m\",\"started_by\":\"me\",\"wait\":false}}",
+	                      &t),
+	             0);
+	pw_free(t);
 	PW_CHECK_INT(
 	    validate("{\"service\":\"ecs\",\"action\":\"update-service\",\"parameters\":{\"service\":\"w\"}}",
 	             &t),

@@ -468,19 +468,7 @@ static int run_task(pw_result **out, pw_aws_ctx *c, pw_error **err)
 	char sb[STARTED_BY_MAX + 1];
 	started_by_value(sb, sizeof(sb), c);
 	const char *user_sb = pw__aws_param_str(c, "started_by");
-	if (wait && user_sb) {
-		json_decref(q);
-		pw_error_set(err, PW_ECONFIG,
-		             "parameters.started_by: a run-task that waits tags its tasks with startedBy %s, "
-		             "so that `pipewright gc` can stop them if the run is killed",
-		             sb);
-		if (err && *err) {
-			pw_error_set_key(*err, "parameters.started_by");
-			pw_error_set_hint(*err, "remove started_by, or set wait: false to start the task "
-			                        "with your own tag and leave it running");
-		}
-		return PW_ECONFIG;
-	}
+	/* with wait, started_by is refused by validation (aws.c): the tag is gc's */
 	set_str(q, "startedBy", user_sb ? user_sb : sb);
 	json_t *subnets = json_object_get(c->params, "subnets");
 	if (subnets) {
