@@ -230,23 +230,33 @@ int pw__aws_ecs_stop_started_by(pw_aws_ctx *c, const char *cluster, const char *
 	pw_free(token);
 	size_t i;
 	json_t *a;
+	/* one that cannot be stopped does not keep the others running: the first error is kept */
 	json_array_foreach(arns, i, a)
 	{
-		if (rc < 0)
-			break;
+		if (rc < 0 && rc != PW_EEXTERNAL)
+			break; /* denied, no credentials, cancelled: the next would fail the same way */
 		json_t *q = json_object(), *ans = NULL;
 		set_str(q, "cluster", cluster);
 		json_object_set(q, "task", a);
 		set_str(q, "reason", reason);
-		rc = ecs_call(&ans, c, "StopTask", q, err);
+		pw_error *e = NULL;
+		int one = ecs_call(&ans, c, "StopTask", q, &e);
 		json_decref(q);
 		json_decref(ans);
 		char target[512];
 		snprintf(target, sizeof(target), "ecs task %s", json_string_value(a));
-		pw_exec_audit(c->ex, "ecs:StopTask", target, rc == 0 ? "ok" : "failed",
-		              rc == 0 ? reason : (err && *err ? pw_error_message(*err) : NULL));
-		if (rc == 0 && stopped)
+		pw_exec_audit(c->ex, "ecs:StopTask", target, one == 0 ? "ok" : "failed",
+		              one == 0 ? reason : (e ? pw_error_message(e) : NULL));
+		if (one == 0 && stopped)
 			json_array_append(stopped, a);
+		if (one < 0 && rc == 0) {
+			rc = one;
+			if (err && !*err) {
+				*err = e;
+				e = NULL;
+			}
+		}
+		pw_error_free(e);
 	}
 	json_decref(arns);
 	return rc;

@@ -122,8 +122,10 @@ static int abort_upload(pw_aws_ctx *c, const char *bucket, const char *path, con
 	pw__http_response_dispose(&resp);
 	if (rc == PW_ENOTFOUND) /* NoSuchUpload: completed or aborted meanwhile */
 		rc = 0;
-	else if (rc < 0 && err && !*err)
-		*err = e, e = NULL;
+	else if (rc < 0 && err && !*err) {
+		*err = e;
+		e = NULL;
+	}
 	pw_error_free(e);
 	pw__buf_dispose(&q);
 	pw_free(eid);
