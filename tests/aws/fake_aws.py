@@ -250,11 +250,16 @@ class Handler(BaseHTTPRequestHandler):
                 self.sts(body, akid)
             else:
                 raise Fail(400, "UnknownService", f"no service {service}")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away (cancelled, killed) while the request hung
         except Fail as f:
             with self.st.lock:
                 self.st.requests.append({"service": service, "method": method, "path": raw_path,
                                          "error": f.code, "message": f.message})
-            self.fail(f, service)
+            try:
+                self.fail(f, service)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away (cancelled, killed) while the request hung
 
     def control(self, method, path, body):
         st = self.st
@@ -548,6 +553,8 @@ class Handler(BaseHTTPRequestHandler):
             if others:
                 raise Fail(400, "InvalidParameterException",
                            f"startedBy must be the only filter, not with {', '.join(others)}")
+        if req.get("cluster", "default") in self.st.scenario.get("missing_clusters", []):
+            raise Fail(400, "ClusterNotFoundException", "Cluster not found.")
         cluster = self.cluster_arn(req.get("cluster", "default"))
         # the default status filter is RUNNING (tasks whose desired status is RUNNING)
         want = req.get("desiredStatus", "RUNNING")

@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "net/http.h"
 #include "net/json.h"
+#include "pipeline/gc.h"
 #include "pipewright/connector.h"
 #include "pipewright/exec.h"
 #include "pipewright/manager.h"
@@ -1199,6 +1200,95 @@ PW_TEST(test_s3_multipart_cancelled_mid_part_is_aborted)
 	PW_CHECK_INT(json_array_size(json_object_get(st, "uploads")), 0);
 	json_decref(st);
 	run_dispose(&x);
+}
+
+static void gc_collect(const char *line, void *payload)
+{
+	pw__buf_printf(payload, "%s\n", line);
+}
+
+static void gc_record(FILE *f, const char *kind, const char *name, const char *attrs)
+{
+	fprintf(f,
+	        "{\"event\":\"created\",\"ts_ms\":%lld,\"run_id\":\"dead1\",\"step\":\"s\",\"connector\":"
+	        "\"aws\",\"kind\":\"%s\",\"name\":\"%s\",\"address\":\"%s\",\"scope\":\"eu-west-1\","
+	        "\"attrs\":{%s,\"endpoint\":\"%s\"}}\n",
+	        (long long)time(NULL) * 1000, kind, name, srv.base, attrs, srv.base);
+}
+
+PW_TEST(test_gc_hook_from_records)
+{
+	/* gc from journal records alone, signed with this process's environment, in the record's
+	 * region (not AWS_REGION) at its endpoint; a cluster or bucket that no longer exists counts
+	 * as done; without credentials every record stays and is reported */
+	reset("{\"missing_clusters\":[\"gone\"],\"missing_buckets\":[\"gone-bucket\"]}");
+	run x;
+	run_step(&x,
+	         cfg("ecs", "run-task",
+	             "{\"cluster\":\"batch\",\"task_definition\":\"migrate\",\"started_by\":"
+	             "\"pipewright-dead1-t\",\"wait\":false}",
+	             NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	run_dispose(&x);
+	PW_CHECK_INT(tasks_with("pipewright-dead1-t", "RUNNING"), 1);
+	char ws[160], d[200];
+	snprintf(ws, sizeof(ws), "%s/gcws", srv.dir);
+	const char *parts[] = {"", "/.pipewright", "/.pipewright/runs", "/.pipewright/runs/dead1"};
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(d, sizeof(d), "%s%s", ws, parts[i]);
+		mkdir(d, 0755);
+	}
+	snprintf(d, sizeof(d), "%s/.pipewright/runs/dead1/journal", ws);
+	FILE *f = fopen(d, "w");
+	PW_REQUIRE(f != NULL);
+	gc_record(f, "ecs-tasks", "pipewright-dead1-s", "\"cluster\":\"gone\"");
+	gc_record(f, "s3-multipart", "gone-bucket/k", "\"bucket\":\"gone-bucket\",\"key\":\"k\"");
+	gc_record(f, "ecs-tasks", "pipewright-dead1-t", "\"cluster\":\"batch\"");
+	fclose(f);
+
+	char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	setenv("HOME", srv.dir, 1); /* no ~/.aws of the machine */
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_PROFILE");
+	setenv("AWS_REGION", "us-west-2", 1);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_buf out = PW_BUF_INIT(0);
+	pw_gc_options o = {ws, -1, 0, 0, gc_collect, &out};
+	pw_gc_stats st;
+	PW_CHECK_INT(pw__gc_run(&st, m, &o, NULL), 0);
+	PW_CHECK_INT(st.removed, 0);
+	PW_CHECK_INT(st.failed, 3);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "failed to remove aws ecs-tasks eu-west-1/pipewright-dead1-t");
+	PW_CHECK_INT(tasks_with("pipewright-dead1-t", "RUNNING"), 1);
+
+	setenv("AWS_ACCESS_KEY_ID", AKID, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+	pw__buf_clear(&out);
+	PW_CHECK_INT(pw__gc_run(&st, m, &o, NULL), 0);
+	PW_CHECK_INT(st.removed, 3);
+	PW_CHECK_INT(st.failed, 0);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "stopped ECS task arn:aws:ecs:eu-west-1:");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "removed aws ecs-tasks eu-west-1/pipewright-dead1-s");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "removed aws s3-multipart eu-west-1/gone-bucket/k");
+	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&out), SECRET);
+	PW_CHECK_INT(tasks_with("pipewright-dead1-t", "RUNNING"), 0);
+	PW_CHECK_INT(count_requests("StopTask", NULL), 1);
+	PW_CHECK_INT(spec_errors(), 0);
+	pw__buf_clear(&out);
+	PW_CHECK_INT(pw__gc_run(&st, m, &o, NULL), 0);
+	PW_CHECK_INT(st.removed, 0);
+	PW_CHECK_INT(st.failed, 0);
+	pw__buf_dispose(&out);
+	pw_manager_free(m);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_REGION");
+	if (home)
+		setenv("HOME", home, 1);
+	free(home);
 }
 
 static int validate(const char *config, char **text)

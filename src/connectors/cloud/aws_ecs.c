@@ -215,6 +215,14 @@ int pw__aws_ecs_stop_started_by(pw_aws_ctx *c, const char *cluster, const char *
 		json_decref(q);
 		pw_free(token);
 		token = NULL;
+		if (rc == PW_ENOTFOUND) { /* ClusterNotFoundException: its tasks went with it */
+			if (err) {
+				pw_error_free(*err);
+				*err = NULL;
+			}
+			rc = 0;
+			break;
+		}
 		if (rc < 0)
 			break;
 		size_t i;
