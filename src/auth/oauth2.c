@@ -196,6 +196,7 @@ static int token_request(json_t **doc, const pw_oauth2_call *call, const char *m
 	char *q = strchr(what, '?');
 	if (q)
 		*q = '\0';
+	pw__http_trace(&req, call->ex);
 	rc = pw__http_do(&r, call->pool, &ep, &req, err);
 	if (rc == 0 && (r.status < 200 || r.status >= 300))
 		rc = token_error(what, &r, err);

@@ -12,6 +12,7 @@ int pw__github_connector_create(pw_connector **out, pw_manager *m, pw_error **er
 int pw__gitlab_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
 int pw__azure_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
 int pw__aws_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
+int pw__gcp_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
 
 const pw_builtin pw__builtins[] = {
     {PW_TYPE_SHELL, pw__shell_connector_create},           /* connectors/shell */
@@ -19,6 +20,7 @@ const pw_builtin pw__builtins[] = {
     {PW_TYPE_KUBERNETES, pw__kubernetes_connector_create}, /* connectors/kubernetes */
     {PW_TYPE_AWS, pw__aws_connector_create},               /* connectors/cloud/aws.c */
     {PW_TYPE_AZURE, pw__azure_connector_create},           /* connectors/cloud/azure.c */
+    {PW_TYPE_GCP, pw__gcp_connector_create},               /* connectors/cloud/gcp.c */
     {PW_TYPE_GITHUB, pw__github_connector_create},         /* connectors/git/github.c */
     {PW_TYPE_GITLAB, pw__gitlab_connector_create},         /* connectors/git/gitlab.c */
 };

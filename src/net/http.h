@@ -149,6 +149,11 @@ typedef struct pw_http_response {
 int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoint *ep,
                 const pw_http_request *req, pw_error **err);
 
+/* When ex logs at trace level (PIPEWRIGHT_LOG=trace), sets req's on_debug to dump the request
+ * and response heads into ex's log (src/net/trace.c). ex may be NULL. */
+struct pw_exec;
+void pw__http_trace(pw_http_request *req, struct pw_exec *ex);
+
 /* Frees the contents of r and zeroes it. NULL ok. */
 void pw__http_response_dispose(pw_http_response *r);
 

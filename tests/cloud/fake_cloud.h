@@ -4,7 +4,10 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "net/http.h"
+#include "pipewright/manager.h"
+#include "pipewright/result.h"
 
 /* What the tests configure the connectors with (fake_cloud.py has the same values). */
 #define AZ_TENANT "tenant-0001"
@@ -13,7 +16,7 @@
 #define AZ_FEDERATED "federated-oidc-token-Zr51"
 
 extern char base[64];      /* http://127.0.0.1:PORT of the running server */
-extern char dir[64];       /* a private directory; dir/fed-token holds AZ_FEDERATED */
+extern char dir[64];       /* a private directory (removed at exit); dir/fed-token holds AZ_FEDERATED */
 extern pw_http_pool *pool; /* for control() */
 
 /* GET (body NULL) or POST a /_test endpoint; its JSON answer (caller decrefs) or NULL. */
@@ -21,5 +24,30 @@ json_t *control(const char *path, const char *body);
 /* Starts the server on first use (exits the test program when it cannot), sets its fault
  * plan (JSON; NULL: none) and forgets every recorded request and object. */
 void reset(const char *faults);
+
+/* One step run through a manager, with everything it produced. */
+typedef struct run {
+	int rc;
+	pw_result *r;
+	pw_error *e;
+	pw_buf out;   /* step output */
+	pw_buf audit; /* audit records */
+	pw_buf log;
+	pw_exec *ex;
+	int cancel_after_ms;
+	char *outputs; /* "key=value\n" for each step output */
+} run;
+
+/* Runs a step of type with config (JSON) and env through m (NULL: a new manager), 5 s timeout;
+ * cancel_after_ms > 0 cancels it that long after the start. */
+void run_step_of(run *x, pw_manager *m, const char *type, const char *config, const pw_map *env,
+                 int cancel_after_ms);
+/* The step's error as text ("" when none); pw_free it. */
+char *err_text(const run *x);
+void dispose(run *x);
+/* How many request bodies the server found not conforming to the spec (printed). */
+int violations(void);
+/* How many tokens were asked for with this grant. */
+int token_requests(const char *grant);
 
 #endif

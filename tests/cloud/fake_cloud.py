@@ -38,6 +38,7 @@ AZ_SECRET = "az-client-secret-Q7xv9"
 AZ_FEDERATED = "federated-oidc-token-Zr51"
 GCP_SA = "deployer@test-project.iam.gserviceaccount.com"
 GCP_SUBJECT = "gh-oidc-subject-token-Hk22"
+GCP_OIDC_REQUEST = "oidc-request-token-Lm30"
 GCP_AUDIENCE = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/p/providers/gh"
 CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 ARM_API = "2025-09-01"
@@ -61,6 +62,7 @@ def reset():
         "services": {},         # name -> service
         "jobs": {"projects/test-project/locations/us-central1/jobs/migrate": {"name": "projects/test-project/locations/us-central1/jobs/migrate"}},
         "policies": {},
+        "executions": {},       # name -> execution
         "counters": {},
     })
 
@@ -327,6 +329,8 @@ class H(BaseHTTPRequestHandler):
             return self.impersonate(urllib.parse.unquote(m.group(1)), raw)
         if path == "/computeMetadata/v1/instance/service-accounts/default/token":
             return self.gce_metadata()
+        if path == "/oidc/token":
+            return self.oidc_token()
         if path.startswith("/subscriptions/"):
             if not self.authorized("azure"):
                 return self.send(401, arm_error("InvalidAuthenticationToken",
@@ -357,6 +361,7 @@ class H(BaseHTTPRequestHandler):
             out["groups"] = state["groups"]
             out["services"] = state["services"]
             out["policies"] = state["policies"]
+            out["executions"] = state["executions"]
             return self.send(200, out)
         self.send(404, {})
 
@@ -450,6 +455,14 @@ class H(BaseHTTPRequestHandler):
             return self.send(403, g_error(403, "PERMISSION_DENIED", "Permission 'iam.serviceAccounts.getAccessToken' denied"))
         tok, exp = issue("gcp-impersonated")
         self.send(200, {"accessToken": tok, "expireTime": now_rfc3339(exp)})
+
+    def oidc_token(self):
+        """A CI's OIDC token endpoint (as GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_URL): JSON
+        {"value": token} for a request bearing the request token."""
+        self.count("oidc")
+        if self.headers.get("Authorization") != "Bearer " + GCP_OIDC_REQUEST:
+            return self.send(401, {"message": "bad request token"})
+        self.send(200, {"count": 1, "value": GCP_SUBJECT})
 
     def gce_metadata(self):
         self.count("gce_metadata")
@@ -599,6 +612,21 @@ class H(BaseHTTPRequestHandler):
     # ---- Cloud Run Admin API v2 ----
 
     def cloudrun(self, method, path, query, raw):
+        m = re.match(r"^/v2/(projects/[^/]+/locations/[^/]+/jobs/[^/]+/executions/[^/:]+):cancel$", path)
+        if m:
+            if "run.executions.cancel" in fault("deny", []):
+                return self.send(403, g_error(403, "PERMISSION_DENIED", "Permission 'run.executions.cancel' denied"))
+            ex = state["executions"].get(m.group(1))
+            if method != "POST" or ex is None:
+                return self.send(404, g_error(404, "NOT_FOUND", "Execution not found."))
+            ex["cancelledCount"] = 1
+            ex["conditions"] = [{"type": "Completed", "state": "CONDITION_FAILED", "executionReason": "CANCELLED",
+                                 "message": "The execution was cancelled."}]
+            for op in state["ops"].values():
+                if op.get("done_response") is ex:
+                    op["polls"] = 0
+            return self.send(200, self.new_op(m.group(1).split("/jobs/")[0],
+                                              {"done_response": ex, "metadata": {"@type": ex["@type"], "name": m.group(1)}}))
         m = re.match(r"^/v2/(projects/([^/]+)/locations/([^/]+))/(services|jobs|operations)(?:/([^/:]+))?(?::(\w+))?$", path)
         if not m:
             return self.send(404, g_error(404, "NOT_FOUND", "no such method"))
@@ -687,6 +715,7 @@ class H(BaseHTTPRequestHandler):
                                          "message": "Task %s-task0 failed with exit code 3 (the user's container "
                                                     "exited)." % ex_name.split("/")[-1] if failed else
                                          "Execution completed successfully in 4.2s."}]}
+            state["executions"][ex_name] = execution
             return self.send(200, self.new_op(parent, {"done_response": execution,
                                                        "metadata": {"@type": execution["@type"], "name": ex_name}}))
         self.send(404, g_error(404, "NOT_FOUND", "no such method"))

@@ -18,41 +18,6 @@
 #include "fake_cloud.h"
 #include "pwtest.h"
 
-typedef struct run {
-	int rc;
-	pw_result *r;
-	pw_error *e;
-	pw_buf out;   /* step output */
-	pw_buf audit; /* audit records */
-	pw_buf log;
-	pw_exec *ex;
-	int cancel_after_ms;
-	char *outputs;
-} run;
-
-static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
-static void on_output(const char *step, pw_stream stream, const char *data, size_t len, void *payload)
-{
-	pthread_mutex_lock(&out_lock);
-	pw__buf_append(payload, data, len);
-	pthread_mutex_unlock(&out_lock);
-}
-static void on_audit(const char *json, void *payload)
-{
-	pw__buf_printf(payload, "%s\n", json);
-}
-static void on_log(const pw_log_record *rec, void *payload)
-{
-	pw__buf_printf(payload, "%s\n", rec->message ? rec->message : "");
-}
-static void *canceller(void *arg)
-{
-	run *x = arg;
-	usleep((useconds_t)x->cancel_after_ms * 1000);
-	pw_exec_cancel(x->ex, PW_CANCEL_USER);
-	return NULL;
-}
-
 /* The environment every case gets: the client secret credential and subscription. */
 static pw_map *env_secret(void)
 {
@@ -79,68 +44,7 @@ static const char *cfg(const char *action, const char *params, const char *extra
 	return cfgbuf;
 }
 
-static void run_step(run *x, pw_manager *m, const char *config, const pw_map *env, int cancel_after_ms)
-{
-	memset(x, 0, sizeof *x);
-	x->cancel_after_ms = cancel_after_ms;
-	pw_manager *own = NULL;
-	if (!m) {
-		pw_manager_new(&own, NULL, NULL);
-		m = own;
-	}
-	pw_step *s = NULL;
-	pw_step_new(&s, "deploy", "azure");
-	pw_error *ce = NULL;
-	if (pw_step_set_config_json(s, config, &ce) < 0)
-		fprintf(stderr, "  config: %s\n", pw_error_message(ce));
-	pw_error_free(ce);
-	pw_step_set_timeout(s, 5);
-	pw_workspace *ws = NULL;
-	pw_workspace_new(&ws, dir, "20261128-run-az01", NULL, NULL);
-	pw_secrets *sec = NULL;
-	pw_secrets_new(&sec);
-	pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
-	eo.run_id = "20261128-run-az01";
-	eo.step_name = "deploy";
-	eo.timeout_seconds = 5;
-	eo.secrets = sec;
-	eo.on_output = on_output;
-	eo.output_payload = &x->out;
-	eo.on_audit = on_audit;
-	eo.audit_payload = &x->audit;
-	eo.on_log = on_log;
-	eo.log_payload = &x->log;
-	eo.log_level = PW_LOG_DEBUG;
-	pw_exec_new(&x->ex, &eo, NULL);
-	pthread_t t;
-	if (cancel_after_ms > 0)
-		pthread_create(&t, NULL, canceller, x);
-	x->rc = pw_manager_execute_step(&x->r, m, s, ws, env, x->ex, &x->e);
-	if (cancel_after_ms > 0)
-		pthread_join(t, NULL);
-	pw_buf o = PW_BUF_INIT(0);
-	const pw_map *outs = pw_exec_outputs(x->ex);
-	for (size_t i = 0; outs && i < pw_map_count(outs); i++)
-		pw__buf_printf(&o, "%s=%s\n", pw_map_key_at(outs, i), pw_map_value_at(outs, i));
-	x->outputs = pw__buf_detach(&o);
-	pw_exec_free(x->ex);
-	x->ex = NULL;
-	pw_secrets_free(sec);
-	pw_workspace_free(ws);
-	pw_step_free(s);
-	pw_manager_free(own);
-	if (x->e && getenv("PW_TEST_VERBOSE"))
-		fprintf(stderr, "  log:\n%s\n", pw__buf_cstr(&x->log));
-	if (x->e)
-		fprintf(stderr, "  (step error: %s%s%s)\n", pw_error_message(x->e),
-		        pw_error_hint(x->e) ? " / hint: " : "",
-		        pw_error_hint(x->e) ? pw_error_hint(x->e) : "");
-}
-
-static char *err_text(const run *x)
-{
-	return x->e ? pw_error_format(x->e, 0) : pw_strdup("");
-}
+#define run_step(x, m, config, env, cancel) run_step_of(x, m, "azure", config, env, cancel)
 
 /* No secret or token in anything the step produced. */
 static void check_no_secrets(run *x)
@@ -161,38 +65,6 @@ static void check_no_secrets(run *x)
 		PW_CHECK_NOT_CONTAINS(all[i], "db-password-77");
 	}
 	pw_free(et);
-}
-
-static void dispose(run *x)
-{
-	pw_result_free(x->r);
-	pw_error_free(x->e);
-	pw__buf_dispose(&x->out);
-	pw__buf_dispose(&x->audit);
-	pw__buf_dispose(&x->log);
-	pw_free(x->outputs);
-}
-
-static int violations(void)
-{
-	json_t *st = control("/_test/state", NULL);
-	json_t *v = json_object_get(st, "violations");
-	int n = (int)json_array_size(v);
-	if (n)
-		fprintf(stderr, "  spec violations: %s\n", pw__json_dump(v));
-	json_decref(st);
-	return n;
-}
-
-static int token_requests(const char *grant)
-{
-	json_t *st = control("/_test/state", NULL);
-	long long n = 0;
-	json_t *tr = json_object_get(st, "token_requests");
-	if (json_is_integer(json_object_get(tr, grant)))
-		n = json_integer_value(json_object_get(tr, grant));
-	json_decref(st);
-	return (int)n;
 }
 
 #define CREATE_PARAMS                                                                                        \

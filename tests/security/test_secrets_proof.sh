@@ -16,50 +16,10 @@ export CANARY_A CANARY_B
 
 # Every form of each canary that must not appear, one per line.
 FORMS="$WORK/forms"
-python3 - "$CANARY_A" "$CANARY_B" >"$FORMS" <<'PY'
-import base64, json, sys, urllib.parse
-out = set()
-for v in sys.argv[1:]:
-    b = v.encode()
-    out.add(v)
-    out.add(base64.b64encode(b).decode())
-    for k in range(3):
-        # the digits of base64(k bytes + v + ...) that depend on v alone
-        enc = base64.b64encode(b"\0" * k + b + b"\0\0\0").decode()
-        first, end = (8 * k + 5) // 6, (8 * (k + len(b))) // 6
-        out.add(enc[first:end])
-    out.add(urllib.parse.quote(v, safe=""))
-    out.add(urllib.parse.quote(v, safe="").replace("%2F", "%2f").replace("%22", "%22"))
-    out.add(urllib.parse.quote_plus(v))
-    out.add(json.dumps(v)[1:-1])
-    out.add(json.dumps(v)[1:-1].replace("/", "\\/"))
-for f in sorted(out):
-    print(f)
-PY
+python3 "$PW_SOURCE_DIR/tests/security/forms.py" "$CANARY_A" "$CANARY_B" >"$FORMS"
 check "forms computed" [ "$(wc -l <"$FORMS")" -ge 10 ]
 
-# no_canary DESC FILE...: no form of either canary in any of the files
-no_canary() {
-	desc=$1
-	shift
-	for file in "$@"; do
-		if grep -qF -f "$FORMS" "$file"; then
-			bad "$desc: canary in $file: $(grep -oF -f "$FORMS" "$file" | head -n 3 | tr '\n' ' ')"
-		else
-			ok
-		fi
-	done
-}
-
-# no_canary_dir DESC DIR: the same for every file under DIR
-no_canary_dir() {
-	found=$(grep -rlF -f "$FORMS" "$2" || true)
-	if [ -n "$found" ]; then
-		bad "$1: canary in $(echo "$found" | tr '\n' ' ')"
-	else
-		ok
-	fi
-}
+. "$PW_SOURCE_DIR/tests/security/proof_lib.sh"
 
 mkdir -p "$WORK/ws"
 P="$WORK/ws/leaky.yml"

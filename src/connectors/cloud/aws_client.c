@@ -481,6 +481,7 @@ int pw__aws_call(pw_http_response *out, pw_aws_ctx *c, const pw_aws_req *r, pw_e
 		hr.max_retries = 2;
 		pw_http_response resp;
 		pw_error *he = NULL;
+		pw__http_trace(&hr, c->ex);
 		rc = pw__http_do(&resp, c->pool, &ep, &hr, &he);
 		pw__buf_dispose(&pq);
 		pw__sigv4_output_dispose(&so);

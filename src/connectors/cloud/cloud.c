@@ -354,8 +354,11 @@ int pw__cloud_send(pw_http_response *r, json_t **doc, pw_cloud_api *api, const c
 			req.cancel_fd = pw_exec_cancel_fd(api->ex);
 			int64_t left = pw_exec_remaining_ms(api->ex);
 			req.total_timeout_ms = left < 0 ? 0 : (left == 0 ? 1 : (long)left);
+		} else if (api->timeout_ms > 0) {
+			req.total_timeout_ms = api->timeout_ms;
 		}
 		pw__http_response_dispose(r);
+		pw__http_trace(&req, api->ex);
 		rc = pw__http_do(r, api->pool, &ep, &req, err);
 		api->requests++;
 		memset(auth.data, 0, auth.len);

@@ -77,6 +77,7 @@ typedef struct pw_cloud_api {
 	void *token_payload;
 	pw_cloud_error_fn error;
 	unsigned requests; /* sent so far */
+	long timeout_ms;   /* bound on each call when ex is NULL (cleanup after a cancel); 0: none */
 } pw_cloud_api;
 
 /* Fills origin/prefix from an endpoint URL (https, or http to loopback). */

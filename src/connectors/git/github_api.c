@@ -361,6 +361,7 @@ int pw__gh_call(pw_gh_resp *out, pw_gh *g, const pw_gh_req *r, pw_error **err)
 		}
 		pw__gh_resp_dispose(out);
 		pw_error *he = NULL;
+		pw__http_trace(&req, g->ex);
 		rc = pw__http_do(&out->raw, g->pool, &ep, &req, &he);
 		if (rc < 0) {
 			pw_buf m = PW_BUF_INIT(0);

@@ -438,11 +438,6 @@ static int api_init(gl_api *a, gl_impl *im, const pw_step *step, const pw_worksp
 	return 0;
 }
 
-static void on_http_debug(const char *text, void *payload)
-{
-	pw_exec_log(payload, PW_LOG_TRACE, "http", "%s", text);
-}
-
 static const char *status_hint(long status, int job)
 {
 	switch (status) {
@@ -522,10 +517,7 @@ static int api_call(json_t **out, long *status_out, gl_api *a, const char *metho
 	int64_t rem = a->ex ? pw_exec_remaining_ms(a->ex) : -1;
 	req.total_timeout_ms = rem > 0 ? (long)rem : 0;
 	req.max_response = (size_t)8 << 20;
-	if (a->ex && pw_exec_log_enabled(a->ex, PW_LOG_TRACE)) {
-		req.on_debug = on_http_debug;
-		req.debug_payload = a->ex;
-	}
+	pw__http_trace(&req, a->ex);
 	pw_http_response resp;
 	int rc = pw__http_do(&resp, a->pool, &a->ep, &req, err);
 	if (rc == 0) {
