@@ -19,6 +19,7 @@
 static const pw_gc_hook hooks[] = {
     {"docker", pw__docker_gc_remove, pw__docker_gc_sweep},
     {"kubernetes", pw__k8s_gc_remove, pw__k8s_gc_sweep},
+    {"aws", pw__aws_gc_remove, NULL},
 };
 
 typedef struct run_info {
@@ -146,6 +147,18 @@ static void report(pw_gc *g, const char *fmt, ...)
 	pw__buf_puts(&b, tmp);
 	g->o->report(pw__buf_cstr(&b), g->o->payload);
 	pw__buf_dispose(&b);
+}
+
+void pw__gc_note(pw_gc *g, const char *fmt, ...)
+{
+	if (!g->o->report)
+		return;
+	char tmp[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	g->o->report(tmp, g->o->payload);
 }
 
 void pw__gc_done(pw_gc *g, const char *connector, const char *kind, const char *scope, const char *name,

@@ -54,6 +54,8 @@ int pw__gc_should_remove(pw_gc *g, const char *run_label, pw_gc_label_fn to_labe
 /* Reports one removal (rc 0) or failure (e's message) and counts it. */
 void pw__gc_done(pw_gc *g, const char *connector, const char *kind, const char *scope, const char *name,
                  const char *address, int rc, const pw_error *e);
+/* One more line of the report (what a hook did beyond the object itself: the tasks it stopped). */
+void pw__gc_note(pw_gc *g, const char *fmt, ...) PW_PRINTF(2, 3);
 /* Namespaces (or other scopes) that journals of this workspace mention for a connector, so a
  * sweep knows where to look: a new array of strings. */
 json_t *pw__gc_scopes(pw_gc *g, const char *connector);
@@ -73,5 +75,6 @@ int pw__docker_gc_remove(pw_gc *g, const json_t *record, pw_error **err);
 int pw__docker_gc_sweep(pw_gc *g, pw_error **err);
 int pw__k8s_gc_remove(pw_gc *g, const json_t *record, pw_error **err);
 int pw__k8s_gc_sweep(pw_gc *g, pw_error **err);
+int pw__aws_gc_remove(pw_gc *g, const json_t *record, pw_error **err);
 
 #endif

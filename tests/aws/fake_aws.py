@@ -163,6 +163,7 @@ class State:
         self.counter = 0
         self.events_seq = 0
         self.sts_issued = 0
+        self.parts_waiting = 0
 
     def next_id(self):
         self.counter += 1
@@ -249,11 +250,16 @@ class Handler(BaseHTTPRequestHandler):
                 self.sts(body, akid)
             else:
                 raise Fail(400, "UnknownService", f"no service {service}")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away (cancelled, killed) while the request hung
         except Fail as f:
             with self.st.lock:
                 self.st.requests.append({"service": service, "method": method, "path": raw_path,
                                          "error": f.code, "message": f.message})
-            self.fail(f, service)
+            try:
+                self.fail(f, service)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away (cancelled, killed) while the request hung
 
     def control(self, method, path, body):
         st = self.st
@@ -264,6 +270,13 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_test/scenario":
                 st.scenario.update(json.loads(body or b"{}"))
                 return self.send(200, st.scenario)
+            if path == "/_test/seed_upload":
+                # an upload some other writer started age_s seconds ago
+                req = json.loads(body or b"{}")
+                uid = "upload-seed-%d" % st.next_id()
+                st.uploads[uid] = {"bucket": req["bucket"], "key": req["key"], "parts": {}, "ctype": None,
+                                   "initiated": time.time() - req.get("age_s", 0)}
+                return self.send(200, {"UploadId": uid})
             if path == "/_test/requests":
                 return self.send(200, st.requests)
             if path == "/_test/state":
@@ -273,6 +286,11 @@ class Handler(BaseHTTPRequestHandler):
                                              "sha256": hashlib.sha256(o["data"]).hexdigest()}
                                 for (b, k), o in st.objects.items()},
                     "uploads": list(st.uploads.keys()),
+                    "upload_keys": {uid: f"{u['bucket']}/{u['key']}" for uid, u in st.uploads.items()},
+                    "parts_waiting": st.parts_waiting,
+                    "tasks": {arn: {"startedBy": t.get("startedBy"), "lastStatus": t["lastStatus"],
+                                    "desiredStatus": t["desiredStatus"], "stoppedReason": t.get("stoppedReason")}
+                              for arn, t in st.tasks.items()},
                     "functions": st.functions,
                     "taskdefs": st.taskdefs,
                     "sts_issued": st.sts_issued,
@@ -527,10 +545,43 @@ class Handler(BaseHTTPRequestHandler):
             self.event(svc, f"(service {svc['serviceName']}) rolling back to deployment {svc['deployments'][0]['id'] if svc['deployments'] else '?'}: circuit breaker triggered.")
 
     def ecs_ListTasks(self, req, akid):
+        self.deny("ecs:ListTasks", "*", akid)
+        if "startedBy" in req:
+            # "When you specify startedBy as the filter, it must be the only filter that you use."
+            others = [k for k in ("containerInstance", "family", "serviceName", "desiredStatus", "launchType")
+                      if k in req]
+            if others:
+                raise Fail(400, "InvalidParameterException",
+                           f"startedBy must be the only filter, not with {', '.join(others)}")
+        if req.get("cluster", "default") in self.st.scenario.get("missing_clusters", []):
+            raise Fail(400, "ClusterNotFoundException", "Cluster not found.")
+        cluster = self.cluster_arn(req.get("cluster", "default"))
+        # the default status filter is RUNNING (tasks whose desired status is RUNNING)
+        want = req.get("desiredStatus", "RUNNING")
         arns = [a for a, t in self.st.tasks.items()
-                if t.get("desiredStatus") == req.get("desiredStatus", t.get("desiredStatus"))
-                and (not req.get("serviceName") or t.get("_service") == req["serviceName"])]
-        return {"taskArns": arns[: req.get("maxResults", 100)]}
+                if t.get("desiredStatus") == want
+                and (t.get("clusterArn") is None or t["clusterArn"] == cluster or "_service" in t)
+                and (not req.get("serviceName") or t.get("_service") == req["serviceName"])
+                and (not req.get("startedBy") or t.get("startedBy") == req["startedBy"])]
+        size = min(req.get("maxResults", 100), self.st.scenario.get("ecs_page_size", 100))
+        start = int(req["nextToken"]) if req.get("nextToken") else 0
+        out = {"taskArns": arns[start:start + size]}
+        if start + size < len(arns):
+            out["nextToken"] = str(start + size)
+        return out
+
+    def ecs_StopTask(self, req, akid):
+        self.deny("ecs:StopTask", req["task"], akid)
+        t = self.st.tasks.get(req["task"])
+        if not t or t.get("clusterArn") != self.cluster_arn(req.get("cluster", "default")):
+            raise Fail(400, "InvalidParameterException", "The referenced task was not found.")
+        if t["desiredStatus"] != "STOPPED":
+            t.update(desiredStatus="STOPPED", lastStatus="STOPPED", stopCode="UserInitiated",
+                     stoppedReason=req.get("reason", "Task stopped by user"))
+            for c in t["containers"]:
+                c["lastStatus"] = "STOPPED"
+                c.setdefault("exitCode", 143)
+        return {"task": {k: v for k, v in t.items() if not k.startswith("_")}}
 
     def ecs_DescribeTasks(self, req, akid):
         out, failures = [], []
@@ -577,6 +628,8 @@ class Handler(BaseHTTPRequestHandler):
                  "desiredStatus": "RUNNING", "launchType": req.get("launchType", "FARGATE"),
                  "containers": [{"name": n, "lastStatus": "PENDING"} for n in names],
                  "overrides": req.get("overrides", {})}
+            if "startedBy" in req:
+                t["startedBy"] = req["startedBy"]
             self.st.tasks[arn] = t
             tasks.append({k: v for k, v in t.items() if not k.startswith("_")})
         return {"tasks": tasks, "failures": []}
@@ -714,9 +767,18 @@ class Handler(BaseHTTPRequestHandler):
         bucket = urllib.parse.unquote(parts[0])
         key = urllib.parse.unquote(parts[1]) if len(parts) > 1 else ""
         q = urllib.parse.parse_qs(raw_query, keep_blank_values=True)
+        if method == "PUT" and "partNumber" in q and self.st.scenario.get("hang_parts"):
+            # an upload that is slow enough for the uploader to be killed in the middle
+            with self.st.lock:
+                self.st.parts_waiting += 1
+            deadline = time.time() + 120
+            while self.st.scenario.get("hang_parts") and time.time() < deadline:
+                time.sleep(0.02)
         with self.st.lock:
             if bucket in self.st.scenario.get("missing_buckets", []):
                 raise Fail(404, "NoSuchBucket", "The specified bucket does not exist", "xml")
+            if not key and method == "GET" and "uploads" in q:
+                return self.s3_list_uploads(bucket, q, akid)
             if not key:
                 raise Fail(400, "InvalidRequest", "no key", "xml")
             if method == "PUT" and "partNumber" in q:
@@ -738,7 +800,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.deny("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", akid)
                 uid = "upload-%d" % self.st.next_id()
                 self.st.uploads[uid] = {"bucket": bucket, "key": key, "parts": {},
-                                        "ctype": self.headers.get("Content-Type")}
+                                        "ctype": self.headers.get("Content-Type"), "initiated": time.time()}
                 self.record("s3", "CreateMultipartUpload", {"bucket": bucket, "key": key})
                 return self.send(200, f"<InitiateMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{key}</Key>"
                                       f"<UploadId>{uid}</UploadId></InitiateMultipartUploadResult>", "application/xml")
@@ -764,10 +826,49 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, f"<CompleteMultipartUploadResult><Key>{key}</Key></CompleteMultipartUploadResult>",
                                  "application/xml")
             if method == "DELETE" and "uploadId" in q:
-                self.st.uploads.pop(q["uploadId"][0], None)
-                self.record("s3", "AbortMultipartUpload", {"bucket": bucket, "key": key})
+                self.deny("s3:AbortMultipartUpload", f"arn:aws:s3:::{bucket}/{key}", akid)
+                uid = q["uploadId"][0]
+                up = self.st.uploads.get(uid)
+                self.record("s3", "AbortMultipartUpload", {"bucket": bucket, "key": key, "uploadId": uid})
+                if not up or up["bucket"] != bucket or up["key"] != key:
+                    raise Fail(404, "NoSuchUpload", "The specified upload does not exist.", "xml")
+                del self.st.uploads[uid]
                 return self.send(204, b"", "application/xml")
         raise Fail(405, "MethodNotAllowed", "not served by the fake", "xml")
+
+    def s3_list_uploads(self, bucket, q, akid):
+        self.deny("s3:ListBucketMultipartUploads", f"arn:aws:s3:::{bucket}", akid)
+        one = lambda k: q.get(k, [""])[0]
+        prefix, kmark, umark = one("prefix"), one("key-marker"), one("upload-id-marker")
+        self.record("s3", "ListMultipartUploads", {"bucket": bucket, "prefix": prefix, "key-marker": kmark,
+                                                   "upload-id-marker": umark})
+        ups = sorted(((u["key"], u["initiated"], uid) for uid, u in self.st.uploads.items()
+                      if u["bucket"] == bucket and u["key"].startswith(prefix)))
+        if kmark:
+            if umark:
+                pos = next((i for i, u in enumerate(ups) if u[0] == kmark and u[2] == umark), None)
+                ups = ups[pos + 1:] if pos is not None else [u for u in ups if u[0] > kmark]
+            else:
+                ups = [u for u in ups if u[0] > kmark]
+        size = min(int(one("max-uploads") or 1000), self.st.scenario.get("s3_page_size", 1000))
+        page, more = ups[:size], len(ups) > size
+        esc = lambda v: v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        body = ['<?xml version="1.0" encoding="UTF-8"?>'
+                '<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<Bucket>{esc(bucket)}</Bucket><KeyMarker>{esc(kmark)}</KeyMarker>"
+                f"<UploadIdMarker>{esc(umark)}</UploadIdMarker><Prefix>{esc(prefix)}</Prefix>"
+                f"<MaxUploads>{size}</MaxUploads><IsTruncated>{'true' if more else 'false'}</IsTruncated>"]
+        if more:
+            body.append(f"<NextKeyMarker>{esc(page[-1][0])}</NextKeyMarker>"
+                        f"<NextUploadIdMarker>{esc(page[-1][2])}</NextUploadIdMarker>")
+        for k, t, uid in page:
+            at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+            body.append(f"<Upload><Key>{esc(k)}</Key><UploadId>{esc(uid)}</UploadId>"
+                        f"<Initiator><ID>{ACCOUNT}</ID><DisplayName>ci</DisplayName></Initiator>"
+                        f"<Owner><ID>{ACCOUNT}</ID><DisplayName>ci</DisplayName></Owner>"
+                        f"<StorageClass>STANDARD</StorageClass><Initiated>{at}</Initiated></Upload>")
+        body.append("</ListMultipartUploadsResult>")
+        return self.send(200, "".join(body), "application/xml")
 
     # --- STS ---------------------------------------------------------------------------------
     def sts(self, body, akid):

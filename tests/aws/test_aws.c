@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "net/http.h"
 #include "net/json.h"
+#include "pipeline/gc.h"
 #include "pipewright/connector.h"
 #include "pipewright/exec.h"
 #include "pipewright/manager.h"
@@ -1064,6 +1065,232 @@ PW_TEST(test_ecs_run_task_environment_override)
 	run_dispose(&x);
 }
 
+/* How many tasks the fake knows whose desired status is status and whose startedBy is sb. */
+static int tasks_with(const char *sb, const char *status)
+{
+	json_t *st = control("/_test/state", NULL);
+	const char *k;
+	json_t *t;
+	int n = 0;
+	json_object_foreach(json_object_get(st, "tasks"), k, t)
+	{
+		const char *b = json_string_value(json_object_get(t, "startedBy"));
+		const char *d = json_string_value(json_object_get(t, "desiredStatus"));
+		if (b && d && !strcmp(b, sb) && !strcmp(d, status))
+			n++;
+	}
+	json_decref(st);
+	return n;
+}
+
+/* The reason of every recorded StopTask, joined with "|". */
+static void stop_reasons(pw_buf *b)
+{
+	json_t *r = control("/_test/requests", NULL);
+	size_t i;
+	json_t *x;
+	json_array_foreach(r, i, x)
+	{
+		const char *o = json_string_value(json_object_get(x, "op"));
+		if (o && !strcmp(o, "StopTask"))
+			pw__buf_printf(b, "%s|", pw__json_get_string(json_object_get(x, "body"), "reason"));
+	}
+	json_decref(r);
+}
+
+PW_TEST(test_ecs_run_task_stops_its_tasks)
+{
+	/* a waiting run-task tags its tasks with the run-scoped startedBy and stops them all when
+	 * the wait ends early; ListTasks is followed across pages (one task a page here) */
+	const char *sb = "pipewright-20261128-run-aws1-deploy";
+	reset("{\"task\":\"hang\",\"ecs_page_size\":1}");
+	run x;
+	run_step(&x,
+	         cfg("ecs", "run-task",
+	             "{\"cluster\":\"batch\",\"task_definition\":\"migrate:2\",\"count\":3}",
+	             "\"wait_timeout\":0.3"),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, PW_ETIMEOUT);
+	json_t *b = request_body("RunTask");
+	PW_CHECK_STR(pw__json_get_string(b, "startedBy"), sb);
+	json_decref(b);
+	PW_CHECK_INT(count_requests("StopTask", NULL), 3);
+	PW_CHECK(count_requests("ListTasks", NULL) >= 3);
+	PW_CHECK_INT(tasks_with(sb, "RUNNING"), 0);
+	PW_CHECK_INT(tasks_with(sb, "STOPPED"), 3);
+	b = request_body("ListTasks");
+	PW_CHECK_STR(pw__json_get_string(b, "startedBy"), sb);
+	PW_CHECK(json_object_get(b, "desiredStatus") == NULL); /* startedBy must be the only filter */
+	json_decref(b);
+	pw_buf reasons = PW_BUF_INIT(0);
+	stop_reasons(&reasons);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&reasons), "stopped by pipewright: run 20261128-run-aws1, step deploy "
+	                                          "timed out waiting for the task");
+	pw__buf_dispose(&reasons);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.out), "ECS task stopped: arn:aws:ecs:eu-west-1:");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&x.audit), "ecs:StopTask");
+	PW_CHECK_INT(spec_errors(), 0);
+	run_dispose(&x);
+
+	/* cancelled during the wait: the StopTask still goes out */
+	reset("{\"task\":\"hang\"}");
+	run_step(&x, cfg("ecs", "run-task", "{\"task_definition\":\"migrate\"}", NULL), static_env, 300);
+	PW_CHECK_INT(x.rc, PW_ECANCELLED);
+	PW_CHECK_INT(count_requests("StopTask", NULL), 1);
+	PW_CHECK_INT(tasks_with(sb, "RUNNING"), 0);
+	stop_reasons(&reasons);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&reasons), "step deploy was cancelled");
+	pw__buf_dispose(&reasons);
+	run_dispose(&x);
+
+	/* a task that stopped by itself is not stopped again */
+	reset(NULL);
+	run_step(&x, cfg("ecs", "run-task", "{\"task_definition\":\"migrate\"}", NULL), static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_INT(count_requests("StopTask", NULL), 0);
+	PW_CHECK_INT(count_requests("ListTasks", NULL), 0);
+	run_dispose(&x);
+
+	/* started_by is the user's tag for a task that runs on: only with wait: false */
+	reset(NULL);
+	run_step(&x,
+	         cfg("ecs", "run-task", "{\"task_definition\":\"migrate\",\"started_by\":\"nightly\"}", NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, PW_ECONFIG);
+	PW_CHECK_CONTAINS(x.err_text, "parameters.started_by");
+	PW_CHECK_INT(count_requests("RunTask", NULL), 0);
+	run_dispose(&x);
+	run_step(&x,
+	         cfg("ecs", "run-task",
+	             "{\"task_definition\":\"migrate\",\"started_by\":\"nightly\",\"wait\":false}", NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	PW_CHECK_INT(tasks_with("nightly", "RUNNING"), 1);
+	PW_CHECK_INT(count_requests("StopTask", NULL), 0);
+	run_dispose(&x);
+}
+
+PW_TEST(test_s3_multipart_cancelled_mid_part_is_aborted)
+{
+	/* the UploadPart hangs; cancel ends it, and the abort goes out although the exec is
+	 * cancelled */
+	reset("{\"hang_parts\":true}");
+	char big[160];
+	snprintf(big, sizeof(big), "%s/part.bin", srv.dir);
+	FILE *f = fopen(big, "wb");
+	PW_REQUIRE(f != NULL);
+	static char block[1024 * 1024];
+	memset(block, 'p', sizeof(block));
+	for (int i = 0; i < 6; i++)
+		fwrite(block, 1, sizeof(block), f);
+	fclose(f);
+	run x;
+	run_step(
+	    &x,
+	    cfg("s3", "upload",
+	        "{\"bucket\":\"b\",\"files\":\"part.bin\",\"key\":\"k/part.bin\",\"multipart_threshold\":"
+	        "5242880,\"part_size\":5242880}",
+	        NULL),
+	    static_env, 500);
+	json_decref(control("/_test/scenario", "{\"hang_parts\":false}"));
+	PW_CHECK_INT(x.rc, PW_ECANCELLED);
+	PW_CHECK_INT(count_requests("CreateMultipartUpload", NULL), 1);
+	PW_CHECK_INT(count_requests("AbortMultipartUpload", NULL), 1);
+	json_t *st = control("/_test/state", NULL);
+	PW_CHECK_INT(json_array_size(json_object_get(st, "uploads")), 0);
+	json_decref(st);
+	run_dispose(&x);
+}
+
+static void gc_collect(const char *line, void *payload)
+{
+	pw__buf_printf(payload, "%s\n", line);
+}
+
+static void gc_record(FILE *f, const char *kind, const char *name, const char *attrs)
+{
+	fprintf(f,
+	        "{\"event\":\"created\",\"ts_ms\":%lld,\"run_id\":\"dead1\",\"step\":\"s\",\"connector\":"
+	        "\"aws\",\"kind\":\"%s\",\"name\":\"%s\",\"address\":\"%s\",\"scope\":\"eu-west-1\","
+	        "\"attrs\":{%s,\"endpoint\":\"%s\"}}\n",
+	        (long long)time(NULL) * 1000, kind, name, srv.base, attrs, srv.base);
+}
+
+PW_TEST(test_gc_hook_from_records)
+{
+	/* gc from journal records alone, signed with this process's environment, in the record's
+	 * region (not AWS_REGION) at its endpoint; a cluster or bucket that no longer exists counts
+	 * as done; without credentials every record stays and is reported */
+	reset("{\"missing_clusters\":[\"gone\"],\"missing_buckets\":[\"gone-bucket\"]}");
+	run x;
+	run_step(&x,
+	         cfg("ecs", "run-task",
+	             "{\"cluster\":\"batch\",\"task_definition\":\"migrate\",\"started_by\":"
+	             "\"pipewright-dead1-t\",\"wait\":false}",
+	             NULL),
+	         static_env, 0);
+	PW_CHECK_INT(x.rc, 0);
+	run_dispose(&x);
+	PW_CHECK_INT(tasks_with("pipewright-dead1-t", "RUNNING"), 1);
+	char ws[160], d[200];
+	snprintf(ws, sizeof(ws), "%s/gcws", srv.dir);
+	const char *parts[] = {"", "/.pipewright", "/.pipewright/runs", "/.pipewright/runs/dead1"};
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(d, sizeof(d), "%s%s", ws, parts[i]);
+		mkdir(d, 0755);
+	}
+	snprintf(d, sizeof(d), "%s/.pipewright/runs/dead1/journal", ws);
+	FILE *f = fopen(d, "w");
+	PW_REQUIRE(f != NULL);
+	gc_record(f, "ecs-tasks", "pipewright-dead1-s", "\"cluster\":\"gone\"");
+	gc_record(f, "s3-multipart", "gone-bucket/k", "\"bucket\":\"gone-bucket\",\"key\":\"k\"");
+	gc_record(f, "ecs-tasks", "pipewright-dead1-t", "\"cluster\":\"batch\"");
+	fclose(f);
+
+	char *home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	setenv("HOME", srv.dir, 1); /* no ~/.aws of the machine */
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_PROFILE");
+	setenv("AWS_REGION", "us-west-2", 1);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_buf out = PW_BUF_INIT(0);
+	pw_gc_options o = {ws, -1, 0, 0, gc_collect, &out};
+	pw_gc_stats st;
+	PW_CHECK_INT(pw__gc_run(&st, m, &o, NULL), 0);
+	PW_CHECK_INT(st.removed, 0);
+	PW_CHECK_INT(st.failed, 3);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "failed to remove aws ecs-tasks eu-west-1/pipewright-dead1-t");
+	PW_CHECK_INT(tasks_with("pipewright-dead1-t", "RUNNING"), 1);
+
+	setenv("AWS_ACCESS_KEY_ID", AKID, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+	pw__buf_clear(&out);
+	PW_CHECK_INT(pw__gc_run(&st, m, &o, NULL), 0);
+	PW_CHECK_INT(st.removed, 3);
+	PW_CHECK_INT(st.failed, 0);
+	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "stopped ECS task arn:aws:ecs:eu-west-1:");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "removed aws ecs-tasks eu-west-1/pipewright-dead1-s");
+	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "removed aws s3-multipart eu-west-1/gone-bucket/k");
+	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&out), SECRET);
+	PW_CHECK_INT(tasks_with("pipewright-dead1-t", "RUNNING"), 0);
+	PW_CHECK_INT(count_requests("StopTask", NULL), 1);
+	PW_CHECK_INT(spec_errors(), 0);
+	pw__buf_clear(&out);
+	PW_CHECK_INT(pw__gc_run(&st, m, &o, NULL), 0);
+	PW_CHECK_INT(st.removed, 0);
+	PW_CHECK_INT(st.failed, 0);
+	pw__buf_dispose(&out);
+	pw_manager_free(m);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_REGION");
+	if (home)
+		setenv("HOME", home, 1);
+	free(home);
+}
+
 static int validate(const char *config, char **text)
 {
 	pw_manager *m = NULL;
@@ -1114,6 +1341,17 @@ PW_TEST(test_validation_explains)
 	             PW_ECONFIG);
 	PW_CHECK_CONTAINS(t, "http:// or https:// URL");
 	PW_CHECK_CONTAINS(t, "parameters.files must be a string or a list of strings");
+	pw_free(t);
+	PW_CHECK_INT(validate("{\"service\":\"ecs\",\"action\":\"run-task\",\"parameters\":{"
+	                      "\"task_definition\":\"m\",\"started_by\":\"me\"}}",
+	                      &t),
+	             PW_ECONFIG);
+	PW_CHECK_CONTAINS(t, "parameters.started_by is for wait: false only");
+	pw_free(t);
+	PW_CHECK_INT(validate("{\"service\":\"ecs\",\"action\":\"run-task\",\"parameters\":{"
+	                      "\"task_definition\":\"m\",\"started_by\":\"me\",\"wait\":false}}",
+	                      &t),
+	             0);
 	pw_free(t);
 	PW_CHECK_INT(
 	    validate("{\"service\":\"ecs\",\"action\":\"update-service\",\"parameters\":{\"service\":\"w\"}}",

@@ -200,6 +200,18 @@ static int aws_validate(pw_connector *c, const pw_step *step, pw_error **err)
 				json_t *empty = json_object();
 				check_params(step, a, params ? params : empty, &e);
 				json_decref(empty);
+				if (!strcmp(svc, "ecs") && !strcmp(a->action, "run-task") &&
+				    json_object_get(params, "started_by") &&
+				    !json_is_false(json_object_get(params, "wait")))
+					fail(step, &e, "parameters.started_by",
+					     "remove started_by, or set wait: false to start the task with "
+					     "your "
+					     "own tag and leave it running",
+					     "parameters.started_by is for wait: false only: a run-task that "
+					     "waits "
+					     "tags its tasks pipewright-<run-id>-<step> so that `pipewright "
+					     "gc` can "
+					     "stop them if the run is killed");
 			}
 		}
 	}

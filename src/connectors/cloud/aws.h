@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/journal.h"
 #include "core/step.h"
 #include "net/http.h"
 #include "pipewright/exec.h"
@@ -63,7 +64,15 @@ typedef struct pw_aws_ctx {
 	pw_buf out;            /* the step's stdout summary */
 	pw_aws_creds creds;
 	int have_creds;
+	/* Cleanup after the step was cancelled or timed out (StopTask, AbortMultipartUpload), and
+	 * gc: requests ignore the exec's cancellation and deadline and get PW_AWS_CLEANUP_MS each. */
+	int cleanup;
 } pw_aws_ctx;
+
+#define PW_AWS_CLEANUP_MS 30000
+/* How much earlier than this machine's clock S3 may have stamped an upload's Initiated time
+ * and still have it count as ours. */
+#define PW_AWS_CLOCK_SKEW_MS 60000
 
 /* A request to one AWS service. */
 typedef struct pw_aws_req {
@@ -137,6 +146,35 @@ typedef struct pw_aws_action {
 extern const pw_aws_action pw__aws_ecs_actions[];
 extern const pw_aws_action pw__aws_lambda_actions[];
 extern const pw_aws_action pw__aws_s3_actions[];
+
+/* The resource journal (core/journal.h) for what a killed run would leave behind: ECS tasks a
+ * step waits for ("ecs-tasks", named by the run-scoped startedBy value) and S3 multipart
+ * uploads ("s3-multipart", named bucket/key). The entry's strings live in je_buf. */
+#define PW_AWS_JOURNAL_ATTRS 16
+typedef struct pw_aws_journal {
+	const char *attrs[PW_AWS_JOURNAL_ATTRS + 1];
+	size_t nattrs;
+	char *address;
+	char *name;
+} pw_aws_journal;
+/* Fills je (connector "aws", kind, name, scope = region, address = the service's endpoint) and
+ * the attrs gc needs to reach the same account and endpoint: the given key/value pairs
+ * (NULL-terminated), `endpoint` when overridden, and the step's profile, role_arn,
+ * sts_endpoint and ca_file when set. */
+void pw__aws_journal_entry(pw_journal_entry *je, pw_aws_journal *j, pw_aws_ctx *c, const char *service,
+                           const char *kind, const char *name, const char *const *attrs);
+void pw__aws_journal_dispose(pw_aws_journal *j);
+
+/* ListTasks (cluster, startedBy: ECS allows no other filter with it; desiredStatus defaults to
+ * RUNNING), then StopTask of each with reason. The stopped ARNs are appended to stopped (may be
+ * NULL). 0 when none is left running. */
+int pw__aws_ecs_stop_started_by(pw_aws_ctx *c, const char *cluster, const char *started_by,
+                                const char *reason, json_t *stopped, pw_error **err);
+/* ListMultipartUploads of bucket with prefix key, then AbortMultipartUpload of each upload of
+ * exactly that key initiated at or after since_ms (unix ms; 0: any). Aborted upload ids are
+ * appended to aborted (may be NULL). 0 when none is left. */
+int pw__aws_s3_abort_uploads(pw_aws_ctx *c, const char *bucket, const char *key, int64_t since_ms,
+                             json_t *aborted, pw_error **err);
 
 /* Parameter helpers: borrowed values of c->params. */
 const char *pw__aws_param_str(const pw_aws_ctx *c, const char *name);

@@ -316,6 +316,12 @@ static int backoff(pw_aws_ctx *c, unsigned attempt, const char *what, pw_error *
 	unsigned long long ms = (unsigned long long)AWS_BACKOFF_BASE_MS << (attempt < 8 ? attempt : 8);
 	unsigned char r = (unsigned char)(rand() & 0xff);
 	ms = ms / 2 + (ms / 2) * r / 255;
+	if (c->cleanup) {
+		/* the exec is cancelled or past its deadline: its sleep would end at once */
+		struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		return 0;
+	}
 	int rc = pw_exec_sleep(c->ex, (int64_t)ms);
 	if (rc < 0)
 		return pw_error_set(err, rc, "%s while retrying %s",
@@ -469,9 +475,9 @@ int pw__aws_call(pw_http_response *out, pw_aws_ctx *c, const pw_aws_req *r, pw_e
 		              ? r->body
 		              : (strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ? "" : NULL);
 		hr.body_len = r->body_len;
-		hr.cancel_fd = c->ex ? pw_exec_cancel_fd(c->ex) : -1;
-		int64_t rem = c->ex ? pw_exec_remaining_ms(c->ex) : -1;
-		hr.total_timeout_ms = rem > 0 ? (long)rem : 0;
+		hr.cancel_fd = c->ex && !c->cleanup ? pw_exec_cancel_fd(c->ex) : -1;
+		int64_t rem = c->ex && !c->cleanup ? pw_exec_remaining_ms(c->ex) : -1;
+		hr.total_timeout_ms = c->cleanup ? PW_AWS_CLEANUP_MS : rem > 0 ? (long)rem : 0;
 		hr.max_retries = 2;
 		pw_http_response resp;
 		pw_error *he = NULL;
@@ -530,8 +536,9 @@ int pw__aws_call(pw_http_response *out, pw_aws_ctx *c, const pw_aws_req *r, pw_e
 			int ecode = PW_EEXTERNAL;
 			if (is_denied(code, resp.status))
 				ecode = PW_EPERM;
-			else if (code && (strstr(code, "NotFound") || strcmp(code, "NoSuchBucket") == 0 ||
-			                  strcmp(code, "NoSuchKey") == 0))
+			else if (code &&
+			         (strstr(code, "NotFound") || strcmp(code, "NoSuchBucket") == 0 ||
+			          strcmp(code, "NoSuchKey") == 0 || strcmp(code, "NoSuchUpload") == 0))
 				ecode = PW_ENOTFOUND;
 			else if (code && (strcmp(code, "ExpiredTokenException") == 0 ||
 			                  strcmp(code, "ExpiredToken") == 0 ||
@@ -589,4 +596,46 @@ int pw__aws_call(pw_http_response *out, pw_aws_ctx *c, const pw_aws_req *r, pw_e
 	pw__buf_dispose(&bpath);
 	pw_free(base);
 	return rc;
+}
+
+void pw__aws_journal_entry(pw_journal_entry *je, pw_aws_journal *j, pw_aws_ctx *c, const char *service,
+                           const char *kind, const char *name, const char *const *attrs)
+{
+	memset(j, 0, sizeof(*j));
+	int custom = 0;
+	j->address = pw__aws_endpoint(c, service, &custom);
+	j->name = pw_strdup(name);
+	for (size_t i = 0; attrs && attrs[i] && attrs[i + 1] && j->nattrs + 2 <= PW_AWS_JOURNAL_ATTRS;
+	     i += 2) {
+		j->attrs[j->nattrs++] = attrs[i];
+		j->attrs[j->nattrs++] = attrs[i + 1];
+	}
+	if (custom && j->address && j->nattrs + 2 <= PW_AWS_JOURNAL_ATTRS) {
+		j->attrs[j->nattrs++] = "endpoint";
+		j->attrs[j->nattrs++] = j->address;
+	}
+	/* what gc needs to sign as the same identity: never a secret, only where to find one */
+	static const char *const cfg_keys[] = {"profile", "role_arn", "sts_endpoint", "ca_file"};
+	for (size_t i = 0; i < sizeof(cfg_keys) / sizeof(cfg_keys[0]); i++) {
+		const char *v = cfg_str(c, cfg_keys[i]);
+		if (v && j->nattrs + 2 <= PW_AWS_JOURNAL_ATTRS) {
+			j->attrs[j->nattrs++] = cfg_keys[i];
+			j->attrs[j->nattrs++] = v;
+		}
+	}
+	j->attrs[j->nattrs] = NULL;
+	*je = (pw_journal_entry)PW_JOURNAL_ENTRY_INIT;
+	je->connector = "aws";
+	je->kind = kind;
+	je->name = j->name ? j->name : "";
+	je->address = j->address ? j->address : "";
+	je->scope = c->region;
+	je->attrs = j->attrs;
+}
+
+void pw__aws_journal_dispose(pw_aws_journal *j)
+{
+	pw_free(j->address);
+	pw_free(j->name);
+	memset(j, 0, sizeof(*j));
 }

@@ -2,6 +2,8 @@
  * the new PRIMARY deployment's rolloutState and explains failures with the service events and
  * stopped tasks; run-task waiting for STOPPED with exit codes; register-task-definition from a
  * workspace file. */
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +167,136 @@ static int deploy_failed(pw_aws_ctx *c, const char *service, const char *what, c
 	}
 	pw__buf_dispose(&d);
 	return PW_EEXTERNAL;
+}
+
+/* ECS allows up to 128 letters, digits, hyphens, underscores and slashes in startedBy. */
+#define STARTED_BY_MAX 128
+
+/* The run-scoped startedBy a waiting run-task tags its tasks with, so that a task of a run that
+ * died can be found again (ListTasks startedBy): "pipewright-<run-id>-<step>", other characters
+ * replaced by '-', and when too long cut with a hash of the whole so that two steps stay apart. */
+static void started_by_value(char *out, size_t cap, const pw_aws_ctx *c)
+{
+	const char *run = c->ex ? pw_exec_run_id(c->ex) : NULL;
+	const char *step = c->ex ? pw_exec_step_name(c->ex) : NULL;
+	if (!step && c->step)
+		step = c->step->name;
+	pw_buf b = PW_BUF_INIT(0);
+	pw__buf_printf(&b, "pipewright-%s-%s", run && *run ? run : (c->plan ? "RUN_ID" : "run"),
+	               step && *step ? step : "step");
+	char *v = b.data ? b.data : "";
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (char *p = v; *p; p++) {
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			*p = '-';
+	}
+	size_t max = cap - 1 < STARTED_BY_MAX ? cap - 1 : STARTED_BY_MAX;
+	if (strlen(v) <= max)
+		snprintf(out, cap, "%s", v);
+	else
+		snprintf(out, cap, "%.*s-%016llx", (int)(max - 17), v, (unsigned long long)h);
+	pw__buf_dispose(&b);
+}
+
+int pw__aws_ecs_stop_started_by(pw_aws_ctx *c, const char *cluster, const char *started_by,
+                                const char *reason, json_t *stopped, pw_error **err)
+{
+	/* every page first: a stopped task leaves the RUNNING list and would shift the pages */
+	json_t *arns = json_array();
+	char *token = NULL;
+	int rc = 0;
+	for (int page = 0; rc == 0 && page < 1000; page++) {
+		json_t *q = json_object(), *ans = NULL;
+		set_str(q, "cluster", cluster);
+		set_str(q, "startedBy", started_by);
+		set_str(q, "nextToken", token);
+		rc = ecs_call(&ans, c, "ListTasks", q, err);
+		json_decref(q);
+		pw_free(token);
+		token = NULL;
+		if (rc == PW_ENOTFOUND) { /* ClusterNotFoundException: its tasks went with it */
+			if (err) {
+				pw_error_free(*err);
+				*err = NULL;
+			}
+			rc = 0;
+			break;
+		}
+		if (rc < 0)
+			break;
+		size_t i;
+		json_t *a;
+		json_array_foreach(json_object_get(ans, "taskArns"), i, a) if (json_is_string(a))
+		    json_array_append(arns, a);
+		const char *next = json_string_value(json_object_get(ans, "nextToken"));
+		token = next && *next ? pw_strdup(next) : NULL;
+		json_decref(ans);
+		if (!token)
+			break;
+	}
+	pw_free(token);
+	size_t i;
+	json_t *a;
+	/* one that cannot be stopped does not keep the others running: the first error is kept */
+	json_array_foreach(arns, i, a)
+	{
+		if (rc < 0 && rc != PW_EEXTERNAL)
+			break; /* denied, no credentials, cancelled: the next would fail the same way */
+		json_t *q = json_object(), *ans = NULL;
+		set_str(q, "cluster", cluster);
+		json_object_set(q, "task", a);
+		set_str(q, "reason", reason);
+		pw_error *e = NULL;
+		int one = ecs_call(&ans, c, "StopTask", q, &e);
+		json_decref(q);
+		json_decref(ans);
+		char target[512];
+		snprintf(target, sizeof(target), "ecs task %s", json_string_value(a));
+		pw_exec_audit(c->ex, "ecs:StopTask", target, one == 0 ? "ok" : "failed",
+		              one == 0 ? reason : (e ? pw_error_message(e) : NULL));
+		if (one == 0 && stopped)
+			json_array_append(stopped, a);
+		if (one < 0 && rc == 0) {
+			rc = one;
+			if (err && !*err) {
+				*err = e;
+				e = NULL;
+			}
+		}
+		pw_error_free(e);
+	}
+	json_decref(arns);
+	return rc;
+}
+
+/* After a waiting run-task ended without its tasks stopping (cancelled, timed out, an error):
+ * stops them, and marks the journal record removed once nothing of it runs. */
+static void stop_after(pw_aws_ctx *c, const char *sb, const pw_journal_entry *je, const char *why)
+{
+	char reason[256];
+	const char *run = c->ex ? pw_exec_run_id(c->ex) : NULL;
+	const char *step = c->ex ? pw_exec_step_name(c->ex) : NULL;
+	snprintf(reason, sizeof(reason), "stopped by pipewright: run %.80s, step %.80s %s", run ? run : "?",
+	         step ? step : "?", why);
+	int was = c->cleanup;
+	c->cleanup = 1; /* the exec may be cancelled: these calls must still go out */
+	json_t *stopped = json_array();
+	pw_error *e = NULL;
+	int rc = pw__aws_ecs_stop_started_by(c, cluster_of(c), sb, reason, stopped, &e);
+	c->cleanup = was;
+	size_t i;
+	json_t *a;
+	json_array_foreach(stopped, i, a)
+	    pw__aws_say(c, "ECS task stopped: %s (%s)", json_string_value(a), why);
+	if (rc == 0)
+		pw__journal_removed(c->ex, je);
+	else
+		pw_exec_log(c->ex, PW_LOG_WARN, "aws",
+		            "could not stop the ECS tasks started by %s (pipewright gc will): %s", sb,
+		            pw_error_message(e));
+	pw_error_free(e);
+	json_decref(stopped);
 }
 
 static int update_service(pw_result **out, pw_aws_ctx *c, pw_error **err)
@@ -351,7 +483,11 @@ static int run_task(pw_result **out, pw_aws_ctx *c, pw_error **err)
 	if (v)
 		json_object_set(q, "count", v);
 	set_str(q, "launchType", pw__aws_param_str(c, "launch_type"));
-	set_str(q, "startedBy", pw__aws_param_str(c, "started_by"));
+	char sb[STARTED_BY_MAX + 1];
+	started_by_value(sb, sizeof(sb), c);
+	const char *user_sb = pw__aws_param_str(c, "started_by");
+	/* with wait, started_by is refused by validation (aws.c): the tag is gc's */
+	set_str(q, "startedBy", user_sb ? user_sb : sb);
 	json_t *subnets = json_object_get(c->params, "subnets");
 	if (subnets) {
 		json_t *vpc = json_object();
@@ -422,6 +558,24 @@ static int run_task(pw_result **out, pw_aws_ctx *c, pw_error **err)
 		json_object_set_new(ov, "containerOverrides", arr);
 		json_object_set_new(q, "overrides", ov);
 	}
+	/* a task the step waits for is the step's: journaled (by its startedBy, the ARN is not
+	 * known before the call) so that gc stops it if the run dies; one that runs on without the
+	 * step (wait: false) is the user's on purpose and is not journaled */
+	pw_journal_entry je = PW_JOURNAL_ENTRY_INIT;
+	pw_aws_journal jb;
+	memset(&jb, 0, sizeof(jb));
+	int journaled = 0;
+	if (wait && !c->plan) {
+		const char *attrs[] = {"cluster", cluster_of(c), NULL};
+		pw__aws_journal_entry(&je, &jb, c, "ecs", "ecs-tasks", sb, attrs);
+		int jrc = pw__journal_created(c->ex, &je, err);
+		if (jrc < 0) {
+			pw__aws_journal_dispose(&jb);
+			json_decref(q);
+			return jrc;
+		}
+		journaled = 1;
+	}
 	json_t *ans = NULL;
 	int rc = ecs_call(&ans, c, "RunTask", q, err);
 	json_decref(q);
@@ -436,6 +590,11 @@ static int run_task(pw_result **out, pw_aws_ctx *c, pw_error **err)
 	if (rc < 0) {
 		pw_exec_audit(c->ex, "ecs:RunTask", target, "failed",
 		              err && *err ? pw_error_message(*err) : NULL);
+		if (journaled && err && *err && pw_error_response(*err))
+			pw__journal_removed(c->ex, &je); /* ECS answered with an error: nothing started */
+		else if (journaled)
+			stop_after(c, sb, &je, "lost the answer to RunTask"); /* it may have started */
+		pw__aws_journal_dispose(&jb);
 		return rc;
 	}
 	json_t *failures = json_object_get(ans, "failures");
@@ -465,6 +624,11 @@ static int run_task(pw_result **out, pw_aws_ctx *c, pw_error **err)
 		}
 		pw__buf_dispose(&m);
 		pw_exec_audit(c->ex, "ecs:RunTask", target, "failed", "no task started");
+		if (journaled && json_array_size(tasks) > 0)
+			stop_after(c, sb, &je, "failed: not every task started"); /* the ones that did */
+		else if (journaled)
+			pw__journal_removed(c->ex, &je);
+		pw__aws_journal_dispose(&jb);
 		json_decref(ans);
 		return rc;
 	}
@@ -552,6 +716,16 @@ static int run_task(pw_result **out, pw_aws_ctx *c, pw_error **err)
 	}
 	json_decref(ans);
 	json_decref(arns);
+	if (journaled && rc == 0) {
+		pw__journal_removed(c->ex, &je); /* every task stopped */
+	} else if (journaled) {
+		int code = err && *err ? pw_error_code(*err) : rc;
+		stop_after(c, sb, &je,
+		           code == PW_ECANCELLED ? "was cancelled"
+		           : code == PW_ETIMEOUT ? "timed out waiting for the task"
+		                                 : "failed waiting for the task");
+	}
+	pw__aws_journal_dispose(&jb);
 	if (rc == 0) {
 		*out = exit_code == 0 ? pw_result_success(NULL)
 		                      : pw_result_failure(exit_code, reasons.len ? pw__buf_cstr(&reasons)
@@ -748,7 +922,8 @@ static const pw_aws_param run_params[] = {
     {"subnets", 'l', 0, "awsvpc subnets"},
     {"security_groups", 'l', 0, "awsvpc security groups"},
     {"assign_public_ip", 'b', 0, "awsvpc public IP"},
-    {"started_by", 's', 0, "a tag for the task"},
+    {"started_by", 's', 0,
+     "a tag for the task, with wait: false only (a waiting step tags it pipewright-<run-id>-<step>)"},
     {"container", 's', 0, "the container whose command to override"},
     {"command", 'l', 0, "the command override for `container`"},
     {"environment", 'o', 0, "environment variables for `container` (added to the task definition's)"},
@@ -766,8 +941,8 @@ const pw_aws_action pw__aws_ecs_actions[] = {
     {"ecs", "update-service", update_params, update_service,
      "ecs:UpdateService, ecs:DescribeServices, ecs:ListTasks, ecs:DescribeTasks",
      "deploy a task definition to a service and wait for the rollout"},
-    {"ecs", "run-task", run_params, run_task, "ecs:RunTask, ecs:DescribeTasks, iam:PassRole",
-     "run a task to completion"},
+    {"ecs", "run-task", run_params, run_task,
+     "ecs:RunTask, ecs:DescribeTasks, ecs:StopTask, ecs:ListTasks, iam:PassRole", "run a task to completion"},
     {"ecs", "register-task-definition", register_params, register_task_definition,
      "ecs:RegisterTaskDefinition, iam:PassRole", "register a task definition from a workspace file"},
     {NULL, NULL, NULL, NULL, NULL, NULL}};

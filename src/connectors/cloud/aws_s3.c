@@ -12,6 +12,7 @@
 
 #include "auth/sigv4.h"
 #include "connectors/cloud/aws.h"
+#include "core/clock.h"
 
 #define MIN_PART ((long long)5 * 1024 * 1024)
 #define MAX_PART ((long long)512 * 1024 * 1024)
@@ -100,10 +101,175 @@ static int put_object(pw_aws_ctx *c, const char *bucket, const char *key, const 
 	return rc;
 }
 
+/* AbortMultipartUpload; an upload already gone counts as aborted. */
+static int abort_upload(pw_aws_ctx *c, const char *bucket, const char *path, const char *upload_id,
+                        pw_error **err)
+{
+	char *eid = pw__http_escape(upload_id);
+	pw_buf q = PW_BUF_INIT(0);
+	pw__buf_printf(&q, "uploadId=%s", eid ? eid : "");
+	pw_aws_req ar = {.service = "s3",
+	                 .operation = "AbortMultipartUpload",
+	                 .iam_action = "s3:AbortMultipartUpload",
+	                 .method = "DELETE",
+	                 .path = path,
+	                 .query = pw__buf_cstr(&q),
+	                 .s3 = 1,
+	                 .bucket = bucket};
+	pw_http_response resp;
+	pw_error *e = NULL;
+	int rc = pw__aws_call(&resp, c, &ar, &e);
+	pw__http_response_dispose(&resp);
+	if (rc == PW_ENOTFOUND) /* NoSuchUpload: completed or aborted meanwhile */
+		rc = 0;
+	else if (rc < 0 && err && !*err) {
+		*err = e;
+		e = NULL;
+	}
+	pw_error_free(e);
+	pw__buf_dispose(&q);
+	pw_free(eid);
+	return rc;
+}
+
+/* The text of each <tag>...</tag> element of xml, in order (a new array of strings). */
+static json_t *xml_elements(const char *xml, const char *tag)
+{
+	json_t *out = json_array();
+	char open[64], close[64];
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	const char *p = xml;
+	while (p && (p = strstr(p, open)) != NULL) {
+		const char *z = strstr(p, close);
+		if (!z)
+			break;
+		json_array_append_new(out, json_stringn(p, (size_t)(z - p) + strlen(close)));
+		p = z + strlen(close);
+	}
+	return out;
+}
+
+int pw__aws_s3_abort_uploads(pw_aws_ctx *c, const char *bucket, const char *key, int64_t since_ms,
+                             json_t *aborted, pw_error **err)
+{
+	/* every page first, then the aborts: the listing's markers stay valid */
+	json_t *ids = json_array();
+	char *key_marker = NULL, *id_marker = NULL;
+	char *ek = pw__http_escape(key);
+	int rc = 0;
+	for (int page = 0; rc == 0 && page < 1000; page++) {
+		pw_buf q = PW_BUF_INIT(0);
+		if (key_marker) {
+			char *m = pw__http_escape(key_marker);
+			pw__buf_printf(&q, "key-marker=%s&", m ? m : "");
+			pw_free(m);
+		}
+		pw__buf_printf(&q, "prefix=%s", ek ? ek : "");
+		if (id_marker) {
+			char *m = pw__http_escape(id_marker);
+			pw__buf_printf(&q, "&upload-id-marker=%s", m ? m : "");
+			pw_free(m);
+		}
+		pw__buf_puts(&q, "&uploads=");
+		pw_aws_req r = {.service = "s3",
+		                .operation = "ListMultipartUploads",
+		                .iam_action = "s3:ListBucketMultipartUploads",
+		                .method = "GET",
+		                .path = "/",
+		                .query = pw__buf_cstr(&q),
+		                .s3 = 1,
+		                .bucket = bucket};
+		pw_http_response resp;
+		rc = pw__aws_call(&resp, c, &r, err);
+		pw__buf_dispose(&q);
+		pw_free(key_marker);
+		pw_free(id_marker);
+		key_marker = id_marker = NULL;
+		if (rc < 0) {
+			pw__http_response_dispose(&resp);
+			if (rc == PW_ENOTFOUND) { /* NoSuchBucket: nothing of it is left */
+				if (err) {
+					pw_error_free(*err);
+					*err = NULL;
+				}
+				rc = 0;
+			}
+			break;
+		}
+		json_t *ups = xml_elements(resp.body, "Upload");
+		size_t i;
+		json_t *u;
+		json_array_foreach(ups, i, u)
+		{
+			char *k = pw__aws_xml_get(json_string_value(u), "Key");
+			char *id = pw__aws_xml_get(json_string_value(u), "UploadId");
+			char *at = pw__aws_xml_get(json_string_value(u), "Initiated");
+			time_t t = pw__aws_parse_time(at);
+			/* exactly this key (the prefix matches longer ones too), and not older than the
+			 * journal record: an upload of the same key by an earlier run is not this one's */
+			if (k && id && !strcmp(k, key) && (since_ms <= 0 || (int64_t)t * 1000 >= since_ms))
+				json_array_append_new(ids, json_string(id));
+			pw_free(k);
+			pw_free(id);
+			pw_free(at);
+		}
+		json_decref(ups);
+		char *trunc = pw__aws_xml_get(resp.body, "IsTruncated");
+		if (trunc && !strcmp(trunc, "true")) {
+			key_marker = pw__aws_xml_get(resp.body, "NextKeyMarker");
+			id_marker = pw__aws_xml_get(resp.body, "NextUploadIdMarker");
+		}
+		pw_free(trunc);
+		pw__http_response_dispose(&resp);
+		if (!key_marker)
+			break;
+	}
+	pw_free(key_marker);
+	pw_free(id_marker);
+	pw_free(ek);
+	char *path = object_path(key);
+	size_t i;
+	json_t *id;
+	json_array_foreach(ids, i, id)
+	{
+		if (rc < 0)
+			break;
+		rc = abort_upload(c, bucket, path, json_string_value(id), err);
+		char target[1200];
+		snprintf(target, sizeof(target), "s3://%s/%s upload %s", bucket, key, json_string_value(id));
+		pw_exec_audit(c->ex, "s3:AbortMultipartUpload", target, rc == 0 ? "ok" : "failed",
+		              rc < 0 && err && *err ? pw_error_message(*err) : NULL);
+		if (rc == 0 && aborted)
+			json_array_append(aborted, id);
+	}
+	pw_free(path);
+	json_decref(ids);
+	return rc;
+}
+
 static int multipart(pw_aws_ctx *c, const char *bucket, const char *key, const char *file, long long size,
                      const char *ctype, long long part, pw_error **err)
 {
 	char *path = object_path(key);
+	/* journaled before the upload exists: parts are billed until it is completed or aborted */
+	pw_journal_entry je = PW_JOURNAL_ENTRY_INIT;
+	pw_aws_journal jb;
+	memset(&jb, 0, sizeof(jb));
+	pw_buf jname = PW_BUF_INIT(0);
+	pw__buf_printf(&jname, "%s/%s", bucket, key);
+	if (!c->plan) {
+		const char *attrs[] = {"bucket", bucket, "key", key, NULL};
+		pw__aws_journal_entry(&je, &jb, c, "s3", "s3-multipart", pw__buf_cstr(&jname), attrs);
+		int jrc = pw__journal_created(c->ex, &je, err);
+		if (jrc < 0) {
+			pw__aws_journal_dispose(&jb);
+			pw__buf_dispose(&jname);
+			pw_free(path);
+			return jrc;
+		}
+	}
+	pw__buf_dispose(&jname);
 	pw_aws_req r = {.service = "s3",
 	                .operation = "CreateMultipartUpload",
 	                .iam_action = "s3:PutObject",
@@ -114,10 +280,23 @@ static int multipart(pw_aws_ctx *c, const char *bucket, const char *key, const c
 	                .s3 = 1,
 	                .bucket = bucket};
 	pw_http_response resp;
+	int64_t started_ms = pw__unix_ms();
 	int rc = pw__aws_call(&resp, c, &r, err);
 	char *upload_id = rc == 0 && !c->plan ? pw__aws_xml_get(resp.body, "UploadId") : NULL;
 	pw__http_response_dispose(&resp);
 	if (rc < 0) {
+		if (err && *err && pw_error_response(*err)) {
+			pw__journal_removed(c->ex, &je); /* S3 answered with an error: no upload */
+		} else if (!c->plan) {
+			/* no answer (cancelled, timed out): the upload may exist */
+			int was = c->cleanup;
+			c->cleanup = 1;
+			if (pw__aws_s3_abort_uploads(c, bucket, key, started_ms - PW_AWS_CLOCK_SKEW_MS, NULL,
+			                             NULL) == 0)
+				pw__journal_removed(c->ex, &je);
+			c->cleanup = was;
+		}
+		pw__aws_journal_dispose(&jb);
 		pw_free(path);
 		return rc;
 	}
@@ -130,6 +309,8 @@ static int multipart(pw_aws_ctx *c, const char *bucket, const char *key, const c
 		return 0;
 	}
 	if (!upload_id) {
+		pw__journal_removed(c->ex, &je);
+		pw__aws_journal_dispose(&jb);
 		pw_free(path);
 		return pw_error_set(err, PW_EEXTERNAL,
 		                    "S3 CreateMultipartUpload answered without an UploadId");
@@ -196,20 +377,26 @@ static int multipart(pw_aws_ctx *c, const char *bucket, const char *key, const c
 		}
 		pw__http_response_dispose(&resp);
 	}
-	if (rc < 0) {
-		/* leave no half upload behind (they are billed until aborted) */
-		pw_aws_req ar = {.service = "s3",
-		                 .operation = "AbortMultipartUpload",
-		                 .iam_action = "s3:AbortMultipartUpload",
-		                 .method = "DELETE",
-		                 .path = path,
-		                 .query = pw__buf_cstr(&q),
-		                 .s3 = 1,
-		                 .bucket = bucket};
-		if (pw__aws_call(&resp, c, &ar, NULL) == 0)
+	if (rc == 0) {
+		pw__journal_removed(c->ex, &je);
+	} else {
+		/* leave no half upload behind (they are billed until aborted), also when the step was
+		 * cancelled or timed out: the abort goes out regardless */
+		int was = c->cleanup;
+		c->cleanup = 1;
+		pw_error *ae = NULL;
+		if (abort_upload(c, bucket, path, upload_id, &ae) == 0) {
 			pw_exec_log(c->ex, PW_LOG_INFO, "aws", "aborted the multipart upload of %s", key);
-		pw__http_response_dispose(&resp);
+			pw__journal_removed(c->ex, &je);
+		} else {
+			pw_exec_log(c->ex, PW_LOG_WARN, "aws",
+			            "could not abort the multipart upload of %s (pipewright gc will): %s",
+			            key, ae ? pw_error_message(ae) : "?");
+		}
+		pw_error_free(ae);
+		c->cleanup = was;
 	}
+	pw__aws_journal_dispose(&jb);
 	pw__buf_dispose(&body);
 	pw__buf_dispose(&done);
 	pw__buf_dispose(&q);
@@ -336,7 +523,8 @@ static const pw_aws_param upload_params[] = {
     {"part_size", 'i', 0, "bytes per part, 5 MiB to 512 MiB (default 8 MiB)"},
     {NULL, 0, 0, NULL}};
 
-const pw_aws_action pw__aws_s3_actions[] = {{"s3", "upload", upload_params, upload,
-                                             "s3:PutObject (+ s3:AbortMultipartUpload for multipart)",
-                                             "upload workspace files"},
-                                            {NULL, NULL, NULL, NULL, NULL, NULL}};
+const pw_aws_action pw__aws_s3_actions[] = {
+    {"s3", "upload", upload_params, upload,
+     "s3:PutObject (+ s3:AbortMultipartUpload, s3:ListBucketMultipartUploads for multipart)",
+     "upload workspace files"},
+    {NULL, NULL, NULL, NULL, NULL, NULL}};
