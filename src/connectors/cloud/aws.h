@@ -113,7 +113,8 @@ void pw__aws_cache_dispose(pw_aws_impl *im);
 
 /* The text between <tag> and </tag> in xml, unescaped; caller frees; NULL when absent. */
 char *pw__aws_xml_get(const char *xml, const char *tag);
-/* Parses an ISO 8601 UTC time (2026-11-28T16:00:00Z, fraction allowed) or epoch seconds. */
+/* Parses an ISO 8601 UTC time (2026-11-28T16:00:00Z, fraction allowed) or epoch seconds;
+ * 0 for text that is neither, and for a number beyond +-1e12 s, NaN or an infinity. */
 time_t pw__aws_parse_time(const char *s);
 
 /* Answer parsing, pure (no I/O): fuzzed by fuzz/fuzz_aws_answers.c. */

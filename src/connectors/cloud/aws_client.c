@@ -205,7 +205,10 @@ time_t pw__aws_parse_time(const char *s)
 	}
 	char *end = NULL;
 	double d = strtod(s, &end);
-	return end && end != s ? (time_t)d : 0;
+	/* NaN, infinities and numbers beyond time_t are no time (converting them is undefined) */
+	if (!end || end == s || !(d > -1e12 && d < 1e12))
+		return 0;
+	return (time_t)d;
 }
 
 void pw__aws_parse_error(char **code, char **msg, const pw_http_response *r)
