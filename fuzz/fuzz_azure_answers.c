@@ -1,10 +1,12 @@
 /* Fuzz target: the Azure connector's reading of Azure Resource Manager answers (laid out as in
  * fuzz_http.h): error bodies with the "perform action 'X' over scope 'Y'" extraction,
  * Retry-After, Azure-AsyncOperation and provisioningState polls, container group instance
- * views and exit codes. Properties: no crash or leak; every error is set, coded as returned and
- * NUL-terminated; extracted names fit their buffers and hold no quote; a final state is one of
- * Succeeded, Failed, Canceled; a Retry-After wait is within 0..600 s; an exit code in 0..255,
- * non-zero when a terminated container exited non-zero. */
+ * views and exit codes, and the follow-up URLs that the token may be sent to. Properties: no
+ * crash or leak; every error is set, coded as returned and NUL-terminated; extracted names fit
+ * their buffers and hold no quote; a final state is one of Succeeded, Failed, Canceled; a
+ * Retry-After wait is within 0..600 s; an exit code in 0..255, non-zero when a terminated
+ * container exited non-zero; a follow-up URL is used only on the endpoint's origin, and
+ * refusing one never quotes its query. */
 #include "connectors/cloud/azure.h"
 #include "connectors/cloud/cloud.h"
 #include "fuzz_http.h"
@@ -66,6 +68,47 @@ static void lro(const json_t *doc)
 	}
 }
 
+#define PLANTED "sig=PLANTEDxSIGNATUREx0123456789"
+
+/* A follow-up URL (Azure-AsyncOperation, Location) is sent to only on the endpoint's origin;
+ * refusing it names the foreign origin, never the URL's path or query (a signature). */
+static void follow_up(const char *url)
+{
+	if (!url)
+		return;
+	pw_buf raw = PW_BUF_INIT(0);
+	pw_error *re = NULL;
+	static char origin[] = "https://management.azure.com", prefix[] = "";
+	pw_cloud_api api;
+	memset(&api, 0, sizeof(api));
+	api.origin = origin;
+	api.prefix = prefix;
+	api.service = "azure";
+	(void)pw__cloud_target(&raw, &api, url, &re);
+	pw_error_free(re);
+	pw__buf_dispose(&raw);
+	size_t n = strlen(url);
+	char *signed_url = malloc(n + sizeof("?" PLANTED));
+	FUZZ_ASSERT(signed_url != NULL);
+	memcpy(signed_url, url, n);
+	memcpy(signed_url + n, "?" PLANTED, sizeof("?" PLANTED));
+	pw_buf t = PW_BUF_INIT(0);
+	pw_error *e = NULL;
+	int rc = pw__cloud_target(&t, &api, signed_url, &e);
+	int absolute = strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0;
+	if (rc == 0) {
+		FUZZ_ASSERT(e == NULL);
+		FUZZ_ASSERT(!absolute || (strncmp(url, origin, sizeof(origin) - 1) == 0 &&
+		                          (t.len == 0 || t.data[0] == '/' || t.data[0] == '?')));
+	} else {
+		FUZZ_ASSERT(absolute && e != NULL && pw_error_code(e) == rc);
+		FUZZ_ASSERT(!strstr(pw_error_message(e), PLANTED) || strstr(url, PLANTED));
+	}
+	pw_error_free(e);
+	pw__buf_dispose(&t);
+	free(signed_url);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	pw_http_response r;
@@ -79,6 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(rc < 0 && e != NULL && pw_error_code(e) == rc);
 	FUZZ_ASSERT(fuzz_text_ok(pw_error_message(e), 64 * 1024 + r.body_len));
 	pw_error_free(e);
+	follow_up(pw__http_header_get(&r, "azure-asyncoperation"));
+	follow_up(pw__http_header_get(&r, "location"));
 	quoted(r.body);
 	quoted(pw__json_get_string(doc, "error.message"));
 	group(doc);
