@@ -3,12 +3,12 @@
 # committed seed corpus. New interesting inputs go to BUILD/fuzz-corpus/<target> (not to the
 # source tree); a crash or broken property is saved under BUILD/fuzz-artifacts/<target>/ and
 # fails the run — fix the code and keep the input in fuzz/regressions/<target>/.
-# Usage: fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]
+# Usage: fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]   (FUZZ_TARGETS="a b" runs only those)
 set -eu
 cd "$(dirname "$0")/.."
 build=${1:?usage: fuzz/run.sh BUILD_DIR [SECONDS]}
 seconds=${2:-30}
-targets="load mask shell_outputs suggest sigv4 docker_frames docker_json k8s_validators kubeconfig gcp_answers"
+targets="${FUZZ_TARGETS:-load mask shell_outputs suggest sigv4 docker_frames docker_json k8s_validators kubeconfig aws_answers azure_answers gcp_answers github_answers gitlab_answers}"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 failed=""

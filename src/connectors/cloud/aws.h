@@ -122,8 +122,40 @@ void pw__aws_cache_dispose(pw_aws_impl *im);
 
 /* The text between <tag> and </tag> in xml, unescaped; caller frees; NULL when absent. */
 char *pw__aws_xml_get(const char *xml, const char *tag);
-/* Parses an ISO 8601 UTC time (2026-11-28T16:00:00Z, fraction allowed) or epoch seconds. */
+/* Parses an ISO 8601 UTC time (2026-11-28T16:00:00Z, fraction allowed) or epoch seconds;
+ * 0 for text that is neither, and for a number beyond +-1e12 s, NaN or an infinity. */
 time_t pw__aws_parse_time(const char *s);
+
+/* Answer parsing, pure (no I/O): fuzzed by fuzz/fuzz_aws_answers.c. */
+
+/* The service's error code and message from a JSON (__type/code, message/Message), an
+ * x-amzn-errortype header or an XML (<Code>, <Message>) error answer; the code without its
+ * namespace ("com.amazonaws.ecs#") or URL suffix (":http://..."). Each NULL when absent; caller
+ * frees both. */
+void pw__aws_parse_error(char **code, char **msg, const pw_http_response *r);
+/* The message of an S3 <Error> answer given with status 200 (CompleteMultipartUpload): a new
+ * string (the <Message>, else the body), or NULL when body is no error. Caller frees. */
+char *pw__aws_s3_error_message(const char *body);
+/* Appends, one "  event: ..." line each, at most 10 of the ECS service's events (newest first,
+ * as DescribeServices lists them) whose ids are not in the array `before`. */
+void pw__aws_ecs_new_events(pw_buf *b, const json_t *svc, const json_t *before);
+/* Appends one line per task of a DescribeTasks answer: "  stopped task ID: reason; container X
+ * exit N (why)". */
+void pw__aws_ecs_stopped_reasons(pw_buf *b, const json_t *answer);
+/* Reads a DescribeTasks answer of run-task's wait: 0 while a task is not STOPPED; else 1 with
+ * one line per task and container in *lines (newline-terminated), the tasks' stoppedReasons
+ * joined by "; " in *reasons, and *exit_code the first non-zero container exit (1 for one
+ * outside 0..255 or without an exit code), 0 when all exited 0. */
+int pw__aws_ecs_tasks_stopped(pw_buf *lines, pw_buf *reasons, int *exit_code, const json_t *answer);
+/* The state of a Lambda function configuration's last update. */
+typedef enum pw_aws_update_state {
+	PW_AWS_UPDATE_PENDING = 0,
+	PW_AWS_UPDATE_SUCCESSFUL,
+	PW_AWS_UPDATE_FAILED
+} pw_aws_update_state;
+/* LastUpdateStatus of a GetFunctionConfiguration answer; for Failed, the reason and its code
+ * ("(no reason given)" when none) are appended to *reason. */
+pw_aws_update_state pw__aws_lambda_update_state(pw_buf *reason, const json_t *conf);
 
 /* Actions. Each validates its parameters (pw__aws_validate), and runs or plans. */
 typedef int (*pw_aws_action_fn)(pw_result **out, pw_aws_ctx *c, pw_error **err);

@@ -205,11 +205,13 @@ time_t pw__aws_parse_time(const char *s)
 	}
 	char *end = NULL;
 	double d = strtod(s, &end);
-	return end && end != s ? (time_t)d : 0;
+	/* NaN, infinities and numbers beyond time_t are no time (converting them is undefined) */
+	if (!end || end == s || !(d > -1e12 && d < 1e12))
+		return 0;
+	return (time_t)d;
 }
 
-/* The service's error code and message from a JSON, header or XML error answer. */
-static void parse_error(const pw_http_response *r, char **code, char **msg)
+void pw__aws_parse_error(char **code, char **msg, const pw_http_response *r)
 {
 	*code = NULL;
 	*msg = NULL;
@@ -508,7 +510,7 @@ int pw__aws_call(pw_http_response *out, pw_aws_ctx *c, const pw_aws_req *r, pw_e
 			break;
 		}
 		char *code = NULL, *msg = NULL;
-		parse_error(&resp, &code, &msg);
+		pw__aws_parse_error(&code, &msg, &resp);
 		int retry = 0;
 		if (is_expired(code) && !refreshed && !r->use_creds && !r->unsigned_ &&
 		    c->creds.refreshable) {

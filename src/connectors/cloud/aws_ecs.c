@@ -80,12 +80,24 @@ static int seen_event(const json_t *ids, const char *id)
 {
 	size_t i;
 	json_t *x;
-	json_array_foreach(ids, i, x) if (id && strcmp(json_string_value(x), id) == 0) return 1;
+	if (!id)
+		return 0;
+	json_array_foreach(ids, i, x)
+	{
+		const char *v = json_string_value(x);
+		if (v && strcmp(v, id) == 0)
+			return 1;
+	}
 	return 0;
 }
 
-/* New service events (newest first, as ECS lists them) not in `before`, one per line. */
-static void new_events(pw_buf *b, const json_t *svc, const json_t *before)
+static const char *str_or(const json_t *o, const char *key, const char *fallback)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : fallback;
+}
+
+void pw__aws_ecs_new_events(pw_buf *b, const json_t *svc, const json_t *before)
 {
 	size_t i, n = 0;
 	json_t *ev;
@@ -94,9 +106,75 @@ static void new_events(pw_buf *b, const json_t *svc, const json_t *before)
 		const char *id = json_string_value(json_object_get(ev, "id"));
 		if (seen_event(before, id) || n >= MAX_EVENTS)
 			continue;
-		pw__buf_printf(b, "  event: %s\n", json_string_value(json_object_get(ev, "message")));
+		pw__buf_printf(b, "  event: %s\n", str_or(ev, "message", "(no message)"));
 		n++;
 	}
+}
+
+void pw__aws_ecs_stopped_reasons(pw_buf *b, const json_t *answer)
+{
+	size_t i, j;
+	json_t *t, *ct;
+	json_array_foreach(json_object_get(answer, "tasks"), i, t)
+	{
+		const char *arn = json_string_value(json_object_get(t, "taskArn"));
+		const char *id = arn && strrchr(arn, '/') ? strrchr(arn, '/') + 1 : arn;
+		pw__buf_printf(b, "  stopped task %s: %s", id ? id : "?",
+		               str_or(t, "stoppedReason", "(no reason given)"));
+		json_array_foreach(json_object_get(t, "containers"), j, ct)
+		{
+			json_t *ec = json_object_get(ct, "exitCode");
+			const char *why = json_string_value(json_object_get(ct, "reason"));
+			pw__buf_printf(b, "; container %s", str_or(ct, "name", "?"));
+			if (json_is_integer(ec))
+				pw__buf_printf(b, " exit %lld", (long long)json_integer_value(ec));
+			if (why)
+				pw__buf_printf(b, " (%s)", why);
+		}
+		pw__buf_putc(b, '\n');
+	}
+}
+
+int pw__aws_ecs_tasks_stopped(pw_buf *lines, pw_buf *reasons, int *exit_code, const json_t *answer)
+{
+	size_t i;
+	json_t *t;
+	*exit_code = 0;
+	json_array_foreach(json_object_get(answer, "tasks"), i, t)
+	{
+		const char *ls = json_string_value(json_object_get(t, "lastStatus"));
+		if (!ls || strcmp(ls, "STOPPED") != 0)
+			return 0;
+	}
+	json_array_foreach(json_object_get(answer, "tasks"), i, t)
+	{
+		const char *sr = json_string_value(json_object_get(t, "stoppedReason"));
+		pw__buf_printf(lines, "ECS task %s STOPPED (%s): %s\n", str_or(t, "taskArn", "?"),
+		               str_or(t, "stopCode", "no stop code"), sr ? sr : "no reason given");
+		if (sr)
+			pw__buf_printf(reasons, "%s%s", reasons->len ? "; " : "", sr);
+		size_t j;
+		json_t *ct;
+		json_array_foreach(json_object_get(t, "containers"), j, ct)
+		{
+			const char *name = str_or(ct, "name", "?");
+			json_t *ec = json_object_get(ct, "exitCode");
+			const char *why = json_string_value(json_object_get(ct, "reason"));
+			if (json_is_integer(ec)) {
+				long long x = json_integer_value(ec);
+				pw__buf_printf(lines, "  container %s: exit %lld%s%s\n", name, x,
+				               why ? " - " : "", why ? why : "");
+				if (x != 0 && *exit_code == 0)
+					*exit_code = (int)(x > 255 || x < 0 ? 1 : x);
+			} else {
+				pw__buf_printf(lines, "  container %s: no exit code%s%s\n", name,
+				               why ? " - " : "", why ? why : "");
+				if (*exit_code == 0)
+					*exit_code = 1;
+			}
+		}
+	}
+	return 1;
 }
 
 /* Reasons of recently stopped tasks of the service: "task ID: reason; container X exit N". */
@@ -124,28 +202,7 @@ static void stopped_tasks(pw_buf *b, pw_aws_ctx *c, const char *service)
 	json_decref(q);
 	json_decref(ans);
 	pw_error_free(e);
-	size_t i, j;
-	json_t *t, *ct;
-	json_array_foreach(json_object_get(d, "tasks"), i, t)
-	{
-		const char *arn = json_string_value(json_object_get(t, "taskArn"));
-		const char *id = arn && strrchr(arn, '/') ? strrchr(arn, '/') + 1 : arn;
-		pw__buf_printf(b, "  stopped task %s: %s", id ? id : "?",
-		               json_string_value(json_object_get(t, "stoppedReason"))
-		                   ? json_string_value(json_object_get(t, "stoppedReason"))
-		                   : "(no reason given)");
-		json_array_foreach(json_object_get(t, "containers"), j, ct)
-		{
-			json_t *ec = json_object_get(ct, "exitCode");
-			const char *why = json_string_value(json_object_get(ct, "reason"));
-			pw__buf_printf(b, "; container %s", json_string_value(json_object_get(ct, "name")));
-			if (json_is_integer(ec))
-				pw__buf_printf(b, " exit %lld", (long long)json_integer_value(ec));
-			if (why)
-				pw__buf_printf(b, " (%s)", why);
-		}
-		pw__buf_putc(b, '\n');
-	}
+	pw__aws_ecs_stopped_reasons(b, d);
 	json_decref(d);
 }
 
@@ -153,7 +210,7 @@ static int deploy_failed(pw_aws_ctx *c, const char *service, const char *what, c
                          const json_t *before, pw_error **err)
 {
 	pw_buf d = PW_BUF_INIT(0);
-	new_events(&d, svc, before);
+	pw__aws_ecs_new_events(&d, svc, before);
 	stopped_tasks(&d, c, service);
 	if (c->ex && d.len)
 		pw_exec_output(c->ex, PW_STREAM_STDERR, d.data, d.len);
@@ -400,7 +457,7 @@ static int update_service(pw_result **out, pw_aws_ctx *c, pw_error **err)
 		if (!s) {
 			json_t *f = json_array_get(json_object_get(ans, "failures"), 0);
 			rc = pw_error_set(err, PW_ENOTFOUND, "ECS DescribeServices: service %s is %s", target,
-			                  f ? json_string_value(json_object_get(f, "reason")) : "missing");
+			                  str_or(f, "reason", "missing"));
 			break;
 		}
 		json_t *mine = NULL;
@@ -669,48 +726,16 @@ static int run_task(pw_result **out, pw_aws_ctx *c, pw_error **err)
 			                      : "no reason");
 			break;
 		}
-		int all = 1;
-		json_array_foreach(json_object_get(ans, "tasks"), i, t)
-		{
-			const char *ls = json_string_value(json_object_get(t, "lastStatus"));
-			if (!ls || strcmp(ls, "STOPPED") != 0)
-				all = 0;
+		pw_buf lines = PW_BUF_INIT(0);
+		int all = pw__aws_ecs_tasks_stopped(&lines, &reasons, &exit_code, ans);
+		for (const char *l = pw__buf_cstr(&lines); *l;) {
+			size_t n = strcspn(l, "\n");
+			pw__aws_say(c, "%.*s", (int)n, l);
+			l += n + (l[n] ? 1 : 0);
 		}
-		if (all) {
-			json_array_foreach(json_object_get(ans, "tasks"), i, t)
-			{
-				const char *arn = json_string_value(json_object_get(t, "taskArn"));
-				const char *sc = json_string_value(json_object_get(t, "stopCode"));
-				const char *sr = json_string_value(json_object_get(t, "stoppedReason"));
-				pw__aws_say(c, "ECS task %s STOPPED (%s): %s", arn ? arn : "?",
-				            sc ? sc : "no stop code", sr ? sr : "no reason given");
-				if (sr)
-					pw__buf_printf(&reasons, "%s%s", reasons.len ? "; " : "", sr);
-				size_t j;
-				json_t *ct;
-				json_array_foreach(json_object_get(t, "containers"), j, ct)
-				{
-					const char *name = json_string_value(json_object_get(ct, "name"));
-					json_t *ec = json_object_get(ct, "exitCode");
-					const char *why = json_string_value(json_object_get(ct, "reason"));
-					if (json_is_integer(ec)) {
-						long long x = json_integer_value(ec);
-						pw__aws_say(c, "  container %s: exit %lld%s%s",
-						            name ? name : "?", x, why ? " - " : "",
-						            why ? why : "");
-						if (x != 0 && exit_code == 0)
-							exit_code = (int)(x > 255 || x < 0 ? 1 : x);
-					} else {
-						pw__aws_say(c, "  container %s: no exit code%s%s",
-						            name ? name : "?", why ? " - " : "",
-						            why ? why : "");
-						if (exit_code == 0)
-							exit_code = 1;
-					}
-				}
-			}
+		pw__buf_dispose(&lines);
+		if (all)
 			break;
-		}
 		json_decref(ans);
 		ans = NULL;
 	}

@@ -175,6 +175,19 @@ static int lambda_call(json_t **out, pw_aws_ctx *c, const char *method, const ch
 	return rc;
 }
 
+pw_aws_update_state pw__aws_lambda_update_state(pw_buf *reason, const json_t *conf)
+{
+	const char *st = pw__json_get_string(conf, "LastUpdateStatus");
+	if (st && strcmp(st, "Successful") == 0)
+		return PW_AWS_UPDATE_SUCCESSFUL;
+	if (!st || strcmp(st, "Failed") != 0)
+		return PW_AWS_UPDATE_PENDING;
+	const char *why = pw__json_get_string(conf, "LastUpdateStatusReason");
+	const char *code = pw__json_get_string(conf, "LastUpdateStatusReasonCode");
+	pw__buf_printf(reason, "%s%s%s", why ? why : "(no reason given)", code ? " " : "", code ? code : "");
+	return PW_AWS_UPDATE_FAILED;
+}
+
 /* Polls GetFunctionConfiguration (cpath: path and optional ?Qualifier=) until LastUpdateStatus
  * is Successful (*done set) or Failed (an error with Lambda's reason). */
 static int wait_updated(pw_aws_ctx *c, const char *fn, const char *cpath_text, const char *audit_action,
@@ -209,21 +222,22 @@ static int wait_updated(pw_aws_ctx *c, const char *fn, const char *cpath_text, c
 		pw__http_response_dispose(&resp);
 		if (rc < 0)
 			break;
-		const char *st = pw__json_get_string(ans, "LastUpdateStatus");
-		if (st && strcmp(st, "Failed") == 0) {
+		pw_buf reason = PW_BUF_INIT(0);
+		pw_aws_update_state st = pw__aws_lambda_update_state(&reason, ans);
+		if (st == PW_AWS_UPDATE_FAILED) {
 			const char *why = pw__json_get_string(ans, "LastUpdateStatusReason");
-			const char *code = pw__json_get_string(ans, "LastUpdateStatusReasonCode");
-			rc = pw_error_set(err, PW_EEXTERNAL, "Lambda %s: the update failed: %s%s%s", fn,
-			                  why ? why : "(no reason given)", code ? " " : "", code ? code : "");
+			rc = pw_error_set(err, PW_EEXTERNAL, "Lambda %s: the update failed: %s", fn,
+			                  pw__buf_cstr(&reason));
 			if (err && *err)
 				pw_error_set_hint(
 				    *err,
 				    "Lambda's reason above; for an image, check that the function's role "
 				    "may pull it (ecr:BatchGetImage) and the architecture matches");
 			pw_exec_audit(c->ex, audit_action, target, "failed", why);
-		} else if (st && strcmp(st, "Successful") == 0) {
+		} else if (st == PW_AWS_UPDATE_SUCCESSFUL) {
 			*done = 1;
 		}
+		pw__buf_dispose(&reason);
 		json_decref(ans);
 		ans = NULL;
 	}

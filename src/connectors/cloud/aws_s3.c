@@ -68,6 +68,14 @@ static int read_range(pw_buf *b, int fd, long long off, long long len, const cha
 	return 0;
 }
 
+char *pw__aws_s3_error_message(const char *body)
+{
+	if (!body || !strstr(body, "<Error>"))
+		return NULL;
+	char *m = pw__aws_xml_get(body, "Message");
+	return m ? m : pw_strdup(body);
+}
+
 static int put_object(pw_aws_ctx *c, const char *bucket, const char *key, const char *file, long long size,
                       const char *ctype, pw_error **err)
 {
@@ -369,12 +377,11 @@ static int multipart(pw_aws_ctx *c, const char *bucket, const char *key, const c
 		                 .bucket = bucket};
 		rc = pw__aws_call(&resp, c, &cr, err);
 		/* S3 may answer 200 with an <Error> body */
-		if (rc == 0 && strstr(resp.body, "<Error>")) {
-			char *m = pw__aws_xml_get(resp.body, "Message");
+		char *m = rc == 0 ? pw__aws_s3_error_message(resp.body) : NULL;
+		if (m)
 			rc = pw_error_set(err, PW_EEXTERNAL, "S3 CompleteMultipartUpload of %s failed: %s",
-			                  key, m ? m : resp.body);
-			pw_free(m);
-		}
+			                  key, m);
+		pw_free(m);
 		pw__http_response_dispose(&resp);
 	}
 	if (rc == 0) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "auth/oauth2.h"
+#include "connectors/cloud/azure.h"
 #include "connectors/cloud/cloud.h"
 #include "core/step.h"
 #include "net/json.h"
@@ -206,8 +207,7 @@ static int az_token(char **out, int force, void *payload, pw_error **err)
 
 /* ---- errors ---- */
 
-/* "... does not have authorization to perform action 'X' over scope 'Y' ..." -> X, Y */
-static void quoted_after(char *out, size_t cap, const char *msg, const char *marker)
+void pw__azure_quoted_after(char *out, size_t cap, const char *msg, const char *marker)
 {
 	out[0] = '\0';
 	const char *p = msg ? strstr(msg, marker) : NULL;
@@ -224,7 +224,7 @@ static void quoted_after(char *out, size_t cap, const char *msg, const char *mar
 	out[n] = '\0';
 }
 
-static int az_error(pw_error **err, const char *op, const pw_http_response *r, const json_t *doc)
+int pw__azure_error(pw_error **err, const char *op, const pw_http_response *r, const json_t *doc)
 {
 	const char *code = pw__json_get_string(doc, "error.code");
 	const char *msg = pw__json_get_string(doc, "error.message");
@@ -233,8 +233,8 @@ static int az_error(pw_error **err, const char *op, const pw_http_response *r, c
 	if (r->status == 403 || (code && (strcmp(code, "AuthorizationFailed") == 0 ||
 	                                  strcmp(code, "LinkedAuthorizationFailed") == 0))) {
 		char action[256], scope[512], hint[1024];
-		quoted_after(action, sizeof action, msg, "perform action");
-		quoted_after(scope, sizeof scope, msg, "over scope");
+		pw__azure_quoted_after(action, sizeof action, msg, "perform action");
+		pw__azure_quoted_after(scope, sizeof scope, msg, "over scope");
 		snprintf(
 		    hint, sizeof hint,
 		    "grant the pipeline's identity a role that allows '%s'%s%s (e.g. a custom role with the "
@@ -443,8 +443,7 @@ static void append_events(pw_buf *b, const json_t *events, const char *who)
 	}
 }
 
-/* The platform's own diagnosis: group and container events, container states. */
-static void describe_group(pw_buf *b, const json_t *group)
+void pw__azure_describe_group(pw_buf *b, const json_t *group)
 {
 	append_events(b, pw__json_get(group, "properties.instanceView.events"), "group");
 	size_t i;
@@ -456,11 +455,46 @@ static void describe_group(pw_buf *b, const json_t *group)
 		const char *st = pw__json_get_string(c, "properties.instanceView.currentState.state");
 		const char *ds = pw__json_get_string(c, "properties.instanceView.currentState.detailStatus");
 		if (st)
-			pw__buf_printf(b, "\n  %s: state %s%s%s", n ? n : "container", st, ds ? " (" : "",
-			               ds ? ds : "");
-		if (ds)
-			pw__buf_putc(b, ')');
+			pw__buf_printf(b, "\n  %s: state %s%s%s%s", n ? n : "container", st, ds ? " (" : "",
+			               ds ? ds : "", ds ? ")" : "");
 	}
+}
+
+int pw__azure_containers_terminated(int *exit_code, const json_t *group)
+{
+	int all = 1, any = 0;
+	size_t i;
+	json_t *c;
+	*exit_code = 0;
+	json_array_foreach(pw__json_get(group, "properties.containers"), i, c)
+	{
+		any = 1;
+		const char *st = pw__json_get_string(c, "properties.instanceView.currentState.state");
+		long long ec = 0;
+		if (!st || strcmp(st, "Terminated") != 0)
+			all = 0;
+		else if (pw__json_get_int(&ec, c, "properties.instanceView.currentState.exitCode") == 0 &&
+		         ec != 0 && *exit_code == 0)
+			*exit_code = ec > 0 && ec <= 255 ? (int)ec : 1;
+	}
+	if (!(any && all))
+		*exit_code = 0;
+	return any && all;
+}
+
+int pw__azure_lro_state(char *state, size_t cap, char *failure, size_t fcap, const json_t *doc, int async)
+{
+	const char *s = async ? pw__json_get_string(doc, "status")
+	                      : pw__json_get_string(doc, "properties.provisioningState");
+	snprintf(state, cap, "%s", s ? s : "unknown");
+	if (async) {
+		const char *ec = pw__json_get_string(doc, "error.code");
+		const char *em = pw__json_get_string(doc, "error.message");
+		if (ec || em)
+			snprintf(failure, fcap, "%s%s%s", ec ? ec : "", ec && em ? ": " : "", em ? em : "");
+	}
+	return strcmp(state, "Succeeded") == 0 || strcmp(state, "Failed") == 0 ||
+	       strcmp(state, "Canceled") == 0;
 }
 
 static int get_group(json_t **out, az_ctx *x, pw_error **err)
@@ -472,7 +506,7 @@ static int get_group(json_t **out, az_ctx *x, pw_error **err)
 	if (rc == 0 && r.status == 200)
 		*out = doc;
 	else if (rc == 0 && r.status != 404) {
-		rc = az_error(err, "get the container group", &r, doc);
+		rc = pw__azure_error(err, "get the container group", &r, doc);
 		json_decref(doc);
 	} else
 		json_decref(doc);
@@ -561,25 +595,15 @@ static int follow_lro(az_ctx *x, const pw_http_response *first, const char *what
 			break;
 		}
 		if (r.status < 200 || r.status >= 300) {
-			rc = az_error(err, what, &r, doc);
+			rc = pw__azure_error(err, what, &r, doc);
 			json_decref(doc);
 			pw__http_response_dispose(&r);
 			break;
 		}
-		const char *s = async_url ? pw__json_get_string(doc, "status")
-		                          : pw__json_get_string(doc, "properties.provisioningState");
-		snprintf(state, cap, "%s", s ? s : "unknown");
-		if (async_url) {
-			const char *ec = pw__json_get_string(doc, "error.code");
-			const char *em = pw__json_get_string(doc, "error.message");
-			if (ec || em)
-				snprintf(failure, fcap, "%s%s%s", ec ? ec : "", ec && em ? ": " : "",
-				         em ? em : "");
-		}
+		int final = pw__azure_lro_state(state, cap, failure, fcap, doc, async_url != NULL);
 		json_decref(doc);
 		pw__http_response_dispose(&r);
-		if (strcmp(state, "Succeeded") == 0 || strcmp(state, "Failed") == 0 ||
-		    strcmp(state, "Canceled") == 0)
+		if (final)
 			break;
 		if (x->ex)
 			pw_exec_log(x->ex, PW_LOG_INFO, "azure", "%s of %s: %s", what, x->group, state);
@@ -615,7 +639,7 @@ static int do_create(pw_result **out, az_ctx *x, const pw_map *env, pw_error **e
 	rc = pw__cloud_send(&r, &doc, &x->api, "PUT", x->path, body, err);
 	json_decref(body);
 	if (rc == 0 && r.status != 200 && r.status != 201) {
-		rc = az_error(err, "create or update the container group", &r, doc);
+		rc = pw__azure_error(err, "create or update the container group", &r, doc);
 		pw_exec_audit(x->ex, "azure.container-instances.create-or-update", x->rid, "failed",
 		              err && *err ? pw_error_message(*err) : NULL);
 	}
@@ -639,7 +663,7 @@ static int do_create(pw_result **out, az_ctx *x, const pw_map *env, pw_error **e
 	const char *gs = pw__json_get_string(group, "properties.provisioningState");
 	if (strcmp(state, "Succeeded") != 0 || (gs && strcmp(gs, "Succeeded") != 0)) {
 		pw_buf d = PW_BUF_INIT(0);
-		describe_group(&d, group);
+		pw__azure_describe_group(&d, group);
 		long long tail = pw__cloud_param_int(x->config, "logs_tail", 50);
 		char *logs = fetch_logs(x, container_name(x->config), tail);
 		if (logs && *logs)
@@ -667,24 +691,7 @@ static int do_create(pw_result **out, az_ctx *x, const pw_map *env, pw_error **e
 		pw_cloud_poll poll;
 		pw__cloud_poll_init(&poll, x->config, x->ex);
 		for (;;) {
-			int all = 1, any = 0;
-			size_t i;
-			json_t *c;
-			exit_code = 0;
-			json_array_foreach(pw__json_get(group, "properties.containers"), i, c)
-			{
-				any = 1;
-				const char *st =
-				    pw__json_get_string(c, "properties.instanceView.currentState.state");
-				long long ec = 0;
-				if (!st || strcmp(st, "Terminated") != 0)
-					all = 0;
-				else if (pw__json_get_int(
-				             &ec, c, "properties.instanceView.currentState.exitCode") == 0 &&
-				         ec != 0 && exit_code == 0)
-					exit_code = (int)ec;
-			}
-			if (any && all)
+			if (pw__azure_containers_terminated(&exit_code, group))
 				break;
 			rc = pw__cloud_poll_wait(&poll, x->ex, 0);
 			if (rc < 0) {
@@ -744,9 +751,9 @@ static int do_delete_restart(pw_result **out, az_ctx *x, int restart, pw_error *
 			rc = follow_lro(x, &r, restart ? "the restart" : "the deletion", state, sizeof state,
 			                failure, sizeof failure, err);
 		else if (!(restart && (r.status == 204 || r.status == 200)))
-			rc = az_error(err,
-			              restart ? "restart the container group" : "delete the container group",
-			              &r, doc);
+			rc = pw__azure_error(
+			    err, restart ? "restart the container group" : "delete the container group", &r,
+			    doc);
 	}
 	if (rc == 0 && state[0] && strcmp(state, "Succeeded") != 0 && strcmp(state, "Deleted") != 0)
 		rc = pw__cloud_fail(err, PW_EEXTERNAL, NULL, NULL, failure[0] ? failure : NULL,
@@ -778,7 +785,7 @@ static int do_logs(pw_result **out, az_ctx *x, pw_error **err)
 	json_t *doc = NULL;
 	int rc = pw__cloud_send(&r, &doc, &x->api, "GET", path, NULL, err);
 	if (rc == 0 && r.status != 200)
-		rc = az_error(err, "get the container's logs", &r, doc);
+		rc = pw__azure_error(err, "get the container's logs", &r, doc);
 	if (rc == 0) {
 		const char *content = pw__json_get_string(doc, "content");
 		if (content && x->ex)
@@ -822,7 +829,7 @@ static int az_execute(pw_result **out, pw_connector *c, const pw_step *step, con
 	x.api.service = "azure";
 	x.api.token = az_token;
 	x.api.token_payload = &tc;
-	x.api.error = az_error;
+	x.api.error = pw__azure_error;
 	rc = group_path(&x, env, err);
 	if (rc == 0) {
 		if (strcmp(a->action, "create-or-update") == 0)

@@ -310,29 +310,40 @@ void pw__cloud_api_dispose(pw_cloud_api *api)
 	api->origin = api->prefix = NULL;
 }
 
+int pw__cloud_target(pw_buf *out, const pw_cloud_api *api, const char *path, pw_error **err)
+{
+	if (strncmp(path, "https://", 8) != 0 && strncmp(path, "http://", 7) != 0) {
+		pw__buf_printf(out, "%s%s", api->prefix, path);
+		return 0;
+	}
+	size_t ol = strlen(api->origin);
+	if (strncmp(path, api->origin, ol) == 0 && (path[ol] == '/' || path[ol] == '\0')) {
+		pw__buf_puts(out, path + ol);
+		return 0;
+	}
+	/* name the foreign origin only: the rest may hold a signature */
+	const char *host = strstr(path, "://") + 3;
+	return pw__cloud_fail(err, PW_EEXTERNAL, NULL,
+	                      "the service pointed at another host than the configured endpoint; set "
+	                      "`endpoint` to the service that issued it",
+	                      NULL,
+	                      "%s sent a follow-up URL on another host (%.*s); not sending credentials there",
+	                      api->service, (int)(host - path + strcspn(host, "/?#")), path);
+}
+
 int pw__cloud_send(pw_http_response *r, json_t **doc, pw_cloud_api *api, const char *method, const char *path,
                    const json_t *body, pw_error **err)
 {
 	memset(r, 0, sizeof *r);
 	*doc = NULL;
 	pw_buf target = PW_BUF_INIT(0);
-	if (strncmp(path, "https://", 8) == 0 || strncmp(path, "http://", 7) == 0) {
-		size_t ol = strlen(api->origin);
-		if (strncmp(path, api->origin, ol) != 0 || (path[ol] != '/' && path[ol] != '\0'))
-			return pw__cloud_fail(
-			    err, PW_EEXTERNAL, NULL,
-			    "the service pointed at another host than the configured endpoint; set "
-			    "`endpoint` to the service that issued it",
-			    NULL,
-			    "%s sent a follow-up URL on another host (%.*s); not sending credentials there",
-			    api->service, (int)strcspn(path + 8, "/?"), path);
-		pw__buf_puts(&target, path + ol);
-	} else {
-		pw__buf_printf(&target, "%s%s", api->prefix, path);
+	int rc = pw__cloud_target(&target, api, path, err);
+	if (rc < 0) {
+		pw__buf_dispose(&target);
+		return rc;
 	}
 	char *text = body ? pw__json_dump(body) : NULL;
 	pw_http_endpoint ep = {.base_url = api->origin};
-	int rc = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		char *tok = NULL;
 		rc = api->token(&tok, attempt > 0, api->token_payload, err);

@@ -84,6 +84,11 @@ typedef struct pw_cloud_api {
 int pw__cloud_api_init(pw_cloud_api *api, const char *endpoint, pw_error **err);
 void pw__cloud_api_dispose(pw_cloud_api *api);
 
+/* The path and query to send for path (relative to the endpoint: prefixed; an absolute URL:
+ * only on the endpoint's origin, then without it) appended to *out; else PW_EEXTERNAL naming the
+ * foreign origin (not the rest of the URL). Pure: fuzzed by fuzz/fuzz_azure_answers.c. */
+int pw__cloud_target(pw_buf *out, const pw_cloud_api *api, const char *path, pw_error **err);
+
 /* Sends an authenticated request: path is relative to the endpoint ("/subscriptions/...") or an
  * absolute URL, which must be on the endpoint's origin (the token never goes elsewhere). body
  * may be NULL. A 401 refreshes the token once and resends. Any final status is returned in

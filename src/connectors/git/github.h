@@ -79,6 +79,37 @@ void pw__gh_resp_dispose(pw_gh_resp *r);
 typedef int (*pw_gh_each_fn)(json_t *item, void *payload);
 int pw__gh_each(pw_gh *g, const char *path, const char *what, int max_pages, pw_gh_each_fn f, void *payload,
                 pw_error **err);
+/* Answer parsing, pure (no I/O): fuzzed by fuzz/fuzz_github_answers.c. */
+
+/* The origin ("scheme://host[:port]") of an absolute URL, or NULL. Caller frees. */
+char *pw__gh_origin_of(const char *url);
+/* The rel="next" target of a Link header, or NULL. Caller frees. */
+char *pw__gh_link_next(const char *link);
+/* Whether a next-page URL may be requested with the token: it is on origin (the API's, as
+ * pw__gh_origin_of gives it) exactly, followed by '/' or nothing, and holds no space or control
+ * character. */
+int pw__gh_next_page_ok(const char *next, const char *origin);
+/* The wait, in ms, that a rate-limited answer asks for (Retry-After, else x-ratelimit-reset
+ * when x-ratelimit-remaining is 0, else the secondary limit's default), never negative and at
+ * most 30 days; -1 when the answer is not a rate limit. now: the current epoch time in seconds.
+ * *primary is set when it is the primary rate limit. */
+long long pw__gh_rate_wait_ms(int *primary, const pw_gh_resp *r, long long now);
+/* Appends "HTTP <status>: <message> (<field> <code>: <message>; ...)", or a printable excerpt of
+ * a body that is not JSON. */
+void pw__gh_describe_answer(pw_buf *b, const pw_gh_resp *r);
+/* Whether a 422 answer's errors list an already_exists code. */
+int pw__gh_has_already_exists(const json_t *doc);
+/* A workflow run's outcome: -1 while its status is not "completed", else 1 when its conclusion
+ * (borrowed into *conclusion, NULL when absent) is success, neutral or skipped, 0 otherwise. */
+int pw__gh_run_outcome(const char **conclusion, const json_t *run);
+/* The id of the newest run (highest id) in a list-runs answer's workflow_runs created at or
+ * after since (ISO 8601 UTC), or 0. */
+long long pw__gh_newest_run(const json_t *answer, const char *since);
+
+/* The base URL of a release's asset uploads: its upload_url (http or https) without the
+ * "{?name,label}" template, or NULL. Caller frees. */
+char *pw__gh_upload_url(const json_t *rel);
+
 /* A plan line block for one request: METHOD URL, the auth header redacted, the JSON body. */
 void pw__gh_plan_request(pw_gh *g, const char *method, const char *url, const json_t *body, const char *note);
 /* An absolute URL for a path under the API base (for messages and plans). Caller frees. */

@@ -257,22 +257,31 @@ static char *dispatch_path(const pw_gh *g)
 	return pw__buf_detach(&p);
 }
 
-typedef struct newest_run {
-	const char *since; /* ISO 8601 UTC: runs created at or after it */
-	json_t *run;
-} newest_run;
-
-static int pick_run(json_t *item, void *payload)
+long long pw__gh_newest_run(const json_t *answer, const char *since)
 {
-	newest_run *n = payload;
-	const char *c = pw__json_get_string(item, "created_at");
-	if (!c || strcmp(c, n->since) < 0)
-		return 0;
-	if (!n->run || id_of(item) > id_of(n->run)) {
-		json_decref(n->run);
-		n->run = json_incref(item);
+	const json_t *best = NULL;
+	size_t k;
+	json_t *run;
+	json_array_foreach(json_object_get(answer, "workflow_runs"), k, run)
+	{
+		const char *c = pw__json_get_string(run, "created_at");
+		if (!c || (since && strcmp(c, since) < 0))
+			continue;
+		if (!best || id_of(run) > id_of(best))
+			best = run;
 	}
-	return 0;
+	return best ? id_of(best) : 0;
+}
+
+int pw__gh_run_outcome(const char **conclusion, const json_t *run)
+{
+	*conclusion = NULL;
+	const char *status = pw__json_get_string(run, "status");
+	if (!status || strcmp(status, "completed") != 0)
+		return -1;
+	const char *c = pw__json_get_string(run, "conclusion");
+	*conclusion = c;
+	return c && (strcmp(c, "success") == 0 || strcmp(c, "neutral") == 0 || strcmp(c, "skipped") == 0);
 }
 
 /* Without run details (older GitHub Enterprise Server), the run is the newest
@@ -289,17 +298,11 @@ static int find_run(long long *id, pw_gh *g, const char *since, pw_error **err)
 	int rc = 0;
 	*id = 0;
 	for (int i = 0; i < 100000 && *id == 0; i++) {
-		newest_run n = {since, NULL};
 		pw_gh_resp r;
 		pw_gh_req q = {.method = "GET", .url = pw__buf_cstr(&p), .what = "find the workflow run"};
 		rc = pw__gh_call(&r, g, &q, err);
-		size_t k;
-		json_t *run;
-		json_array_foreach(json_object_get(r.json, "workflow_runs"), k, run) pick_run(run, &n);
+		*id = pw__gh_newest_run(r.json, since);
 		pw__gh_resp_dispose(&r);
-		if (n.run)
-			*id = id_of(n.run);
-		json_decref(n.run);
 		if (rc < 0 || *id)
 			break;
 		rc = pw_exec_sleep(g->ex, g->poll_ms);
@@ -333,12 +336,11 @@ static int wait_run(pw_gh *g, long long run_id, int *failed, pw_error **err)
 			pw_free(last);
 			last = pw_strdup(status);
 		}
-		if (status && strcmp(status, "completed") == 0) {
-			const char *c = pw__json_get_string(r.json, "conclusion");
+		const char *c = NULL;
+		int ok = pw__gh_run_outcome(&c, r.json);
+		if (ok >= 0) {
 			pw__gh_meta(g, "conclusion", c ? c : "unknown");
 			pw__gh_meta(g, "run_url", pw__json_get_string(r.json, "html_url"));
-			int ok = c && (strcmp(c, "success") == 0 || strcmp(c, "neutral") == 0 ||
-			               strcmp(c, "skipped") == 0);
 			pw__gh_say(g, "workflow run %lld concluded: %s", run_id, c ? c : "unknown");
 			*failed = !ok;
 			pw__gh_resp_dispose(&r);

@@ -139,8 +139,7 @@ void pw__gh_resp_dispose(pw_gh_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* The origin ("scheme://host[:port]") of an absolute URL, or NULL. Caller frees. */
-static char *origin_of(const char *url)
+char *pw__gh_origin_of(const char *url)
 {
 	const char *s = strstr(url, "://");
 	if (!s)
@@ -155,8 +154,7 @@ static char *origin_of(const char *url)
 	return o;
 }
 
-/* The rel="next" target of a Link header, or NULL. Caller frees. */
-static char *link_next(const char *link)
+char *pw__gh_link_next(const char *link)
 {
 	const char *p = link;
 	while (p && *p) {
@@ -197,8 +195,7 @@ static int file_rewind(void *payload)
 	return fseek(payload, 0, SEEK_SET) == 0 ? 0 : PW_EIO;
 }
 
-/* The message GitHub put in an error body, with the codes of its `errors` list. */
-static void describe_answer(pw_buf *b, const pw_gh_resp *r)
+void pw__gh_describe_answer(pw_buf *b, const pw_gh_resp *r)
 {
 	pw__buf_printf(b, "HTTP %ld", r->status);
 	const char *msg = pw__json_get_string(r->json, "message");
@@ -227,7 +224,7 @@ static void describe_answer(pw_buf *b, const pw_gh_resp *r)
 	}
 }
 
-static int has_already_exists(const json_t *doc)
+int pw__gh_has_already_exists(const json_t *doc)
 {
 	size_t i;
 	json_t *e;
@@ -263,8 +260,11 @@ static const char *hint_for(const pw_gh *g, long status)
 	}
 }
 
-/* The wait a rate-limited answer asks for, in ms; -1 when the answer is not a rate limit. */
-static long long rate_wait_ms(const pw_gh_resp *r, int *primary)
+/* Longest wait a rate-limited answer may ask for: beyond any step deadline, and far from
+ * overflowing when turned into ms. */
+#define MAX_ANSWER_WAIT_S (30LL * 24 * 3600)
+
+long long pw__gh_rate_wait_ms(int *primary, const pw_gh_resp *r, long long now)
 {
 	*primary = 0;
 	if (r->status != 403 && r->status != 429)
@@ -274,7 +274,7 @@ static long long rate_wait_ms(const pw_gh_resp *r, int *primary)
 		char *end = NULL;
 		long long s = strtoll(ra, &end, 10);
 		if (end != ra && s >= 0)
-			return s * 1000;
+			return (s < MAX_ANSWER_WAIT_S ? s : MAX_ANSWER_WAIT_S) * 1000;
 	}
 	const char *rem = pw__http_header_get(&r->raw, "x-ratelimit-remaining");
 	const char *reset = pw__http_header_get(&r->raw, "x-ratelimit-reset");
@@ -282,15 +282,30 @@ static long long rate_wait_ms(const pw_gh_resp *r, int *primary)
 		*primary = 1;
 		char *end = NULL;
 		long long at = strtoll(reset, &end, 10);
-		long long now = (long long)time(NULL);
 		if (end == reset)
 			return 60000;
-		return (at > now ? at - now : 0) * 1000 + 1000;
+		long long left = MAX_ANSWER_WAIT_S;
+		if (now >= 0) /* then at - now cannot overflow */
+			left = at > now ? at - now : 0;
+		if (left > MAX_ANSWER_WAIT_S)
+			left = MAX_ANSWER_WAIT_S;
+		return left * 1000 + 1000;
 	}
 	const char *msg = pw__json_get_string(r->json, "message");
 	if (msg && strstr(msg, "rate limit"))
 		return SECONDARY_DEFAULT_WAIT_MS;
 	return r->status == 429 ? SECONDARY_DEFAULT_WAIT_MS : -1;
+}
+
+int pw__gh_next_page_ok(const char *next, const char *origin)
+{
+	size_t n = origin ? strlen(origin) : 0;
+	if (!next || !n || strncmp(next, origin, n) != 0 || (next[n] != '/' && next[n] != '\0'))
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)next; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return 0;
+	return 1;
 }
 
 static int set_err(pw_error **err, pw_error *e)
@@ -308,7 +323,7 @@ int pw__gh_call(pw_gh_resp *out, pw_gh *g, const pw_gh_req *r, pw_error **err)
 	memset(out, 0, sizeof(*out));
 	const char *url = r->url;
 	int absolute = strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
-	char *origin = absolute ? origin_of(url) : NULL;
+	char *origin = absolute ? pw__gh_origin_of(url) : NULL;
 	const char *path = absolute ? url + (origin ? strlen(origin) : 0) : url;
 	pw_http_endpoint ep = {.base_url = absolute ? origin : g->api,
 	                       .ca_file = g->ca_file,
@@ -377,13 +392,13 @@ int pw__gh_call(pw_gh_resp *out, pw_gh *g, const pw_gh_req *r, pw_error **err)
 			              NULL);
 		const char *link = pw__http_header_get(&out->raw, "link");
 		if (link)
-			out->next = link_next(link);
+			out->next = pw__gh_link_next(link);
 		if (out->status >= 200 && out->status < 300) {
 			rc = 0;
 			goto done;
 		}
 		int primary = 0;
-		long long wait = rate_wait_ms(out, &primary);
+		long long wait = pw__gh_rate_wait_ms(&primary, out, (long long)time(NULL));
 		if (wait >= 0 && attempt < MAX_RATE_WAITS) {
 			int64_t rem = g->ex ? pw_exec_remaining_ms(g->ex) : -1;
 			long long cap = rem >= 0 ? rem : PW_GH_MAX_RATE_WAIT_MS;
@@ -418,14 +433,14 @@ int pw__gh_call(pw_gh_resp *out, pw_gh *g, const pw_gh_req *r, pw_error **err)
 	}
 	{
 		pw_buf m = PW_BUF_INIT(0);
-		describe_answer(&m, out);
+		pw__gh_describe_answer(&m, out);
 		int code = PW_EEXTERNAL;
 		if (out->status == 401 || out->status == 403)
 			code = PW_EPERM;
 		else if (out->status == 404)
 			code = PW_ENOTFOUND;
 		else if (out->status == 422)
-			code = has_already_exists(out->json) ? PW_EEXISTS : PW_EVALIDATION;
+			code = pw__gh_has_already_exists(out->json) ? PW_EEXISTS : PW_EVALIDATION;
 		pw_error *e = pw_error_new(code, "cannot %s in %s: GitHub answered %s", r->what,
 		                           g->repository, pw__buf_cstr(&m));
 		pw__buf_dispose(&m);
@@ -464,7 +479,7 @@ done:
 int pw__gh_each(pw_gh *g, const char *path, const char *what, int max_pages, pw_gh_each_fn fn, void *payload,
                 pw_error **err)
 {
-	char *api_origin = origin_of(g->api);
+	char *api_origin = pw__gh_origin_of(g->api);
 	char *url = pw_strdup(path);
 	int rc = 0;
 	for (int page = 0; url && page < (max_pages > 0 ? max_pages : 1000); page++) {
@@ -487,12 +502,10 @@ int pw__gh_each(pw_gh *g, const char *path, const char *what, int max_pages, pw_
 		url = NULL;
 		/* the next page only on the API's own origin: the token goes nowhere else */
 		if (rc == 0 && r.next) {
-			size_t n = api_origin ? strlen(api_origin) : 0;
-			if (n && strncmp(r.next, api_origin, n) == 0 &&
-			    (r.next[n] == '/' || r.next[n] == '\0')) {
+			if (pw__gh_next_page_ok(r.next, api_origin)) {
 				url = pw_strdup(r.next);
 			} else {
-				char *o = origin_of(r.next);
+				char *o = pw__gh_origin_of(r.next);
 				pw_error *e = pw_error_new(
 				    PW_EEXTERNAL,
 				    "cannot %s: the next page is on another origin (%s) than the "

@@ -318,20 +318,25 @@ static long long json_id(const json_t *o)
 	return id;
 }
 
+char *pw__gh_upload_url(const json_t *rel)
+{
+	const char *t = pw__json_get_string(rel, "upload_url");
+	if (!t || (strncmp(t, "https://", 8) != 0 && strncmp(t, "http://", 7) != 0))
+		return NULL;
+	pw_buf b = PW_BUF_INIT(0);
+	pw__buf_append(&b, t, strcspn(t, "{"));
+	return pw__buf_detach(&b);
+}
+
 /* The upload base for a release: the override, else the release's upload_url template. */
 static char *upload_base(pw_gh *g, const json_t *rel)
 {
+	char *u = g->uploads ? NULL : pw__gh_upload_url(rel);
+	if (u)
+		return u;
 	pw_buf b = PW_BUF_INIT(0);
-	if (g->uploads) {
-		pw__buf_printf(&b, "%s%s/releases/%lld/assets", g->uploads, g->repo_path, json_id(rel));
-	} else {
-		const char *t = pw__json_get_string(rel, "upload_url");
-		if (t && (strncmp(t, "https://", 8) == 0 || strncmp(t, "http://", 7) == 0))
-			pw__buf_append(&b, t, strcspn(t, "{"));
-		else
-			pw__buf_printf(&b, "%s%s/releases/%lld/assets", PW_GH_DEFAULT_UPLOADS, g->repo_path,
-			               json_id(rel));
-	}
+	pw__buf_printf(&b, "%s%s/releases/%lld/assets", g->uploads ? g->uploads : PW_GH_DEFAULT_UPLOADS,
+	               g->repo_path, json_id(rel));
 	return pw__buf_detach(&b);
 }
 

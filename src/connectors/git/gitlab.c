@@ -466,8 +466,7 @@ static const char *status_hint(long status, int job)
 	}
 }
 
-/* The message in a GitLab error answer ({"message": ...} or {"error": ...}), compact. */
-static char *answer_message(const char *body, size_t len)
+char *pw__gitlab_answer_message(const char *body, size_t len)
 {
 	json_t *doc = NULL;
 	char *msg = NULL;
@@ -534,7 +533,7 @@ static int api_call(json_t **out, long *status_out, gl_api *a, const char *metho
 			}
 		} else {
 			char *what = pw__http_describe(&a->ep, method, path);
-			char *msg = answer_message(resp.body, resp.body_len);
+			char *msg = pw__gitlab_answer_message(resp.body, resp.body_len);
 			pw_error *e = pw_error_new(PW_EEXTERNAL, "GitLab answered %ld to %s: %s", resp.status,
 			                           what ? what : path, msg ? msg : "");
 			pw_error_set_operation(e, what);
@@ -769,13 +768,31 @@ static double poll_ms(const pw_step *step)
 	return (json_is_number(v) ? json_number_value(v) : DEFAULT_POLL_SECONDS) * 1000.0;
 }
 
-static int is_final_pipeline(const char *s)
+int pw__gitlab_pipeline_final(const char *s)
 {
 	static const char *const fin[] = {"success", "failed", "canceled", "skipped", "manual", NULL};
 	for (size_t i = 0; s && fin[i]; i++)
 		if (strcmp(s, fin[i]) == 0)
 			return 1;
 	return 0;
+}
+
+void pw__gitlab_failed_jobs(pw_buf *lines, pw_buf *names, const json_t *jobs)
+{
+	size_t i;
+	json_t *j;
+	json_array_foreach(jobs, i, j)
+	{
+		const char *n = json_string_value(json_object_get(j, "name"));
+		const char *st = json_string_value(json_object_get(j, "stage"));
+		const char *fr = json_string_value(json_object_get(j, "failure_reason"));
+		const char *wu = json_string_value(json_object_get(j, "web_url"));
+		pw__buf_printf(lines, "failed job: %s (stage %s)%s%s%s%s\n", n ? n : "?", st ? st : "?",
+		               fr ? ": " : "", fr ? fr : "", wu ? " " : "", wu ? wu : "");
+		if (names->len)
+			pw__buf_putc(names, ',');
+		pw__buf_puts(names, n ? n : "?");
+	}
 }
 
 static void scalar_text(pw_buf *b, json_t *v)
@@ -885,7 +902,7 @@ static int do_trigger(pw_result **out, gl_api *a, const pw_step *step, const pw_
 		pw_buf pp = PW_BUF_INIT(0);
 		pw__buf_printf(&pp, "/projects/%s/pipelines/%s", a->project, ids);
 		int64_t interval = (int64_t)poll_ms(step);
-		while (rc == 0 && !is_final_pipeline(status)) {
+		while (rc == 0 && !pw__gitlab_pipeline_final(status)) {
 			rc = pw_exec_sleep(ex, interval);
 			if (rc < 0) {
 				rc = pw_error_set(err, rc,
@@ -918,22 +935,14 @@ static int do_trigger(pw_result **out, gl_api *a, const pw_step *step, const pw_
 			json_t *jobs = NULL;
 			pw_error *je = NULL;
 			if (api_call(&jobs, NULL, a, "GET", pw__buf_cstr(&jp), NULL, NULL, 0, 1, &je) == 0) {
-				size_t i;
-				json_t *j;
-				json_array_foreach(jobs, i, j)
-				{
-					const char *n = json_string_value(json_object_get(j, "name"));
-					const char *st = json_string_value(json_object_get(j, "stage"));
-					const char *fr =
-					    json_string_value(json_object_get(j, "failure_reason"));
-					const char *wu = json_string_value(json_object_get(j, "web_url"));
-					say(ex, PW_STREAM_STDERR, "failed job: %s (stage %s)%s%s%s%s",
-					    n ? n : "?", st ? st : "?", fr ? ": " : "", fr ? fr : "",
-					    wu ? " " : "", wu ? wu : "");
-					if (failed_jobs.len)
-						pw__buf_putc(&failed_jobs, ',');
-					pw__buf_puts(&failed_jobs, n ? n : "?");
+				pw_buf lines = PW_BUF_INIT(0);
+				pw__gitlab_failed_jobs(&lines, &failed_jobs, jobs);
+				for (const char *l = pw__buf_cstr(&lines); *l;) {
+					size_t n = strcspn(l, "\n");
+					say(ex, PW_STREAM_STDERR, "%.*s", (int)n, l);
+					l += n + (l[n] ? 1 : 0);
 				}
+				pw__buf_dispose(&lines);
 			} else {
 				say(ex, PW_STREAM_STDERR, "pipewright: cannot list the failed jobs: %s",
 				    pw_error_message(je));
@@ -966,8 +975,7 @@ static int do_trigger(pw_result **out, gl_api *a, const pw_step *step, const pw_
 
 /* ---- remote-mirror ---- */
 
-/* scheme://host/path without userinfo, for comparing mirror URLs (GitLab scrubs them). */
-static char *strip_userinfo(const char *u)
+char *pw__gitlab_strip_userinfo(const char *u)
 {
 	pw_buf b = PW_BUF_INIT(0);
 	const char *p = u ? strstr(u, "://") : NULL;
@@ -1001,9 +1009,25 @@ static char *mirror_url_with_auth(const char *url, const char *user, const char 
 	return pw__buf_detach(&b);
 }
 
-static int is_final_mirror(const char *s)
+int pw__gitlab_mirror_final(const char *s)
 {
 	return s && (strcmp(s, "finished") == 0 || strcmp(s, "failed") == 0);
+}
+
+long long pw__gitlab_find_mirror(const json_t *list, const char *bare)
+{
+	size_t i;
+	json_t *m;
+	json_array_foreach(list, i, m)
+	{
+		char *s = pw__gitlab_strip_userinfo(json_string_value(json_object_get(m, "url")));
+		int same = s && bare && strcmp(s, bare) == 0;
+		pw_free(s);
+		long long id = -1;
+		if (same && pw__json_get_int(&id, m, "id") == 0)
+			return id;
+	}
+	return -1;
 }
 
 static int do_remote_mirror(pw_result **out, gl_api *a, const pw_step *step, const pw_map *env, pw_exec *ex,
@@ -1033,23 +1057,14 @@ static int do_remote_mirror(pw_result **out, gl_api *a, const pw_step *step, con
 	char *authed = mirror_url_with_auth(url, user, tok);
 	if (tok)
 		pw_exec_add_secret(ex, authed, "mirror URL with credentials", NULL);
-	char *bare = strip_userinfo(url);
+	char *bare = pw__gitlab_strip_userinfo(url);
 	pw_buf target = PW_BUF_INIT(0);
 	pw__buf_printf(&target, "%s -> %s", a->project, bare);
 	pw_buf lp = PW_BUF_INIT(0);
 	pw__buf_printf(&lp, "/projects/%s/remote_mirrors", a->project);
 	json_t *list = NULL, *mirror = NULL;
 	int rc = api_call(&list, NULL, a, "GET", pw__buf_cstr(&lp), NULL, NULL, 0, 1, err);
-	long long id = -1;
-	size_t i;
-	json_t *m;
-	json_array_foreach(list, i, m)
-	{
-		char *s = strip_userinfo(json_string_value(json_object_get(m, "url")));
-		if (id < 0 && strcmp(s, bare) == 0)
-			pw__json_get_int(&id, m, "id");
-		pw_free(s);
-	}
+	long long id = pw__gitlab_find_mirror(list, bare);
 	json_decref(list);
 	json_t *body = json_object();
 	json_object_set_new(body, "enabled", json_boolean(pw__gitlab_cfg_bool(step, "enabled", 1)));
@@ -1121,7 +1136,7 @@ static int do_remote_mirror(pw_result **out, gl_api *a, const pw_step *step, con
 			pw_free(last_ok);
 			last_ok = pw_strdup(pw__json_get_string(mirror, "last_successful_update_at"));
 			int new_attempt = st && (!started || strcmp(st, started) != 0);
-			int final = is_final_mirror(s);
+			int final = pw__gitlab_mirror_final(s);
 			seen_running |= !final;
 			json_decref(mirror);
 			mirror = NULL;

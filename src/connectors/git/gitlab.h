@@ -2,6 +2,8 @@
 #ifndef PW_CONNECTORS_GIT_GITLAB_H
 #define PW_CONNECTORS_GIT_GITLAB_H
 
+#include <jansson.h>
+
 #include "core/buf.h"
 #include "pipewright/exec.h"
 #include "pipewright/map.h"
@@ -25,5 +27,23 @@ int pw__gitlab_mirror_plan(pw_buf *b, const pw_step *step, const pw_workspace *w
 
 /* The config value at key as a boolean: fallback when absent. */
 int pw__gitlab_cfg_bool(const pw_step *step, const char *key, int fallback);
+
+/* Answer parsing of the API actions, pure (no I/O): fuzzed by fuzz/fuzz_gitlab_answers.c. */
+
+/* The message of a GitLab error answer: {"message": ...} or {"error": ...} (a string, or
+ * other JSON compacted), else the first 300 bytes of the body. Caller frees. */
+char *pw__gitlab_answer_message(const char *body, size_t len);
+/* Whether a pipeline status is final (success, failed, canceled, skipped, manual). */
+int pw__gitlab_pipeline_final(const char *status);
+/* For each job of a list-jobs answer: a "failed job: NAME (stage S): REASON URL" line (newline
+ * terminated) to lines, and its name to names, comma-separated. */
+void pw__gitlab_failed_jobs(pw_buf *lines, pw_buf *names, const json_t *jobs);
+/* scheme://host/path of a URL without the userinfo (GitLab scrubs it in its answers), for
+ * comparing mirror URLs; a URL without "://" is copied. Caller frees. */
+char *pw__gitlab_strip_userinfo(const char *url);
+/* The id of the first remote mirror in a list answer whose URL without userinfo is bare, or -1. */
+long long pw__gitlab_find_mirror(const json_t *list, const char *bare);
+/* Whether a remote mirror's update_status is final (finished, failed). */
+int pw__gitlab_mirror_final(const char *status);
 
 #endif
