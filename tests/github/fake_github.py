@@ -19,7 +19,8 @@ primary_reset_in (seconds until that limit resets, default 1), upload_reset (n u
 answered 502 after reading the body), concurrent_draft (a parallel run's draft for the same
 tag appears while we create ours), race_publish (another run publishes the tag between our
 lookup and our create: 422 already_exists), page_max (largest per_page), no_run_details (dispatch
-answers 204), foreign_next (Link next on the upload host's origin), conclusion (of dispatched runs), run_polls (GETs before a run completes).
+answers 204), foreign_next (Link next on the upload host's origin), foreign_upload (release upload_url on
+another host name), conclusion (of dispatched runs), run_polls (GETs before a run completes).
 
 GitHub App: GET /repos/{owner}/{repo}/installation and POST
 /app/installations/{id}/access_tokens accept only an RS256 JWT of --app-id signed by the key of
@@ -179,8 +180,9 @@ def release_json(r):
     out = {k: v for k, v in r.items() if k not in ("owner", "repo")}
     out["url"] = "%s/repos/%s/%s/releases/%d" % (api_base(), owner, repo, r["id"])
     out["html_url"] = "https://github.example/%s/%s/releases/tag/%s" % (owner, repo, r["tag_name"])
-    out["upload_url"] = "http://127.0.0.1:%d/repos/%s/%s/releases/%d/assets{?name,label}" % (
-        PORTS["uploads"], owner, repo, r["id"])
+    # foreign_upload: the answer names another host (reachable, but not the API's)
+    out["upload_url"] = "http://%s:%d/repos/%s/%s/releases/%d/assets{?name,label}" % (
+        "localhost" if FAULTS.get("foreign_upload") else "127.0.0.1", PORTS["uploads"], owner, repo, r["id"])
     out["assets"] = [asset_json(a) for a in STATE["assets"].values() if a["release_id"] == r["id"]]
     return out
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "connectors/git/github.h"
 #include "core/buf.h"
 #include "net/http.h"
 #include "net/json.h"
@@ -711,6 +712,39 @@ PW_TEST(next_page_on_another_origin_is_not_followed)
 	PW_CHECK_INT(count_in(st, "requests", "uploads:"), 0);
 	json_decref(st);
 	run_dispose(&x);
+}
+
+PW_TEST(upload_url_on_another_host_gets_no_token)
+{
+	reset();
+	make_dist();
+	json_decref(control("/_test/faults", "{\"foreign_upload\":true}"));
+	run x;
+	run_step(
+	    &x,
+	    "{\"action\":\"create-release\",\"repository\":\"octo/app\",\"tag\":\"v9\",\"assets\":[\"dist/"
+	    "*.zip\"]}",
+	    NULL, NULL, 60);
+	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
+	PW_CHECK_CONTAINS(x.e ? pw_error_message(x.e) : NULL, "upload_url is on 'localhost'");
+	PW_CHECK_CONTAINS(x.e ? pw_error_message(x.e) : NULL, "not sending the token there");
+	json_t *st = control("/_test/state", NULL);
+	PW_CHECK_INT(count_in(st, "requests", "uploads:"), 0);
+	json_decref(st);
+	run_dispose(&x);
+	/* the rule itself */
+	PW_CHECK(pw__gh_upload_host_ok("https://api.github.com",
+	                               "https://uploads.github.com/repos/o/r/releases/1/assets"));
+	PW_CHECK(!pw__gh_upload_host_ok("https://api.github.com", "http://uploads.github.com/x"));
+	PW_CHECK(!pw__gh_upload_host_ok("https://api.github.com", "https://uploads.github.com.evil.test/x"));
+	PW_CHECK(!pw__gh_upload_host_ok("https://api.github.com", "https://evil.test@uploads.github.com/x"));
+	PW_CHECK(
+	    pw__gh_upload_host_ok("https://ghe.corp.test/api/v3", "https://ghe.corp.test/api/uploads/x"));
+	PW_CHECK(
+	    !pw__gh_upload_host_ok("https://ghe.corp.test/api/v3", "https://other.corp.test/api/uploads/x"));
+	PW_CHECK(
+	    !pw__gh_upload_host_ok("https://ghe.corp.test/api/v3", "http://ghe.corp.test/api/uploads/x"));
+	PW_CHECK(pw__gh_upload_host_ok("http://127.0.0.1:8080", "http://127.0.0.1:9090/x"));
 }
 
 PW_TEST(rate_limits_are_waited_out)

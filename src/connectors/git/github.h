@@ -106,6 +106,11 @@ int pw__gh_run_outcome(const char **conclusion, const json_t *run);
  * after since (ISO 8601 UTC), or 0. */
 long long pw__gh_newest_run(const json_t *answer, const char *since);
 
+/* Whether the token may go to upload (an asset upload URL from a release answer) for the API at
+ * api: uploads.github.com for api.github.com (https), else the API's own host (GitHub
+ * Enterprise Server); never a URL with userinfo. */
+int pw__gh_upload_host_ok(const char *api, const char *upload);
+
 /* The base URL of a release's asset uploads: its upload_url (http or https) without the
  * "{?name,label}" template, or NULL. Caller frees. */
 char *pw__gh_upload_url(const json_t *rel);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "connectors/git/github.h"
@@ -328,10 +329,64 @@ char *pw__gh_upload_url(const json_t *rel)
 	return pw__buf_detach(&b);
 }
 
-/* The upload base for a release: the override, else the release's upload_url template. */
-static char *upload_base(pw_gh *g, const json_t *rel)
+/* The host of an http(s) URL (without userinfo and port) into out; "" when there is none. */
+static void url_host(char *out, size_t cap, const char *url)
+{
+	out[0] = '\0';
+	const char *s = url ? strstr(url, "://") : NULL;
+	if (!s)
+		return;
+	s += 3;
+	size_t n = strcspn(s, "/?#");
+	const char *at = memchr(s, '@', n);
+	if (at) {
+		n -= (size_t)(at + 1 - s);
+		s = at + 1;
+	}
+	size_t h = s[0] == '[' ? strcspn(s, "]") + 1 : strcspn(s, ":/?#");
+	if (h > n)
+		h = n;
+	snprintf(out, cap, "%.*s", (int)(h < cap ? h : cap - 1), s);
+}
+
+int pw__gh_upload_host_ok(const char *api, const char *upload)
+{
+	char ah[256], uh[256];
+	url_host(ah, sizeof(ah), api);
+	url_host(uh, sizeof(uh), upload);
+	if (!uh[0] || strchr(upload, '@'))
+		return 0;
+	/* github.com's uploads host; GitHub Enterprise Server serves uploads on its own host */
+	if (strcasecmp(ah, "api.github.com") == 0)
+		return strcasecmp(uh, "uploads.github.com") == 0 && strncmp(upload, "https://", 8) == 0;
+	return strcasecmp(ah, uh) == 0 &&
+	       (strncmp(upload, "https://", 8) == 0 || strncmp(api, "http://", 7) == 0);
+}
+
+/* The upload base for a release: the override, else the release's upload_url template when it
+ * is on GitHub's upload host for the configured API (the token goes nowhere else). */
+static char *upload_base(pw_gh *g, const json_t *rel, pw_error **err)
 {
 	char *u = g->uploads ? NULL : pw__gh_upload_url(rel);
+	if (u && !pw__gh_upload_host_ok(g->api, u)) {
+		char host[256];
+		url_host(host, sizeof(host), u);
+		pw_error *e =
+		    pw_error_new(PW_EEXTERNAL,
+		                 "the release's upload_url is on '%s', not GitHub's upload host for %s; "
+		                 "not sending the token there",
+		                 host, g->api);
+		pw_error_set_key(e, "upload_url");
+		pw_error_set_hint(e,
+		                  "if that host is really your GitHub's upload host, set `upload_url` in the "
+		                  "step's config");
+		if (err && !*err)
+			*err = e;
+		else
+			pw_error_free(e);
+		pw_free(u);
+		return NULL;
+	}
 	if (u)
 		return u;
 	pw_buf b = PW_BUF_INIT(0);
@@ -500,7 +555,9 @@ static int upload_all(pw_gh *g, const json_t *rel, asset_set *as, pw_error **err
 	long long id = json_id(rel);
 	json_t *existing = NULL;
 	int rc = list_assets(&existing, g, id, err);
-	char *base = rc == 0 ? upload_base(g, rel) : NULL;
+	char *base = rc == 0 ? upload_base(g, rel, err) : NULL;
+	if (rc == 0 && !base)
+		rc = err && *err ? pw_error_code(*err) : PW_ENOMEM;
 	int overwrite = pw__gh_bool(g, "overwrite", 0);
 	for (size_t i = 0; rc == 0 && i < as->n; i++)
 		rc = upload_one(g, id, base, &as->v[i], existing, overwrite, err);
