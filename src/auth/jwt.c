@@ -3,11 +3,7 @@
 
 #include <string.h>
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
+#include "auth/crypto_api.h"
 #include "core/buf.h"
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -101,6 +97,8 @@ static char *json_b64(const json_t *v)
 static int load_key(EVP_PKEY **out, const char *pem, size_t pem_len, pw_error **err)
 {
 	*out = NULL;
+	if (pw__crypto_load(err) < 0)
+		return PW_EEXTERNAL;
 	if (!pem || pem_len == 0 || pem_len > (size_t)1 << 20)
 		return pw_error_set(err, PW_ECONFIG,
 		                    "cannot sign the JWT: the private key is empty or too large");

@@ -1,9 +1,9 @@
 /* Loading libcurl on first use (see curl_api.h). */
 #define PW_CURL_API_IMPLEMENTATION 1
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 
+#include "core/dl.h"
 #include "net/curl_api.h"
 
 #define CURL_SONAME "libcurl.so.4"
@@ -15,16 +15,7 @@ static char failure[512]; /* why libcurl is unusable; "" when it was loaded */
 
 static void load(void)
 {
-	void *lib = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		const char *why = dlerror();
-		snprintf(failure, sizeof(failure), "%s", why ? why : CURL_SONAME " not found");
-		return;
-	}
-	struct {
-		void **slot;
-		const char *name;
-	} syms[] = {
+	const pw_dl_sym syms[] = {
 	    {(void **)&pw__curl.global_init, "curl_global_init"},
 	    {(void **)&pw__curl.easy_init, "curl_easy_init"},
 	    {(void **)&pw__curl.easy_setopt, "curl_easy_setopt"},
@@ -47,14 +38,9 @@ static void load(void)
 	    {(void **)&pw__curl.slist_free_all, "curl_slist_free_all"},
 	    {(void **)&pw__curl.getdate, "curl_getdate"},
 	};
-	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		*syms[i].slot = dlsym(lib, syms[i].name);
-		if (!*syms[i].slot) {
-			snprintf(failure, sizeof(failure), "%s has no %s (libcurl 7.66 or newer is needed)",
-			         CURL_SONAME, syms[i].name);
-			return; /* stays loaded: nothing of it runs */
-		}
-	}
+	if (pw__dl_load(CURL_SONAME, syms, sizeof(syms) / sizeof(syms[0]), "libcurl 7.66 or newer is needed",
+	                failure, sizeof(failure)) < 0)
+		return;
 	CURLcode rc = pw__curl.global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK)
 		snprintf(failure, sizeof(failure), "curl_global_init: %s", pw__curl.easy_strerror(rc));

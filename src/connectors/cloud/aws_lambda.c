@@ -2,19 +2,17 @@
  * workspace directory, a zip file, an S3 object or an image URI; waits for LastUpdateStatus
  * Successful, checks that the function now runs the code we sent (CodeSha256), and optionally
  * publishes a version and points an alias at it. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/crypto_api.h"
+#include "core/archive_api.h"
 #include "connectors/cloud/aws.h"
 #include "net/json.h"
 
@@ -95,6 +93,9 @@ static int add_tree(struct archive *a, const char *root, const char *rel, size_t
 /* Zips the directory at path into *zip (bounded by MAX_ZIP). */
 static int zip_dir(pw_buf *zip, const char *path, size_t *count, pw_error **err)
 {
+	int lrc = pw__archive_load(err);
+	if (lrc < 0)
+		return lrc;
 	struct archive *a = archive_write_new();
 	if (!a)
 		return PW_ENOMEM;
@@ -280,6 +281,8 @@ static int update_function_code(pw_result **out, pw_aws_ctx *c, pw_error **err)
 		if (rc == 0)
 			rc = dir ? zip_dir(&zip, path, &count, err) : read_zip(&zip, path, err);
 		pw_free(path);
+		if (rc == 0)
+			rc = pw__crypto_load(err);
 		if (rc == 0) {
 			unsigned char md[SHA256_DIGEST_LENGTH];
 			SHA256((const unsigned char *)zip.data, zip.len, md);

@@ -1,7 +1,5 @@
 /* Build contexts: a tar of a directory made with libarchive, honouring .dockerignore the way
  * the Docker CLI does (Go filepath.Match patterns, "**", "!" exceptions, last match wins). */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +10,7 @@
 #include <unistd.h>
 
 #include "connectors/docker/docker.h"
+#include "core/archive_api.h"
 
 #define IGNORE_FILE_MAX (1 << 20)
 
@@ -427,10 +426,11 @@ int pw__docker_context_tar(FILE *out, const char *context_dir, const char *docke
 		pw__docker_ignore_dispose(&ig);
 		return rc;
 	}
-	struct archive *a = archive_write_new();
+	rc = pw__archive_load(err);
+	struct archive *a = rc < 0 ? NULL : archive_write_new();
 	if (!a) {
 		pw__docker_ignore_dispose(&ig);
-		return PW_ENOMEM;
+		return rc < 0 ? rc : PW_ENOMEM;
 	}
 	archive_write_set_format_pax_restricted(a);
 	archive_write_set_bytes_in_last_block(a, 1);
