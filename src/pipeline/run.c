@@ -65,7 +65,8 @@ struct pw_run {
 	pthread_mutex_t audit_lock;
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond; /* workers: a step was queued, or stopping */
+	pthread_cond_t done; /* pw_run_execute: every step finished */
 	step_state *steps;
 	size_t count;
 	size_t *queue; /* ready step indexes */
@@ -296,6 +297,7 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 	r->lock_fd = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
+	pthread_cond_init(&r->done, NULL);
 	pthread_mutex_init(&r->audit_lock, NULL);
 	if (!r->opts.jobs) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -404,6 +406,7 @@ void pw_run_free(pw_run *r)
 		close(r->lock_fd);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
+	pthread_cond_destroy(&r->done);
 	pthread_mutex_destroy(&r->audit_lock);
 	free(r);
 }
@@ -765,7 +768,11 @@ static void *worker_main(void *arg)
 		r->running--;
 		r->finished++;
 		schedule(r);
-		pthread_cond_broadcast(&r->cond);
+		/* wake idle workers only for queued steps, and the run only when it is over */
+		if (r->queue_head != r->queue_tail)
+			pthread_cond_broadcast(&r->cond);
+		if (r->finished >= r->count)
+			pthread_cond_signal(&r->done);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
@@ -793,6 +800,8 @@ static void *canceller_main(void *arg)
 			}
 			schedule(r);
 			pthread_cond_broadcast(&r->cond);
+			if (r->finished >= r->count)
+				pthread_cond_signal(&r->done);
 		}
 		pthread_mutex_unlock(&r->lock);
 		if (stopping)
@@ -960,7 +969,7 @@ int pw_run_execute(pw_run *r, pw_error **err)
 	} else {
 		pthread_mutex_lock(&r->lock);
 		while (r->finished < r->count)
-			pthread_cond_wait(&r->cond, &r->lock);
+			pthread_cond_wait(&r->done, &r->lock);
 		r->stopping = 1;
 		pthread_cond_broadcast(&r->cond);
 		pthread_mutex_unlock(&r->lock);
