@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 build=${1:?usage: fuzz/run.sh BUILD_DIR [SECONDS]}
 seconds=${2:-30}
-targets="${FUZZ_TARGETS:-load mask shell_outputs suggest sigv4 docker_frames docker_json k8s_validators kubeconfig aws_answers azure_answers gcp_answers github_answers gitlab_answers}"
+targets="${FUZZ_TARGETS:-load mask shell_outputs suggest sigv4 docker_frames docker_json k8s_validators kubeconfig aws_answers azure_answers gcp_answers github_answers gitlab_answers exec_result}"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 failed=""

@@ -349,13 +349,16 @@ static int check_ended(call *c, const exec_impl *x, const char *verb, pw_error *
 	return rc;
 }
 
-/* Parses fd 3 as a JSON object. NULL (with *err) when it is not one. */
-static json_t *parse_result(call *c, const exec_impl *x, const char *verb, pw_error **err)
+json_t *pw__exec_parse_result(const char *data, size_t len, const char *program, const char *name,
+                              const char *verb, pw_error **err)
 {
 	json_error_t je;
-	json_t *j = json_loadb(c->result.data ? c->result.data : "", c->result.len, 0, &je);
+	json_t *j = json_loadb(data ? data : "", len, 0, &je);
+	/* the excerpt: up to 200 bytes, cut at the first NUL like the text it came from */
 	char excerpt[201];
-	snprintf(excerpt, sizeof(excerpt), "%s", pw__buf_cstr(&c->result));
+	size_t n = len < sizeof(excerpt) - 1 ? len : sizeof(excerpt) - 1;
+	memcpy(excerpt, data ? data : "", data ? n : 0);
+	excerpt[data ? n : 0] = '\0';
 	if (!j) {
 		put(err, PW_EEXTERNAL, NULL,
 		    "the connector program must write one JSON object on fd 3 (docs/plugins.md, \"The "
@@ -363,14 +366,14 @@ static json_t *parse_result(call *c, const exec_impl *x, const char *verb, pw_er
 		    excerpt,
 		    "connector program '%s' (custom:%s) wrote an invalid result on fd 3 in %s: %s (line %d, "
 		    "column %d)",
-		    c->program, x->name, verb, je.text, je.line, je.column);
+		    program, name, verb, je.text, je.line, je.column);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		put(err, PW_EEXTERNAL, NULL, "the result is a JSON object such as {\"exit_code\":0}", excerpt,
 		    "connector program '%s' (custom:%s) wrote a result on fd 3 in %s that is not a JSON "
 		    "object",
-		    c->program, x->name, verb);
+		    program, name, verb);
 		json_decref(j);
 		return NULL;
 	}
@@ -380,7 +383,7 @@ static json_t *parse_result(call *c, const exec_impl *x, const char *verb, pw_er
 		    "update the connector program, or leave \"protocol\" out of its result", excerpt,
 		    "connector program '%s' (custom:%s) answers with protocol %s; this pipewright speaks "
 		    "protocol %d",
-		    c->program, x->name, json_is_integer(proto) ? "other than 1" : "(not a number)",
+		    program, name, json_is_integer(proto) ? "other than 1" : "(not a number)",
 		    PW_EXEC_PROTOCOL_VERSION);
 		json_decref(j);
 		return NULL;
@@ -390,12 +393,36 @@ static json_t *parse_result(call *c, const exec_impl *x, const char *verb, pw_er
 		json_t *msg = json_is_object(e) ? json_object_get(e, "message") : e;
 		json_t *hint = json_is_object(e) ? json_object_get(e, "hint") : NULL;
 		put(err, PW_EEXTERNAL, NULL, json_is_string(hint) ? json_string_value(hint) : NULL, NULL,
-		    "custom:%s (%s): %s", x->name, verb,
+		    "custom:%s (%s): %s", name, verb,
 		    json_is_string(msg) ? json_string_value(msg) : "failed");
 		json_decref(j);
 		return NULL;
 	}
 	return j;
+}
+
+int pw__exec_check_execute_result(const json_t *j, const char *text, const char *program, const char *name,
+                                  pw_error **err)
+{
+	if (!json_is_integer(json_object_get(j, "exit_code")))
+		return put(
+		    err, PW_EEXTERNAL, NULL, "write {\"exit_code\": 0} (an integer) on fd 3", text,
+		    "connector program '%s' (custom:%s) wrote a result without an integer \"exit_code\"",
+		    program, name);
+	json_t *md = json_object_get(j, "metadata"), *outs = json_object_get(j, "outputs");
+	if ((md && !json_is_object(md)) || (outs && !json_is_object(outs)))
+		return put(
+		    err, PW_EEXTERNAL, NULL, "\"metadata\" and \"outputs\" are JSON objects", text,
+		    "connector program '%s' (custom:%s) wrote a result whose metadata or outputs is not "
+		    "an object",
+		    program, name);
+	return 0;
+}
+
+/* Parses fd 3 as a JSON object. NULL (with *err) when it is not one. */
+static json_t *parse_result(call *c, const exec_impl *x, const char *verb, pw_error **err)
+{
+	return pw__exec_parse_result(c->result.data, c->result.len, c->program, x->name, verb, err);
 }
 
 /* A program that exited non-zero without a result. */
@@ -486,20 +513,11 @@ static int exec_execute(pw_result **out, pw_connector *conn, const pw_step *step
 		if (!j)
 			rc = PW_EEXTERNAL;
 	}
+	if (rc == 0)
+		rc = pw__exec_check_execute_result(j, pw__buf_cstr(&c.result), c.program, x->name, err);
 	json_t *code = j ? json_object_get(j, "exit_code") : NULL;
-	if (rc == 0 && !json_is_integer(code))
-		rc = put(err, PW_EEXTERNAL, NULL, "write {\"exit_code\": 0} (an integer) on fd 3",
-		         pw__buf_cstr(&c.result),
-		         "connector program '%s' (custom:%s) wrote a result without an integer \"exit_code\"",
-		         c.program, x->name);
 	json_t *md = j ? json_object_get(j, "metadata") : NULL;
 	json_t *outs = j ? json_object_get(j, "outputs") : NULL;
-	if (rc == 0 && ((md && !json_is_object(md)) || (outs && !json_is_object(outs))))
-		rc = put(err, PW_EEXTERNAL, NULL, "\"metadata\" and \"outputs\" are JSON objects",
-		         pw__buf_cstr(&c.result),
-		         "connector program '%s' (custom:%s) wrote a result whose metadata or outputs is not "
-		         "an object",
-		         c.program, x->name);
 	if (rc == 0) {
 		json_int_t ec = json_integer_value(code);
 		pw_result *r = pw_result_new(ec < INT_MIN   ? INT_MIN
