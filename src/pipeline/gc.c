@@ -20,6 +20,7 @@ static const pw_gc_hook hooks[] = {
     {"docker", pw__docker_gc_remove, pw__docker_gc_sweep},
     {"kubernetes", pw__k8s_gc_remove, pw__k8s_gc_sweep},
     {"aws", pw__aws_gc_remove, NULL},
+    {"gcp", pw__gcp_gc_remove, NULL},
 };
 
 typedef struct run_info {

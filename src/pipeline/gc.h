@@ -76,5 +76,6 @@ int pw__docker_gc_sweep(pw_gc *g, pw_error **err);
 int pw__k8s_gc_remove(pw_gc *g, const json_t *record, pw_error **err);
 int pw__k8s_gc_sweep(pw_gc *g, pw_error **err);
 int pw__aws_gc_remove(pw_gc *g, const json_t *record, pw_error **err);
+int pw__gcp_gc_remove(pw_gc *g, const json_t *record, pw_error **err);
 
 #endif

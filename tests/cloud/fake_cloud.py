@@ -619,6 +619,8 @@ class H(BaseHTTPRequestHandler):
             ex = state["executions"].get(m.group(1))
             if method != "POST" or ex is None:
                 return self.send(404, g_error(404, "NOT_FOUND", "Execution not found."))
+            if ex.get("completed"):
+                return self.send(400, g_error(400, "FAILED_PRECONDITION", "Execution has already completed."))
             ex["cancelledCount"] = 1
             ex["conditions"] = [{"type": "Completed", "state": "CONDITION_FAILED", "executionReason": "CANCELLED",
                                  "message": "The execution was cancelled."}]
@@ -751,7 +753,9 @@ class H(BaseHTTPRequestHandler):
         if op["polls"] > 0:
             return self.send(200, {"name": name, "done": False, "metadata": {}})
         if "done_response" in op:
-            return self.send(200, {"name": name, "done": True, "response": op["done_response"]})
+            op["done_response"]["completed"] = True
+            return self.send(200, {"name": name, "done": True,
+                                   "response": {k: v for k, v in op["done_response"].items() if k != "completed"}})
         svc = state["services"][op["service"]]
         revfull = "%s/revisions/%s" % (op["service"], op["revision"])
         svc["reconciling"] = False

@@ -85,15 +85,9 @@ K8S_URL="https://127.0.0.1:$(sed -n 's/^PORT //p' "$WORK/srv/k8s")"
 
 # credentials files: a GCP service-account key (the test key; the fake checks its JWTs) and a
 # kubeconfig with a token
-"$PY" - "$T/auth/test_rsa_key.pem" "$CLOUD_URL" "$WORK/ws/gcp-key.json" "$WORK/ws/gcp-bad-key.json" <<'PY'
-import json, sys
-pem = open(sys.argv[1]).read()
-key = {"type": "service_account", "project_id": "test-project", "private_key_id": "kid-1", "private_key": pem,
-       "client_email": "deployer@test-project.iam.gserviceaccount.com", "token_uri": sys.argv[2] + "/google/token"}
-json.dump(key, open(sys.argv[3], "w"))
-key["client_email"] = "someone-else@test-project.iam.gserviceaccount.com"  # refused by the token endpoint
-json.dump(key, open(sys.argv[4], "w"))
-PY
+"$PY" "$T/cloud/gcp_key.py" "$CLOUD_URL" "$WORK/ws/gcp-key.json"
+# refused by the token endpoint
+"$PY" "$T/cloud/gcp_key.py" "$CLOUD_URL" "$WORK/ws/gcp-bad-key.json" someone-else@test-project.iam.gserviceaccount.com
 kubeconfig() {
 	cat >"$1" <<KC
 apiVersion: v1

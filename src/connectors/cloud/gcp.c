@@ -17,9 +17,11 @@
 #include "auth/oauth2.h"
 #include "connectors/cloud/cloud.h"
 #include "connectors/cloud/gcp.h"
+#include "core/journal.h"
 #include "core/step.h"
 #include "net/json.h"
 #include "pipewright/result.h"
+#include "pipeline/gc.h"
 #include "pipewright/sys/connector.h"
 
 #define RUN_DEFAULT_ENDPOINT "https://run.googleapis.com"
@@ -1246,9 +1248,9 @@ static json_t *run_job_body(const json_t *config)
 	return body;
 }
 
-/* Cancels an execution after the step was cancelled or timed out: outside the step's cancel
- * and deadline, bounded by CLEANUP_TIMEOUT_MS. */
-static void cancel_execution(gcp_ctx *x, const char *execution)
+/* POST EXECUTION:cancel without the step's cancel and deadline, bounded by CLEANUP_TIMEOUT_MS.
+ * An execution that is gone or already finished counts as done (*note says which). */
+static int send_cancel(gcp_ctx *x, const char *execution, const char **note, pw_error **err)
 {
 	char path[900];
 	snprintf(path, sizeof path, "/v2/%s:cancel", execution);
@@ -1258,21 +1260,68 @@ static void cancel_execution(gcp_ctx *x, const char *execution)
 	pw_http_response r;
 	json_t *doc = NULL;
 	json_t *body = json_object();
-	pw_error *e = NULL;
-	int rc = pw__cloud_send(&r, &doc, &x->api, "POST", path, body, &e);
-	if (rc == 0 && r.status != 200)
-		rc = pw__gcp_error(&e, "cancel the execution", &r, doc);
-	pw_exec_audit(ex, "gcp.cloud-run.cancel-execution", execution, rc == 0 ? "ok" : "failed",
-	              e ? pw_error_message(e) : NULL);
-	pw_exec_log(ex, rc == 0 ? PW_LOG_INFO : PW_LOG_WARN, "gcp", "%s execution %s%s%s",
-	            rc == 0 ? "cancelled" : "could not cancel", last_segment(execution), e ? ": " : "",
-	            e ? pw_error_message(e) : "");
-	pw_error_free(e);
+	int rc = pw__cloud_send(&r, &doc, &x->api, "POST", path, body, err);
+	const char *status = pw__json_get_string(doc, "error.status");
+	*note = "cancelled";
+	if (rc == 0 && r.status == 404)
+		*note = "already gone";
+	else if (rc == 0 && status && strcmp(status, "FAILED_PRECONDITION") == 0)
+		*note = "already finished";
+	else if (rc == 0 && r.status != 200)
+		rc = pw__gcp_error(err, "cancel the execution", &r, doc);
 	json_decref(body);
 	json_decref(doc);
 	pw__http_response_dispose(&r);
 	x->api.ex = ex;
 	x->api.timeout_ms = 0;
+	return rc;
+}
+
+/* Cancels an execution after the step was cancelled, timed out or lost track of it. */
+static int cancel_execution(gcp_ctx *x, const char *execution)
+{
+	const char *note = NULL;
+	pw_error *e = NULL;
+	int rc = send_cancel(x, execution, &note, &e);
+	pw_exec_audit(x->ex, "gcp.cloud-run.cancel-execution", execution, rc == 0 ? note : "failed",
+	              e ? pw_error_message(e) : NULL);
+	pw_exec_log(x->ex, rc == 0 ? PW_LOG_INFO : PW_LOG_WARN, "gcp", "%s execution %s%s%s",
+	            rc == 0 ? note : "could not cancel", last_segment(execution), e ? ": " : "",
+	            e ? pw_error_message(e) : "");
+	pw_error_free(e);
+	return rc;
+}
+
+/* The journal record of an execution a waiting jobs-execute started: what gc needs to cancel
+ * it (where, and how to authenticate -- never a secret). */
+typedef struct exec_journal {
+	pw_journal_entry je;
+	const char *attrs[11];
+	char address[600];
+} exec_journal;
+
+static void exec_journal_init(exec_journal *j, gcp_ctx *x, const char *execution)
+{
+	memset(j, 0, sizeof(*j));
+	snprintf(j->address, sizeof(j->address), "%s%s", x->api.origin, x->api.prefix);
+	size_t n = 0;
+	j->attrs[n++] = "endpoint";
+	j->attrs[n++] = j->address;
+	static const char *const keys[] = {"credential", "credentials_file", "token_endpoint",
+	                                   "metadata_endpoint"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = json_string_value(json_object_get(x->config, keys[i]));
+		if (v) {
+			j->attrs[n++] = keys[i];
+			j->attrs[n++] = v;
+		}
+	}
+	j->attrs[n] = NULL;
+	j->je.connector = "gcp";
+	j->je.kind = "run-execution";
+	j->je.name = execution;
+	j->je.address = j->address;
+	j->je.attrs = j->attrs;
 }
 
 static int do_jobs_execute(pw_result **out, gcp_ctx *x, pw_error **err)
@@ -1320,17 +1369,26 @@ static int do_jobs_execute(pw_result **out, gcp_ctx *x, pw_error **err)
 		return *out ? 0 : PW_ENOMEM;
 	}
 	if (!resp) {
+		/* journaled once its name is known (the run call names it): a killed run's execution
+		 * is cancelled by `pipewright gc` */
+		exec_journal jr;
+		exec_journal_init(&jr, x, execution);
+		if (execution[0] && (rc = pw__journal_created(x->ex, &jr.je, err)) < 0) {
+			cancel_execution(x, execution);
+			return rc;
+		}
 		char what[800];
 		snprintf(what, sizeof what, "execution %s of job %s",
 		         execution[0] ? last_segment(execution) : "?", x->short_name);
 		rc = wait_operation(&resp, x, opname, what, err);
-		if (rc == PW_ECANCELLED || rc == PW_ETIMEOUT) {
-			if (execution[0])
-				cancel_execution(x, execution);
+		if (rc < 0) {
+			/* cancelled, timed out, or lost track of it: it must not run on unobserved */
+			if (execution[0] && cancel_execution(x, execution) == 0)
+				pw__journal_removed(x->ex, &jr.je);
 			return rc;
 		}
-		if (rc < 0)
-			return rc;
+		if (execution[0])
+			pw__journal_removed(x->ex, &jr.je);
 	}
 	const char *state = NULL, *cmsg = NULL;
 	size_t i;
@@ -1374,9 +1432,9 @@ static int do_jobs_execute(pw_result **out, gcp_ctx *x, pw_error **err)
 	return res ? 0 : PW_ENOMEM;
 }
 
-static int api_init(gcp_ctx *x, const pw_step *step, pw_error **err)
+static int api_init(gcp_ctx *x, const json_t *config, pw_error **err)
 {
-	const char *endpoint = json_string_value(json_object_get(step->config, "endpoint"));
+	const char *endpoint = json_string_value(json_object_get(config, "endpoint"));
 	return pw__cloud_api_init(&x->api, endpoint ? endpoint : RUN_DEFAULT_ENDPOINT, err);
 }
 
@@ -1404,7 +1462,7 @@ static int gcp_execute(pw_result **out, pw_connector *c, const pw_step *step, co
 	x.config = step->config;
 	x.ex = ex;
 	gcp_token_ctx tc = {im, &cred, ex};
-	rc = api_init(&x, step, err);
+	rc = api_init(&x, step->config, err);
 	if (rc < 0) {
 		cred_dispose(&cred);
 		return rc;
@@ -1441,7 +1499,7 @@ static int gcp_plan(char **out, pw_connector *c, const pw_step *step, const pw_w
 	gcp_ctx x;
 	memset(&x, 0, sizeof x);
 	x.config = step->config;
-	rc = api_init(&x, step, err);
+	rc = api_init(&x, step->config, err);
 	if (rc < 0)
 		return rc;
 	/* the project may come from the key file; the plan does not read credentials */
@@ -1508,6 +1566,55 @@ static int gcp_plan(char **out, pw_connector *c, const pw_step *step, const pw_w
 	}
 	*out = pw__buf_detach(&b);
 	return 0;
+}
+
+/* ---- pipewright gc ---- */
+
+int pw__gcp_gc_remove(pw_gc *g, const json_t *rec, pw_error **err)
+{
+	const char *kind = json_string_value(json_object_get(rec, "kind"));
+	const char *name = json_string_value(json_object_get(rec, "name"));
+	if (!kind || strcmp(kind, "run-execution") != 0 || !name || strncmp(name, "projects/", 9) != 0)
+		return pw_error_set(err, PW_EINVAL, "gcp journal record of unknown kind '%s'",
+		                    kind ? kind : "");
+	pw_http_pool *pool = pw__manager_http_pool(pw__gc_manager(g));
+	if (!pool)
+		return pw_error_set(err, PW_ENOMEM, "no HTTP connection pool");
+	/* the step's view, as far as the record keeps it; credentials from gc's environment */
+	json_t *cfg = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(rec, "attrs"), k, v)
+	{
+		if (json_is_string(v))
+			json_object_set(cfg, strcmp(k, "endpoint") == 0 ? "endpoint" : k, v);
+	}
+	gcp_impl im = {pw__oauth2_cache_new()};
+	gcp_cred cred;
+	memset(&cred, 0, sizeof cred);
+	int rc = im.tokens ? cred_init(&cred, cfg, NULL, NULL, pool, err) : PW_ENOMEM;
+	gcp_ctx x;
+	memset(&x, 0, sizeof x);
+	x.config = cfg;
+	if (rc == 0)
+		rc = api_init(&x, cfg, err);
+	if (rc == 0) {
+		gcp_token_ctx tc = {&im, &cred, NULL};
+		x.api.pool = pool;
+		x.api.service = "gcp";
+		x.api.token = gcp_token;
+		x.api.token_payload = &tc;
+		x.api.error = pw__gcp_error;
+		const char *note = NULL;
+		rc = send_cancel(&x, name, &note, err);
+		if (rc == 0)
+			pw__gc_note(g, "%s Cloud Run execution %s", note, name);
+		pw__cloud_api_dispose(&x.api);
+	}
+	cred_dispose(&cred);
+	pw__oauth2_cache_free(im.tokens);
+	json_decref(cfg);
+	return rc;
 }
 
 static void gcp_destroy(pw_connector *c)
