@@ -75,7 +75,10 @@ static int server_start(void)
 		close(in[1]);
 		close(out[0]);
 		close(out[1]);
-		execlp("python3", "python3", script, "--spec", spec, "--token", TOKEN, (char *)NULL);
+		char pub[1024];
+		snprintf(pub, sizeof(pub), "%s/tests/auth/test_rsa_pub.pem", src ? src : ".");
+		execlp("python3", "python3", script, "--spec", spec, "--token", TOKEN, "--app-id", "4242",
+		       "--app-public-key", pub, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -150,14 +153,17 @@ typedef struct run {
 	int64_t ms;
 } run;
 
+/* When set, the step authenticates as the GitHub App 4242 with this private key (PEM). */
+static char *app_key;
+
 static void run_step(run *x, const char *base_url, double timeout)
 {
 	memset(x, 0, sizeof(*x));
 	char cfg[1024];
 	snprintf(cfg, sizeof(cfg),
 	         "{\"base_url\":\"%s\",\"action\":\"create-release\",\"repository\":\"octo/app\","
-	         "\"tag\":\"v1.0.0\",\"name\":\"Release v1.0.0\",\"assets\":[\"dist/*\"]}",
-	         base_url ? base_url : pw_fault_proxy_base());
+	         "\"tag\":\"v1.0.0\",\"name\":\"Release v1.0.0\",\"assets\":[\"dist/*\"]%s}",
+	         base_url ? base_url : pw_fault_proxy_base(), app_key ? ",\"app_id\":4242" : "");
 	pw_manager *m = NULL;
 	pw_manager_new(&m, NULL, NULL);
 	pw_step *s = NULL;
@@ -170,7 +176,9 @@ static void run_step(run *x, const char *base_url, double timeout)
 	pw_workspace *ws = NULL;
 	pw_workspace_new(&ws, srv.dir, "20261129-ghf-run", NULL, NULL);
 	pw_map *env = pw_map_new();
-	pw_map_set(env, "GITHUB_TOKEN", TOKEN);
+	pw_map_set(env, "GITHUB_TOKEN", app_key ? "ghp_not_used_by_app_auth" : TOKEN);
+	if (app_key)
+		pw_map_set(env, "GITHUB_APP_PRIVATE_KEY", app_key);
 	pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
 	eo.run_id = "20261129-ghf-run";
 	eo.step_name = "release";
@@ -365,6 +373,36 @@ PW_TEST(malformed_and_truncated_reads_are_survived)
 	pw_fault_rules_used();
 	check_published(&x);
 	run_dispose(&x);
+}
+
+/* The GitHub App's token endpoint behind the proxy: a 503 and a reset of the installation token
+ * exchange are retried (asking for a token again does no harm); the release is made with it. */
+PW_TEST(app_token_endpoint_faults_are_retried)
+{
+	PW_REQUIRE(reset() == 0);
+	char path[1024];
+	const char *src = getenv("PW_SOURCE_DIR");
+	snprintf(path, sizeof(path), "%s/tests/auth/test_rsa_key.pem", src ? src : ".");
+	FILE *f = fopen(path, "r");
+	PW_REQUIRE(f != NULL);
+	pw_buf pem = PW_BUF_INIT(0);
+	char l[256];
+	while (fgets(l, sizeof(l), f))
+		pw__buf_puts(&pem, l);
+	fclose(f);
+	app_key = pw__buf_detach(&pem);
+	pw_fault_rules("[{\"match\":\"^POST /app/installations/[0-9]+/access_tokens$\",\"action\":\"status\","
+	               "\"code\":503,\"body\":\"\"},"
+	               "{\"match\":\"^POST /app/installations/[0-9]+/access_tokens$\",\"action\":\"reset\","
+	               "\"n\":30}]");
+	run x;
+	run_step(&x, NULL, 30);
+	pw_fault_rules_used();
+	check_published(&x);
+	PW_CHECK_STR(x.r ? pw_map_get(pw_result_metadata_const(x.r), "auth") : NULL, "github-app");
+	run_dispose(&x);
+	pw_free(app_key);
+	app_key = NULL;
 }
 
 PW_TEST_MAIN()
