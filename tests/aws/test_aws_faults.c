@@ -384,6 +384,27 @@ PW_TEST(truncated_update_answer_is_retried)
 	run_dispose(&x);
 }
 
+/* RunTask starts a task each time it is sent: after a reset mid-answer it is not sent again
+ * (the fake started one task), and the step fails saying which operation was cut. */
+PW_TEST(reset_mid_run_task_answer_is_not_repeated)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE ",\"action\":\"reset\",\"n\":30}]");
+	snprintf(cfg_buf, sizeof(cfg_buf),
+	         "{\"service\":\"ecs\",\"action\":\"run-task\",\"region\":\"eu-west-1\",\"endpoint\":\"%s\","
+	         "\"poll_interval\":0.02,\"parameters\":{\"cluster\":\"batch\",\"task_definition\":"
+	         "\"migrate:2\"}}",
+	         pw_fault_proxy_base());
+	run x;
+	run_step(&x, cfg_buf, static_env, 30);
+	pw_fault_rules_used();
+	PW_CHECK_INT(x.rc, PW_EIO);
+	PW_CHECK_CONTAINS(x.err_text, "AWS ecs RunTask failed");
+	PW_CHECK_CONTAINS(x.err_text, "was not sent again");
+	PW_CHECK_INT(count_requests("RunTask"), 1);
+	run_dispose(&x);
+}
+
 /* The STS token endpoint behind the proxy: a 503 and a reset on AssumeRoleWithWebIdentity are
  * retried and the update goes through with the issued credentials. */
 PW_TEST(token_endpoint_faults_are_retried)

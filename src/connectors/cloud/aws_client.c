@@ -526,6 +526,12 @@ int pw__aws_call(pw_http_response *out, pw_aws_ctx *c, const pw_aws_req *r, pw_e
 				if (*err) {
 					pw_error_set_operation(*err, pw_error_operation(he));
 					pw_error_set_hint(*err, pw_error_hint(he));
+					if (!pw_error_hint(he) && !repeatable)
+						pw_error_set_hint(
+						    *err,
+						    "the request may have reached AWS and was not sent again "
+						    "(it would act twice): check whether it took effect "
+						    "before running the step again");
 				}
 			}
 			pw_error_free(he);
