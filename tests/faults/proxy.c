@@ -19,8 +19,9 @@ static struct {
 	int in;
 	int port;
 	char base[64];
+	char ca[4096];
 	pw_http_pool *pool;
-} px = {0, -1, 0, "", NULL};
+} px = {0, -1, 0, "", "", NULL};
 
 static void proxy_stop(void)
 {
@@ -92,6 +93,11 @@ int pw_fault_proxy_start(const char *upstream, const char *const *extra)
 	return 0;
 }
 
+void pw_fault_proxy_set_ca(const char *ca_file)
+{
+	snprintf(px.ca, sizeof(px.ca), "%s", ca_file ? ca_file : "");
+}
+
 const char *pw_fault_proxy_base(void)
 {
 	return px.base;
@@ -104,7 +110,11 @@ int pw_fault_proxy_port(void)
 
 static json_t *control(const char *path, const char *body)
 {
-	pw_http_endpoint ep = {.base_url = px.base, .insecure_skip_verify = 1};
+	pw_http_endpoint ep = {.base_url = px.base};
+	if (px.ca[0])
+		ep.ca_file = px.ca;
+	else
+		ep.insecure_skip_verify = !strncmp(px.base, "https:", 6);
 	pw_http_request req = PW_HTTP_REQUEST_INIT;
 	req.method = body ? "POST" : "GET";
 	req.path_and_query = path;

@@ -10,6 +10,9 @@
  * (--upstream-tls CA, --tls CERT KEY) or NULL. Fills base with "http://127.0.0.1:PORT" (or
  * https with --tls). The proxy stops at exit. Returns 0 or -1. */
 int pw_fault_proxy_start(const char *upstream, const char *const *extra);
+/* The CA that signed the proxy's --tls certificate, for its control requests (copied). Without
+ * it, the control requests to an HTTPS proxy do not verify its certificate. */
+void pw_fault_proxy_set_ca(const char *ca_file);
 /* The proxy's base URL and port (after a successful start). */
 const char *pw_fault_proxy_base(void);
 int pw_fault_proxy_port(void);
