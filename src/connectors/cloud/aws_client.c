@@ -313,7 +313,7 @@ static void plan_request(pw_aws_ctx *c, const char *base, const pw_aws_req *r)
 
 /* Whether sending the operation again after a failure that may have reached AWS (a reset, a
  * cut answer, 500/502/504) does no harm: reads, and updates that set a desired state. Creating
- * ones (RunTask, RegisterTaskDefinition, PublishVersion) are not repeated blindly. */
+ * ones (RunTask, RegisterTaskDefinition, CreateAlias) are not repeated blindly. */
 static int op_repeatable(const pw_aws_req *r)
 {
 	static const char *const prefixes[] = {"Describe", "Get", "List", "Head", "AssumeRole", NULL};
