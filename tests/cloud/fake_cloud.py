@@ -273,7 +273,9 @@ class H(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def base(self):
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
+        # follow-up URLs name the host the client asked (as ARM does): a proxy in front keeps them
+        host = self.headers.get("Host")
+        return "http://%s" % host if host else "http://127.0.0.1:%d" % self.server.server_address[1]
 
     def do_GET(self):
         self.route("GET")

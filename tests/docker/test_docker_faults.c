@@ -3,45 +3,26 @@
  * JSON, a reset mid-response, an answer slower than the step's deadline and a log stream cut
  * mid-line. Each case ends in success or a clear error within bounds — never a hang — and
  * leaves no container behind; output sent before a cut arrives whole, once. */
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <netinet/in.h>
-#include <unistd.h>
 
 #include "connectors/docker/docker.h"
 #include "connectors/docker/http.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "faults/proxy.h"
 #include "pipewright.h"
 #include "pwtest.h"
 
 #define TEST_IMAGE "pipewright/pwtest-image:latest"
 
-static pid_t proxy_pid;
-static int proxy_in = -1;
 static int proxy_port;
 static char engine_sock[4096];
 
-static void proxy_stop(void)
-{
-	if (proxy_in >= 0)
-		close(proxy_in);
-	if (proxy_pid > 0) {
-		kill(proxy_pid, SIGTERM);
-		waitpid(proxy_pid, NULL, 0);
-	}
-	proxy_pid = 0;
-	proxy_in = -1;
-}
-
 static int proxy_start(void)
 {
-	if (proxy_pid)
+	if (proxy_port)
 		return 0;
 	const char *state = getenv("PW_PODMAN_STATE");
 	char p[4200];
@@ -53,39 +34,15 @@ static int proxy_start(void)
 		engine_sock[0] = '\0';
 	fclose(f);
 	engine_sock[strcspn(engine_sock, "\n")] = '\0';
-	int in[2], out[2];
-	if (pipe(in) || pipe(out))
+	char up[4200];
+	snprintf(up, sizeof(up), "unix:%s", engine_sock);
+	if (pw_fault_proxy_start(up, NULL) < 0)
 		return -1;
-	proxy_pid = fork();
-	if (proxy_pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		char up[4200], script[4200];
-		snprintf(up, sizeof(up), "unix:%s", engine_sock);
-		snprintf(script, sizeof(script), "%s/tests/faults/fault_proxy.py", getenv("PW_SOURCE_DIR"));
-		execlp("python3", "python3", script, "--upstream", up, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	proxy_in = in[1];
-	FILE *o = fdopen(out[0], "r");
-	char line[128];
-	while (o && fgets(line, sizeof(line), o)) {
-		if (!strncmp(line, "PORT ", 5))
-			proxy_port = atoi(line + 5);
-		if (!strncmp(line, "READY", 5))
-			break;
-	}
-	if (o)
-		fclose(o);
-	atexit(proxy_stop);
+	proxy_port = pw_fault_proxy_port();
 	char host[64];
 	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", proxy_port);
 	setenv("DOCKER_HOST", host, 1);
-	return proxy_port > 0 ? 0 : -1;
+	return 0;
 }
 
 /* A plain request to the proxy (its control paths) or, through it, the engine. */
@@ -116,22 +73,6 @@ static int request(const char *method, const char *path, const char *body, char 
 	return rc == 0 ? (int)r.status : rc;
 }
 
-static void rules(const char *json)
-{
-	PW_CHECK_INT(request("POST", "/_faults/rules", json, NULL), 200);
-}
-
-/* Whether every rule was used (a case that never met its fault proves nothing). */
-static void rules_used(void)
-{
-	char *st = NULL;
-	PW_CHECK_INT(request("GET", "/_faults/state", NULL, &st), 200);
-	PW_CHECK_CONTAINS(st ? st : "", "\"pending\": []");
-	if (st && !strstr(st, "\"pending\": []"))
-		fprintf(stderr, "  fault state: %s\n", st);
-	free(st);
-}
-
 static int count_containers(const char *run_id)
 {
 	char path[512], *body = NULL;
@@ -139,7 +80,7 @@ static int count_containers(const char *run_id)
 	         "/v1.41/containers/"
 	         "json?all=1&filters=%%7B%%22label%%22%%3A%%5B%%22io.pipewright.run%%3D%s%%22%%5D%%7D",
 	         run_id);
-	rules("[]");
+	pw_fault_rules("[]");
 	int st = request("GET", path, NULL, &body);
 	json_t *v = st == 200 ? json_loads(body, 0, NULL) : NULL;
 	int n = json_is_array(v) ? (int)json_array_size(v) : -1;
@@ -196,15 +137,11 @@ PW_TEST(refused_connection_is_a_clear_error)
 {
 	PW_REQUIRE(proxy_start() == 0);
 	/* a port nothing listens on */
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t al = sizeof(a);
-	PW_REQUIRE(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
-	getsockname(s, (struct sockaddr *)&a, &al);
-	close(s);
+	int port = pw_fault_unused_port();
+	PW_REQUIRE(port > 0);
 	char host[64], saved[64];
 	snprintf(saved, sizeof(saved), "%s", getenv("DOCKER_HOST"));
-	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", port);
 	setenv("DOCKER_HOST", host, 1);
 	outcome o = run_step("pwfault-refused", CFG("\"true\""), 30);
 	setenv("DOCKER_HOST", saved, 1);
@@ -217,9 +154,9 @@ PW_TEST(refused_connection_is_a_clear_error)
 PW_TEST(reset_on_connect_is_a_clear_error)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^POST .*/containers/create\",\"action\":\"refuse\"}]");
+	pw_fault_rules("[{\"match\":\"^POST .*/containers/create\",\"action\":\"refuse\"}]");
 	outcome o = run_step("pwfault-reset-create", CFG("\"true\""), 30);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK(o.rc < 0);
 	PW_CHECK(o.e && strlen(pw_error_message(o.e)) > 10);
 	PW_CHECK_INT(count_containers("pwfault-reset-create"), 0);
@@ -231,19 +168,21 @@ PW_TEST(reset_on_connect_is_a_clear_error)
 PW_TEST(server_error_on_create_names_the_engine_message)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^POST .*/containers/create\",\"action\":\"status\",\"code\":503,"
-	      "\"headers\":{\"Content-Type\":\"application/json\"},\"body\":\"{\\\"message\\\":\\\"engine is "
-	      "overloaded\\\"}\"}]");
+	pw_fault_rules(
+	    "[{\"match\":\"^POST .*/containers/create\",\"action\":\"status\",\"code\":503,"
+	    "\"headers\":{\"Content-Type\":\"application/json\"},\"body\":\"{\\\"message\\\":\\\"engine is "
+	    "overloaded\\\"}\"}]");
 	outcome o = run_step("pwfault-503-once", CFG("\"true\""), 30);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK_INT(o.rc, 0);
 	PW_CHECK(o.r && pw_result_is_success(o.r));
 	PW_CHECK_INT(count_containers("pwfault-503-once"), 0);
 	dispose(&o);
 
-	rules("[{\"match\":\"^POST .*/containers/create\",\"action\":\"status\",\"code\":503,\"times\":10,"
-	      "\"headers\":{\"Content-Type\":\"application/json\"},\"body\":\"{\\\"message\\\":\\\"engine is "
-	      "overloaded\\\"}\"}]");
+	pw_fault_rules(
+	    "[{\"match\":\"^POST .*/containers/create\",\"action\":\"status\",\"code\":503,\"times\":10,"
+	    "\"headers\":{\"Content-Type\":\"application/json\"},\"body\":\"{\\\"message\\\":\\\"engine is "
+	    "overloaded\\\"}\"}]");
 	o = run_step("pwfault-503", CFG("\"true\""), 30);
 	PW_CHECK_INT(o.rc, PW_EEXTERNAL);
 	PW_CHECK_CONTAINS(o.e ? pw_error_message(o.e) : "", "cannot create the container");
@@ -257,10 +196,10 @@ PW_TEST(server_error_on_create_names_the_engine_message)
 PW_TEST(too_many_requests_with_retry_after_is_a_clear_error)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^POST .*/containers/create\",\"action\":\"status\",\"code\":429,"
-	      "\"headers\":{\"Retry-After\":\"1\"},\"body\":\"slow down\"}]");
+	pw_fault_rules("[{\"match\":\"^POST .*/containers/create\",\"action\":\"status\",\"code\":429,"
+	               "\"headers\":{\"Retry-After\":\"1\"},\"body\":\"slow down\"}]");
 	outcome o = run_step("pwfault-429", CFG("\"true\""), 30);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK_INT(o.rc, 0);
 	PW_CHECK(o.r && pw_result_is_success(o.r));
 	PW_CHECK(o.ms >= 900); /* Retry-After: 1 was honoured, not ignored */
@@ -271,10 +210,11 @@ PW_TEST(too_many_requests_with_retry_after_is_a_clear_error)
 PW_TEST(malformed_create_answer_is_a_clear_error)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^POST "
-	      ".*/containers/create\",\"action\":\"body\",\"code\":201,\"text\":\"{\\\"Id\\\": 12\"}]");
+	pw_fault_rules(
+	    "[{\"match\":\"^POST "
+	    ".*/containers/create\",\"action\":\"body\",\"code\":201,\"text\":\"{\\\"Id\\\": 12\"}]");
 	outcome o = run_step("pwfault-malformed", CFG("\"true\""), 30);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK_INT(o.rc, PW_EEXTERNAL);
 	PW_CHECK_CONTAINS(o.e ? pw_error_message(o.e) : "", "no container id");
 	dispose(&o);
@@ -284,9 +224,9 @@ PW_TEST(malformed_create_answer_is_a_clear_error)
 PW_TEST(truncated_create_answer_fails_and_removes_the_container)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^POST .*/containers/create\",\"action\":\"truncate\",\"n\":5}]");
+	pw_fault_rules("[{\"match\":\"^POST .*/containers/create\",\"action\":\"truncate\",\"n\":5}]");
 	outcome o = run_step("pwfault-truncated", CFG("\"true\""), 30);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK(o.rc < 0);
 	PW_CHECK(o.e && strlen(pw_error_message(o.e)) > 10);
 	PW_CHECK_INT(count_containers("pwfault-truncated"), 0);
@@ -296,9 +236,9 @@ PW_TEST(truncated_create_answer_fails_and_removes_the_container)
 PW_TEST(reset_mid_wait_answer_fails_and_removes_the_container)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^POST .*/containers/[0-9a-f]+/wait\",\"action\":\"reset\",\"n\":20}]");
+	pw_fault_rules("[{\"match\":\"^POST .*/containers/[0-9a-f]+/wait\",\"action\":\"reset\",\"n\":20}]");
 	outcome o = run_step("pwfault-reset", CFG("\"true\""), 30);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK(o.rc < 0);
 	PW_CHECK_INT(count_containers("pwfault-reset"), 0);
 	dispose(&o);
@@ -307,7 +247,8 @@ PW_TEST(reset_mid_wait_answer_fails_and_removes_the_container)
 PW_TEST(answer_slower_than_the_deadline_times_out)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^POST .*/containers/[0-9a-f]+/wait\",\"action\":\"delay\",\"seconds\":20}]");
+	pw_fault_rules(
+	    "[{\"match\":\"^POST .*/containers/[0-9a-f]+/wait\",\"action\":\"delay\",\"seconds\":20}]");
 	outcome o = run_step("pwfault-slow", CFG("\"true\""), 2);
 	PW_CHECK_INT(o.rc, PW_ETIMEOUT);
 	PW_CHECK(o.ms < 15000);
@@ -320,13 +261,13 @@ PW_TEST(answer_slower_than_the_deadline_times_out)
 PW_TEST(log_stream_cut_mid_line_loses_nothing)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^GET .*/containers/[0-9a-f]+/logs\",\"action\":\"cut\",\"n\":700}]");
+	pw_fault_rules("[{\"match\":\"^GET .*/containers/[0-9a-f]+/logs\",\"action\":\"cut\",\"n\":700}]");
 	outcome o = run_step(
 	    "pwfault-cut",
 	    CFG("\"i=0; while [ $i -lt 60 ]; do echo line-$i-abcdefghijklmnopqrstuvwxyz; i=$((i+1)); "
 	        "[ $i -eq 30 ] && sleep 1; done\""),
 	    60);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK_INT(o.rc, 0);
 	const char *out = o.r ? pw_result_stdout(o.r) : "";
 	pw_buf want = PW_BUF_INIT(0);

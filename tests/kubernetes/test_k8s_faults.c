@@ -3,74 +3,35 @@
  * Retry-After and bursts of 500/502/503 end in success after retries; a reset mid-response of
  * a read is retried; malformed JSON and an answer slower than the deadline end in a clear error
  * without a hang; a log stream cut mid-line loses no line and repeats none. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/buf.h"
+#include "faults/proxy.h"
 #include "net/http.h"
 #include "net/json.h"
 #include "fake_k8s.h"
 #include "pwtest.h"
 
-static pid_t proxy_pid;
-static int proxy_in = -1;
-static int proxy_port;
 static char proxy_base[64];
 static char proxy_kubeconfig[128];
-
-static void proxy_stop(void)
-{
-	if (proxy_in >= 0)
-		close(proxy_in);
-	if (proxy_pid > 0) {
-		kill(proxy_pid, SIGTERM);
-		waitpid(proxy_pid, NULL, 0);
-	}
-}
 
 static int proxy_start(void)
 {
 	reset();
-	if (proxy_pid)
+	if (proxy_kubeconfig[0])
 		return 0;
-	int in[2], out[2];
-	if (pipe(in) || pipe(out))
+	char up[64], cert[128], key[128], ca[128];
+	snprintf(up, sizeof(up), "tcp:127.0.0.1:%d", srv.port);
+	snprintf(cert, sizeof(cert), "%s/srv.pem", srv.dir);
+	snprintf(key, sizeof(key), "%s/srv.key", srv.dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
+	const char *extra[] = {"--upstream-tls", ca, "--tls", cert, key, NULL};
+	pw_fault_proxy_set_ca(ca);
+	if (pw_fault_proxy_start(up, extra) < 0)
 		return -1;
-	proxy_pid = fork();
-	if (proxy_pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		char up[64], script[4200], cert[128], key[128], ca[128];
-		snprintf(up, sizeof(up), "tcp:127.0.0.1:%d", srv.port);
-		snprintf(script, sizeof(script), "%s/tests/faults/fault_proxy.py", getenv("PW_SOURCE_DIR"));
-		snprintf(cert, sizeof(cert), "%s/srv.pem", srv.dir);
-		snprintf(key, sizeof(key), "%s/srv.key", srv.dir);
-		snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
-		execlp("python3", "python3", script, "--upstream", up, "--upstream-tls", ca, "--tls", cert,
-		       key, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	proxy_in = in[1];
-	FILE *o = fdopen(out[0], "r");
-	char line[128];
-	while (o && fgets(line, sizeof(line), o)) {
-		if (!strncmp(line, "PORT ", 5))
-			proxy_port = atoi(line + 5);
-		if (!strncmp(line, "READY", 5))
-			break;
-	}
-	if (o)
-		fclose(o);
-	atexit(proxy_stop);
-	snprintf(proxy_base, sizeof(proxy_base), "https://127.0.0.1:%d", proxy_port);
+	snprintf(proxy_base, sizeof(proxy_base), "%s", pw_fault_proxy_base());
 	/* the fake cluster's kubeconfig, pointed at the proxy */
 	FILE *f = fopen(srv.kubeconfig, "r");
 	if (!f)
@@ -95,45 +56,7 @@ static int proxy_start(void)
 		fclose(f);
 	}
 	pw__buf_dispose(&b);
-	return proxy_port > 0 && f ? 0 : -1;
-}
-
-static json_t *proxy_control(const char *path, const char *body)
-{
-	char ca[128];
-	snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
-	pw_http_endpoint ep = {.base_url = proxy_base, .ca_file = ca};
-	pw_http_request req = PW_HTTP_REQUEST_INIT;
-	req.method = body ? "POST" : "GET";
-	req.path_and_query = path;
-	req.body = body;
-	req.body_len = body ? strlen(body) : 0;
-	pw_http_response resp;
-	json_t *doc = NULL;
-	if (pw__http_do(&resp, srv.pool, &ep, &req, NULL) == 0 && resp.status == 200)
-		pw__json_load(&doc, resp.body, resp.body_len, 0, "state", NULL);
-	pw__http_response_dispose(&resp);
-	return doc;
-}
-
-static void rules(const char *json)
-{
-	json_t *r = proxy_control("/_faults/rules", json);
-	PW_CHECK(r != NULL);
-	json_decref(r);
-}
-
-/* Every rule was met (a case that never met its fault proves nothing). */
-static void rules_used(void)
-{
-	json_t *st = proxy_control("/_faults/state", NULL);
-	PW_CHECK_INT(json_array_size(json_object_get(st, "pending")), 0);
-	if (json_array_size(json_object_get(st, "pending"))) {
-		char *t = json_dumps(st, 0);
-		fprintf(stderr, "  fault state: %s\n", t);
-		free(t);
-	}
-	json_decref(st);
+	return f ? 0 : -1;
 }
 
 static const char *pcfg(const char *extra)
@@ -157,15 +80,16 @@ static void check_clean(void)
 PW_TEST(retry_after_429_then_success)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^POST /apis/batch/v1/namespaces/ci/jobs\",\"action\":\"status\",\"code\":429,"
-	      "\"headers\":{\"Retry-After\":\"1\",\"Content-Type\":\"application/json\"},"
-	      "\"body\":\"{\\\"kind\\\":\\\"Status\\\",\\\"apiVersion\\\":\\\"v1\\\",\\\"status\\\":"
-	      "\\\"Failure\\\","
-	      "\\\"message\\\":\\\"too many "
-	      "requests\\\",\\\"reason\\\":\\\"TooManyRequests\\\",\\\"code\\\":429}\"}]");
+	pw_fault_rules(
+	    "[{\"match\":\"^POST /apis/batch/v1/namespaces/ci/jobs\",\"action\":\"status\",\"code\":429,"
+	    "\"headers\":{\"Retry-After\":\"1\",\"Content-Type\":\"application/json\"},"
+	    "\"body\":\"{\\\"kind\\\":\\\"Status\\\",\\\"apiVersion\\\":\\\"v1\\\",\\\"status\\\":"
+	    "\\\"Failure\\\","
+	    "\\\"message\\\":\\\"too many "
+	    "requests\\\",\\\"reason\\\":\\\"TooManyRequests\\\",\\\"code\\\":429}\"}]");
 	run x;
 	run_step(&x, NULL, pcfg("\"command\":\"echo after-429\""), 60, NULL, NULL, 0);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK_INT(x.rc, 0);
 	PW_CHECK(x.r && pw_result_exit_code(x.r) == 0);
 	PW_CHECK_CONTAINS(pw__buf_cstr(&x.out.b), "after-429");
@@ -176,12 +100,13 @@ PW_TEST(retry_after_429_then_success)
 PW_TEST(burst_of_5xx_then_success)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^GET /api/v1/namespaces/ci/pods\\\\?\",\"action\":\"status\",\"code\":500},"
-	      "{\"match\":\"^GET /api/v1/namespaces/ci/pods\\\\?\",\"action\":\"status\",\"code\":502},"
-	      "{\"match\":\"^GET /api/v1/namespaces/ci/pods\\\\?\",\"action\":\"status\",\"code\":503}]");
+	pw_fault_rules(
+	    "[{\"match\":\"^GET /api/v1/namespaces/ci/pods\\\\?\",\"action\":\"status\",\"code\":500},"
+	    "{\"match\":\"^GET /api/v1/namespaces/ci/pods\\\\?\",\"action\":\"status\",\"code\":502},"
+	    "{\"match\":\"^GET /api/v1/namespaces/ci/pods\\\\?\",\"action\":\"status\",\"code\":503}]");
 	run x;
 	run_step(&x, NULL, pcfg("\"command\":\"echo after-5xx\""), 60, NULL, NULL, 0);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK_INT(x.rc, 0);
 	PW_CHECK_CONTAINS(pw__buf_cstr(&x.out.b), "after-5xx");
 	check_clean();
@@ -191,10 +116,11 @@ PW_TEST(burst_of_5xx_then_success)
 PW_TEST(reset_mid_read_is_retried)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^GET /api/v1/namespaces/ci/pods\\\\?\",\"action\":\"reset\",\"n\":30}]");
+	pw_fault_rules(
+	    "[{\"match\":\"^GET /api/v1/namespaces/ci/pods\\\\?\",\"action\":\"reset\",\"n\":30}]");
 	run x;
 	run_step(&x, NULL, pcfg("\"command\":\"echo after-reset\""), 60, NULL, NULL, 0);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK_INT(x.rc, 0);
 	PW_CHECK_CONTAINS(pw__buf_cstr(&x.out.b), "after-reset");
 	check_clean();
@@ -206,15 +132,15 @@ PW_TEST(reset_mid_read_is_retried)
 PW_TEST(malformed_json_lists_are_survived)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^GET /api/v1/namespaces/ci/pods\\\\?\",\"action\":\"body\",\"text\":"
-	      "\"{\\\"kind\\\":\\\"PodList\\\",\\\"items\\\":[{\",\"times\":2}]");
+	pw_fault_rules("[{\"match\":\"^GET /api/v1/namespaces/ci/pods\\\\?\",\"action\":\"body\",\"text\":"
+	               "\"{\\\"kind\\\":\\\"PodList\\\",\\\"items\\\":[{\",\"times\":2}]");
 	run x;
 	run_step(&x, NULL, pcfg("\"command\":\"echo after-malformed\""), 30, NULL, NULL, 0);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK_INT(x.rc, 0);
 	PW_CHECK(x.ms < 25000);
 	PW_CHECK_CONTAINS(pw__buf_cstr(&x.out.b), "after-malformed");
-	rules("[]");
+	pw_fault_rules("[]");
 	check_clean();
 	run_dispose(&x);
 }
@@ -222,7 +148,7 @@ PW_TEST(malformed_json_lists_are_survived)
 PW_TEST(answer_slower_than_the_deadline_times_out)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules(
+	pw_fault_rules(
 	    "[{\"match\":\"^POST /apis/batch/v1/namespaces/ci/jobs\",\"action\":\"delay\",\"seconds\":20}]");
 	run x;
 	run_step(&x, NULL, pcfg("\"command\":\"echo never\""), 2, NULL, NULL, 0);
@@ -236,13 +162,14 @@ PW_TEST(answer_slower_than_the_deadline_times_out)
 PW_TEST(log_stream_cut_mid_line_loses_nothing)
 {
 	PW_REQUIRE(proxy_start() == 0);
-	rules("[{\"match\":\"^GET /api/v1/namespaces/ci/pods/[^/]+/log\",\"action\":\"cut\",\"n\":900}]");
+	pw_fault_rules(
+	    "[{\"match\":\"^GET /api/v1/namespaces/ci/pods/[^/]+/log\",\"action\":\"cut\",\"n\":900}]");
 	run x;
 	run_step(&x, NULL,
 	         pcfg("\"command\":\"i=0; while [ $i -lt 60 ]; do echo line-$i-abcdefghijklmnopqrstuvwxyz; "
 	              "i=$((i+1)); [ $i -eq 30 ] && sleep 1; done\""),
 	         60, NULL, NULL, 0);
-	rules_used();
+	pw_fault_rules_used();
 	PW_CHECK_INT(x.rc, 0);
 	pw_buf want = PW_BUF_INIT(0);
 	for (int i = 0; i < 60; i++)

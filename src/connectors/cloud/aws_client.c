@@ -313,6 +313,26 @@ static void plan_request(pw_aws_ctx *c, const char *base, const pw_aws_req *r)
 	pw__buf_putc(b, '\n');
 }
 
+/* Whether sending the operation again after a failure that may have reached AWS (a reset, a
+ * cut answer, 500/502/504) does no harm: reads, and updates that set a desired state. Creating
+ * ones (RunTask, RegisterTaskDefinition, CreateAlias) are not repeated blindly. */
+static int op_repeatable(const pw_aws_req *r)
+{
+	static const char *const prefixes[] = {"Describe", "Get", "List", "Head", "AssumeRole", NULL};
+	static const char *const ops[] = {"UpdateService", "UpdateFunctionCode",
+	                                  "UpdateFunctionConfiguration", "UpdateAlias", NULL};
+	if (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD") || !strcmp(r->method, "PUT") ||
+	    !strcmp(r->method, "DELETE"))
+		return 1;
+	for (size_t i = 0; prefixes[i]; i++)
+		if (!strncmp(r->operation, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	for (size_t i = 0; ops[i]; i++)
+		if (!strcmp(r->operation, ops[i]))
+			return 1;
+	return 0;
+}
+
 static int backoff(pw_aws_ctx *c, unsigned attempt, const char *what, pw_error **err)
 {
 	unsigned long long ms = (unsigned long long)AWS_BACKOFF_BASE_MS << (attempt < 8 ? attempt : 8);
@@ -374,7 +394,7 @@ int pw__aws_call(pw_http_response *out, pw_aws_ctx *c, const pw_aws_req *r, pw_e
 	const char *ca = pw__aws_getenv(c, "AWS_CA_BUNDLE");
 	json_t *cab = json_object_get(pw__aws_step_config(c->step), "ca_file");
 	ep.ca_file = json_is_string(cab) ? json_string_value(cab) : ca;
-	int rc = 0, refreshed = 0;
+	int rc = 0, refreshed = 0, repeatable = op_repeatable(r);
 	for (unsigned attempt = 0;; attempt++) {
 		const pw_aws_creds *cr = r->use_creds;
 		if (!r->unsigned_ && !cr) {
@@ -481,6 +501,7 @@ int pw__aws_call(pw_http_response *out, pw_aws_ctx *c, const pw_aws_req *r, pw_e
 		int64_t rem = c->ex && !c->cleanup ? pw_exec_remaining_ms(c->ex) : -1;
 		hr.total_timeout_ms = c->cleanup ? PW_AWS_CLEANUP_MS : rem > 0 ? (long)rem : 0;
 		hr.max_retries = 2;
+		hr.retry_non_idempotent = repeatable;
 		pw_http_response resp;
 		pw_error *he = NULL;
 		pw__http_trace(&hr, c->ex);
@@ -498,11 +519,31 @@ int pw__aws_call(pw_http_response *out, pw_aws_ctx *c, const pw_aws_req *r, pw_e
 		for (size_t i = 0; i < nhbuf; i++)
 			pw__buf_dispose(&hbuf[i]);
 		if (rc < 0) {
-			if (err && !*err)
-				*err = he;
-			else
-				pw_error_free(he);
 			pw__http_response_dispose(&resp);
+			if (rc == PW_EIO && repeatable && attempt + 1 < AWS_MAX_ATTEMPTS &&
+			    backoff(c, attempt, desc, NULL) == 0) {
+				pw_exec_log(c->ex, PW_LOG_INFO, "aws", "%s: %s; retrying", desc,
+				            he ? pw_error_message(he) : "transport error");
+				pw_error_free(he);
+				continue;
+			}
+			/* the transport's reason, said as the failure of this AWS operation */
+			if (err && !*err && he) {
+				*err = pw_error_new(rc, "AWS %s %s: %s", desc,
+				                    rc == PW_ETIMEOUT ? "timed out" : "failed",
+				                    pw_error_message(he));
+				if (*err) {
+					pw_error_set_operation(*err, pw_error_operation(he));
+					pw_error_set_hint(*err, pw_error_hint(he));
+					if (!pw_error_hint(he) && !repeatable)
+						pw_error_set_hint(
+						    *err,
+						    "the request may have reached AWS and was not sent again "
+						    "(it would act twice): check whether it took effect "
+						    "before running the step again");
+				}
+			}
+			pw_error_free(he);
 			break;
 		}
 		if (resp.status >= 200 && resp.status < 300) {

@@ -253,7 +253,7 @@ static int sts_call(pw_aws_creds *out, pw_aws_ctx *c, const char *role_arn, cons
 		if (err && *err) {
 			pw_buf h = PW_BUF_INIT(0);
 			pw__buf_printf(&h, "obtaining credentials from %s (role %s)", source, role_arn);
-			if (!pw_error_hint(*err))
+			if (!pw_error_hint(*err) && rc == PW_EPERM)
 				pw_error_set_hint(
 				    *err, web_token ? "the role's trust policy must allow this OIDC "
 				                      "provider and subject (sts:AssumeRoleWithWebIdentity)"

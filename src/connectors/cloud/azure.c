@@ -11,6 +11,7 @@
 #include "auth/oauth2.h"
 #include "connectors/cloud/azure.h"
 #include "connectors/cloud/cloud.h"
+#include "core/internal.h"
 #include "core/step.h"
 #include "net/json.h"
 #include "pipewright/result.h"
@@ -636,12 +637,34 @@ static int do_create(pw_result **out, az_ctx *x, const pw_map *env, pw_error **e
 		return rc < 0 ? rc : (err && *err ? pw_error_code(*err) : PW_ENOMEM);
 	pw_http_response r;
 	json_t *doc = NULL;
-	rc = pw__cloud_send(&r, &doc, &x->api, "PUT", x->path, body, err);
+	pw_error *se = NULL;
+	rc = pw__cloud_send(&r, &doc, &x->api, "PUT", x->path, body, &se);
 	json_decref(body);
+	if (rc < 0 && se && pw_error_code(se) != PW_ETIMEOUT && pw_error_code(se) != PW_ECANCELLED) {
+		/* the transport's reason, said as the failure of this operation */
+		pw_buf m = PW_BUF_INIT(0);
+		pw__buf_printf(&m, "azure: cannot create or update the container group %s: %s", x->group,
+		               pw_error_message(se));
+		pw__error_replace_message(se, pw__buf_cstr(&m));
+		pw__buf_dispose(&m);
+	}
+	if (se && err && !*err)
+		*err = se;
+	else
+		pw_error_free(se);
 	if (rc == 0 && r.status != 200 && r.status != 201) {
 		rc = pw__azure_error(err, "create or update the container group", &r, doc);
 		pw_exec_audit(x->ex, "azure.container-instances.create-or-update", x->rid, "failed",
 		              err && *err ? pw_error_message(*err) : NULL);
+	} else if (rc == 0 && r.body_len > 0 && !json_is_object(doc)) {
+		/* not the group: going on would report a state Azure never gave */
+		rc = pw__cloud_fail(err, PW_EEXTERNAL, NULL,
+		                    "the group may have been created or updated: run the step again (the "
+		                    "PUT sets the same state)",
+		                    r.body,
+		                    "azure: cannot create or update the container group %s: the answer to "
+		                    "PUT %s is not JSON",
+		                    x->group, x->rid);
 	}
 	char state[64] = "", failure[1024] = "";
 	const char *ps = pw__json_get_string(doc, "properties.provisioningState");

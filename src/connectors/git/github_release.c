@@ -659,10 +659,52 @@ static int create(json_t **rel, int *created, pw_gh *g, const char *text, int as
 	pw_gh_resp r;
 	pw_gh_req q = {.method = "POST", .url = pw__buf_cstr(&p), .body = body, .what = "create the release"};
 	pw_error *e = NULL;
-	int rc = pw__gh_call(&r, g, &q, &e);
+	const char *tag = pw__gh_str(g, "tag");
+	json_t *made = NULL;
+	int rc;
+	for (int attempt = 0;; attempt++) {
+		rc = pw__gh_call(&r, g, &q, &e);
+		if (rc == 0 && json_id(r.json) <= 0) {
+			pw_error_free(e);
+			e = pw_error_new(PW_EEXTERNAL,
+			                 "cannot create the release in %s: GitHub's answer is not a release "
+			                 "(malformed JSON or no id)",
+			                 g->repository);
+			pw_error_set_hint(e, "the release may have been created: look at the repository's "
+			                     "releases before running the step again");
+			rc = PW_EEXTERNAL;
+			break;
+		}
+		/* a reset, a cut answer or 500/502/504: the release may exist now. It is never created
+		 * twice: look for it first, and ask again only when it is not there. */
+		int unsure = rc == PW_EIO ||
+		             (rc == PW_EEXTERNAL && (r.status == 500 || r.status == 502 || r.status == 504));
+		if (!unsure || attempt >= 3)
+			break;
+		pw_error *fe = NULL;
+		if (find_release(&made, g, tag, 1, &fe) < 0 || made) {
+			pw_error_free(fe);
+			if (made) {
+				pw__gh_say(
+				    g,
+				    "creating release %s failed (%s) but GitHub has it: using release %lld",
+				    tag, pw_error_message(e), json_id(made));
+				pw_error_free(e);
+				e = NULL;
+				rc = 0;
+			}
+			break;
+		}
+		pw__gh_say(g, "creating release %s failed (%s) and GitHub does not have it: asking again",
+		           tag, pw_error_message(e));
+		if (pw_exec_sleep(g->ex, 200LL << attempt) < 0)
+			break;
+		pw_error_free(e);
+		e = NULL;
+		pw__gh_resp_dispose(&r);
+	}
 	json_decref(body);
 	pw__buf_dispose(&p);
-	const char *tag = pw__gh_str(g, "tag");
 	if (rc == PW_EEXISTS) {
 		/* published in the meantime by someone else: treat it as existing */
 		pw_error_free(e);
@@ -683,7 +725,7 @@ static int create(json_t **rel, int *created, pw_gh *g, const char *text, int as
 		pw__gh_audit(g, "create-release", tag, "failed", NULL);
 		return rc;
 	}
-	*rel = json_incref(r.json);
+	*rel = made ? made : json_incref(r.json);
 	pw__gh_resp_dispose(&r);
 	*created = 1;
 	long long id = json_id(*rel);

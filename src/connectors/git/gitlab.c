@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "connectors/git/gitlab.h"
+#include "core/internal.h"
 #include "core/step.h"
 #include "core/suggest.h"
 #include "net/http.h"
@@ -692,7 +693,57 @@ static int do_release(pw_result **out, gl_api *a, const pw_step *step, pw_exec *
 	const char *did = "created";
 	/* create first and learn of an existing release from the 409: race-free between
 	 * parallel builds, where a get-then-create would create twice */
-	int rc = api_call(&rel, &status, a, "POST", path, text, NULL, 409, 1, err);
+	int rc;
+	for (int attempt = 0;; attempt++) {
+		pw_error *ce = NULL;
+		status = 0;
+		rc = api_call(&rel, &status, a, "POST", path, text, NULL, 409, 1, &ce);
+		/* a reset, a cut answer or 500/502/504: GitLab may have made the release. A 409 on a
+		 * second POST would then call our own release somebody else's: look first. */
+		int unsure =
+		    rc == PW_EIO || (rc == PW_EEXTERNAL && (status == 500 || status == 502 || status == 504));
+		if (unsure && attempt < 3) {
+			char *rp = release_path(a, tag, NULL);
+			json_t *got = NULL;
+			long gs = 0;
+			int grc = api_call(&got, &gs, a, "GET", rp, NULL, NULL, 404, 1, NULL);
+			pw_free(rp);
+			if (grc == 0 && gs == 200 && json_is_object(got)) {
+				say(ex, PW_STREAM_STDOUT, "creating release %s failed (%s) but GitLab has it",
+				    tag, pw_error_message(ce));
+				pw_error_free(ce);
+				json_decref(rel);
+				rel = got;
+				status = 201;
+				rc = 0;
+				break;
+			}
+			json_decref(got);
+			if (grc == 0 && gs == 404 && pw_exec_sleep(ex, 200LL << attempt) == 0) {
+				say(ex, PW_STREAM_STDOUT,
+				    "creating release %s failed (%s) and GitLab does not have it: asking "
+				    "again",
+				    tag, pw_error_message(ce));
+				pw_error_free(ce);
+				json_decref(rel);
+				rel = NULL;
+				continue;
+			}
+		}
+		if (ce && rc < 0) {
+			/* the failure, said as the failure of this step's action */
+			pw_buf m = PW_BUF_INIT(0);
+			pw__buf_printf(&m, "gitlab: cannot create the release %s: %s", pw__buf_cstr(&target),
+			               pw_error_message(ce));
+			pw__error_replace_message(ce, pw__buf_cstr(&m));
+			pw__buf_dispose(&m);
+		}
+		if (ce && err && !*err)
+			*err = ce;
+		else
+			pw_error_free(ce);
+		break;
+	}
 	pw_free(text);
 	int added = 0, updated = 0;
 	if (rc == 0 && status == 409) {

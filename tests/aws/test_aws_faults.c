@@ -1,0 +1,438 @@
+/* The AWS connector (ECS update-service, its STS token endpoint) through
+ * tests/faults/fault_proxy.py in front of tests/aws/fake_aws.py: refused connections, a reset
+ * mid-response, an answer slower than the step's deadline, 429 with Retry-After and bursts of
+ * 500/502/503 that end in success, malformed and truncated JSON. Each case ends in success or
+ * in an error naming AWS and the operation, within bounds: never a hang. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "faults/proxy.h"
+#include "net/http.h"
+#include "net/json.h"
+#include "pipewright/exec.h"
+#include "pipewright/manager.h"
+#include "pipewright/result.h"
+#include "pipewright/step.h"
+#include "pwtest.h"
+
+#define AKID "AKIDPIPEWRIGHTTEST"
+#define SECRET "pipewright/Test+Secret0123456789abcdefghij"
+#define WEB_TOKEN "oidc-test-token"
+
+static struct {
+	pid_t pid;
+	int to_server;
+	int port;
+	char dir[64];
+	char base[64];
+	pw_http_pool *pool;
+} srv;
+
+static void server_stop(void)
+{
+	if (srv.pid > 0) {
+		close(srv.to_server);
+		kill(srv.pid, SIGTERM);
+		waitpid(srv.pid, NULL, 0);
+		srv.pid = 0;
+	}
+	pw__http_pool_free(srv.pool);
+	srv.pool = NULL;
+	if (srv.dir[0] && !getenv("PW_TEST_KEEP")) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv.dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", srv.dir);
+	}
+}
+
+static int server_start(void)
+{
+	if (srv.pid)
+		return 0;
+	snprintf(srv.dir, sizeof(srv.dir), "/tmp/pw-awsf-XXXXXX");
+	if (!mkdtemp(srv.dir))
+		return -1;
+	const char *src = getenv("PW_SOURCE_DIR");
+	char script[1024], specs[1024];
+	snprintf(script, sizeof(script), "%s/tests/aws/fake_aws.py", src ? src : ".");
+	snprintf(specs, sizeof(specs), "%s/tests/specs/aws", src ? src : ".");
+	int in[2], out[2];
+	if (pipe(in) < 0 || pipe(out) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		execlp("python3", "python3", script, "--specs", specs, "--akid", AKID, "--secret", SECRET,
+		       "--web-token", WEB_TOKEN, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	fcntl(in[1], F_SETFD, FD_CLOEXEC);
+	srv.pid = pid;
+	srv.to_server = in[1];
+	FILE *f = fdopen(out[0], "r");
+	char line[128];
+	int ready = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PORT %d", &srv.port) == 1)
+			continue;
+		if (strncmp(line, "READY", 5) == 0) {
+			ready = 1;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	atexit(server_stop);
+	if (!ready)
+		return -1;
+	snprintf(srv.base, sizeof(srv.base), "http://127.0.0.1:%d", srv.port);
+	char up[64];
+	snprintf(up, sizeof(up), "tcp:127.0.0.1:%d", srv.port);
+	if (pw_fault_proxy_start(up, NULL) < 0)
+		return -1;
+	return pw__http_pool_new(&srv.pool, NULL);
+}
+
+static json_t *control(const char *path, const char *body)
+{
+	pw_http_endpoint ep = {.base_url = srv.base};
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = body ? "POST" : "GET";
+	req.path_and_query = path;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
+	pw_http_response resp;
+	json_t *doc = NULL;
+	if (pw__http_do(&resp, srv.pool, &ep, &req, NULL) == 0 && resp.status == 200)
+		pw__json_load(&doc, resp.body, resp.body_len, 0, "state", NULL);
+	pw__http_response_dispose(&resp);
+	return doc;
+}
+
+/* A fresh fake (no scenario) and no fault rules. */
+static int reset(void)
+{
+	if (server_start() != 0)
+		return -1;
+	json_decref(control("/_test/reset", "{}"));
+	pw_fault_rules("[]");
+	return 0;
+}
+
+/* How many requests with op reached the fake. */
+static int count_requests(const char *op)
+{
+	json_t *r = control("/_test/requests", NULL);
+	size_t i;
+	json_t *x;
+	int n = 0;
+	json_array_foreach(r, i, x)
+	{
+		const char *o = json_string_value(json_object_get(x, "op"));
+		if (o && strcmp(o, op) == 0)
+			n++;
+	}
+	json_decref(r);
+	return n;
+}
+
+typedef struct run {
+	int rc;
+	pw_result *r;
+	pw_error *e;
+	char *err_text;
+	int64_t ms;
+} run;
+
+/* Runs an aws step with the given config and timeout; env: NULL-terminated KEY, VALUE pairs. */
+static void run_step(run *x, const char *config, const char *const *env, double timeout)
+{
+	memset(x, 0, sizeof(*x));
+	pw_manager *m = NULL;
+	pw_manager_new(&m, NULL, NULL);
+	pw_step *s = NULL;
+	pw_step_new(&s, "deploy", "aws");
+	pw_error *ce = NULL;
+	if (pw_step_set_config_json(s, config, &ce) < 0)
+		fprintf(stderr, "  config: %s\n", pw_error_message(ce));
+	pw_error_free(ce);
+	pw_step_set_timeout(s, timeout);
+	pw_workspace *ws = NULL;
+	pw_workspace_new(&ws, srv.dir, "20261129-run-awsf", NULL, NULL);
+	pw_map *em = pw_map_new();
+	pw_map_set(em, "HOME", srv.dir);
+	for (size_t i = 0; env && env[i]; i += 2)
+		pw_map_set(em, env[i], env[i + 1]);
+	pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
+	eo.run_id = "20261129-run-awsf";
+	eo.step_name = "deploy";
+	eo.timeout_seconds = timeout;
+	pw_exec *ex = NULL;
+	pw_exec_new(&ex, &eo, NULL);
+	int64_t t0 = pw__now_ms();
+	x->rc = pw_manager_execute_step(&x->r, m, s, ws, em, ex, &x->e);
+	x->ms = pw__now_ms() - t0;
+	pw_exec_free(ex);
+	pw_map_free(em);
+	pw_workspace_free(ws);
+	pw_step_free(s);
+	pw_manager_free(m);
+	x->err_text = x->e ? pw_error_format(x->e, 1) : pw_strdup("");
+	fprintf(stderr, "  rc %d in %lld ms: %s\n", x->rc, (long long)x->ms, x->err_text);
+}
+
+static void run_dispose(run *x)
+{
+	pw_result_free(x->r);
+	pw_error_free(x->e);
+	pw_free(x->err_text);
+}
+
+static const char *const static_env[] = {"AWS_ACCESS_KEY_ID", AKID, "AWS_SECRET_ACCESS_KEY", SECRET, NULL};
+
+static char cfg_buf[1024];
+/* ECS update-service of prod/web through the proxy (or the given endpoint). */
+static const char *ecs_cfg(const char *endpoint)
+{
+	snprintf(cfg_buf, sizeof(cfg_buf),
+	         "{\"service\":\"ecs\",\"action\":\"update-service\",\"region\":\"eu-west-1\","
+	         "\"endpoint\":\"%s\",\"poll_interval\":0.02,\"parameters\":{\"cluster\":\"prod\","
+	         "\"service\":\"web\",\"task_definition\":\"web:7\"}}",
+	         endpoint ? endpoint : pw_fault_proxy_base());
+	return cfg_buf;
+}
+
+/* The first ECS request is UpdateService (then DescribeServices polls): all are "POST /". */
+#define UPDATE "\"match\":\"^POST /$\""
+
+static void check_succeeded(run *x)
+{
+	PW_CHECK_INT(x->rc, 0);
+	PW_CHECK(x->r && pw_result_exit_code(x->r) == 0);
+	PW_CHECK_STR(x->r ? pw_map_get(pw_result_metadata_const(x->r), "rollout_state") : NULL, "COMPLETED");
+}
+
+PW_TEST(refused_port_is_a_clear_error)
+{
+	PW_REQUIRE(reset() == 0);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", pw_fault_unused_port());
+	run x;
+	run_step(&x, ecs_cfg(url), static_env, 30);
+	PW_CHECK_INT(x.rc, PW_EIO);
+	PW_CHECK_CONTAINS(x.err_text, "AWS ecs UpdateService failed");
+	PW_CHECK_CONTAINS(x.err_text, url + 7);
+	PW_CHECK(x.ms < 25000);
+	run_dispose(&x);
+}
+
+/* Every connection to the proxy is closed at once: an error naming the operation, and the
+ * fake saw no update. */
+PW_TEST(refused_connection_is_a_clear_error)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE ",\"action\":\"refuse\",\"times\":20}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), static_env, 30);
+	PW_CHECK_INT(x.rc, PW_EIO);
+	PW_CHECK_CONTAINS(x.err_text, "AWS ecs UpdateService failed");
+	PW_CHECK_CONTAINS(x.err_text, "reset");
+	PW_CHECK_INT(count_requests("UpdateService"), 0);
+	PW_CHECK(x.ms < 25000);
+	run_dispose(&x);
+}
+
+/* One refused connection: UpdateService is safe to send again (it sets the desired state), so
+ * the connector retries and the rollout completes with one update. */
+PW_TEST(one_refused_connection_is_retried)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE ",\"action\":\"refuse\"}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), static_env, 30);
+	pw_fault_rules_used();
+	check_succeeded(&x);
+	PW_CHECK_INT(count_requests("UpdateService"), 1);
+	run_dispose(&x);
+}
+
+/* The answer to UpdateService is reset after its first bytes: the update reached AWS; sending
+ * it again sets the same state, and the step ends with the completed rollout. */
+PW_TEST(reset_mid_response_is_retried)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE ",\"action\":\"reset\",\"n\":30}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), static_env, 30);
+	pw_fault_rules_used();
+	check_succeeded(&x);
+	PW_CHECK(count_requests("UpdateService") >= 1);
+	run_dispose(&x);
+}
+
+PW_TEST(answer_slower_than_the_deadline_times_out)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE ",\"action\":\"delay\",\"seconds\":20}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), static_env, 2);
+	PW_CHECK_INT(x.rc, PW_ETIMEOUT);
+	PW_CHECK_CONTAINS(x.err_text, "timed out");
+	PW_CHECK(x.ms < 15000);
+	run_dispose(&x);
+}
+
+PW_TEST(retry_after_429_is_honoured_then_success)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE ",\"action\":\"status\",\"code\":429,\"headers\":{\"Retry-After\":\"1\","
+	               "\"Content-Type\":\"application/x-amz-json-1.1\"},\"body\":\"{\\\"__type\\\":"
+	               "\\\"ThrottlingException\\\",\\\"message\\\":\\\"Rate exceeded\\\"}\"}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), static_env, 30);
+	pw_fault_rules_used();
+	check_succeeded(&x);
+	PW_CHECK(x.ms >= 900); /* Retry-After: 1 was waited out */
+	PW_CHECK_INT(count_requests("UpdateService"), 1);
+	run_dispose(&x);
+}
+
+PW_TEST(burst_of_5xx_then_success)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE ",\"action\":\"status\",\"code\":500,\"body\":\"{}\"},"
+	               "{" UPDATE ",\"action\":\"status\",\"code\":502,\"body\":\"bad gateway\"},"
+	               "{" UPDATE ",\"action\":\"status\",\"code\":503,\"body\":\"\"}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), static_env, 60);
+	pw_fault_rules_used();
+	check_succeeded(&x);
+	PW_CHECK_INT(count_requests("UpdateService"), 1);
+	run_dispose(&x);
+}
+
+/* 503 every time: the step gives up with the status, naming the operation. */
+PW_TEST(persistent_503_is_a_clear_error)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE ",\"action\":\"status\",\"code\":503,\"times\":100,"
+	               "\"body\":\"{\\\"__type\\\":\\\"ServiceUnavailableException\\\","
+	               "\\\"message\\\":\\\"try later\\\"}\"}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), static_env, 60);
+	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
+	PW_CHECK_CONTAINS(x.err_text, "AWS ecs UpdateService failed: ServiceUnavailableException");
+	PW_CHECK_CONTAINS(x.err_text, "503");
+	PW_CHECK_INT(count_requests("UpdateService"), 0);
+	run_dispose(&x);
+}
+
+PW_TEST(malformed_json_is_a_clear_error)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE
+	               ",\"action\":\"body\",\"text\":\"{\\\"service\\\": {\\\"deployments\\\": [\"}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), static_env, 30);
+	pw_fault_rules_used();
+	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
+	PW_CHECK_CONTAINS(x.err_text, "UpdateService");
+	PW_CHECK_CONTAINS(x.err_text, "JSON");
+	run_dispose(&x);
+}
+
+/* A truncated answer to a read (DescribeServices) is read again: the step succeeds. */
+PW_TEST(truncated_read_is_retried)
+{
+	PW_REQUIRE(reset() == 0);
+	/* the first request (UpdateService) passes, the second (DescribeServices) is cut */
+	pw_fault_rules("[{" UPDATE ",\"action\":\"pass\"},{" UPDATE ",\"action\":\"truncate\",\"n\":20}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), static_env, 30);
+	check_succeeded(&x);
+	run_dispose(&x);
+}
+
+/* A truncated answer to UpdateService: the update reached AWS and is sent again (it sets the
+ * same desired state); the step succeeds. */
+PW_TEST(truncated_update_answer_is_retried)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE ",\"action\":\"truncate\",\"n\":20}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), static_env, 30);
+	pw_fault_rules_used();
+	check_succeeded(&x);
+	PW_CHECK_INT(count_requests("UpdateService"), 2);
+	run_dispose(&x);
+}
+
+/* RunTask starts a task each time it is sent: after a reset mid-answer it is not sent again
+ * (the fake started one task), and the step fails saying which operation was cut. */
+PW_TEST(reset_mid_run_task_answer_is_not_repeated)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" UPDATE ",\"action\":\"reset\",\"n\":30}]");
+	snprintf(cfg_buf, sizeof(cfg_buf),
+	         "{\"service\":\"ecs\",\"action\":\"run-task\",\"region\":\"eu-west-1\",\"endpoint\":\"%s\","
+	         "\"poll_interval\":0.02,\"parameters\":{\"cluster\":\"batch\",\"task_definition\":"
+	         "\"migrate:2\"}}",
+	         pw_fault_proxy_base());
+	run x;
+	run_step(&x, cfg_buf, static_env, 30);
+	pw_fault_rules_used();
+	PW_CHECK_INT(x.rc, PW_EIO);
+	PW_CHECK_CONTAINS(x.err_text, "AWS ecs RunTask failed");
+	PW_CHECK_CONTAINS(x.err_text, "was not sent again");
+	PW_CHECK_INT(count_requests("RunTask"), 1);
+	run_dispose(&x);
+}
+
+/* The STS token endpoint behind the proxy: a 503 and a reset on AssumeRoleWithWebIdentity are
+ * retried and the update goes through with the issued credentials. */
+PW_TEST(token_endpoint_faults_are_retried)
+{
+	PW_REQUIRE(reset() == 0);
+	char tf[128];
+	snprintf(tf, sizeof(tf), "%s/oidc-token", srv.dir);
+	FILE *f = fopen(tf, "w");
+	PW_REQUIRE(f != NULL);
+	fputs(WEB_TOKEN "\n", f);
+	fclose(f);
+	const char *env[] = {"AWS_WEB_IDENTITY_TOKEN_FILE",
+	                     tf,
+	                     "AWS_ROLE_ARN",
+	                     "arn:aws:iam::123456789012:role/deployer",
+	                     "AWS_ENDPOINT_URL_STS",
+	                     pw_fault_proxy_base(),
+	                     NULL};
+	/* STS is asked first (POST / too) */
+	pw_fault_rules("[{" UPDATE ",\"action\":\"status\",\"code\":503,\"body\":\"\"},"
+	               "{" UPDATE ",\"action\":\"reset\",\"n\":20}]");
+	run x;
+	run_step(&x, ecs_cfg(NULL), env, 30);
+	pw_fault_rules_used();
+	check_succeeded(&x);
+	/* the 503 never reached STS; the reset one did, and its retry */
+	PW_CHECK_INT(count_requests("AssumeRoleWithWebIdentity"), 2);
+	run_dispose(&x);
+}
+
+PW_TEST_MAIN()

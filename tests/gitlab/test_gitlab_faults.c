@@ -1,0 +1,323 @@
+/* The gitlab connector's create-release (with asset links) through tests/faults/fault_proxy.py
+ * in front of tests/gitlab/fake_gitlab.py: refused connections, a reset mid-response, an answer
+ * slower than the step's deadline, 429 with Retry-After and bursts of 500/502/503, malformed and
+ * truncated JSON. Each case ends in success or a clear error naming GitLab's operation, never a
+ * hang; a create whose answer was lost is not taken for somebody else's release. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "faults/proxy.h"
+#include "net/http.h"
+#include "net/json.h"
+#include "pipewright/exec.h"
+#include "pipewright/manager.h"
+#include "pipewright/result.h"
+#include "pipewright/step.h"
+#include "pwtest.h"
+
+#define PAT "glpat-Pr1vateT0ken_abc123"
+
+static struct {
+	pid_t pid;
+	int port;
+	char base[64];
+	pw_http_pool *pool;
+} srv;
+
+static void server_stop(void)
+{
+	if (srv.pid > 0) {
+		kill(srv.pid, SIGTERM);
+		waitpid(srv.pid, NULL, 0);
+		srv.pid = 0;
+	}
+	pw__http_pool_free(srv.pool);
+	srv.pool = NULL;
+}
+
+static int server_start(void)
+{
+	if (srv.pid)
+		return 0;
+	const char *src = getenv("PW_SOURCE_DIR");
+	char script[1024];
+	snprintf(script, sizeof(script), "%s/tests/gitlab/fake_gitlab.py", src ? src : ".");
+	int out[2];
+	if (pipe(out) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		close(out[1]);
+		execlp("python3", "python3", script, "--private-token", PAT, "--job-token", "glcbt-job",
+		       "--trigger-token", "glptt-trigger", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	srv.pid = pid;
+	atexit(server_stop);
+	FILE *f = fdopen(out[0], "r");
+	char line[128];
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "PORT %d", &srv.port) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (srv.port <= 0)
+		return -1;
+	snprintf(srv.base, sizeof(srv.base), "http://127.0.0.1:%d", srv.port);
+	char up[64];
+	snprintf(up, sizeof(up), "tcp:127.0.0.1:%d", srv.port);
+	if (pw_fault_proxy_start(up, NULL) < 0)
+		return -1;
+	return pw__http_pool_new(&srv.pool, NULL);
+}
+
+static json_t *control(const char *path, const char *body)
+{
+	pw_http_endpoint ep = {.base_url = srv.base};
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = body ? "POST" : "GET";
+	req.path_and_query = path;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
+	pw_http_response resp;
+	json_t *doc = NULL;
+	if (pw__http_do(&resp, srv.pool, &ep, &req, NULL) == 0 && resp.status == 200)
+		pw__json_load(&doc, resp.body, resp.body_len, 0, "state", NULL);
+	pw__http_response_dispose(&resp);
+	return doc;
+}
+
+static int reset(void)
+{
+	if (server_start() != 0)
+		return -1;
+	json_decref(control("/_test/reset", "{}"));
+	pw_fault_rules("[]");
+	return 0;
+}
+
+typedef struct run {
+	int rc;
+	pw_result *r;
+	pw_error *e;
+	char *err_text;
+	char *outputs;
+	int64_t ms;
+} run;
+
+static void run_step(run *x, const char *base_url, const char *extra, double timeout)
+{
+	memset(x, 0, sizeof(*x));
+	char cfg[1024];
+	snprintf(cfg, sizeof(cfg),
+	         "{\"base_url\":\"%s/\",\"project\":\"group/app\",\"action\":\"create-release\","
+	         "\"tag\":\"v1.0.0\",\"name\":\"Version 1\",\"assets\":[{\"name\":\"app.tar.gz\","
+	         "\"url\":\"https://dl.example.test/app.tar.gz\",\"link_type\":\"package\"}]%s%s}",
+	         base_url ? base_url : pw_fault_proxy_base(), extra ? "," : "", extra ? extra : "");
+	pw_manager *m = NULL;
+	pw_manager_new(&m, NULL, NULL);
+	pw_step *s = NULL;
+	pw_step_new(&s, "gl", "gitlab");
+	pw_error *ce = NULL;
+	if (pw_step_set_config_json(s, cfg, &ce) < 0)
+		fprintf(stderr, "  config: %s\n", pw_error_message(ce));
+	pw_error_free(ce);
+	pw_step_set_timeout(s, timeout);
+	pw_workspace *ws = NULL;
+	pw_workspace_new(&ws, "/tmp", "20261129-glf-run", NULL, NULL);
+	pw_map *env = pw_map_new();
+	pw_map_set(env, "GITLAB_TOKEN", PAT);
+	pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
+	eo.run_id = "20261129-glf-run";
+	eo.step_name = "gl";
+	eo.timeout_seconds = timeout;
+	pw_exec *ex = NULL;
+	pw_exec_new(&ex, &eo, NULL);
+	int64_t t0 = pw__now_ms();
+	x->rc = pw_manager_execute_step(&x->r, m, s, ws, env, ex, &x->e);
+	x->ms = pw__now_ms() - t0;
+	pw_buf o = PW_BUF_INIT(0);
+	const pw_map *outs = pw_exec_outputs(ex);
+	for (size_t i = 0; outs && i < pw_map_count(outs); i++)
+		pw__buf_printf(&o, "%s=%s\n", pw_map_key_at(outs, i), pw_map_value_at(outs, i));
+	x->outputs = pw__buf_detach(&o);
+	pw_exec_free(ex);
+	pw_map_free(env);
+	pw_workspace_free(ws);
+	pw_step_free(s);
+	pw_manager_free(m);
+	x->err_text = x->e ? pw_error_format(x->e, 1) : pw_strdup("");
+	fprintf(stderr, "  rc %d in %lld ms: %s\n", x->rc, (long long)x->ms, x->err_text);
+	PW_CHECK_NOT_CONTAINS(x->err_text, PAT);
+}
+
+static void run_dispose(run *x)
+{
+	pw_result_free(x->r);
+	pw_error_free(x->e);
+	pw_free(x->err_text);
+	pw_free(x->outputs);
+}
+
+/* Whether the fake holds the release (with its one link), and how many creates reached it. */
+static int has_release(int *creates)
+{
+	json_t *st = control("/_test/state", NULL);
+	json_t *rel = json_object_get(json_object_get(st, "releases"), "v1.0.0");
+	int n = rel ? 1 : 0;
+	if (rel)
+		PW_CHECK_INT(json_array_size(json_object_get(rel, "links")), 1);
+	PW_CHECK_INT(json_array_size(json_object_get(st, "violations")), 0);
+	if (creates) {
+		*creates = 0;
+		size_t i;
+		json_t *q;
+		json_array_foreach(json_object_get(st, "requests"), i, q)
+		{
+			const char *m = json_string_value(json_object_get(q, "method"));
+			const char *p = json_string_value(json_object_get(q, "path"));
+			if (m && p && !strcmp(m, "POST") && strstr(p, "/releases") && !strstr(p, "/links"))
+				(*creates)++;
+		}
+	}
+	json_decref(st);
+	return n;
+}
+
+static void check_created(run *x)
+{
+	PW_CHECK_INT(x->rc, 0);
+	PW_CHECK(x->r && pw_result_exit_code(x->r) == 0);
+	PW_CHECK_CONTAINS(x->outputs, "release_action=created");
+	PW_CHECK_CONTAINS(x->outputs, "release_url=");
+	PW_CHECK_INT(has_release(NULL), 1);
+}
+
+#define CREATE "\"match\":\"^POST /api/v4/projects/group%2Fapp/releases$\""
+
+PW_TEST(refused_port_is_a_clear_error)
+{
+	PW_REQUIRE(reset() == 0);
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", pw_fault_unused_port());
+	run x;
+	run_step(&x, url, NULL, 30);
+	PW_CHECK_INT(x.rc, PW_EIO);
+	PW_CHECK_CONTAINS(x.err_text, "gitlab: cannot create the release group/app@v1.0.0: POST");
+	PW_CHECK_CONTAINS(x.err_text, url + 7);
+	PW_CHECK_CONTAINS(x.err_text, "releases");
+	PW_CHECK_INT(has_release(NULL), 0);
+	run_dispose(&x);
+}
+
+PW_TEST(refused_create_is_a_clear_error)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" CREATE ",\"action\":\"refuse\",\"times\":20}]");
+	run x;
+	run_step(&x, NULL, NULL, 30);
+	PW_CHECK_INT(x.rc, PW_EIO);
+	PW_CHECK_CONTAINS(x.err_text, "gitlab: cannot create the release group/app@v1.0.0: POST");
+	PW_CHECK_CONTAINS(x.err_text, "reset");
+	PW_CHECK_INT(has_release(NULL), 0);
+	run_dispose(&x);
+}
+
+/* The create reached GitLab but its answer was reset: the release is GitLab's now. The step
+ * finds it and reports it created (it is ours), not "already exists". */
+PW_TEST(reset_mid_create_answer_finds_the_release)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" CREATE ",\"action\":\"reset\",\"n\":40}]");
+	run x;
+	run_step(&x, NULL, NULL, 30);
+	pw_fault_rules_used();
+	check_created(&x);
+	int creates = 0;
+	has_release(&creates);
+	PW_CHECK_INT(creates, 1);
+	run_dispose(&x);
+}
+
+PW_TEST(answer_slower_than_the_deadline_times_out)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" CREATE ",\"action\":\"delay\",\"seconds\":20}]");
+	run x;
+	run_step(&x, NULL, NULL, 2);
+	PW_CHECK_INT(x.rc, PW_ETIMEOUT);
+	PW_CHECK_CONTAINS(x.err_text, "timed out");
+	PW_CHECK(x.ms < 15000);
+	run_dispose(&x);
+}
+
+PW_TEST(retry_after_429_is_honoured_then_success)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" CREATE ",\"action\":\"status\",\"code\":429,\"headers\":{\"Retry-After\":\"1\","
+	               "\"Content-Type\":\"application/json\"},\"body\":\"{\\\"message\\\":\\\"Retry "
+	               "later\\\"}\"}]");
+	run x;
+	run_step(&x, NULL, NULL, 30);
+	pw_fault_rules_used();
+	check_created(&x);
+	PW_CHECK(x.ms >= 900);
+	run_dispose(&x);
+}
+
+/* 500 and 502 may have created the release: the connector looks before it asks again. */
+PW_TEST(burst_of_5xx_then_success)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" CREATE ",\"action\":\"status\",\"code\":500,\"body\":\"{}\"},"
+	               "{" CREATE ",\"action\":\"status\",\"code\":502,\"body\":\"bad gateway\"},"
+	               "{" CREATE ",\"action\":\"status\",\"code\":503,\"body\":\"\"}]");
+	run x;
+	run_step(&x, NULL, NULL, 60);
+	pw_fault_rules_used();
+	check_created(&x);
+	run_dispose(&x);
+}
+
+PW_TEST(malformed_create_answer_is_a_clear_error)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" CREATE ",\"action\":\"body\",\"code\":201,\"text\":\"{\\\"tag_name\\\": \"}]");
+	run x;
+	run_step(&x, NULL, NULL, 30);
+	pw_fault_rules_used();
+	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
+	PW_CHECK_CONTAINS(x.err_text, "gitlab: cannot create the release group/app@v1.0.0");
+	PW_CHECK_CONTAINS(x.err_text, "releases");
+	PW_CHECK_CONTAINS(x.err_text, "JSON");
+	run_dispose(&x);
+}
+
+/* The create's answer is cut: the release exists; the step finds it and succeeds. */
+PW_TEST(truncated_create_answer_finds_the_release)
+{
+	PW_REQUIRE(reset() == 0);
+	pw_fault_rules("[{" CREATE ",\"action\":\"truncate\",\"n\":20}]");
+	run x;
+	run_step(&x, NULL, NULL, 30);
+	pw_fault_rules_used();
+	check_created(&x);
+	int creates = 0;
+	has_release(&creates);
+	PW_CHECK_INT(creates, 1);
+	run_dispose(&x);
+}
+
+PW_TEST_MAIN()
