@@ -249,3 +249,19 @@ int token_requests(const char *grant)
 	json_decref(st);
 	return (int)n;
 }
+
+int request_count(const char *prefix)
+{
+	json_t *st = control("/_test/state", NULL);
+	size_t i;
+	json_t *r;
+	int n = 0;
+	json_array_foreach(json_object_get(st, "requests"), i, r)
+	{
+		const char *t = json_string_value(r);
+		if (t && !strncmp(t, prefix, strlen(prefix)))
+			n++;
+	}
+	json_decref(st);
+	return n;
+}

@@ -47,6 +47,8 @@ char *err_text(const run *x);
 void dispose(run *x);
 /* How many request bodies the server found not conforming to the spec (printed). */
 int violations(void);
+/* How many recorded requests ("METHOD /path?query") start with prefix. */
+int request_count(const char *prefix);
 /* How many tokens were asked for with this grant. */
 int token_requests(const char *grant);
 

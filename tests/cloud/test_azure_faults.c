@@ -18,14 +18,14 @@
 #include "fake_cloud.h"
 #include "pwtest.h"
 
-typedef struct run {
+typedef struct frun {
 	int rc;
 	pw_result *r;
 	pw_error *e;
 	char *err_text;
 	char *outputs;
 	int64_t ms;
-} run;
+} frun;
 
 /* A fresh fake and proxy, no fault rules. */
 static int start(void)
@@ -44,7 +44,7 @@ static int start(void)
 	"web-app:1.2\",\"location\":\"westeurope\",\"cpu\":1,\"memory\":1.5"
 
 /* create-or-update of prod-rg/web-app with ARM and the token endpoints at url (NULL: the proxy). */
-static void run_step(run *x, const char *url, double timeout)
+static void run_step(frun *x, const char *url, double timeout)
 {
 	memset(x, 0, sizeof *x);
 	const char *u = url ? url : pw_fault_proxy_base();
@@ -97,7 +97,7 @@ static void run_step(run *x, const char *url, double timeout)
 	PW_CHECK_NOT_CONTAINS(x->err_text, "azure-sp-token-");
 }
 
-static void dispose(run *x)
+static void frun_dispose(frun *x)
 {
 	pw_result_free(x->r);
 	pw_error_free(x->e);
@@ -105,24 +105,7 @@ static void dispose(run *x)
 	pw_free(x->outputs);
 }
 
-/* How many recorded requests start with prefix. */
-static int requests(const char *prefix)
-{
-	json_t *st = control("/_test/state", NULL);
-	size_t i;
-	json_t *r;
-	int n = 0;
-	json_array_foreach(json_object_get(st, "requests"), i, r)
-	{
-		const char *t = json_string_value(r);
-		if (t && !strncmp(t, prefix, strlen(prefix)))
-			n++;
-	}
-	json_decref(st);
-	return n;
-}
-
-static void check_succeeded(run *x)
+static void check_succeeded(frun *x)
 {
 	PW_CHECK_INT(x->rc, 0);
 	PW_CHECK(x->r && pw_result_exit_code(x->r) == 0);
@@ -138,27 +121,27 @@ PW_TEST(refused_port_is_a_clear_error)
 	PW_REQUIRE(start() == 0);
 	char url[64];
 	snprintf(url, sizeof url, "http://127.0.0.1:%d", pw_fault_unused_port());
-	run x;
+	frun x;
 	run_step(&x, url, 30);
 	PW_CHECK_INT(x.rc, PW_EIO);
 	PW_CHECK_CONTAINS(x.err_text, url + 7);
 	PW_CHECK_CONTAINS(x.err_text, "token");
 	PW_CHECK(x.ms < 25000);
-	dispose(&x);
+	frun_dispose(&x);
 }
 
 PW_TEST(refused_create_is_a_clear_error)
 {
 	PW_REQUIRE(start() == 0);
 	pw_fault_rules("[{" PUT ",\"action\":\"refuse\",\"times\":50}]");
-	run x;
+	frun x;
 	run_step(&x, NULL, 30);
 	PW_CHECK_INT(x.rc, PW_EIO);
 	PW_CHECK_CONTAINS(x.err_text, "azure: cannot create or update the container group web-app: PUT");
 	PW_CHECK_CONTAINS(x.err_text, "containerGroups/web-app");
 	PW_CHECK_CONTAINS(x.err_text, "reset");
-	PW_CHECK_INT(requests(GROUP_PUT), 0);
-	dispose(&x);
+	PW_CHECK_INT(request_count(GROUP_PUT), 0);
+	frun_dispose(&x);
 }
 
 /* A PUT sets the whole desired state: sent again after a reset mid-answer, it changes nothing
@@ -167,24 +150,24 @@ PW_TEST(reset_mid_response_is_retried)
 {
 	PW_REQUIRE(start() == 0);
 	pw_fault_rules("[{" PUT ",\"action\":\"reset\",\"n\":40}]");
-	run x;
+	frun x;
 	run_step(&x, NULL, 30);
 	pw_fault_rules_used();
 	check_succeeded(&x);
-	PW_CHECK_INT(requests(GROUP_PUT), 2);
-	dispose(&x);
+	PW_CHECK_INT(request_count(GROUP_PUT), 2);
+	frun_dispose(&x);
 }
 
 PW_TEST(answer_slower_than_the_deadline_times_out)
 {
 	PW_REQUIRE(start() == 0);
 	pw_fault_rules("[{" PUT ",\"action\":\"delay\",\"seconds\":20}]");
-	run x;
+	frun x;
 	run_step(&x, NULL, 2);
 	PW_CHECK_INT(x.rc, PW_ETIMEOUT);
 	PW_CHECK_CONTAINS(x.err_text, "timed out");
 	PW_CHECK(x.ms < 15000);
-	dispose(&x);
+	frun_dispose(&x);
 }
 
 PW_TEST(retry_after_429_is_honoured_then_success)
@@ -193,13 +176,13 @@ PW_TEST(retry_after_429_is_honoured_then_success)
 	pw_fault_rules("[{" PUT ",\"action\":\"status\",\"code\":429,\"headers\":{\"Retry-After\":\"1\","
 	               "\"Content-Type\":\"application/json\"},\"body\":\"{\\\"error\\\":{\\\"code\\\":"
 	               "\\\"TooManyRequests\\\",\\\"message\\\":\\\"slow down\\\"}}\"}]");
-	run x;
+	frun x;
 	run_step(&x, NULL, 30);
 	pw_fault_rules_used();
 	check_succeeded(&x);
 	PW_CHECK(x.ms >= 900);
-	PW_CHECK_INT(requests(GROUP_PUT), 1);
-	dispose(&x);
+	PW_CHECK_INT(request_count(GROUP_PUT), 1);
+	frun_dispose(&x);
 }
 
 PW_TEST(burst_of_5xx_then_success)
@@ -208,12 +191,12 @@ PW_TEST(burst_of_5xx_then_success)
 	pw_fault_rules("[{" PUT ",\"action\":\"status\",\"code\":500,\"body\":\"{}\"},"
 	               "{" PUT ",\"action\":\"status\",\"code\":502,\"body\":\"bad gateway\"},"
 	               "{" PUT ",\"action\":\"status\",\"code\":503,\"body\":\"\"}]");
-	run x;
+	frun x;
 	run_step(&x, NULL, 60);
 	pw_fault_rules_used();
 	check_succeeded(&x);
-	PW_CHECK_INT(requests(GROUP_PUT), 1);
-	dispose(&x);
+	PW_CHECK_INT(request_count(GROUP_PUT), 1);
+	frun_dispose(&x);
 }
 
 /* The token endpoint behind the proxy: a 503, a reset and a 502 are retried. */
@@ -223,24 +206,24 @@ PW_TEST(token_endpoint_faults_are_retried)
 	pw_fault_rules("[{" TOKEN_EP ",\"action\":\"status\",\"code\":503,\"body\":\"\"},"
 	               "{" TOKEN_EP ",\"action\":\"reset\",\"n\":20},"
 	               "{" TOKEN_EP ",\"action\":\"status\",\"code\":502,\"body\":\"\"}]");
-	run x;
+	frun x;
 	run_step(&x, NULL, 30);
 	pw_fault_rules_used();
 	check_succeeded(&x);
-	dispose(&x);
+	frun_dispose(&x);
 }
 
 PW_TEST(malformed_create_answer_is_a_clear_error)
 {
 	PW_REQUIRE(start() == 0);
 	pw_fault_rules("[{" PUT ",\"action\":\"body\",\"code\":201,\"text\":\"{\\\"properties\\\": {\"}]");
-	run x;
+	frun x;
 	run_step(&x, NULL, 30);
 	pw_fault_rules_used();
 	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
 	PW_CHECK_CONTAINS(x.err_text, "azure: cannot create or update the container group web-app");
 	PW_CHECK_CONTAINS(x.err_text, "containerGroups/web-app is not JSON");
-	dispose(&x);
+	frun_dispose(&x);
 }
 
 PW_TEST(malformed_token_answer_is_a_clear_error)
@@ -248,13 +231,13 @@ PW_TEST(malformed_token_answer_is_a_clear_error)
 	PW_REQUIRE(start() == 0);
 	pw_fault_rules("[{" TOKEN_EP
 	               ",\"action\":\"body\",\"text\":\"{\\\"access_token\\\": \",\"times\":20}]");
-	run x;
+	frun x;
 	run_step(&x, NULL, 30);
 	PW_CHECK(x.rc < 0);
 	PW_CHECK_CONTAINS(x.err_text, "token");
 	PW_CHECK_CONTAINS(x.err_text, "JSON");
-	PW_CHECK_INT(requests(GROUP_PUT), 0);
-	dispose(&x);
+	PW_CHECK_INT(request_count(GROUP_PUT), 0);
+	frun_dispose(&x);
 }
 
 /* A cut answer to the PUT and to a status read: both asked again, then success. */
@@ -265,11 +248,11 @@ PW_TEST(truncated_answers_are_retried)
 	    "[{" PUT ",\"action\":\"truncate\",\"n\":30},"
 	    "{\"match\":\"^GET /subscriptions/.*containerGroups/web-app\\\\?\",\"action\":\"truncate\","
 	    "\"n\":30}]");
-	run x;
+	frun x;
 	run_step(&x, NULL, 30);
 	pw_fault_rules_used();
 	check_succeeded(&x);
-	dispose(&x);
+	frun_dispose(&x);
 }
 
 PW_TEST_MAIN()

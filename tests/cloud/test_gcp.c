@@ -100,22 +100,6 @@ static int has_service(const char *name)
 	return s != NULL;
 }
 
-/* How many recorded requests start with prefix ("PATCH /v2/..."). */
-static int requests(const char *prefix)
-{
-	json_t *st = control("/_test/state", NULL);
-	int n = 0;
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(st, "requests"), i, v)
-	{
-		if (strncmp(json_string_value(v), prefix, strlen(prefix)) == 0)
-			n++;
-	}
-	json_decref(st);
-	return n;
-}
-
 #define DEPLOY_PARAMS                                                                                       \
 	"\"service_name\":\"web-app\",\"image\":\"us-docker.pkg.dev/test-project/apps/web-app:1.2\","       \
 	"\"env\":{\"MODE\":\"prod\",\"WORKERS\":4},\"secrets\":{\"DB_PASSWORD\":\"db-pass:3\",\"API_KEY\":" \
@@ -142,8 +126,9 @@ PW_TEST(deploy_creates_the_service_and_verifies_it_serves)
 	PW_CHECK_INT(violations(), 0);
 	/* created with POST ?serviceId (the GET before found nothing) */
 	PW_CHECK_INT(
-	    requests("POST /v2/projects/test-project/locations/us-central1/services?serviceId=web-app"), 1);
-	PW_CHECK_INT(requests("PATCH"), 0);
+	    request_count("POST /v2/projects/test-project/locations/us-central1/services?serviceId=web-app"),
+	    1);
+	PW_CHECK_INT(request_count("PATCH"), 0);
 	json_t *s = service(SVC);
 	PW_REQUIRE(s);
 	PW_CHECK_STR(pw__json_get_string(s, "template.containers.0.image"),
@@ -184,7 +169,7 @@ PW_TEST(update_merges_env_and_tags_a_preview_without_moving_traffic)
 	        NULL),
 	    env, 0);
 	PW_CHECK_INT(x.rc, 0);
-	PW_CHECK_INT(requests("PATCH /v2/" SVC), 1);
+	PW_CHECK_INT(request_count("PATCH /v2/" SVC), 1);
 	PW_CHECK_INT(violations(), 0);
 	PW_CHECK_CONTAINS(x.outputs, "tag_url=https://canary---web-app-x7k2q-uc.a.run.app");
 	PW_CHECK_CONTAINS(x.r ? pw_result_stdout(x.r) : NULL, "traffic unchanged");
@@ -264,7 +249,7 @@ PW_TEST(allow_unauthenticated_edits_the_iam_policy_both_ways)
 	/* already public: no second write */
 	run_step(&x, NULL, cfg("deploy", DEPLOY_PARAMS ",\"allow_unauthenticated\":true", NULL), env, 0);
 	PW_CHECK_INT(x.rc, 0);
-	PW_CHECK_INT(requests("POST /v2/" SVC ":setIamPolicy"), 1);
+	PW_CHECK_INT(request_count("POST /v2/" SVC ":setIamPolicy"), 1);
 	dispose(&x);
 	run_step(&x, NULL, cfg("deploy", DEPLOY_PARAMS ",\"allow_unauthenticated\":false", NULL), env, 0);
 	PW_CHECK_INT(x.rc, 0);
@@ -314,7 +299,7 @@ PW_TEST(throttling_and_5xx_bursts_are_retried)
 	PW_CHECK_INT(x.rc, 0);
 	PW_CHECK_CONTAINS(x.outputs, "revision=web-app-v12");
 	/* two POSTs: 429, then accepted; one service */
-	PW_CHECK_INT(requests("POST /v2/projects/test-project/locations/us-central1/services?"), 2);
+	PW_CHECK_INT(request_count("POST /v2/projects/test-project/locations/us-central1/services?"), 2);
 	PW_CHECK(has_service(SVC));
 	dispose(&x);
 	pw_map_free(env);
@@ -477,7 +462,8 @@ PW_TEST(cancel_during_a_job_wait_cancels_the_execution)
 	run_step(&x, NULL, c, env, 400);
 	PW_CHECK_INT(x.rc, PW_ECANCELLED);
 	PW_CHECK_INT(
-	    requests("POST /v2/projects/test-project/locations/us-central1/jobs/migrate/executions/"), 1);
+	    request_count("POST /v2/projects/test-project/locations/us-central1/jobs/migrate/executions/"),
+	    1);
 	json_t *st = control("/_test/state", NULL);
 	const char *k;
 	json_t *v;
