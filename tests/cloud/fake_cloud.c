@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "fake_cloud.h"
 #include "net/json.h"
 #include "pipewright/secrets.h"
@@ -157,6 +158,12 @@ static void *canceller(void *arg)
 void run_step_of(run *x, pw_manager *m, const char *type, const char *config, const pw_map *env,
                  int cancel_after_ms)
 {
+	run_step_timed(x, m, type, config, env, cancel_after_ms, 5);
+}
+
+void run_step_timed(run *x, pw_manager *m, const char *type, const char *config, const pw_map *env,
+                    int cancel_after_ms, double timeout_s)
+{
 	memset(x, 0, sizeof *x);
 	x->cancel_after_ms = cancel_after_ms;
 	pw_manager *own = NULL;
@@ -170,7 +177,7 @@ void run_step_of(run *x, pw_manager *m, const char *type, const char *config, co
 	if (pw_step_set_config_json(s, config, &ce) < 0)
 		fprintf(stderr, "  config: %s\n", pw_error_message(ce));
 	pw_error_free(ce);
-	pw_step_set_timeout(s, 5);
+	pw_step_set_timeout(s, timeout_s);
 	pw_workspace *ws = NULL;
 	pw_workspace_new(&ws, dir, "20261128-run-cl01", NULL, NULL);
 	pw_secrets *sec = NULL;
@@ -178,7 +185,7 @@ void run_step_of(run *x, pw_manager *m, const char *type, const char *config, co
 	pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
 	eo.run_id = "20261128-run-cl01";
 	eo.step_name = "deploy";
-	eo.timeout_seconds = 5;
+	eo.timeout_seconds = timeout_s;
 	eo.secrets = sec;
 	eo.on_output = on_output;
 	eo.output_payload = &x->out;
@@ -191,7 +198,9 @@ void run_step_of(run *x, pw_manager *m, const char *type, const char *config, co
 	pthread_t t;
 	if (cancel_after_ms > 0)
 		pthread_create(&t, NULL, canceller, x);
+	int64_t t0 = pw__now_ms();
 	x->rc = pw_manager_execute_step(&x->r, m, s, ws, env, x->ex, &x->e);
+	x->ms = pw__now_ms() - t0;
 	if (cancel_after_ms > 0)
 		pthread_join(t, NULL);
 	pw_buf o = PW_BUF_INIT(0);

@@ -3,6 +3,7 @@
 #define PW_TESTS_FAKE_CLOUD_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "core/buf.h"
 #include "net/http.h"
@@ -35,6 +36,7 @@ typedef struct run {
 	pw_buf log;
 	pw_exec *ex;
 	int cancel_after_ms;
+	int64_t ms;    /* how long the step took */
 	char *outputs; /* "key=value\n" for each step output */
 } run;
 
@@ -42,6 +44,9 @@ typedef struct run {
  * cancel_after_ms > 0 cancels it that long after the start. */
 void run_step_of(run *x, pw_manager *m, const char *type, const char *config, const pw_map *env,
                  int cancel_after_ms);
+/* The same with the step's timeout in seconds. */
+void run_step_timed(run *x, pw_manager *m, const char *type, const char *config, const pw_map *env,
+                    int cancel_after_ms, double timeout_s);
 /* The step's error as text ("" when none); pw_free it. */
 char *err_text(const run *x);
 void dispose(run *x);

@@ -568,6 +568,26 @@ static int resolve_where(gcp_ctx *x, const pw_map *env, const gcp_cred *cred, co
 	return 0;
 }
 
+/* A transport failure (refused, reset, cut answer, TLS) of a call to Cloud Run as "gcp: OP NAME:
+ * ...", with what to do when the call may have reached Cloud Run. Cancel and timeout pass
+ * through as they are. Returns the code. */
+static int transport_context(pw_error **err, int rc, const char *op, const char *name, const char *hint)
+{
+	if (!err || !*err || rc == PW_ECANCELLED || rc == PW_ETIMEOUT)
+		return rc;
+	pw_error *old = *err;
+	pw_error *e = pw_error_new(rc, "gcp: %s %s: %s", op, name, pw_error_message(old));
+	pw_error_set_hint(e, hint ? hint : pw_error_hint(old));
+	if (pw_error_response(old))
+		pw_error_set_response(e, pw_error_response(old));
+	pw_error_free(old);
+	*err = e;
+	return rc;
+}
+
+/* The hint of a create whose outcome is unknown. */
+#define MAYBE_SENT "the request may have reached Cloud Run; run the step again: "
+
 static int get_json(json_t **out, gcp_ctx *x, const char *path, const char *op, int missing_ok,
                     pw_error **err)
 {
@@ -575,6 +595,8 @@ static int get_json(json_t **out, gcp_ctx *x, const char *path, const char *op, 
 	pw_http_response r;
 	json_t *doc = NULL;
 	int rc = pw__cloud_send(&r, &doc, &x->api, "GET", path, NULL, err);
+	if (rc < 0)
+		transport_context(err, rc, op, x->short_name, NULL);
 	if (rc == 0 && r.status == 404 && missing_ok) {
 		json_decref(doc);
 		doc = NULL;
@@ -603,6 +625,7 @@ static int wait_operation(json_t **response, gcp_ctx *x, const char *opname, con
 	char path[800];
 	snprintf(path, sizeof path, "/v2/%s", opname);
 	int64_t ra = 0;
+	int malformed = 0;
 	for (;;) {
 		int rc = pw__cloud_poll_wait(&poll, x->ex, ra);
 		if (rc < 0)
@@ -616,8 +639,24 @@ static int wait_operation(json_t **response, gcp_ctx *x, const char *opname, con
 		pw_http_response r;
 		json_t *doc = NULL;
 		rc = pw__cloud_send(&r, &doc, &x->api, "GET", path, NULL, err);
+		if (rc < 0)
+			transport_context(err, rc, "follow", what, NULL);
 		if (rc == 0 && r.status != 200)
 			rc = pw__gcp_error(err, what, &r, doc);
+		if (rc == 0 && !json_is_object(doc) && ++malformed <= 3) {
+			/* a read: asked again at the next poll */
+			pw_exec_log(x->ex, PW_LOG_WARN, "gcp",
+			            "the state of operation %s is not JSON; asking again",
+			            last_segment(opname));
+			pw__http_response_dispose(&r);
+			continue;
+		}
+		if (rc == 0 && !json_is_object(doc))
+			rc = pw__cloud_fail(err, PW_EEXTERNAL, NULL, NULL, NULL,
+			                    "gcp: the state of %s (operation %s) is not JSON", what,
+			                    last_segment(opname));
+		if (rc == 0)
+			malformed = 0;
 		ra = rc == 0 ? pw__cloud_retry_after_ms(&r) : 0;
 		pw__http_response_dispose(&r);
 		if (rc < 0) {
@@ -1056,15 +1095,21 @@ static int do_deploy(pw_result **out, gcp_ctx *x, pw_error **err)
 		rc = pw__cloud_send(&r, &doc, &x->api, "POST", cpath, body, err);
 	}
 	json_decref(body);
+	if (rc < 0)
+		transport_context(err, rc, op, x->short_name,
+		                  existing ? MAYBE_SENT "it deploys a new revision either way"
+		                           : MAYBE_SENT "it updates the service if it was created (a service "
+		                                        "name cannot be created twice)");
 	json_decref(existing);
 	if (rc == 0 && r.status != 200)
 		rc = pw__gcp_error(err, op, &r, doc);
-	pw__http_response_dispose(&r);
 	char opname[700] = "";
 	const char *on = json_string_value(json_object_get(doc, "name"));
 	if (rc == 0 && !on)
-		rc = pw__cloud_fail(err, PW_EEXTERNAL, NULL, NULL, NULL,
-		                    "gcp: %s: the answer names no operation", op);
+		rc = pw__cloud_fail(err, PW_EEXTERNAL, NULL, MAYBE_SENT "see whether the revision exists",
+		                    NULL, "gcp: %s %s: the answer %s", op, x->short_name,
+		                    doc ? "names no operation" : "is not JSON");
+	pw__http_response_dispose(&r);
 	if (on)
 		snprintf(opname, sizeof opname, "%s", on);
 	int done = json_is_true(json_object_get(doc, "done"));
@@ -1333,6 +1378,11 @@ static int do_jobs_execute(pw_result **out, gcp_ctx *x, pw_error **err)
 	json_t *doc = NULL;
 	int rc = pw__cloud_send(&r, &doc, &x->api, "POST", path, body, err);
 	json_decref(body);
+	if (rc < 0)
+		transport_context(
+		    err, rc, "run the job", x->short_name,
+		    "the request may have reached Cloud Run and started an execution: look at "
+		    "the job's executions before running the step again (it is not sent twice)");
 	if (rc == 0 && r.status != 200)
 		rc = pw__gcp_error(err, "run the job", &r, doc);
 	pw__http_response_dispose(&r);
