@@ -201,6 +201,7 @@ static struct {
 	int running;         /* the thread exists (joinable) */
 	int stop;            /* the library is being unloaded */
 	int thread_started;  /* `thread` was created and not yet joined */
+	int64_t sleep_until; /* when the thread wakes next by itself (monotonic ms) */
 	pthread_t thread;
 } timers = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static pthread_once_t timers_once = PTHREAD_ONCE_INIT;
@@ -253,11 +254,14 @@ static void *timer_main(void *arg)
 		else if (now - idle_since >= TIMER_LINGER_MS)
 			break;
 		struct timespec ts;
-		abs_after(&ts, timers.armed ? next - now : TIMER_LINGER_MS);
+		int64_t wait = timers.armed ? next - now : TIMER_LINGER_MS;
+		timers.sleep_until = now + wait;
+		abs_after(&ts, wait);
 		pthread_cond_timedwait(&timers.cond, &timers.lock, &ts);
 	}
 	/* leaving: the next pw_exec_start starts a new thread and joins this one */
 	timers.running = 0;
+	timers.sleep_until = 0;
 	pthread_mutex_unlock(&timers.lock);
 	return NULL;
 }
@@ -289,7 +293,10 @@ void pw_exec_start(pw_exec *ex)
 			timers.thread_started = 1;
 		}
 	}
-	pthread_cond_signal(&timers.cond);
+	/* wake the thread only when this deadline comes before its own next wake-up: with many
+	 * steps of the usual long timeouts, it sleeps through their starts */
+	if (atomic_load(&ex->deadline_ms) < timers.sleep_until || !timers.sleep_until)
+		pthread_cond_signal(&timers.cond);
 	pthread_mutex_unlock(&timers.lock);
 }
 
