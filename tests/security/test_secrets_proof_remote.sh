@@ -1,6 +1,7 @@
 # The secrets proof for the remote connectors: one pipeline with a step of each (aws, azure,
 # gcp, github, gitlab, kubernetes) against the tests' local servers, whose credentials are
-# canaries. It runs with valid credentials (every step succeeds), then with wrong ones (every
+# canaries, and a docker step on the suites' Podman engine that prints a canary it gets in its
+# environment. It runs with valid credentials (every step succeeds), then with wrong ones (every
 # step fails on its credential: the error paths), each with PIPEWRIGHT_LOG=trace (HTTP
 # request dumps) in text and JSON log format; then plan and validate. No form of any canary
 # (raw, base64, URL-encoded, JSON-escaped; tests/security/forms.py), no token the servers
@@ -172,6 +173,15 @@ steps:
       project: group/app
       tag: v1.0.0
       name: Version 1
+  - name: docker
+    step_type: docker
+    allow_failure: true
+    timeout: 120
+    config:
+      image: pipewright/pwtest-image:latest
+      pull: never
+      environment: {LEAK: "\${DB_PASSWORD}"}
+      command: 'echo "raw \$LEAK"; printf %s "\$LEAK" | base64; echo "to stderr \$LEAK" >&2'
   - name: kubernetes
     step_type: kubernetes
     allow_failure: true
@@ -183,6 +193,7 @@ YML
 
 unset AWS_ACCESS_KEY_ID AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_REGION KUBECONFIG
 export HOME="$WORK" # no ~/.aws, ~/.kube or ~/.docker of the machine
+export DOCKER_HOST="unix://${PW_PODMAN_STATE:?the Podman fixture's state directory}/podman.sock"
 export AWS_ACCESS_KEY_ID=AKIDCANARYTEST AZURE_TENANT_ID=tenant-0001 AZURE_CLIENT_ID=client-0002
 export AZURE_SUBSCRIPTION_ID=sub-1234 DB_PASSWORD
 
@@ -206,7 +217,8 @@ status() { "$PY" -c "import json,sys; r=json.load(open(sys.argv[1])); print([s['
 
 run good-text 1 text
 check "valid credentials: exit 0" [ "$STATUS" -eq 0 ]
-for s in aws azure gcp github gitlab kubernetes; do
+check "the docker step printed (masked)" contains "$WORK/good-text.out" "raw ***"
+for s in aws azure gcp github gitlab kubernetes docker; do
 	check "valid credentials: $s succeeded ($(status good-text $s))" [ "$(status good-text $s)" = succeeded ]
 done
 for h in "PRIVATE-TOKEN: ***" "Authorization: ***" "X-Amz-Target: AmazonEC2ContainerServiceV20141113.UpdateService"; do
