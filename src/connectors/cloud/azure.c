@@ -75,10 +75,6 @@ static const pw_cloud_action actions[] = {
 };
 #define NACTIONS (sizeof(actions) / sizeof(actions[0]))
 
-typedef struct az_impl {
-	pw_oauth2_cache *tokens;
-} az_impl;
-
 static int az_validate(pw_connector *c, const pw_step *step, pw_error **err)
 {
 	const pw_cloud_action *a = NULL;
@@ -191,7 +187,7 @@ static int az_cred_init(az_cred *c, const json_t *config, const pw_map *env, pw_
 }
 
 typedef struct az_token_ctx {
-	az_impl *im;
+	pw_cloud_impl *im;
 	az_cred *cred;
 	pw_exec *ex;
 } az_token_ctx;
@@ -826,7 +822,7 @@ static int az_execute(pw_result **out, pw_connector *c, const pw_step *step, con
                       const pw_map *env, pw_exec *ex, pw_error **err)
 {
 	*out = NULL;
-	az_impl *im = pw_connector_impl(c);
+	pw_cloud_impl *im = pw_connector_impl(c);
 	const pw_cloud_action *a = NULL;
 	int rc = pw__cloud_validate(&a, step->config, "azure", top_keys, actions, NACTIONS, err);
 	if (rc < 0)
@@ -935,38 +931,16 @@ static int az_plan(char **out, pw_connector *c, const pw_step *step, const pw_wo
 	return 0;
 }
 
-static void az_destroy(pw_connector *c)
-{
-	az_impl *im = pw_connector_impl(c);
-	if (!im)
-		return;
-	pw__oauth2_cache_free(im->tokens);
-	pw_free(im);
-}
-
 static const pw_connector_ops az_ops = {
     .version = PW_CONNECTOR_OPS_VERSION,
     .caps = PW_CAP_PLAN | PW_CAP_REMOTE,
     .validate_config = az_validate,
     .execute_step = az_execute,
     .plan = az_plan,
-    .destroy = az_destroy,
+    .destroy = pw__cloud_connector_destroy,
 };
 
 int pw__azure_connector_create(pw_connector **out, pw_manager *m, pw_error **err)
 {
-	az_impl *im = pw_calloc(1, sizeof *im);
-	if (!im)
-		return PW_ENOMEM;
-	im->tokens = pw__oauth2_cache_new();
-	if (!im->tokens) {
-		pw_free(im);
-		return PW_ENOMEM;
-	}
-	int rc = pw_connector_new(out, &az_ops, "azure", PW_TYPE_AZURE, im, err);
-	if (rc < 0) {
-		pw__oauth2_cache_free(im->tokens);
-		pw_free(im);
-	}
-	return rc;
+	return pw__cloud_connector_new(out, &az_ops, PW_TYPE_AZURE, err);
 }

@@ -454,3 +454,30 @@ void pw__cloud_plan_request(pw_buf *b, const char *method, const char *origin, c
 	}
 	pw__buf_putc(b, '\n');
 }
+
+int pw__cloud_connector_new(pw_connector **out, const pw_connector_ops *ops, const char *type, pw_error **err)
+{
+	pw_cloud_impl *im = pw_calloc(1, sizeof *im);
+	if (!im)
+		return PW_ENOMEM;
+	im->tokens = pw__oauth2_cache_new();
+	if (!im->tokens) {
+		pw_free(im);
+		return PW_ENOMEM;
+	}
+	int rc = pw_connector_new(out, ops, type, type, im, err);
+	if (rc < 0) {
+		pw__oauth2_cache_free(im->tokens);
+		pw_free(im);
+	}
+	return rc;
+}
+
+void pw__cloud_connector_destroy(pw_connector *c)
+{
+	pw_cloud_impl *im = pw_connector_impl(c);
+	if (!im)
+		return;
+	pw__oauth2_cache_free(im->tokens);
+	pw_free(im);
+}

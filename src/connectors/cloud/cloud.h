@@ -13,6 +13,7 @@
 #include "pipewright/error.h"
 #include "pipewright/exec.h"
 #include "pipewright/map.h"
+#include "pipewright/sys/connector.h"
 
 typedef enum pw_cloud_ptype {
 	PW_CP_STRING,
@@ -117,6 +118,17 @@ int64_t pw__cloud_now_ms(void);
 /* Appends "METHOD URL\nAuthorization: Bearer ***\n[Content-Type...\n\nbody]\n" to b. */
 void pw__cloud_plan_request(pw_buf *b, const char *method, const char *origin, const char *prefix,
                             const char *path, const json_t *body);
+
+/* What the Azure and GCP connectors keep between steps: their token cache. */
+typedef struct pw_cloud_impl {
+	struct pw_oauth2_cache *tokens;
+} pw_cloud_impl;
+
+/* A connector of type (its name too) with ops and a new pw_cloud_impl; ops->destroy is
+ * pw__cloud_connector_destroy. */
+int pw__cloud_connector_new(pw_connector **out, const pw_connector_ops *ops, const char *type,
+                            pw_error **err);
+void pw__cloud_connector_destroy(pw_connector *c);
 
 /* An error with message, key, hint, response: stored in *err (first wins); returns code. */
 int pw__cloud_fail(pw_error **err, int code, const char *key, const char *hint, const char *response,

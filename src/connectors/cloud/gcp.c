@@ -99,10 +99,6 @@ static const pw_cloud_action actions[] = {
 };
 #define NACTIONS (sizeof(actions) / sizeof(actions[0]))
 
-typedef struct gcp_impl {
-	pw_oauth2_cache *tokens;
-} gcp_impl;
-
 /* A revision suffix, tag or service name: lowercase letters, digits and '-'. */
 static int dns_label_ok(const char *s, size_t max)
 {
@@ -431,7 +427,7 @@ static int cred_init(gcp_cred *c, const json_t *config, const pw_map *env, pw_ex
 }
 
 typedef struct gcp_token_ctx {
-	gcp_impl *im;
+	pw_cloud_impl *im;
 	gcp_cred *cred;
 	pw_exec *ex;
 } gcp_token_ctx;
@@ -706,6 +702,16 @@ static json_t *strlist(const json_t *list)
 	return a;
 }
 
+/* obj.key = parameter `param` (seconds) as a google-duration ("300s"), when the step sets it. */
+static void set_duration(json_t *obj, const char *key, const json_t *config, const char *param)
+{
+	if (!json_object_get(json_object_get(config, "parameters"), param))
+		return;
+	char nb[32];
+	snprintf(nb, sizeof nb, "%llds", pw__cloud_param_int(config, param, 0));
+	json_object_set_new(obj, key, json_string(nb));
+}
+
 /* env entries from the env and secrets parameters (Secret Manager references, never values). */
 static void add_env(json_t *envs, const json_t *pe, const json_t *ps)
 {
@@ -834,11 +840,7 @@ static json_t *service_body(const json_t *config, const json_t *existing, const 
 	if (json_object_get(params, "concurrency"))
 		json_object_set_new(tpl, "maxInstanceRequestConcurrency",
 		                    json_integer(pw__cloud_param_int(config, "concurrency", 80)));
-	if (json_object_get(params, "request_timeout")) {
-		char nb[32];
-		snprintf(nb, sizeof nb, "%llds", pw__cloud_param_int(config, "request_timeout", 300));
-		json_object_set_new(tpl, "timeout", json_string(nb));
-	}
+	set_duration(tpl, "timeout", config, "request_timeout");
 	const char *sa = pw__cloud_param_str(config, "service_account");
 	if (sa)
 		json_object_set_new(tpl, "serviceAccount", json_string(sa));
@@ -1280,11 +1282,7 @@ static json_t *run_job_body(const json_t *config)
 	if (json_object_get(params, "task_count"))
 		json_object_set_new(ov, "taskCount",
 		                    json_integer(pw__cloud_param_int(config, "task_count", 1)));
-	if (json_object_get(params, "task_timeout")) {
-		char nb[32];
-		snprintf(nb, sizeof nb, "%llds", pw__cloud_param_int(config, "task_timeout", 600));
-		json_object_set_new(ov, "timeout", json_string(nb));
-	}
+	set_duration(ov, "timeout", config, "task_timeout");
 	json_t *body = json_object();
 	if (json_object_size(ov))
 		json_object_set_new(body, "overrides", ov);
@@ -1492,7 +1490,7 @@ static int gcp_execute(pw_result **out, pw_connector *c, const pw_step *step, co
                        const pw_map *env, pw_exec *ex, pw_error **err)
 {
 	*out = NULL;
-	gcp_impl *im = pw_connector_impl(c);
+	pw_cloud_impl *im = pw_connector_impl(c);
 	const pw_cloud_action *a = NULL;
 	int rc = gcp_validate(c, step, err);
 	if (rc < 0)
@@ -1569,7 +1567,11 @@ static int gcp_plan(char **out, pw_connector *c, const pw_step *step, const pw_w
 		pw__cloud_plan_request(&b, "GET", x.api.origin, x.api.prefix, path, NULL);
 		char rev[128];
 		const char *suffix = pw__cloud_param_str(step->config, "revision_suffix");
-		snprintf(rev, sizeof rev, "%s-%s", x.short_name, suffix ? suffix : "pwXXXXXXXX");
+		snprintf(rev, sizeof rev, "%s-%s", x.short_name, suffix ? suffix : "${REVISION_SUFFIX}");
+		if (!suffix)
+			pw__buf_puts(&b,
+			             "# REVISION_SUFFIX: pw and 8 hex digits, chosen when the step runs (set "
+			             "revision_suffix to name the revision)\n");
 		json_t *body = service_body(step->config, NULL, rev);
 		char cpath[1000];
 		snprintf(cpath, sizeof cpath, "/v2/%s/services?serviceId=%s", x.parent, x.short_name);
@@ -1639,7 +1641,7 @@ int pw__gcp_gc_remove(pw_gc *g, const json_t *rec, pw_error **err)
 		if (json_is_string(v))
 			json_object_set(cfg, strcmp(k, "endpoint") == 0 ? "endpoint" : k, v);
 	}
-	gcp_impl im = {pw__oauth2_cache_new()};
+	pw_cloud_impl im = {pw__oauth2_cache_new()};
 	gcp_cred cred;
 	memset(&cred, 0, sizeof cred);
 	int rc = im.tokens ? cred_init(&cred, cfg, NULL, NULL, pool, err) : PW_ENOMEM;
@@ -1667,38 +1669,16 @@ int pw__gcp_gc_remove(pw_gc *g, const json_t *rec, pw_error **err)
 	return rc;
 }
 
-static void gcp_destroy(pw_connector *c)
-{
-	gcp_impl *im = pw_connector_impl(c);
-	if (!im)
-		return;
-	pw__oauth2_cache_free(im->tokens);
-	pw_free(im);
-}
-
 static const pw_connector_ops gcp_ops = {
     .version = PW_CONNECTOR_OPS_VERSION,
     .caps = PW_CAP_PLAN | PW_CAP_REMOTE,
     .validate_config = gcp_validate,
     .execute_step = gcp_execute,
     .plan = gcp_plan,
-    .destroy = gcp_destroy,
+    .destroy = pw__cloud_connector_destroy,
 };
 
 int pw__gcp_connector_create(pw_connector **out, pw_manager *m, pw_error **err)
 {
-	gcp_impl *im = pw_calloc(1, sizeof *im);
-	if (!im)
-		return PW_ENOMEM;
-	im->tokens = pw__oauth2_cache_new();
-	if (!im->tokens) {
-		pw_free(im);
-		return PW_ENOMEM;
-	}
-	int rc = pw_connector_new(out, &gcp_ops, "gcp", PW_TYPE_GCP, im, err);
-	if (rc < 0) {
-		pw__oauth2_cache_free(im->tokens);
-		pw_free(im);
-	}
-	return rc;
+	return pw__cloud_connector_new(out, &gcp_ops, PW_TYPE_GCP, err);
 }
