@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fake_server.h"
 #include "core/buf.h"
 #include "net/http.h"
 #include "net/json.h"
@@ -30,31 +31,12 @@
 #define WEB_TOKEN "oidc-test-token"
 
 static struct {
-	pid_t pid;
-	int to_server;
+	pw_fake_server fake;
 	int port;
 	char dir[64];
 	char base[64];
 	pw_http_pool *pool;
 } srv;
-
-static void server_stop(void)
-{
-	if (srv.pid > 0) {
-		close(srv.to_server);
-		kill(srv.pid, SIGTERM);
-		waitpid(srv.pid, NULL, 0);
-		srv.pid = 0;
-	}
-	pw__http_pool_free(srv.pool);
-	srv.pool = NULL;
-	if (srv.dir[0] && !getenv("PW_TEST_KEEP")) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv.dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", srv.dir);
-	}
-}
 
 static const char *specs_dir(void)
 {
@@ -81,70 +63,23 @@ static void put(const char *name, const char *text)
 
 static int server_start(void)
 {
-	if (srv.pid)
+	if (srv.fake.pid)
 		return 0;
-	snprintf(srv.dir, sizeof(srv.dir), "/tmp/pw-aws-XXXXXX");
-	if (!mkdtemp(srv.dir))
+	const char *const args[] = {"--specs", specs_dir(),   "--akid",  AKID, "--secret",
+	                            SECRET,    "--web-token", WEB_TOKEN, NULL};
+	const char *const names[] = {"PORT", NULL};
+	if (pw_test_dir(srv.dir, sizeof(srv.dir), "pw-aws") < 0 ||
+	    pw_fake_server_start(&srv.fake, "tests/aws/fake_aws.py", args, names, "READY") < 0)
 		return -1;
-	const char *src = getenv("PW_SOURCE_DIR");
-	char script[1024];
-	snprintf(script, sizeof(script), "%s/tests/aws/fake_aws.py", src ? src : ".");
-	int in[2], out[2];
-	if (pipe(in) < 0 || pipe(out) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl("/usr/bin/python3", "python3", script, "--specs", specs_dir(), "--akid", AKID,
-		      "--secret", SECRET, "--web-token", WEB_TOKEN, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	fcntl(in[1], F_SETFD, FD_CLOEXEC);
-	srv.pid = pid;
-	srv.to_server = in[1];
-	FILE *f = fdopen(out[0], "r");
-	char line[128];
-	int ready = 0;
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "PORT %d", &srv.port) == 1)
-			continue;
-		if (strncmp(line, "READY", 5) == 0) {
-			ready = 1;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	if (!ready)
-		return -1;
-	snprintf(srv.base, sizeof(srv.base), "http://127.0.0.1:%d", srv.port);
-	atexit(server_stop);
-	return pw__http_pool_new(&srv.pool, NULL);
+	srv.port = srv.fake.port[0];
+	snprintf(srv.base, sizeof(srv.base), "%s", srv.fake.base);
+	srv.pool = srv.fake.pool;
+	return 0;
 }
 
 static json_t *control(const char *path, const char *body)
 {
-	pw_http_endpoint ep = {.base_url = srv.base};
-	pw_http_request req = PW_HTTP_REQUEST_INIT;
-	req.method = body ? "POST" : "GET";
-	req.path_and_query = path;
-	req.body = body;
-	req.body_len = body ? strlen(body) : 0;
-	pw_http_response resp;
-	json_t *doc = NULL;
-	if (pw__http_do(&resp, srv.pool, &ep, &req, NULL) == 0 && resp.status == 200)
-		pw__json_load(&doc, resp.body, resp.body_len, 0, "state", NULL);
-	pw__http_response_dispose(&resp);
-	return doc;
+	return pw_fake_server_control(&srv.fake, path, body);
 }
 
 static void reset(const char *scenario)

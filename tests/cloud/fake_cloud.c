@@ -1,98 +1,32 @@
 /* Starts tests/cloud/fake_cloud.py once per test program (stopped at exit) and drives it through
  * its /_test endpoints; runs a step the way the runner does. Shared by the Azure and GCP suites. */
-#include <dirent.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/clock.h"
 #include "fake_cloud.h"
+#include "fake_server.h"
 #include "net/json.h"
 #include "pipewright/secrets.h"
 
-static pid_t srv_pid;
-static int srv_in = -1;
-static int srv_port;
+static pw_fake_server srv;
 char base[64];
 char dir[64];
 pw_http_pool *pool;
 
-static void stop(void)
-{
-	if (srv_pid > 0) {
-		close(srv_in);
-		kill(srv_pid, SIGTERM);
-		waitpid(srv_pid, NULL, 0);
-		srv_pid = 0;
-	}
-	pw__http_pool_free(pool);
-	pool = NULL;
-	DIR *d = dir[0] ? opendir(dir) : NULL;
-	struct dirent *de;
-	while (d && (de = readdir(d))) {
-		char p[512];
-		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-		if (de->d_name[0] != '.')
-			unlink(p);
-	}
-	if (d)
-		closedir(d);
-	if (dir[0])
-		rmdir(dir);
-}
-
 static int start(void)
 {
-	if (srv_pid)
+	if (srv.pid)
 		return 0;
-	snprintf(dir, sizeof dir, "/tmp/pw-cloud-XXXXXX");
-	if (!mkdtemp(dir))
+	const char *const names[] = {"PORT", NULL};
+	if (pw_test_dir(dir, sizeof dir, "pw-cloud") < 0 ||
+	    pw_fake_server_start(&srv, "tests/cloud/fake_cloud.py", NULL, names, "READY") < 0)
 		return -1;
-	const char *src = getenv("PW_SOURCE_DIR");
-	char script[1024];
-	snprintf(script, sizeof script, "%s/tests/cloud/fake_cloud.py", src ? src : ".");
-	int in[2], out[2];
-	if (pipe(in) < 0 || pipe(out) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl("/usr/bin/python3", "python3", script, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	fcntl(in[1], F_SETFD, FD_CLOEXEC);
-	srv_pid = pid;
-	srv_in = in[1];
-	FILE *f = fdopen(out[0], "r");
-	char line[128];
-	int ready = 0;
-	while (f && fgets(line, sizeof line, f)) {
-		if (sscanf(line, "PORT %d", &srv_port) == 1)
-			continue;
-		if (strncmp(line, "READY", 5) == 0) {
-			ready = 1;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	if (!ready)
-		return -1;
-	snprintf(base, sizeof base, "http://127.0.0.1:%d", srv_port);
+	snprintf(base, sizeof base, "%s", srv.base);
+	pool = srv.pool;
 	char p[128];
 	snprintf(p, sizeof p, "%s/fed-token", dir);
 	FILE *t = fopen(p, "w");
@@ -100,24 +34,12 @@ static int start(void)
 		fputs(AZ_FEDERATED "\n", t);
 		fclose(t);
 	}
-	atexit(stop);
-	return pw__http_pool_new(&pool, NULL);
+	return 0;
 }
 
 json_t *control(const char *path, const char *body)
 {
-	pw_http_endpoint ep = {.base_url = base};
-	pw_http_request req = PW_HTTP_REQUEST_INIT;
-	req.method = body ? "POST" : "GET";
-	req.path_and_query = path;
-	req.body = body;
-	req.body_len = body ? strlen(body) : 0;
-	pw_http_response resp;
-	json_t *doc = NULL;
-	if (pw__http_do(&resp, pool, &ep, &req, NULL) == 0 && resp.status == 200)
-		pw__json_load(&doc, resp.body, resp.body_len, 0, "state", NULL);
-	pw__http_response_dispose(&resp);
-	return doc;
+	return pw_fake_server_control(&srv, path, body);
 }
 
 void reset(const char *faults)
