@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "fake_cloud.h"
 #include "fake_server.h"
+#include "pwtest.h"
 #include "net/json.h"
 #include "pipewright/secrets.h"
 
@@ -195,4 +196,20 @@ int request_count(const char *prefix)
 	}
 	json_decref(st);
 	return n;
+}
+
+void check_absent(const run *x, const char *const *needles)
+{
+	char *et = err_text(x);
+	const char *all[] = {pw__buf_cstr(&x->out),
+	                     pw__buf_cstr(&x->audit),
+	                     pw__buf_cstr(&x->log),
+	                     et,
+	                     x->outputs,
+	                     x->r ? pw_result_stdout(x->r) : "",
+	                     x->r ? pw_result_stderr(x->r) : ""};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		for (size_t n = 0; needles[n]; n++)
+			PW_CHECK_NOT_CONTAINS(all[i], needles[n]);
+	pw_free(et);
 }

@@ -50,6 +50,9 @@ void run_step_timed(run *x, pw_manager *m, const char *type, const char *config,
 /* The step's error as text ("" when none); pw_free it. */
 char *err_text(const run *x);
 void dispose(run *x);
+/* Checks that none of needles (NULL-terminated) is in anything the step produced: output,
+ * audit, log, error, outputs, result. */
+void check_absent(const run *x, const char *const *needles);
 /* How many request bodies the server found not conforming to the spec (printed). */
 int violations(void);
 /* How many recorded requests ("METHOD /path?query") start with prefix. */

@@ -65,24 +65,10 @@ static const char *cfg(const char *action, const char *params, const char *extra
 /* No token, key or secret value in anything the step produced. */
 static void check_no_secrets(run *x)
 {
-	char *et = err_text(x);
-	const char *all[] = {pw__buf_cstr(&x->out),
-	                     pw__buf_cstr(&x->audit),
-	                     pw__buf_cstr(&x->log),
-	                     et,
-	                     x->outputs,
-	                     x->r ? pw_result_stdout(x->r) : "",
-	                     x->r ? pw_result_stderr(x->r) : ""};
-	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-		PW_CHECK_NOT_CONTAINS(all[i], "gcp-sa-token-");
-		PW_CHECK_NOT_CONTAINS(all[i], "gcp-sts-token-");
-		PW_CHECK_NOT_CONTAINS(all[i], "gcp-impersonated-token-");
-		PW_CHECK_NOT_CONTAINS(all[i], "gcp-gce-token-");
-		PW_CHECK_NOT_CONTAINS(all[i], "PRIVATE KEY");
-		PW_CHECK_NOT_CONTAINS(all[i], GCP_SUBJECT);
-		PW_CHECK_NOT_CONTAINS(all[i], GCP_OIDC_REQUEST);
-	}
-	pw_free(et);
+	const char *const secrets[] = {
+	    "gcp-sa-token-", "gcp-sts-token-", "gcp-impersonated-token-", "gcp-gce-token-",
+	    "PRIVATE KEY",   GCP_SUBJECT,      GCP_OIDC_REQUEST,          NULL};
+	check_absent(x, secrets);
 }
 
 static json_t *service(const char *name)
