@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "step_run.h"
 #include "net/http.h"
 #include "pipewright/manager.h"
 #include "pipewright/result.h"
@@ -26,20 +27,6 @@ json_t *control(const char *path, const char *body);
  * plan (JSON; NULL: none) and forgets every recorded request and object. */
 void reset(const char *faults);
 
-/* One step run through a manager, with everything it produced. */
-typedef struct run {
-	int rc;
-	pw_result *r;
-	pw_error *e;
-	pw_buf out;   /* step output */
-	pw_buf audit; /* audit records */
-	pw_buf log;
-	pw_exec *ex;
-	int cancel_after_ms;
-	int64_t ms;    /* how long the step took */
-	char *outputs; /* "key=value\n" for each step output */
-} run;
-
 /* Runs a step of type with config (JSON) and env through m (NULL: a new manager), 5 s timeout;
  * cancel_after_ms > 0 cancels it that long after the start. */
 void run_step_of(run *x, pw_manager *m, const char *type, const char *config, const pw_map *env,
@@ -47,12 +34,6 @@ void run_step_of(run *x, pw_manager *m, const char *type, const char *config, co
 /* The same with the step's timeout in seconds. */
 void run_step_timed(run *x, pw_manager *m, const char *type, const char *config, const pw_map *env,
                     int cancel_after_ms, double timeout_s);
-/* The step's error as text ("" when none); pw_free it. */
-char *err_text(const run *x);
-void dispose(run *x);
-/* Checks that none of needles (NULL-terminated) is in anything the step produced: output,
- * audit, log, error, outputs, result. */
-void check_absent(const run *x, const char *const *needles);
 /* How many request bodies the server found not conforming to the spec (printed). */
 int violations(void);
 /* How many recorded requests ("METHOD /path?query") start with prefix. */
