@@ -22,6 +22,7 @@
 #include "pipewright/result.h"
 #include "pipewright/step.h"
 #include "pwtest.h"
+#include "step_run.h"
 
 #define AKID "AKIDPIPEWRIGHTTEST"
 #define SECRET "pipewright/Test+Secret0123456789abcdefghij"
@@ -88,56 +89,16 @@ static int count_requests(const char *op)
 	return n;
 }
 
-typedef struct run {
-	int rc;
-	pw_result *r;
-	pw_error *e;
-	char *err_text;
-	int64_t ms;
-} run;
-
 /* Runs an aws step with the given config and timeout; env: NULL-terminated KEY, VALUE pairs. */
 static void run_step(run *x, const char *config, const char *const *env, double timeout)
 {
-	memset(x, 0, sizeof(*x));
-	pw_manager *m = NULL;
-	pw_manager_new(&m, NULL, NULL);
-	pw_step *s = NULL;
-	pw_step_new(&s, "deploy", "aws");
-	pw_error *ce = NULL;
-	if (pw_step_set_config_json(s, config, &ce) < 0)
-		fprintf(stderr, "  config: %s\n", pw_error_message(ce));
-	pw_error_free(ce);
-	pw_step_set_timeout(s, timeout);
-	pw_workspace *ws = NULL;
-	pw_workspace_new(&ws, srv.dir, "20261129-run-awsf", NULL, NULL);
 	pw_map *em = pw_map_new();
 	pw_map_set(em, "HOME", srv.dir);
 	for (size_t i = 0; env && env[i]; i += 2)
 		pw_map_set(em, env[i], env[i + 1]);
-	pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
-	eo.run_id = "20261129-run-awsf";
-	eo.step_name = "deploy";
-	eo.timeout_seconds = timeout;
-	pw_exec *ex = NULL;
-	pw_exec_new(&ex, &eo, NULL);
-	int64_t t0 = pw__now_ms();
-	x->rc = pw_manager_execute_step(&x->r, m, s, ws, em, ex, &x->e);
-	x->ms = pw__now_ms() - t0;
-	pw_exec_free(ex);
+	run_step_in(x, NULL, "aws", "deploy", config, em, srv.dir, 0, timeout);
 	pw_map_free(em);
-	pw_workspace_free(ws);
-	pw_step_free(s);
-	pw_manager_free(m);
-	x->err_text = x->e ? pw_error_format(x->e, 1) : pw_strdup("");
-	fprintf(stderr, "  rc %d in %lld ms: %s\n", x->rc, (long long)x->ms, x->err_text);
-}
-
-static void run_dispose(run *x)
-{
-	pw_result_free(x->r);
-	pw_error_free(x->e);
-	pw_free(x->err_text);
+	fprintf(stderr, "  rc %d in %lld ms: %s\n", x->rc, (long long)x->ms, x->error_line);
 }
 
 static const char *const static_env[] = {"AWS_ACCESS_KEY_ID", AKID, "AWS_SECRET_ACCESS_KEY", SECRET, NULL};
@@ -172,10 +133,10 @@ PW_TEST(refused_port_is_a_clear_error)
 	run x;
 	run_step(&x, ecs_cfg(url), static_env, 30);
 	PW_CHECK_INT(x.rc, PW_EIO);
-	PW_CHECK_CONTAINS(x.err_text, "AWS ecs UpdateService failed");
-	PW_CHECK_CONTAINS(x.err_text, url + 7);
+	PW_CHECK_CONTAINS(x.error_line, "AWS ecs UpdateService failed");
+	PW_CHECK_CONTAINS(x.error_line, url + 7);
 	PW_CHECK(x.ms < 25000);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* Every connection to the proxy is closed at once: an error naming the operation, and the
@@ -187,11 +148,11 @@ PW_TEST(refused_connection_is_a_clear_error)
 	run x;
 	run_step(&x, ecs_cfg(NULL), static_env, 30);
 	PW_CHECK_INT(x.rc, PW_EIO);
-	PW_CHECK_CONTAINS(x.err_text, "AWS ecs UpdateService failed");
-	PW_CHECK_CONTAINS(x.err_text, "reset");
+	PW_CHECK_CONTAINS(x.error_line, "AWS ecs UpdateService failed");
+	PW_CHECK_CONTAINS(x.error_line, "reset");
 	PW_CHECK_INT(count_requests("UpdateService"), 0);
 	PW_CHECK(x.ms < 25000);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* One refused connection: UpdateService is safe to send again (it sets the desired state), so
@@ -205,7 +166,7 @@ PW_TEST(one_refused_connection_is_retried)
 	pw_fault_rules_used();
 	check_succeeded(&x);
 	PW_CHECK_INT(count_requests("UpdateService"), 1);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* The answer to UpdateService is reset after its first bytes: the update reached AWS; sending
@@ -219,7 +180,7 @@ PW_TEST(reset_mid_response_is_retried)
 	pw_fault_rules_used();
 	check_succeeded(&x);
 	PW_CHECK(count_requests("UpdateService") >= 1);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(answer_slower_than_the_deadline_times_out)
@@ -229,9 +190,9 @@ PW_TEST(answer_slower_than_the_deadline_times_out)
 	run x;
 	run_step(&x, ecs_cfg(NULL), static_env, 2);
 	PW_CHECK_INT(x.rc, PW_ETIMEOUT);
-	PW_CHECK_CONTAINS(x.err_text, "timed out");
+	PW_CHECK_CONTAINS(x.error_line, "timed out");
 	PW_CHECK(x.ms < 15000);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(retry_after_429_is_honoured_then_success)
@@ -246,7 +207,7 @@ PW_TEST(retry_after_429_is_honoured_then_success)
 	check_succeeded(&x);
 	PW_CHECK(x.ms >= 900); /* Retry-After: 1 was waited out */
 	PW_CHECK_INT(count_requests("UpdateService"), 1);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(burst_of_5xx_then_success)
@@ -260,7 +221,7 @@ PW_TEST(burst_of_5xx_then_success)
 	pw_fault_rules_used();
 	check_succeeded(&x);
 	PW_CHECK_INT(count_requests("UpdateService"), 1);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* 503 every time: the step gives up with the status, naming the operation. */
@@ -273,10 +234,10 @@ PW_TEST(persistent_503_is_a_clear_error)
 	run x;
 	run_step(&x, ecs_cfg(NULL), static_env, 60);
 	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
-	PW_CHECK_CONTAINS(x.err_text, "AWS ecs UpdateService failed: ServiceUnavailableException");
-	PW_CHECK_CONTAINS(x.err_text, "503");
+	PW_CHECK_CONTAINS(x.error_line, "AWS ecs UpdateService failed: ServiceUnavailableException");
+	PW_CHECK_CONTAINS(x.error_line, "503");
 	PW_CHECK_INT(count_requests("UpdateService"), 0);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(malformed_json_is_a_clear_error)
@@ -288,9 +249,9 @@ PW_TEST(malformed_json_is_a_clear_error)
 	run_step(&x, ecs_cfg(NULL), static_env, 30);
 	pw_fault_rules_used();
 	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
-	PW_CHECK_CONTAINS(x.err_text, "UpdateService");
-	PW_CHECK_CONTAINS(x.err_text, "JSON");
-	run_dispose(&x);
+	PW_CHECK_CONTAINS(x.error_line, "UpdateService");
+	PW_CHECK_CONTAINS(x.error_line, "JSON");
+	dispose(&x);
 }
 
 /* A truncated answer to a read (DescribeServices) is read again: the step succeeds. */
@@ -302,7 +263,7 @@ PW_TEST(truncated_read_is_retried)
 	run x;
 	run_step(&x, ecs_cfg(NULL), static_env, 30);
 	check_succeeded(&x);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* A truncated answer to UpdateService: the update reached AWS and is sent again (it sets the
@@ -316,7 +277,7 @@ PW_TEST(truncated_update_answer_is_retried)
 	pw_fault_rules_used();
 	check_succeeded(&x);
 	PW_CHECK_INT(count_requests("UpdateService"), 2);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* RunTask starts a task each time it is sent: after a reset mid-answer it is not sent again
@@ -334,10 +295,10 @@ PW_TEST(reset_mid_run_task_answer_is_not_repeated)
 	run_step(&x, cfg_buf, static_env, 30);
 	pw_fault_rules_used();
 	PW_CHECK_INT(x.rc, PW_EIO);
-	PW_CHECK_CONTAINS(x.err_text, "AWS ecs RunTask failed");
-	PW_CHECK_CONTAINS(x.err_text, "was not sent again");
+	PW_CHECK_CONTAINS(x.error_line, "AWS ecs RunTask failed");
+	PW_CHECK_CONTAINS(x.error_line, "was not sent again");
 	PW_CHECK_INT(count_requests("RunTask"), 1);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* The STS token endpoint behind the proxy: a 503 and a reset on AssumeRoleWithWebIdentity are
@@ -367,7 +328,7 @@ PW_TEST(token_endpoint_faults_are_retried)
 	check_succeeded(&x);
 	/* the 503 never reached STS; the reset one did, and its retry */
 	PW_CHECK_INT(count_requests("AssumeRoleWithWebIdentity"), 2);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST_MAIN()

@@ -22,6 +22,7 @@
 #include "pipewright/result.h"
 #include "pipewright/step.h"
 #include "pwtest.h"
+#include "step_run.h"
 
 #define TOKEN "ghp_testtoken0123456789abcdefXYZ"
 
@@ -81,64 +82,24 @@ static int reset(void)
 	return 0;
 }
 
-typedef struct run {
-	int rc;
-	pw_result *r;
-	pw_error *e;
-	char *err_text;
-	int64_t ms;
-} run;
-
 /* When set, the step authenticates as the GitHub App 4242 with this private key (PEM). */
 static char *app_key;
 
 static void run_step(run *x, const char *base_url, double timeout)
 {
-	memset(x, 0, sizeof(*x));
 	char cfg[1024];
 	snprintf(cfg, sizeof(cfg),
 	         "{\"base_url\":\"%s\",\"action\":\"create-release\",\"repository\":\"octo/app\","
 	         "\"tag\":\"v1.0.0\",\"name\":\"Release v1.0.0\",\"assets\":[\"dist/*\"]%s}",
 	         base_url ? base_url : pw_fault_proxy_base(), app_key ? ",\"app_id\":4242" : "");
-	pw_manager *m = NULL;
-	pw_manager_new(&m, NULL, NULL);
-	pw_step *s = NULL;
-	pw_step_new(&s, "release", "github");
-	pw_error *ce = NULL;
-	if (pw_step_set_config_json(s, cfg, &ce) < 0)
-		fprintf(stderr, "  config: %s\n", pw_error_message(ce));
-	pw_error_free(ce);
-	pw_step_set_timeout(s, timeout);
-	pw_workspace *ws = NULL;
-	pw_workspace_new(&ws, srv.dir, "20261129-ghf-run", NULL, NULL);
 	pw_map *env = pw_map_new();
 	pw_map_set(env, "GITHUB_TOKEN", app_key ? "ghp_not_used_by_app_auth" : TOKEN);
 	if (app_key)
 		pw_map_set(env, "GITHUB_APP_PRIVATE_KEY", app_key);
-	pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
-	eo.run_id = "20261129-ghf-run";
-	eo.step_name = "release";
-	eo.timeout_seconds = timeout;
-	pw_exec *ex = NULL;
-	pw_exec_new(&ex, &eo, NULL);
-	int64_t t0 = pw__now_ms();
-	x->rc = pw_manager_execute_step(&x->r, m, s, ws, env, ex, &x->e);
-	x->ms = pw__now_ms() - t0;
-	pw_exec_free(ex);
+	run_step_in(x, NULL, "github", "release", cfg, env, srv.dir, 0, timeout);
 	pw_map_free(env);
-	pw_workspace_free(ws);
-	pw_step_free(s);
-	pw_manager_free(m);
-	x->err_text = x->e ? pw_error_format(x->e, 1) : pw_strdup("");
-	fprintf(stderr, "  rc %d in %lld ms: %s\n", x->rc, (long long)x->ms, x->err_text);
-	PW_CHECK_NOT_CONTAINS(x->err_text, TOKEN);
-}
-
-static void run_dispose(run *x)
-{
-	pw_result_free(x->r);
-	pw_error_free(x->e);
-	pw_free(x->err_text);
+	fprintf(stderr, "  rc %d in %lld ms: %s\n", x->rc, (long long)x->ms, x->error_line);
+	PW_CHECK_NOT_CONTAINS(x->error_line, TOKEN);
 }
 
 /* How many releases the fake holds for the tag, and how many create requests reached it. */
@@ -188,10 +149,10 @@ PW_TEST(refused_port_is_a_clear_error)
 	run x;
 	run_step(&x, url, 30);
 	PW_CHECK_INT(x.rc, PW_EIO);
-	PW_CHECK_CONTAINS(x.err_text, "cannot look up the release by tag");
-	PW_CHECK_CONTAINS(x.err_text, url + 7);
+	PW_CHECK_CONTAINS(x.error_line, "cannot look up the release by tag");
+	PW_CHECK_CONTAINS(x.error_line, url + 7);
 	PW_CHECK_INT(releases(NULL), 0);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* The create's connection is closed by the server without an answer, every time: the step
@@ -203,10 +164,10 @@ PW_TEST(refused_create_is_a_clear_error)
 	run x;
 	run_step(&x, NULL, 30);
 	PW_CHECK_INT(x.rc, PW_EIO);
-	PW_CHECK_CONTAINS(x.err_text, "cannot create the release");
-	PW_CHECK_CONTAINS(x.err_text, "reset");
+	PW_CHECK_CONTAINS(x.error_line, "cannot create the release");
+	PW_CHECK_CONTAINS(x.error_line, "reset");
 	PW_CHECK_INT(releases(NULL), 0);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* The create reached GitHub but its answer was reset: the connector must not create a second
@@ -222,7 +183,7 @@ PW_TEST(reset_mid_create_answer_makes_no_second_release)
 	PW_CHECK(releases(&creates) <= 1);
 	PW_CHECK_INT(creates, 1);
 	check_published(&x);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(answer_slower_than_the_deadline_times_out)
@@ -232,9 +193,9 @@ PW_TEST(answer_slower_than_the_deadline_times_out)
 	run x;
 	run_step(&x, NULL, 2);
 	PW_CHECK_INT(x.rc, PW_ETIMEOUT);
-	PW_CHECK_CONTAINS(x.err_text, "timed out");
+	PW_CHECK_CONTAINS(x.error_line, "timed out");
 	PW_CHECK(x.ms < 15000);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(retry_after_429_is_honoured_then_success)
@@ -248,7 +209,7 @@ PW_TEST(retry_after_429_is_honoured_then_success)
 	pw_fault_rules_used();
 	check_published(&x);
 	PW_CHECK(x.ms >= 900);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* 500 and 502 on the create may have created the release: the connector looks before it asks
@@ -263,7 +224,7 @@ PW_TEST(burst_of_5xx_then_success)
 	run_step(&x, NULL, 60);
 	pw_fault_rules_used();
 	check_published(&x);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(malformed_create_answer_is_a_clear_error)
@@ -276,10 +237,10 @@ PW_TEST(malformed_create_answer_is_a_clear_error)
 	run_step(&x, NULL, 30);
 	pw_fault_rules_used();
 	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
-	PW_CHECK_CONTAINS(x.err_text, "create the release");
-	PW_CHECK_CONTAINS(x.err_text, "JSON");
+	PW_CHECK_CONTAINS(x.error_line, "create the release");
+	PW_CHECK_CONTAINS(x.error_line, "JSON");
 	PW_CHECK_INT(releases(NULL), 0);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* The create's answer is cut: the release exists on GitHub; the connector finds it rather than
@@ -295,7 +256,7 @@ PW_TEST(truncated_create_answer_makes_no_second_release)
 	PW_CHECK(releases(&creates) <= 1);
 	PW_CHECK_INT(creates, 1);
 	check_published(&x);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* A read (the tag lookup) answered with malformed JSON, then cut: read again, then success. */
@@ -308,7 +269,7 @@ PW_TEST(malformed_and_truncated_reads_are_survived)
 	run_step(&x, NULL, 30);
 	pw_fault_rules_used();
 	check_published(&x);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* The GitHub App's token endpoint behind the proxy: a 503 and a reset of the installation token
@@ -336,7 +297,7 @@ PW_TEST(app_token_endpoint_faults_are_retried)
 	pw_fault_rules_used();
 	check_published(&x);
 	PW_CHECK_STR(x.r ? pw_map_get(pw_result_metadata_const(x.r), "auth") : NULL, "github-app");
-	run_dispose(&x);
+	dispose(&x);
 	pw_free(app_key);
 	app_key = NULL;
 }

@@ -22,6 +22,7 @@
 #include "pipewright/result.h"
 #include "pipewright/step.h"
 #include "pwtest.h"
+#include "step_run.h"
 
 #define PAT "glpat-Pr1vateT0ken_abc123"
 
@@ -63,67 +64,20 @@ static int reset(void)
 	return 0;
 }
 
-typedef struct run {
-	int rc;
-	pw_result *r;
-	pw_error *e;
-	char *err_text;
-	char *outputs;
-	int64_t ms;
-} run;
-
 static void run_step(run *x, const char *base_url, const char *extra, double timeout)
 {
-	memset(x, 0, sizeof(*x));
 	char cfg[1024];
 	snprintf(cfg, sizeof(cfg),
 	         "{\"base_url\":\"%s/\",\"project\":\"group/app\",\"action\":\"create-release\","
 	         "\"tag\":\"v1.0.0\",\"name\":\"Version 1\",\"assets\":[{\"name\":\"app.tar.gz\","
 	         "\"url\":\"https://dl.example.test/app.tar.gz\",\"link_type\":\"package\"}]%s%s}",
 	         base_url ? base_url : pw_fault_proxy_base(), extra ? "," : "", extra ? extra : "");
-	pw_manager *m = NULL;
-	pw_manager_new(&m, NULL, NULL);
-	pw_step *s = NULL;
-	pw_step_new(&s, "gl", "gitlab");
-	pw_error *ce = NULL;
-	if (pw_step_set_config_json(s, cfg, &ce) < 0)
-		fprintf(stderr, "  config: %s\n", pw_error_message(ce));
-	pw_error_free(ce);
-	pw_step_set_timeout(s, timeout);
-	pw_workspace *ws = NULL;
-	pw_workspace_new(&ws, "/tmp", "20261129-glf-run", NULL, NULL);
 	pw_map *env = pw_map_new();
 	pw_map_set(env, "GITLAB_TOKEN", PAT);
-	pw_exec_options eo = PW_EXEC_OPTIONS_INIT;
-	eo.run_id = "20261129-glf-run";
-	eo.step_name = "gl";
-	eo.timeout_seconds = timeout;
-	pw_exec *ex = NULL;
-	pw_exec_new(&ex, &eo, NULL);
-	int64_t t0 = pw__now_ms();
-	x->rc = pw_manager_execute_step(&x->r, m, s, ws, env, ex, &x->e);
-	x->ms = pw__now_ms() - t0;
-	pw_buf o = PW_BUF_INIT(0);
-	const pw_map *outs = pw_exec_outputs(ex);
-	for (size_t i = 0; outs && i < pw_map_count(outs); i++)
-		pw__buf_printf(&o, "%s=%s\n", pw_map_key_at(outs, i), pw_map_value_at(outs, i));
-	x->outputs = pw__buf_detach(&o);
-	pw_exec_free(ex);
+	run_step_in(x, NULL, "gitlab", "gl", cfg, env, "/tmp", 0, timeout);
 	pw_map_free(env);
-	pw_workspace_free(ws);
-	pw_step_free(s);
-	pw_manager_free(m);
-	x->err_text = x->e ? pw_error_format(x->e, 1) : pw_strdup("");
-	fprintf(stderr, "  rc %d in %lld ms: %s\n", x->rc, (long long)x->ms, x->err_text);
-	PW_CHECK_NOT_CONTAINS(x->err_text, PAT);
-}
-
-static void run_dispose(run *x)
-{
-	pw_result_free(x->r);
-	pw_error_free(x->e);
-	pw_free(x->err_text);
-	pw_free(x->outputs);
+	fprintf(stderr, "  rc %d in %lld ms: %s\n", x->rc, (long long)x->ms, x->error_line);
+	PW_CHECK_NOT_CONTAINS(x->error_line, PAT);
 }
 
 /* Whether the fake holds the release (with its one link), and how many creates reached it. */
@@ -170,11 +124,11 @@ PW_TEST(refused_port_is_a_clear_error)
 	run x;
 	run_step(&x, url, NULL, 30);
 	PW_CHECK_INT(x.rc, PW_EIO);
-	PW_CHECK_CONTAINS(x.err_text, "gitlab: cannot create the release group/app@v1.0.0: POST");
-	PW_CHECK_CONTAINS(x.err_text, url + 7);
-	PW_CHECK_CONTAINS(x.err_text, "releases");
+	PW_CHECK_CONTAINS(x.error_line, "gitlab: cannot create the release group/app@v1.0.0: POST");
+	PW_CHECK_CONTAINS(x.error_line, url + 7);
+	PW_CHECK_CONTAINS(x.error_line, "releases");
 	PW_CHECK_INT(has_release(NULL), 0);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(refused_create_is_a_clear_error)
@@ -184,10 +138,10 @@ PW_TEST(refused_create_is_a_clear_error)
 	run x;
 	run_step(&x, NULL, NULL, 30);
 	PW_CHECK_INT(x.rc, PW_EIO);
-	PW_CHECK_CONTAINS(x.err_text, "gitlab: cannot create the release group/app@v1.0.0: POST");
-	PW_CHECK_CONTAINS(x.err_text, "reset");
+	PW_CHECK_CONTAINS(x.error_line, "gitlab: cannot create the release group/app@v1.0.0: POST");
+	PW_CHECK_CONTAINS(x.error_line, "reset");
 	PW_CHECK_INT(has_release(NULL), 0);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* The create reached GitLab but its answer was reset: the release is GitLab's now. The step
@@ -203,7 +157,7 @@ PW_TEST(reset_mid_create_answer_finds_the_release)
 	int creates = 0;
 	has_release(&creates);
 	PW_CHECK_INT(creates, 1);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(answer_slower_than_the_deadline_times_out)
@@ -213,9 +167,9 @@ PW_TEST(answer_slower_than_the_deadline_times_out)
 	run x;
 	run_step(&x, NULL, NULL, 2);
 	PW_CHECK_INT(x.rc, PW_ETIMEOUT);
-	PW_CHECK_CONTAINS(x.err_text, "timed out");
+	PW_CHECK_CONTAINS(x.error_line, "timed out");
 	PW_CHECK(x.ms < 15000);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(retry_after_429_is_honoured_then_success)
@@ -229,7 +183,7 @@ PW_TEST(retry_after_429_is_honoured_then_success)
 	pw_fault_rules_used();
 	check_created(&x);
 	PW_CHECK(x.ms >= 900);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 /* 500 and 502 may have created the release: the connector looks before it asks again. */
@@ -243,7 +197,7 @@ PW_TEST(burst_of_5xx_then_success)
 	run_step(&x, NULL, NULL, 60);
 	pw_fault_rules_used();
 	check_created(&x);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST(malformed_create_answer_is_a_clear_error)
@@ -254,10 +208,10 @@ PW_TEST(malformed_create_answer_is_a_clear_error)
 	run_step(&x, NULL, NULL, 30);
 	pw_fault_rules_used();
 	PW_CHECK_INT(x.rc, PW_EEXTERNAL);
-	PW_CHECK_CONTAINS(x.err_text, "gitlab: cannot create the release group/app@v1.0.0");
-	PW_CHECK_CONTAINS(x.err_text, "releases");
-	PW_CHECK_CONTAINS(x.err_text, "JSON");
-	run_dispose(&x);
+	PW_CHECK_CONTAINS(x.error_line, "gitlab: cannot create the release group/app@v1.0.0");
+	PW_CHECK_CONTAINS(x.error_line, "releases");
+	PW_CHECK_CONTAINS(x.error_line, "JSON");
+	dispose(&x);
 }
 
 /* The create's answer is cut: the release exists; the step finds it and succeeds. */
@@ -272,7 +226,7 @@ PW_TEST(truncated_create_answer_finds_the_release)
 	int creates = 0;
 	has_release(&creates);
 	PW_CHECK_INT(creates, 1);
-	run_dispose(&x);
+	dispose(&x);
 }
 
 PW_TEST_MAIN()
