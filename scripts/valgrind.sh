@@ -16,11 +16,13 @@ export PW_BINARY_DIR="$PWD/$build"
 export PW_CLI="$PWD/$build/pipewright"
 # Cases that cannot pass under valgrind for reasons of the emulator, not of the code; each
 # still runs in the normal and sanitizer builds:
-#  - valgrind runs glibc's posix_spawn (clone with CLONE_VM|CLONE_VFORK) as a plain fork, so
-#    an exec failure in the child is not reported back to posix_spawn: the proc cases that
-#    expect "cannot run '...': No such file or directory" / "Permission denied" see exit 127.
+#  - valgrind runs our spawn (clone with CLONE_VM|CLONE_VFORK, src/proc/proc.c) as a plain
+#    fork, so a failure in the child before exec (chdir, execve) is not seen in the parent's
+#    memory: the proc cases that expect "cannot run '...': No such file or directory" /
+#    "Permission denied" / "Not a directory" see exit 127.
 skip_cases="program_not_found_is_a_clear_error \
-program_not_executable_is_a_permission_error no_descriptors_or_children_left_behind"
+program_not_executable_is_a_permission_error no_descriptors_or_children_left_behind \
+working_directory_that_is_a_file_is_named"
 
 # cases SOURCE: the case names of a test program, minus skip_cases
 cases() {

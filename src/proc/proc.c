@@ -1,6 +1,7 @@
-/* Process spawning for steps: posix_spawn into a new process group, one poll() loop over the
- * pipes, the cancel fd and a pidfd (or short WNOHANG polling), SIGTERM then SIGKILL of the group. */
-#define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np / addclosefrom_np, sigdescr_np */
+/* Process spawning for steps: a vfork-style clone into a new session and process group, one
+ * poll() loop over the pipes, the cancel fd and a pidfd (or short WNOHANG polling), SIGTERM
+ * then SIGKILL of the group. */
+#define _GNU_SOURCE /* clone, sigdescr_np */
 
 #include "proc/proc.h"
 
@@ -10,7 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
-#define PROC_HAVE_ADDCHDIR 1
-#endif
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-#define PROC_HAVE_ADDCLOSEFROM 1
-#endif
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
 #define PROC_HAVE_SIGDESCR 1
 #endif
@@ -233,6 +228,10 @@ struct proc_run {
 	int err_fd;
 	int cap_fd;
 	int in_fd;
+	/* The child's write ends of the output pipes, kept open here until the child has exited
+	 * (with a pidfd only): so its exit wakes us once, at the pidfd, rather than first for the
+	 * pipes closing half-way through its exit and again for the exit itself. -1: closed. */
+	int held[3];
 	size_t in_off;
 	int leader_exited; /* the child is a zombie: its pid and pgid cannot be reused yet */
 	int lost;          /* someone else reaped it: never signal that pid again */
@@ -247,17 +246,31 @@ static void close_fd(int *fd)
 	}
 }
 
+/* Closes the write ends held for the child; returns 1 when there were any. */
+static int release_held(struct proc_run *pr)
+{
+	int any = 0;
+	for (int i = 0; i < 3; i++) {
+		any |= pr->held[i] >= 0;
+		close_fd(&pr->held[i]);
+	}
+	return any;
+}
+
 /* Only called before the child is reaped, so neither the pid nor the group id can have been
- * reused. The child itself too, in case it left the group (setsid). */
+ * reused. The child itself too while it lives, in case it left the group (setsid); once it is
+ * a zombie, only what is left of its group. */
 static void signal_group(struct proc_run *pr, int sig)
 {
 	if (pr->lost)
 		return;
 	kill(-pr->pid, sig);
-	kill(pr->pid, sig);
+	if (!pr->leader_exited)
+		kill(pr->pid, sig);
 	if (sig == SIGTERM) { /* a stopped process would not act on it */
 		kill(-pr->pid, SIGCONT);
-		kill(pr->pid, SIGCONT);
+		if (!pr->leader_exited)
+			kill(pr->pid, SIGCONT);
 	}
 }
 
@@ -302,10 +315,103 @@ static int spawn_failure(pw_error **err, const char *name, int e)
 
 struct fd_map {
 	int child_fd;
-	int src_fd; /* in the parent; a CLOEXEC duplicate above every child_fd */
+	int src_fd; /* in the parent; above every child_fd (duplicated there when it was not) */
+	int dup;    /* src_fd is our duplicate, closed after the spawn */
 };
 
-/* Spawns; on success pr->pid is set and the parent's ends are in pr. */
+/* Where the child failed, reported back through memory it shares with us until execve. */
+enum { SPAWN_OK, SPAWN_FAIL_SETUP, SPAWN_FAIL_CHDIR, SPAWN_FAIL_EXEC };
+
+struct spawn_args {
+	const char *path;
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;
+	const struct fd_map *maps;
+	size_t nmaps;
+	int stdin_null;     /* stdin from /dev/null (no stdin_data) */
+	int close_from;     /* every descriptor from here up is closed */
+	volatile int stage; /* SPAWN_FAIL_*, set by the child */
+	volatile int err;   /* its errno */
+};
+
+/* The kernel's struct sigaction for rt_sigaction (not libc's): a zeroed one is SIG_DFL. */
+struct kernel_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PROC_NO_ASAN __attribute__((no_sanitize_address))
+#endif
+#endif
+#if !defined(PROC_NO_ASAN) && defined(__SANITIZE_ADDRESS__)
+#define PROC_NO_ASAN __attribute__((no_sanitize_address))
+#endif
+#ifndef PROC_NO_ASAN
+#define PROC_NO_ASAN
+#endif
+
+static PROC_NO_ASAN void child_fail(struct spawn_args *a, int stage)
+{
+	a->err = errno;
+	a->stage = stage;
+	syscall(SYS_exit_group, 127);
+}
+
+/* The child between clone and execve. It runs on a stack inside proc_spawn's frame and shares
+ * our memory (CLONE_VM | CLONE_VFORK: the parent thread waits until execve or exit), so it
+ * makes raw system calls only: no allocation, no locks, no interposed libc function. Every
+ * signal is blocked on entry (by the parent), so no handler of ours can run here. */
+static PROC_NO_ASAN int spawn_child(void *arg)
+{
+	struct spawn_args *a = arg;
+	/* Default dispositions for the standard signals: execve keeps ignored ones ignored (a
+	 * parent that ignores SIGPIPE must not hand that to the step), and a handler must not run
+	 * in this shared-memory child once the mask is cleared. Real-time signals with handlers
+	 * are reset by execve itself. */
+	struct kernel_sigaction dfl = {0};
+	for (int sig = 1; sig < 32; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+	/* a session of its own (so a process group of its own, pgid = pid) and no controlling
+	 * terminal: a prompt on /dev/tty fails at once instead of stopping the step */
+	if (syscall(SYS_setsid) < 0)
+		child_fail(a, SPAWN_FAIL_SETUP);
+	if (a->stdin_null) {
+		int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
+		if (fd < 0)
+			child_fail(a, SPAWN_FAIL_SETUP);
+		if (fd != 0 && (syscall(SYS_dup3, fd, 0, 0) < 0 || syscall(SYS_close, fd) < 0))
+			child_fail(a, SPAWN_FAIL_SETUP);
+	}
+	/* every source is above every target, so no dup3 overwrites a later source; dup3 clears
+	 * close-on-exec on the target */
+	for (size_t i = 0; i < a->nmaps; i++)
+		if (syscall(SYS_dup3, a->maps[i].src_fd, a->maps[i].child_fd, 0) < 0)
+			child_fail(a, SPAWN_FAIL_SETUP);
+	/* descriptors opened without O_CLOEXEC by other code in this process stay ours */
+	if (syscall(SYS_close_range, (unsigned)a->close_from, ~0U, 0) < 0) {
+		if (errno != ENOSYS && errno != EINVAL)
+			child_fail(a, SPAWN_FAIL_SETUP);
+		for (int fd = a->close_from; fd < 65536; fd++) /* kernels before 5.9 */
+			syscall(SYS_close, fd);
+	}
+	if (a->cwd && syscall(SYS_chdir, a->cwd) < 0)
+		child_fail(a, SPAWN_FAIL_CHDIR);
+	uint64_t none = 0;
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
+	syscall(SYS_execve, a->path, a->argv, a->envp);
+	child_fail(a, SPAWN_FAIL_EXEC);
+	return 127;
+}
+
+/* Spawns; on success pr->pid is set and the parent's ends are in pr. One clone with
+ * CLONE_VM | CLONE_VFORK and a child that only makes system calls: no stack to map and unmap
+ * and no page tables to copy, unlike posix_spawn (which also resets all 64 signals) or fork. */
 static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_error **err)
 {
 	const pw_proc_options *o = pr->o;
@@ -326,99 +432,108 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 		               os_reason(errno, rb, sizeof(rb)));
 		goto out;
 	}
-	maps[nmaps++] = (struct fd_map){1, p_out[1]};
-	maps[nmaps++] = (struct fd_map){2, p_err[1]};
+	maps[nmaps++] = (struct fd_map){1, p_out[1], 0};
+	maps[nmaps++] = (struct fd_map){2, p_err[1], 0};
 	if (p_cap[1] >= 0)
-		maps[nmaps++] = (struct fd_map){o->capture_fd, p_cap[1]};
+		maps[nmaps++] = (struct fd_map){o->capture_fd, p_cap[1], 0};
 	if (p_in[0] >= 0)
-		maps[nmaps++] = (struct fd_map){0, p_in[0]};
+		maps[nmaps++] = (struct fd_map){0, p_in[0], 0};
 	for (size_t i = 0; i < o->extra_fd_count; i++)
-		maps[nmaps++] = (struct fd_map){o->extra_fds[i].child_fd, o->extra_fds[i].parent_fd};
+		maps[nmaps++] = (struct fd_map){o->extra_fds[i].child_fd, o->extra_fds[i].parent_fd, 0};
 
-	/* Every source is first duplicated above the highest target, so that no dup2 in the child
-	 * can overwrite a source that a later dup2 still needs. */
+	/* A source at or below the highest target could be overwritten by an earlier dup3 in the
+	 * child: it is duplicated above first (the usual case, fresh pipes above 2, needs none). */
 	int top = 2;
 	for (size_t i = 0; i < nmaps; i++)
 		if (maps[i].child_fd > top)
 			top = maps[i].child_fd;
 	for (size_t i = 0; i < nmaps; i++) {
+		if (maps[i].src_fd > top)
+			continue;
 		int d = fcntl(maps[i].src_fd, F_DUPFD_CLOEXEC, top + 1);
 		if (d < 0) {
 			rc = set_error(err, PW_EIO, NULL, "cannot run '%s': duplicating descriptor %d: %s",
 			               name, maps[i].src_fd, os_reason(errno, rb, sizeof(rb)));
-			for (size_t j = 0; j < i; j++)
-				close(maps[j].src_fd);
-			goto out;
+			goto close_dups;
 		}
 		maps[i].src_fd = d;
+		maps[i].dup = 1;
 	}
 
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	int e = posix_spawn_file_actions_init(&fa);
-	if (e == 0) {
-		e = posix_spawnattr_init(&attr);
-		if (e != 0)
-			posix_spawn_file_actions_destroy(&fa);
-	}
-	if (e != 0) {
-		rc = spawn_failure(err, name, e);
-		goto close_dups;
-	}
-	if (!o->stdin_data)
-		e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	for (size_t i = 0; i < nmaps && e == 0; i++)
-		e = posix_spawn_file_actions_adddup2(&fa, maps[i].src_fd, maps[i].child_fd);
-#ifdef PROC_HAVE_ADDCLOSEFROM
-	/* Descriptors opened without O_CLOEXEC by other code in this process stay ours. */
-	if (e == 0)
-		e = posix_spawn_file_actions_addclosefrom_np(&fa, top + 1);
-#endif
-	if (e == 0 && o->cwd) {
-#ifdef PROC_HAVE_ADDCHDIR
-		e = posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
-#else
-		e = ENOSYS;
-#endif
-	}
-	/* A session of its own (so a process group of its own, pgid = pid) and no controlling
-	 * terminal: a prompt on /dev/tty fails at once instead of stopping the step in a background
-	 * group. */
-#ifdef POSIX_SPAWN_SETSID
-	short flags = POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-#else
-	short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-#endif
-	sigset_t none, all;
-	sigemptyset(&none);
+	struct spawn_args a = {
+	    .path = path,
+	    .argv = (char *const *)o->argv,
+	    .envp = (char *const *)(o->envp ? o->envp : (const char *const[]){NULL}),
+	    .cwd = o->cwd,
+	    .maps = maps,
+	    .nmaps = nmaps,
+	    .stdin_null = !o->stdin_data,
+	    .close_from = top + 1,
+	    .stage = SPAWN_OK,
+	    .err = 0,
+	};
+	/* The child's stack: this frame is not in use while the clone call waits for the child's
+	 * execve or exit. */
+	_Alignas(64) char stack[16384];
+	sigset_t all, old;
 	sigfillset(&all);
-	sigdelset(&all, SIGKILL);
-	sigdelset(&all, SIGSTOP);
-	if (e == 0)
-		e = posix_spawnattr_setflags(&attr, flags);
-#ifndef POSIX_SPAWN_SETSID
-	if (e == 0)
-		e = posix_spawnattr_setpgroup(&attr, 0);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	*start = now_ms();
+	/* CLONE_PIDFD (Linux 5.2) hands us the pidfd with the pid, race-free and in the same call;
+	 * a kernel without it says EINVAL, and the child is started without */
+	int pidfd = -1, flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+	int with_pidfd = !pw__proc_test_no_pidfd;
+	pid_t pid = -1;
+#ifdef CLONE_PIDFD
+	if (with_pidfd)
+		pid = clone(spawn_child, stack + sizeof(stack), flags | CLONE_PIDFD, &a, &pidfd);
+	with_pidfd = with_pidfd && (pid >= 0 || errno != EINVAL);
+#else
+	with_pidfd = 0;
 #endif
-	if (e == 0)
-		e = posix_spawnattr_setsigmask(&attr, &none);
-	if (e == 0)
-		e = posix_spawnattr_setsigdefault(&attr, &all);
-	if (e == 0) {
-		*start = now_ms();
-		e = posix_spawn(&pr->pid, path, &fa, &attr, (char *const *)o->argv,
-		                (char *const *)(o->envp ? o->envp : (const char *const[]){NULL}));
+	if (!with_pidfd)
+		pid = clone(spawn_child, stack + sizeof(stack), flags, &a);
+	int clone_errno = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		rc = spawn_failure(err, name, clone_errno);
+	} else if (a.stage != SPAWN_OK) {
+		/* it has exited: reap it here, no caller will see its pid */
+		if (pidfd >= 0)
+			close(pidfd);
+		int status;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (a.stage == SPAWN_FAIL_CHDIR)
+			rc = set_error(err,
+			               a.err == ENOENT   ? PW_ENOTFOUND
+			               : a.err == EACCES ? PW_EPERM
+			                                 : PW_EINVAL,
+			               "create the directory first or fix the step's working directory",
+			               "cannot run '%s': working directory '%s': %s", name, o->cwd,
+			               os_reason(a.err, rb, sizeof(rb)));
+		else if (a.stage == SPAWN_FAIL_SETUP)
+			rc = set_error(err, PW_EIO, NULL, "cannot run '%s': setting up the process: %s", name,
+			               os_reason(a.err, rb, sizeof(rb)));
+		else
+			rc = spawn_failure(err, name, a.err);
+	} else {
+		pr->pid = pid;
+		pr->pidfd = pidfd >= 0 ? pidfd : -1;
 	}
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (e != 0)
-		rc = spawn_failure(err, name, e);
 
 close_dups:
 	for (size_t i = 0; i < nmaps; i++)
-		close(maps[i].src_fd);
+		if (maps[i].dup)
+			close(maps[i].src_fd);
 out:
-	/* The child's ends are the child's now (or nobody's on failure). */
+	/* The child's ends are the child's now (or nobody's on failure); with a pidfd, its output
+	 * ends are held until it has exited (see proc_run.held). */
+	if (rc == 0 && pr->pidfd >= 0) {
+		pr->held[0] = p_out[1], p_out[1] = -1;
+		pr->held[1] = p_err[1], p_err[1] = -1;
+		pr->held[2] = p_cap[1], p_cap[1] = -1;
+	}
 	close_fd(&p_out[1]);
 	close_fd(&p_err[1]);
 	close_fd(&p_cap[1]);
@@ -430,14 +545,12 @@ out:
 		close_fd(&p_in[1]);
 		return rc;
 	}
+	/* The read ends stay blocking: they are read only when poll() says so, and one read then
+	 * returns what is there. */
 	pr->out_fd = p_out[0];
 	pr->err_fd = p_err[0];
 	pr->cap_fd = p_cap[0];
 	pr->in_fd = p_in[1];
-	set_nonblock(pr->out_fd);
-	set_nonblock(pr->err_fd);
-	if (pr->cap_fd >= 0)
-		set_nonblock(pr->cap_fd);
 	if (pr->in_fd >= 0) {
 		set_nonblock(pr->in_fd);
 		if (o->stdin_len == 0)
@@ -543,6 +656,8 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 	int64_t linger = o->linger_ms > 0 ? o->linger_ms : 0;
 	int64_t kill_at = -1, give_up_at = -1;
 	int stopping = 0, killed = 0, cancel_live = o->cancel_fd >= 0;
+	int settle = 0; /* the child exited and the held ends were closed: look at the pipes once
+	                 * more before deciding whether anything else holds them */
 	char rb[128];
 
 	for (;;) {
@@ -578,6 +693,8 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 		int timeout = -1;
 		if (wake >= 0)
 			timeout = wake - now > INT_MAX ? INT_MAX : (int)(wake > now ? wake - now : 0);
+		if (settle)
+			timeout = 0;
 
 		struct pollfd fds[6];
 		int idx_out = -1, idx_err = -1, idx_cap = -1, idx_in = -1, idx_cancel = -1, idx_pid = -1;
@@ -633,20 +750,32 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 				kill_at = now_ms() + grace;
 			}
 		}
+		int decide = 0;
 		if (!pr->leader_exited && (pr->pidfd < 0 || (idx_pid >= 0 && fds[idx_pid].revents))) {
 			check_leader(pr);
 			if (pr->leader_exited) {
-				int64_t t = now_ms();
 				close_fd(&pr->in_fd);
-				if (killed) {
-					give_up_at = t + PROC_DRAIN_AFTER_KILL_MS;
-				} else {
-					/* What is left of its group is orphaned: ask it to go. */
-					if (!stopping)
-						signal_group(pr, SIGTERM);
-					kill_at = earliest(kill_at, t + linger);
-				}
+				if (release_held(pr))
+					settle = 1;
+				else
+					decide = 1;
 			}
+		} else if (settle) {
+			settle = 0;
+			decide = 1;
+		}
+		if (decide) {
+			int64_t t = now_ms();
+			if (killed) {
+				give_up_at = t + PROC_DRAIN_AFTER_KILL_MS;
+			} else if (pr->out_fd >= 0 || pr->err_fd >= 0 || pr->cap_fd >= 0) {
+				/* What is left of its group holds our pipes: ask it to go. */
+				if (!stopping)
+					signal_group(pr, SIGTERM);
+				kill_at = earliest(kill_at, t + linger);
+			}
+			/* else the run is over; the SIGKILL below takes whatever of the group does
+			 * not hold the pipes */
 		}
 	}
 	/* Before reaping, while the zombie still holds the group id. */
@@ -678,20 +807,19 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 			    "cannot run '%s': extra descriptor %d -> %d is invalid or used twice", name,
 			    f->parent_fd, f->child_fd);
 	}
-	if (opts->cwd) {
-		struct stat st;
+	if (opts->cwd && access(opts->cwd, X_OK) < 0) {
+		/* one call for the common failures; anything else (a file, not a directory) is
+		 * reported by the child's chdir */
 		char rb[128];
-		if (stat(opts->cwd, &st) < 0)
-			return set_error(err, errno == ENOENT ? PW_ENOTFOUND : PW_EINVAL,
-			                 "create the directory first or fix the step's working directory",
-			                 "cannot run '%s': working directory '%s': %s", name, opts->cwd,
-			                 os_reason(errno, rb, sizeof(rb)));
-		if (!S_ISDIR(st.st_mode))
-			return set_error(err, PW_EINVAL, NULL, "cannot run '%s': working directory '%s': %s",
-			                 name, opts->cwd, "Not a directory");
-		if (access(opts->cwd, X_OK) < 0)
-			return set_error(err, PW_EPERM, NULL, "cannot run '%s': working directory '%s': %s",
-			                 name, opts->cwd, os_reason(errno, rb, sizeof(rb)));
+		int e = errno;
+		return set_error(
+		    err,
+		    e == ENOENT   ? PW_ENOTFOUND
+		    : e == EACCES ? PW_EPERM
+		                  : PW_EINVAL,
+		    e == ENOENT ? "create the directory first or fix the step's working directory" : NULL,
+		    "cannot run '%s': working directory '%s': %s", name, opts->cwd,
+		    os_reason(e, rb, sizeof(rb)));
 	}
 
 	char *path = NULL;
@@ -699,7 +827,7 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 	if (rc < 0)
 		return rc;
 
-	struct proc_run pr = {opts, out, -1, -1, -1, -1, -1, -1, 0, 0, 0, NULL};
+	struct proc_run pr = {opts, out, -1, -1, -1, -1, -1, -1, {-1, -1, -1}, 0, 0, 0, NULL};
 	pr.rbuf = malloc(PROC_READ_CHUNK);
 	if (!pr.rbuf) {
 		free(path);
@@ -713,12 +841,6 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 		return rc;
 	}
 	out->pid = (int)pr.pid;
-#ifdef SYS_pidfd_open
-	if (!pw__proc_test_no_pidfd)
-		pr.pidfd = (int)syscall(SYS_pidfd_open, (int)pr.pid, 0); /* O_CLOEXEC by design */
-	if (pr.pidfd < 0)
-		pr.pidfd = -1;
-#endif
 
 	rc = proc_loop(&pr, start, err);
 
@@ -748,6 +870,7 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 	close_fd(&pr.cap_fd);
 	close_fd(&pr.in_fd);
 	close_fd(&pr.pidfd);
+	release_held(&pr);
 	free(pr.rbuf);
 	return rc;
 }

@@ -98,6 +98,36 @@ static void remove_tmpdir(const char *const *files)
 	rmdir(tmpdir);
 }
 
+/* A working directory that passes the quick check but cannot be entered (a file here) is
+ * reported from the child's chdir, naming the directory; no child is left behind. */
+PROC_TEST(working_directory_that_is_a_file_is_named)
+{
+	make_tmpdir();
+	PW_REQUIRE(tmpdir[0]);
+	char file[256];
+	snprintf(file, sizeof(file), "%s/notadir", tmpdir);
+	FILE *f = fopen(file, "w");
+	PW_REQUIRE(f);
+	fclose(f);
+	chmod(file, 0755);
+	const char *argv[] = {"true", NULL};
+	pw_proc_options o = sh_opts(argv, NULL);
+	o.on_output = NULL;
+	o.cwd = file;
+	pw_proc_result r;
+	pw_error *err = NULL;
+	PW_CHECK_INT(pw__proc_run(&r, &o, &err), PW_EINVAL);
+	char want[320];
+	snprintf(want, sizeof(want), "cannot run 'true': working directory '%s': Not a directory", file);
+	PW_CHECK_STR(pw_error_message(err), want);
+	PW_CHECK_INT(r.pid, 0);
+	pw_error_free(err);
+	int status;
+	PW_CHECK(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD);
+	const char *files[] = {"notadir", NULL};
+	remove_tmpdir(files);
+}
+
 static pid_t read_pid(const char *file)
 {
 	char p[256], text[32] = {0};
@@ -356,6 +386,45 @@ PROC_TEST(child_leads_its_own_group_and_session)
 	snprintf(want, sizeof(want), "%d %d\n", r.pid, r.pid);
 	PW_CHECK_STR(pw__buf_cstr(&c.out), want);
 	cap_dispose(&c);
+}
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+}
+
+/* Whatever this process ignores, catches or blocks, the child starts with default dispositions
+ * and an empty mask (cat installs no handler of its own). */
+PROC_TEST(child_gets_default_signal_dispositions_and_an_empty_mask)
+{
+	struct sigaction ign = {0}, catch = {0}, old_pipe, old_hup, old_usr2;
+	ign.sa_handler = SIG_IGN;
+	catch.sa_handler = on_usr2;
+	sigaction(SIGPIPE, &ign, &old_pipe);
+	sigaction(SIGHUP, &ign, &old_hup);
+	sigaction(SIGUSR2, &catch, &old_usr2);
+	sigset_t block, old_mask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+
+	const char *argv[] = {"cat", "/proc/self/status", NULL};
+	struct cap c;
+	cap_init(&c);
+	pw_proc_options o = sh_opts(argv, &c);
+	pw_proc_result r;
+	PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
+	const char *status = pw__buf_cstr(&c.out);
+	PW_CHECK_CONTAINS(status, "\nSigBlk:\t0000000000000000\n");
+	PW_CHECK_CONTAINS(status, "\nSigIgn:\t0000000000000000\n");
+	PW_CHECK_CONTAINS(status, "\nSigCgt:\t0000000000000000\n");
+	cap_dispose(&c);
+
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	sigaction(SIGPIPE, &old_pipe, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	sigaction(SIGUSR2, &old_usr2, NULL);
 }
 
 PROC_TEST(stopped_child_is_still_terminated)
