@@ -27,7 +27,7 @@ N=${N:-200}
 		i=$((i + 1))
 	done
 } >"$SCRATCH/Makefile"
-set -- $(best_pair 7 "'$PW' run '$SCRATCH/steps.yml' -j 1 -q" "make -s -j1 -f '$SCRATCH/Makefile' -C '$SCRATCH'")
+set -- $(best_pair 11 "'$PW' run '$SCRATCH/steps.yml' -j 1 -q" "make -s -j1 -f '$SCRATCH/Makefile' -C '$SCRATCH'")
 pw_ms=$1
 make_ms=$2
 echo "steps_vs_make: $N steps; pipewright ${pw_ms} ms, make ${make_ms} ms, ratio $(ratio "$pw_ms" "$make_ms") (goal <= 1.0)"

@@ -262,7 +262,11 @@ static void on_event(const char *step, pw_step_status status, unsigned int attem
 		fputc('\n', stdout);
 		break;
 	}
-	fflush(stdout);
+	/* like step output: at once on a terminal, else with the next flush (100 ms at most) */
+	if (g_cli.tty_out)
+		fflush(stdout);
+	else
+		g_cli.dirty = 1;
 	pthread_mutex_unlock(&g_cli.print_lock);
 }
 

@@ -1,5 +1,5 @@
 /* The execution context of one step attempt: masked output with a bounded capture,
- * cancellation (a pipe that poll() can watch), a deadline timer, logs, audit, outputs. */
+ * cancellation (an eventfd that poll() can watch), a deadline timer, logs, audit, outputs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +44,7 @@ struct pw_exec {
 	void *audit_payload;
 
 	atomic_int cancel_reason;
-	int cancel_pipe[2];
+	int cancel_fd;            /* eventfd: readable once cancelled (one descriptor, created in one call) */
 	atomic_llong deadline_ms; /* monotonic; 0: none */
 
 	void *hooks;                /* the run's lifecycle-hook sink, borrowed */
@@ -55,17 +56,6 @@ struct pw_exec {
 	int current_stream; /* which capture the mask callback appends to */
 	pw_map *outputs;
 };
-
-static int make_pipe(int fds[2])
-{
-	if (pipe(fds) != 0)
-		return -1;
-	for (int i = 0; i < 2; i++) {
-		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-		fcntl(fds[i], F_SETFL, O_NONBLOCK);
-	}
-	return 0;
-}
 
 /* Makes room for `need` bytes; the buffer grows on demand so that a step that prints
  * little costs little. Returns 0, or -1 when memory is exhausted (the chunk is dropped from
@@ -152,7 +142,7 @@ int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
 	pw_exec *ex = calloc(1, sizeof(*ex));
 	if (!ex)
 		return PW_ENOMEM;
-	ex->cancel_pipe[0] = ex->cancel_pipe[1] = -1;
+	ex->cancel_fd = -1;
 	pthread_mutex_init(&ex->out_lock, NULL);
 	ex->run_id = strdup(opts->run_id ? opts->run_id : "");
 	ex->step_name = strdup(opts->step_name ? opts->step_name : "");
@@ -174,8 +164,8 @@ int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
 		rc = pw_secrets_new(&ex->secrets);
 		ex->own_secrets = 1;
 	}
-	if (!rc && make_pipe(ex->cancel_pipe) != 0)
-		rc = pw_error_set(err, PW_EIO, "pipe(): %s", strerror(errno));
+	if (!rc && (ex->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		rc = pw_error_set(err, PW_EIO, "eventfd(): %s", strerror(errno));
 	size_t limit = opts->capture_limit ? opts->capture_limit : PW_DEFAULT_CAPTURE_LIMIT;
 	for (int i = 0; !rc && i < 2; i++) {
 		ex->cap[i].limit = limit;
@@ -337,8 +327,8 @@ void pw_exec_cancel(pw_exec *ex, pw_cancel_reason reason)
 		return;
 	int expected = PW_CANCEL_NONE;
 	if (atomic_compare_exchange_strong(&ex->cancel_reason, &expected, (int)reason)) {
-		char b = 1;
-		ssize_t n = write(ex->cancel_pipe[1], &b, 1);
+		uint64_t one = 1;
+		ssize_t n = write(ex->cancel_fd, &one, sizeof(one));
 		(void)n;
 	}
 }
@@ -350,7 +340,7 @@ pw_cancel_reason pw_exec_cancelled(const pw_exec *ex)
 
 int pw_exec_cancel_fd(const pw_exec *ex)
 {
-	return ex ? ex->cancel_pipe[0] : -1;
+	return ex ? ex->cancel_fd : -1;
 }
 
 int64_t pw_exec_remaining_ms(const pw_exec *ex)
@@ -555,10 +545,8 @@ void pw_exec_free(pw_exec *ex)
 		free(ex->cap[i].data);
 		free(ex->cap[i].view);
 	}
-	if (ex->cancel_pipe[0] >= 0)
-		close(ex->cancel_pipe[0]);
-	if (ex->cancel_pipe[1] >= 0)
-		close(ex->cancel_pipe[1]);
+	if (ex->cancel_fd >= 0)
+		close(ex->cancel_fd);
 	if (ex->own_secrets)
 		pw_secrets_free(ex->secrets);
 	pw_map_free(ex->outputs);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/internal.h"
 #include "pipewright/error.h"
@@ -35,31 +36,104 @@ int pw_log_level_parse(pw_log_level *out, const char *text)
 	return PW_EINVAL;
 }
 
+/* Appends s as a JSON string: quotes, backslashes and control characters escaped, valid UTF-8
+ * kept as is, each byte of an invalid sequence written as U+FFFD (the record stays valid JSON
+ * whatever a connector hands in). */
+static void json_string_put(pw_buf *b, int *bad, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	*bad |= pw__buf_putc(b, '"');
+	while (*p) {
+		const unsigned char *run = p;
+		while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		if (p > run)
+			*bad |= pw__buf_append(b, (const char *)run, (size_t)(p - run));
+		unsigned char c = *p;
+		if (!c)
+			break;
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			*bad |= pw__buf_append(b, e, 2);
+			p++;
+		} else if (c < 0x20) {
+			const char *named = c == '\n'   ? "\\n"
+			                    : c == '\t' ? "\\t"
+			                    : c == '\r' ? "\\r"
+			                    : c == '\b' ? "\\b"
+			                    : c == '\f' ? "\\f"
+			                                : NULL;
+			if (named) {
+				*bad |= pw__buf_puts(b, named);
+			} else {
+				char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+				*bad |= pw__buf_append(b, e, 6);
+			}
+			p++;
+		} else {
+			/* a UTF-8 sequence: its length from the lead byte, then continuation bytes, no
+			 * overlong forms, no surrogates, nothing above U+10FFFF */
+			size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+			           : c >= 0xe0 && c <= 0xef ? 3
+			           : c >= 0xf0 && c <= 0xf4 ? 4
+			                                    : 0;
+			int ok = n > 0;
+			for (size_t i = 1; ok && i < n; i++)
+				ok = (p[i] & 0xc0) == 0x80;
+			if (ok && n == 3)
+				ok = !(c == 0xe0 && p[1] < 0xa0) && !(c == 0xed && p[1] >= 0xa0);
+			if (ok && n == 4)
+				ok = !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
+			if (ok) {
+				*bad |= pw__buf_append(b, (const char *)p, n);
+				p += n;
+			} else {
+				*bad |= pw__buf_puts(b, "\\ufffd");
+				p++;
+			}
+		}
+	}
+	*bad |= pw__buf_putc(b, '"');
+}
+
+static void json_member(pw_buf *b, int *bad, const char *key, const char *value)
+{
+	if (b->data[b->len - 1] != '{')
+		*bad |= pw__buf_putc(b, ',');
+	json_string_put(b, bad, key);
+	*bad |= pw__buf_putc(b, ':');
+	json_string_put(b, bad, value);
+}
+
 char *pw__audit_json(const pw_secrets *secrets, const char *run_id, const char *step, const char *event,
                      const char *action, const char *target, const char *outcome, const char *detail)
 {
 	char ts[40];
 	pw__iso8601(ts, sizeof(ts), pw__unix_ms());
-	json_t *o = json_object();
-	json_object_set_new(o, "at", json_string(ts));
-	json_object_set_new(o, "run_id", json_string(run_id ? run_id : ""));
+	/* written directly rather than through a jansson tree: two records per step */
+	pw_buf b = PW_BUF_INIT(0);
+	int bad = pw__buf_putc(&b, '{');
+	json_member(&b, &bad, "at", ts);
+	json_member(&b, &bad, "run_id", run_id ? run_id : "");
 	if (step && *step)
-		json_object_set_new(o, "step", json_string(step));
-	json_object_set_new(o, "event", json_string(event));
+		json_member(&b, &bad, "step", step);
+	json_member(&b, &bad, "event", event ? event : "");
 	if (action)
-		json_object_set_new(o, "action", json_string(action));
+		json_member(&b, &bad, "action", action);
 	if (target)
-		json_object_set_new(o, "target", json_string(target));
+		json_member(&b, &bad, "target", target);
 	if (outcome)
-		json_object_set_new(o, "outcome", json_string(outcome));
+		json_member(&b, &bad, "outcome", outcome);
 	if (detail)
-		json_object_set_new(o, "detail", json_string(detail));
-	char *raw = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (!raw)
+		json_member(&b, &bad, "detail", detail);
+	bad |= pw__buf_putc(&b, '}');
+	if (bad) {
+		pw__buf_dispose(&b);
 		return NULL;
+	}
 	/* mask the serialized form: catches the JSON-escaped shape of a secret too */
-	char *masked = pw_secrets_mask_str(secrets, raw);
-	free(raw);
+	char *masked = pw_secrets_mask_str(secrets, pw__buf_cstr(&b));
+	pw__buf_dispose(&b);
 	return masked;
 }

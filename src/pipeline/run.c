@@ -42,13 +42,18 @@ typedef struct step_state {
 	int queued;
 	char *type;
 	pw_map *outputs;
-	pw_exec *exec; /* the running attempt, under run->lock */
-	FILE *log;
+	pw_exec *exec;  /* the running attempt, under run->lock */
+	int log_fd;     /* the step's log file, -1: none */
+	pw_buf log_buf; /* what is not written there yet (bounded: written out when full) */
 	pthread_mutex_t out_lock;
 	pw_buf line[2];           /* partial lines per stream */
 	uint64_t out_bytes[2];    /* masked output bytes per stream, all attempts */
 	uint64_t out_lines;       /* complete lines delivered */
 	unsigned char *ancestors; /* [steps_count]: 1 when that step is a transitive need */
+	size_t *needs;            /* the steps it needs, as indexes (names resolved once) */
+	size_t needs_count;
+	int ancestors_done; /* ancestors[] is complete */
+	int log_made;       /* its (empty) log was created ahead by pw_run_execute */
 } step_state;
 
 struct pw_run {
@@ -183,17 +188,68 @@ static int valid_run_id(const char *id)
 	return 1;
 }
 
-/* Transitive needs of step i, by depth-first search over `needs` names. */
-static void fill_ancestors(pw_run *r, size_t i, unsigned char *mark)
+/* Transitive needs of step i: its needs and their ancestors, each computed once. The loader
+ * refused cycles; `visiting` still stops one rather than recursing forever. */
+static void fill_ancestors(pw_run *r, size_t i, unsigned char *visiting)
 {
-	pw_step *s = r->steps[i].step;
-	for (size_t n = 0; n < s->needs_count; n++) {
-		long j = pw_pipeline_find_step(r->pipeline, s->needs[n]);
-		if (j < 0 || mark[j])
-			continue;
-		mark[j] = 1;
-		fill_ancestors(r, (size_t)j, mark);
+	step_state *st = &r->steps[i];
+	if (st->ancestors_done || visiting[i])
+		return;
+	visiting[i] = 1;
+	for (size_t n = 0; n < st->needs_count; n++) {
+		size_t j = st->needs[n];
+		fill_ancestors(r, j, visiting);
+		st->ancestors[j] = 1;
+		for (size_t k = 0; k < r->count; k++)
+			st->ancestors[k] |= r->steps[j].ancestors[k];
 	}
+	visiting[i] = 0;
+	st->ancestors_done = 1;
+}
+
+#define LOG_BUF_SIZE (64 * 1024)
+
+/* Writes len bytes to the log; a failure (a full disk) ends the log, not the step. */
+static void log_put(step_state *st, const char *data, size_t len)
+{
+	size_t off = 0;
+	while (st->log_fd >= 0 && off < len) {
+		ssize_t n = write(st->log_fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(st->log_fd);
+			st->log_fd = -1;
+			break;
+		}
+		off += (size_t)n;
+	}
+}
+
+/* Writes out what the log buffer holds. Under st->out_lock (or with no other thread left). */
+static void log_flush(step_state *st)
+{
+	log_put(st, st->log_buf.data, st->log_buf.len);
+	pw__buf_clear(&st->log_buf);
+}
+
+static void log_write(step_state *st, const char *data, size_t len)
+{
+	if (st->log_fd < 0)
+		return;
+	if (st->log_buf.len + len > LOG_BUF_SIZE)
+		log_flush(st);
+	if (len >= LOG_BUF_SIZE || pw__buf_append(&st->log_buf, data, len) < 0)
+		log_put(st, data, len);
+}
+
+static void log_close(step_state *st)
+{
+	log_flush(st);
+	if (st->log_fd >= 0)
+		close(st->log_fd);
+	st->log_fd = -1;
+	pw__buf_dispose(&st->log_buf);
 }
 
 /* The lifecycle-hook sink: the pipeline's `hooks: mongodb:` (checked by the loader), else
@@ -356,14 +412,26 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 		st->index = i;
 		st->outputs = pw_map_new();
 		st->ancestors = calloc(r->count, 1);
+		st->needs = calloc(st->step->needs_count ? st->step->needs_count : 1, sizeof(size_t));
+		for (size_t n = 0; st->needs && n < st->step->needs_count; n++) {
+			long j = pw_pipeline_find_step(p, st->step->needs[n]);
+			if (j >= 0) /* the loader checked every name */
+				st->needs[st->needs_count++] = (size_t)j;
+		}
 		st->line[0] = (pw_buf)PW_BUF_INIT(0);
 		st->line[1] = (pw_buf)PW_BUF_INIT(0);
+		st->log_fd = -1;
+		st->log_buf = (pw_buf)PW_BUF_INIT(0);
 		pthread_mutex_init(&st->out_lock, NULL);
-		if (!st->outputs || !st->ancestors)
+		if (!st->outputs || !st->ancestors || !st->needs)
 			rc = PW_ENOMEM;
 	}
+	unsigned char *visiting = rc == 0 ? calloc(r->count ? r->count : 1, 1) : NULL;
+	if (rc == 0 && !visiting)
+		rc = PW_ENOMEM;
 	for (size_t i = 0; rc == 0 && i < r->count; i++)
-		fill_ancestors(r, i, r->steps[i].ancestors);
+		fill_ancestors(r, i, visiting);
+	free(visiting);
 	if (rc < 0) {
 		pw_run_free(r);
 		return rc;
@@ -382,11 +450,11 @@ void pw_run_free(pw_run *r)
 		pw_error_free(st->error);
 		pw_map_free(st->outputs);
 		free(st->ancestors);
+		free(st->needs);
 		free(st->type);
 		pw__buf_dispose(&st->line[0]);
 		pw__buf_dispose(&st->line[1]);
-		if (st->log)
-			fclose(st->log);
+		log_close(st);
 		pthread_mutex_destroy(&st->out_lock);
 	}
 	free(r->steps);
@@ -444,8 +512,7 @@ static void on_step_output(const char *step, pw_stream stream, const char *data,
 {
 	step_state *st = payload;
 	pthread_mutex_lock(&st->out_lock);
-	if (st->log)
-		fwrite(data, 1, len, st->log);
+	log_write(st, data, len);
 	st->out_bytes[stream == PW_STREAM_STDERR ? 1 : 0] += len;
 	pw_buf *lb = &st->line[stream == PW_STREAM_STDERR ? 1 : 0];
 	while (len) {
@@ -489,8 +556,7 @@ static void flush_lines(step_state *st)
 			pw__buf_clear(&st->line[i]);
 		}
 	}
-	if (st->log)
-		fflush(st->log);
+	log_flush(st);
 	pthread_mutex_unlock(&st->out_lock);
 }
 
@@ -570,11 +636,16 @@ static void run_step(pw_run *r, step_state *st)
 	pw_step *s = st->step;
 	char path[4400];
 	snprintf(path, sizeof(path), "%s/%s.log", r->run_dir, s->name);
-	st->log = fopen(path, "we");
-	if (st->log)
-		setvbuf(st->log, NULL, _IOFBF, 1 << 16);
-	if (!st->log)
-		run_log(r, PW_LOG_WARN, s->name, "cannot write the step log fopen(\"%s\"): %s", path,
+	/* a log made ahead is there and empty: opened without O_CREAT (which would wait for the
+	 * directory lock while the next logs are being made) and without truncation */
+	pthread_mutex_lock(&r->lock);
+	int made = st->log_made;
+	pthread_mutex_unlock(&r->lock);
+	st->log_fd = made ? open(path, O_WRONLY | O_CLOEXEC) : -1;
+	if (st->log_fd < 0)
+		st->log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (st->log_fd < 0)
+		run_log(r, PW_LOG_WARN, s->name, "cannot write the step log open(\"%s\"): %s", path,
 		        strerror(errno));
 	pw_error *terr = NULL;
 	if (pw_manager_determine_connector_type(&st->type, r->manager, s, &terr) < 0)
@@ -680,10 +751,9 @@ static void run_step(pw_run *r, step_state *st)
 		pw_error_free(he);
 	}
 	audit_run(r, s->name, "step_end", pw_step_status_name(st->status), detail);
-	if (st->log) {
-		fclose(st->log);
-		st->log = NULL;
-	}
+	pthread_mutex_lock(&st->out_lock);
+	log_close(st);
+	pthread_mutex_unlock(&st->out_lock);
 }
 
 /* Decides what happens to a step whose needs are all done. Called with the lock held.
@@ -692,11 +762,8 @@ static int decide(pw_run *r, step_state *st)
 {
 	pw_step *s = st->step;
 	int failed = 0;
-	for (size_t n = 0; n < s->needs_count; n++) {
-		long j = pw_pipeline_find_step(r->pipeline, s->needs[n]);
-		if (j < 0)
-			continue;
-		step_state *d = &r->steps[j];
+	for (size_t n = 0; n < st->needs_count; n++) {
+		step_state *d = &r->steps[st->needs[n]];
 		if (is_failure(d->status) || d->failed_upstream)
 			failed = 1;
 	}
@@ -714,11 +781,9 @@ static int decide(pw_run *r, step_state *st)
 
 static int needs_done(pw_run *r, step_state *st)
 {
-	for (size_t n = 0; n < st->step->needs_count; n++) {
-		long j = pw_pipeline_find_step(r->pipeline, st->step->needs[n]);
-		if (j >= 0 && !is_done(r->steps[j].status))
+	for (size_t n = 0; n < st->needs_count; n++)
+		if (!is_done(r->steps[st->needs[n]].status))
 			return 0;
-	}
 	return 1;
 }
 
@@ -851,6 +916,89 @@ static json_t *connector_stats_json(pw_manager *m)
 	return a;
 }
 
+/* One step's entry in result.json. */
+static json_t *step_json(pw_run *r, step_state *st)
+{
+	char ts[40];
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(st->step->name));
+	json_object_set_new(o, "connector", st->type ? json_string(st->type) : json_null());
+	json_object_set_new(o, "status", json_string(pw_step_status_name(st->status)));
+	json_object_set_new(o, "attempts", json_integer(st->attempts));
+	json_t *needs = json_array();
+	for (size_t n = 0; n < st->step->needs_count; n++)
+		json_array_append_new(needs, json_string(st->step->needs[n]));
+	json_object_set_new(o, "needs", needs);
+	if (st->start_ms) {
+		pw__iso8601(ts, sizeof(ts), st->started_unix_ms);
+		json_object_set_new(o, "started_at", json_string(ts));
+		json_object_set_new(o, "start_offset_ms", json_integer(st->start_ms - r->start_ms));
+		json_object_set_new(o, "duration_ms", json_integer(st->end_ms - st->start_ms));
+		json_t *stats = json_object();
+		json_object_set_new(stats, "stdout_bytes", json_integer((json_int_t)st->out_bytes[0]));
+		json_object_set_new(stats, "stderr_bytes", json_integer((json_int_t)st->out_bytes[1]));
+		json_object_set_new(stats, "output_lines", json_integer((json_int_t)st->out_lines));
+		json_object_set_new(o, "stats", stats);
+	}
+	if (st->result) {
+		json_object_set_new(o, "exit_code", json_integer(pw_result_exit_code(st->result)));
+		if (pw_result_signal(st->result))
+			json_object_set_new(o, "signal", json_integer(pw_result_signal(st->result)));
+		json_t *md = json_object();
+		const pw_map *m = pw_result_metadata_const(st->result);
+		for (size_t k = 0; k < pw_map_count(m); k++)
+			json_object_set_new(md, pw_map_key_at(m, k), json_string(pw_map_value_at(m, k)));
+		json_object_set_new(o, "metadata", md);
+	}
+	if (pw_map_count(st->outputs)) {
+		json_t *outs = json_object();
+		for (size_t k = 0; k < pw_map_count(st->outputs); k++)
+			json_object_set_new(outs, pw_map_key_at(st->outputs, k),
+			                    json_string(pw_map_value_at(st->outputs, k)));
+		json_object_set_new(o, "outputs", outs);
+	}
+	if (st->error)
+		json_object_set_new(o, "error", error_json(st->error));
+	char logname[300];
+	snprintf(logname, sizeof(logname), "%s.log", st->step->name);
+	if (st->start_ms)
+		json_object_set_new(o, "log", json_string(logname));
+	return o;
+}
+
+/* result.json is written as it is serialized, one step at a time, through the masker: no
+ * tree of every step and no copy of the whole text in memory (a large pipeline's result is
+ * megabytes). The layout is what one JSON_INDENT(2) dump of the whole object would give. */
+struct result_writer {
+	pw_mask_stream *ms;
+	int nested; /* inside "steps": every line goes 4 columns further in */
+};
+
+static void result_emit(const char *data, size_t len, void *payload)
+{
+	fwrite(data, 1, len, (FILE *)payload);
+}
+
+static int result_dump(const char *buffer, size_t size, void *data)
+{
+	struct result_writer *w = data;
+	const char *p = buffer, *end = buffer + size;
+	while (p < end) {
+		const char *nl = w->nested ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		pw_mask_stream_write(w->ms, p, n);
+		if (nl)
+			pw_mask_stream_write(w->ms, "    ", 4);
+		p += n;
+	}
+	return 0;
+}
+
+static void result_puts(struct result_writer *w, const char *text)
+{
+	result_dump(text, strlen(text), w);
+}
+
 static void write_result_json(pw_run *r, const char *status)
 {
 	char ts[40];
@@ -870,75 +1018,84 @@ static void write_result_json(pw_run *r, const char *status)
 	json_object_set_new(root, "connector_system_version", json_string(pw_version()));
 	json_object_set_new(root, "jobs", json_integer(r->opts.jobs));
 	json_object_set_new(root, "connector_stats", connector_stats_json(r->manager));
-	json_t *steps = json_array();
-	for (size_t i = 0; i < r->count; i++) {
-		step_state *st = &r->steps[i];
-		json_t *o = json_object();
-		json_object_set_new(o, "name", json_string(st->step->name));
-		json_object_set_new(o, "connector", st->type ? json_string(st->type) : json_null());
-		json_object_set_new(o, "status", json_string(pw_step_status_name(st->status)));
-		json_object_set_new(o, "attempts", json_integer(st->attempts));
-		json_t *needs = json_array();
-		for (size_t n = 0; n < st->step->needs_count; n++)
-			json_array_append_new(needs, json_string(st->step->needs[n]));
-		json_object_set_new(o, "needs", needs);
-		if (st->start_ms) {
-			pw__iso8601(ts, sizeof(ts), st->started_unix_ms);
-			json_object_set_new(o, "started_at", json_string(ts));
-			json_object_set_new(o, "start_offset_ms", json_integer(st->start_ms - r->start_ms));
-			json_object_set_new(o, "duration_ms", json_integer(st->end_ms - st->start_ms));
-			json_t *stats = json_object();
-			json_object_set_new(stats, "stdout_bytes",
-			                    json_integer((json_int_t)st->out_bytes[0]));
-			json_object_set_new(stats, "stderr_bytes",
-			                    json_integer((json_int_t)st->out_bytes[1]));
-			json_object_set_new(stats, "output_lines", json_integer((json_int_t)st->out_lines));
-			json_object_set_new(o, "stats", stats);
-		}
-		if (st->result) {
-			json_object_set_new(o, "exit_code", json_integer(pw_result_exit_code(st->result)));
-			if (pw_result_signal(st->result))
-				json_object_set_new(o, "signal", json_integer(pw_result_signal(st->result)));
-			json_t *md = json_object();
-			const pw_map *m = pw_result_metadata_const(st->result);
-			for (size_t k = 0; k < pw_map_count(m); k++)
-				json_object_set_new(md, pw_map_key_at(m, k),
-				                    json_string(pw_map_value_at(m, k)));
-			json_object_set_new(o, "metadata", md);
-		}
-		if (pw_map_count(st->outputs)) {
-			json_t *outs = json_object();
-			for (size_t k = 0; k < pw_map_count(st->outputs); k++)
-				json_object_set_new(outs, pw_map_key_at(st->outputs, k),
-				                    json_string(pw_map_value_at(st->outputs, k)));
-			json_object_set_new(o, "outputs", outs);
-		}
-		if (st->error)
-			json_object_set_new(o, "error", error_json(st->error));
-		char logname[300];
-		snprintf(logname, sizeof(logname), "%s.log", st->step->name);
-		if (st->start_ms)
-			json_object_set_new(o, "log", json_string(logname));
-		json_array_append_new(steps, o);
-	}
-	json_object_set_new(root, "steps", steps);
-	char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *head = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
-	char *masked = pw_secrets_mask_str(r->secrets, text);
-	free(text);
+	char *close_brace = head ? strrchr(head, '}') : NULL;
+
 	char path[4200], tmp[4300];
 	snprintf(path, sizeof(path), "%s/result.json", r->run_dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "we");
-	if (f && masked) {
-		fputs(masked, f);
-		fputc('\n', f);
-		if (fclose(f) == 0)
-			rename(tmp, path);
-	} else if (f) {
+	FILE *f = close_brace ? fopen(tmp, "we") : NULL;
+	struct result_writer w = {NULL, 0};
+	if (f && pw_mask_stream_new(&w.ms, r->secrets, result_emit, f) < 0) {
 		fclose(f);
+		f = NULL;
 	}
-	free(masked);
+	if (!f) {
+		free(head);
+		return;
+	}
+	/* the head without its closing "\n}", then the steps */
+	size_t head_len = (size_t)(close_brace - head);
+	if (head_len && head[head_len - 1] == '\n')
+		head_len--;
+	result_dump(head, head_len, &w);
+	free(head);
+	result_puts(&w, ",\n  \"steps\": [");
+	w.nested = 1;
+	for (size_t i = 0; i < r->count; i++) {
+		result_puts(&w, i ? ",\n" : "\n");
+		json_t *o = step_json(r, &r->steps[i]);
+		json_dump_callback(o, result_dump, &w, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(o);
+	}
+	w.nested = 0;
+	result_puts(&w, r->count ? "\n  ]\n}\n" : "]\n}\n");
+	pw_mask_stream_flush(w.ms);
+	pw_mask_stream_free(w.ms);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
+/* Creates the (empty) logs of the steps that have not started yet, in file order, while the
+ * first steps run: creating a file can cost far more than starting a step (on ext4 without a
+ * journal each new inode is searched for past every inode freed in the last minutes), and this
+ * takes it off the steps' path. Runs in the thread that otherwise only waits for the run; a
+ * step that gets there first creates its log itself. */
+static void make_logs_ahead(pw_run *r)
+{
+	char path[4400];
+	for (size_t i = 0; i < r->count; i++) {
+		step_state *st = &r->steps[i];
+		pthread_mutex_lock(&r->lock);
+		int ahead = st->status == PW_STEP_PENDING && r->finished < r->count &&
+		            atomic_load(&r->cancel_requests) == 0;
+		pthread_mutex_unlock(&r->lock);
+		if (!ahead)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s.log", r->run_dir, st->step->name);
+		/* O_EXCL: a log the step created meanwhile (or one left by an earlier run under the
+		 * same id) is not ours; the step truncates what it did not get from here */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0)
+			continue;
+		close(fd);
+		pthread_mutex_lock(&r->lock);
+		st->log_made = 1;
+		pthread_mutex_unlock(&r->lock);
+	}
+}
+
+/* Steps that never started have no log: remove the ones created ahead for them. */
+static void drop_unused_logs(pw_run *r)
+{
+	char path[4400];
+	for (size_t i = 0; i < r->count; i++) {
+		if (!r->steps[i].log_made || r->steps[i].start_ms)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s.log", r->run_dir, r->steps[i].step->name);
+		unlink(path);
+	}
 }
 
 int pw_run_execute(pw_run *r, pw_error **err)
@@ -967,6 +1124,8 @@ int pw_run_execute(pw_run *r, pw_error **err)
 	if (!started) {
 		rc = pw_error_set(err, PW_EIO, "cannot start worker threads");
 	} else {
+		if (r->count > 1)
+			make_logs_ahead(r);
 		pthread_mutex_lock(&r->lock);
 		while (r->finished < r->count)
 			pthread_cond_wait(&r->done, &r->lock);
@@ -977,6 +1136,7 @@ int pw_run_execute(pw_run *r, pw_error **err)
 	for (unsigned int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	free(workers);
+	drop_unused_logs(r);
 	if (have_canceller) {
 		pthread_mutex_lock(&r->lock);
 		r->stopping = 1;

@@ -629,6 +629,42 @@ PW_TEST(test_exec_masks_output_and_logs)
 	pw_secrets_free(sec);
 }
 
+/* Audit records are written without a JSON library: whatever a connector names (quotes,
+ * backslashes, control characters, multi-byte and invalid UTF-8), each is one valid JSON
+ * object whose fields read back as given (invalid bytes as U+FFFD). */
+PW_TEST(test_audit_record_is_valid_json_for_any_text)
+{
+	static sink audit;
+	memset(&audit, 0, sizeof(audit));
+	pw_exec_options o = PW_EXEC_OPTIONS_INIT;
+	o.run_id = "r\"1";
+	o.step_name = "st\\ep";
+	o.on_audit = audit_into;
+	o.audit_payload = &audit;
+	pw_exec *ex = NULL;
+	PW_REQUIRE(pw_exec_new(&ex, &o, NULL) == 0);
+	pw_exec_audit(ex, "cre\tate\n", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80/\x01\x1f", "o\xffk\xc3",
+	              "bad \xed\xa0\x80 \xc0\xaf end");
+	audit.data[audit.len] = '\0';
+	PW_REQUIRE(audit.len > 0 && audit.data[audit.len - 1] == '\n');
+	audit.data[audit.len - 1] = '\0';
+	json_error_t je;
+	json_t *j = json_loads(audit.data, 0, &je);
+	PW_REQUIRE(j != NULL);
+	PW_CHECK_STR(json_string_value(json_object_get(j, "run_id")), "r\"1");
+	PW_CHECK_STR(json_string_value(json_object_get(j, "step")), "st\\ep");
+	PW_CHECK_STR(json_string_value(json_object_get(j, "event")), "mutation");
+	PW_CHECK_STR(json_string_value(json_object_get(j, "action")), "cre\tate\n");
+	PW_CHECK_STR(json_string_value(json_object_get(j, "target")),
+	             "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80/\x01\x1f");
+	PW_CHECK_STR(json_string_value(json_object_get(j, "outcome")), "o\xef\xbf\xbdk\xef\xbf\xbd");
+	PW_CHECK_STR(json_string_value(json_object_get(j, "detail")),
+	             "bad \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd end");
+	PW_CHECK(json_string_value(json_object_get(j, "at")) != NULL);
+	json_decref(j);
+	pw_exec_free(ex);
+}
+
 PW_TEST(test_step_config_access)
 {
 	pw_step *s =

@@ -31,6 +31,32 @@ check "env run ok" [ "$STATUS" -eq 0 ]
 check "host variable not passed by default" lacks "$WORK/env.out" "show | PW_HOST_ONLY="
 check "host variable passed with inherit_env" contains "$WORK/env.out" "inherit | PW_HOST_ONLY=visible-on-host"
 check "minimal PATH" contains "$WORK/env.out" "show | PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# one log per step that ran, including one that printed nothing; none for a step that did not
+# run (logs are made ahead while the first steps run, and taken back for steps that never do)
+cat >"$WORK/ws/logs.yml" <<'YML'
+version: 1
+steps:
+  - name: quiet
+    command: "true"
+  - name: talks
+    command: echo said
+  - name: fails
+    command: exit 3
+  - name: after
+    command: echo never
+  - name: later
+    command: echo never either
+YML
+run_pw logs run "$WORK/ws/logs.yml" --run-id logs-1 -j 1
+check "logs run failed" [ "$STATUS" -eq 1 ]
+lrd="$WORK/ws/.pipewright/runs/logs-1"
+check "a log for the quiet step" [ -f "$lrd/quiet.log" ]
+check "and it is empty" [ ! -s "$lrd/quiet.log" ]
+check "the talking step's log" [ "$(cat "$lrd/talks.log")" = "said" ]
+check "the failing step's log" [ -f "$lrd/fails.log" ]
+check "no log for a skipped step" [ ! -e "$lrd/after.log" ]
+check "no log for the next skipped step" [ ! -e "$lrd/later.log" ]
+check "only those logs" [ "$(cd "$lrd" && ls *.log | tr '\n' ' ')" = "fails.log quiet.log talks.log " ]
 # --version and --help
 run_pw version --version
 check "version" contains "$WORK/version.out" "pipewright 1.0.0"

@@ -1,6 +1,9 @@
 /* The shell connector, the embedded default: runs a step's command on this host, in the
  * workspace, with exactly the environment the pipeline gives it. */
+#define _GNU_SOURCE /* mkostemp */
+
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -402,8 +405,16 @@ int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 	return rc;
 }
 
-static int read_outputs(const char *path, pw_exec *ex, pw_error **err)
+/* fd: our descriptor of the file created for the step, or -1. */
+static int read_outputs(const char *path, int fd, pw_exec *ex, pw_error **err)
 {
+	struct stat st;
+	/* most steps write none: one call on the descriptor, unless the step replaced the file
+	 * (renamed another over it: ours is then unlinked) */
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink > 0 && st.st_size == 0)
+		return 0;
+	if (stat(path, &st) < 0 || st.st_size == 0)
+		return 0;
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return 0;
@@ -433,25 +444,30 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	if (rc < 0)
 		return rc;
 	/* The outputs file: private (0600, a name no one can guess or choose — not the step's
-	 * name) because steps write secrets there; in the run directory, else in /tmp. It is
-	 * removed once read. */
+	 * name) because steps write secrets there. In memory (/dev/shm) where there is one: what
+	 * a step writes there never reaches a disk, and a file created and removed per step costs
+	 * nothing there (on ext4, inodes freed moments ago make every creation search further).
+	 * Else in the run directory, else in /tmp. It is removed once read. */
 	char outputs_path[4300];
 	const char *rundir = pw_workspace_run_dir(ws);
-	int tmpfd = -1;
-	if (rundir) {
+	snprintf(outputs_path, sizeof(outputs_path), "/dev/shm/pipewright-outputs-XXXXXX");
+	int tmpfd = mkostemp(outputs_path, O_CLOEXEC);
+	if (tmpfd < 0 && rundir) {
 		snprintf(outputs_path, sizeof(outputs_path), "%s/.outputs-XXXXXX", rundir);
-		tmpfd = mkstemp(outputs_path);
+		tmpfd = mkostemp(outputs_path, O_CLOEXEC);
 	}
 	if (tmpfd < 0) {
 		snprintf(outputs_path, sizeof(outputs_path), "/tmp/pipewright-outputs-XXXXXX");
-		tmpfd = mkstemp(outputs_path);
+		tmpfd = mkostemp(outputs_path, O_CLOEXEC);
 	}
-	if (tmpfd >= 0)
-		close(tmpfd);
 	char **argv = build_argv(step);
 	pw_map *envm = build_env(step, env, outputs_path);
 	char **envp = envm ? pw__proc_envp_from_map(envm) : NULL;
 	if (!argv || !envp) {
+		if (tmpfd >= 0) {
+			unlink(outputs_path);
+			close(tmpfd);
+		}
 		free(cwd);
 		free_strv(argv);
 		pw_map_free(envm);
@@ -496,7 +512,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 			pw__buf_dispose(&how);
 			if (pr.exited && pr.exit_code == 0) {
 				pw_error *oe = NULL;
-				if (read_outputs(outputs_path, ex, &oe) < 0) {
+				if (read_outputs(outputs_path, tmpfd, ex, &oe) < 0) {
 					pw_exec_output(ex, PW_STREAM_STDERR, "pipewright: ", 12);
 					pw_exec_output(ex, PW_STREAM_STDERR, pw_error_message(oe),
 					               strlen(pw_error_message(oe)));
@@ -513,6 +529,8 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	/* what the step wrote there is now in the exec's outputs (masked wherever it is shown);
 	 * the raw file must not stay behind in the run directory */
 	unlink(outputs_path);
+	if (tmpfd >= 0)
+		close(tmpfd);
 	free(cwd);
 	free_strv(argv);
 	pw_map_free(envm);
