@@ -98,6 +98,18 @@ static void remove_tmpdir(const char *const *files)
 	rmdir(tmpdir);
 }
 
+/* Writes tmpdir/name with the given text and mode into path (size len); 0 on success. */
+static int tmp_file(char *path, size_t len, const char *name, const char *text, mode_t mode)
+{
+	snprintf(path, len, "%s/%s", tmpdir, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	fclose(f);
+	return chmod(path, mode);
+}
+
 /* A working directory that passes the quick check but cannot be entered (a file here) is
  * reported from the child's chdir, naming the directory; no child is left behind. */
 PROC_TEST(working_directory_that_is_a_file_is_named)
@@ -105,11 +117,7 @@ PROC_TEST(working_directory_that_is_a_file_is_named)
 	make_tmpdir();
 	PW_REQUIRE(tmpdir[0]);
 	char file[256];
-	snprintf(file, sizeof(file), "%s/notadir", tmpdir);
-	FILE *f = fopen(file, "w");
-	PW_REQUIRE(f);
-	fclose(f);
-	chmod(file, 0755);
+	PW_REQUIRE(tmp_file(file, sizeof(file), "notadir", "", 0755) == 0);
 	const char *argv[] = {"true", NULL};
 	pw_proc_options o = sh_opts(argv, NULL);
 	o.on_output = NULL;
@@ -388,6 +396,14 @@ PROC_TEST(child_leads_its_own_group_and_session)
 	cap_dispose(&c);
 }
 
+/* Runs argv with the standard options, its output into *c (initialised here). */
+static int run_into(struct cap *c, const char *const *argv, pw_proc_result *r)
+{
+	cap_init(c);
+	pw_proc_options o = sh_opts(argv, c);
+	return pw__proc_run(r, &o, NULL);
+}
+
 static void on_usr2(int sig)
 {
 	(void)sig;
@@ -411,10 +427,8 @@ PROC_TEST(child_gets_default_signal_dispositions_and_an_empty_mask)
 
 	const char *argv[] = {"cat", "/proc/self/status", NULL};
 	struct cap c;
-	cap_init(&c);
-	pw_proc_options o = sh_opts(argv, &c);
 	pw_proc_result r;
-	PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
+	PW_CHECK_INT(run_into(&c, argv, &r), 0);
 	const char *status = pw__buf_cstr(&c.out);
 	PW_CHECK_CONTAINS(status, "\nSigBlk:\t0000000000000000\n");
 	PW_CHECK_CONTAINS(status, "\nSigIgn:\t0000000000000000\n");
@@ -643,12 +657,7 @@ PROC_TEST(program_not_executable_is_a_permission_error)
 	make_tmpdir();
 	PW_REQUIRE(tmpdir[0]);
 	char path[256];
-	snprintf(path, sizeof(path), "%s/pwproc-script", tmpdir);
-	FILE *f = fopen(path, "w");
-	PW_REQUIRE(f);
-	fputs("#!/bin/sh\necho hi\n", f);
-	fclose(f);
-	chmod(path, 0644);
+	PW_REQUIRE(tmp_file(path, sizeof(path), "pwproc-script", "#!/bin/sh\necho hi\n", 0644) == 0);
 
 	const char *argv[] = {path, NULL};
 	pw_proc_options o = sh_opts(argv, NULL);
