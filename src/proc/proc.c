@@ -331,6 +331,8 @@ struct spawn_args {
 	size_t nmaps;
 	int stdin_null;     /* stdin from /dev/null (no stdin_data) */
 	int close_from;     /* every descriptor from here up is closed */
+	int fd_limit;       /* without close_range: closed up to here (RLIMIT_NOFILE) */
+	uint64_t rt_reset;  /* real-time signals above 33 to reset too (bit sig - 1) */
 	volatile int stage; /* SPAWN_FAIL_*, set by the child */
 	volatile int err;   /* its errno */
 };
@@ -369,13 +371,14 @@ static PROC_NO_ASAN void child_fail(struct spawn_args *a, int stage)
 static PROC_NO_ASAN int spawn_child(void *arg)
 {
 	struct spawn_args *a = arg;
-	/* Default dispositions for the standard signals: execve keeps ignored ones ignored (a
-	 * parent that ignores SIGPIPE must not hand that to the step), and a handler must not run
-	 * in this shared-memory child once the mask is cleared. Real-time signals with handlers
-	 * are reset by execve itself. */
+	/* Default dispositions: execve keeps ignored signals ignored (a parent that ignores
+	 * SIGPIPE, a `nohup` SIGHUP, or 32 and 33, which glibc's posix_spawn leaves ignored in
+	 * every program it starts, must not hand that on to the step), and a handler must not
+	 * run in this shared-memory child once the mask is cleared. The standard signals and
+	 * glibc's two are reset always; the other real-time ones when found set (rt_reset). */
 	struct kernel_sigaction dfl = {0};
-	for (int sig = 1; sig < 32; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig <= 33 ? sig != SIGKILL && sig != SIGSTOP : (a->rt_reset >> (sig - 1)) & 1)
 			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
 	/* a session of its own (so a process group of its own, pgid = pid) and no controlling
 	 * terminal: a prompt on /dev/tty fails at once instead of stopping the step */
@@ -397,7 +400,7 @@ static PROC_NO_ASAN int spawn_child(void *arg)
 	if (syscall(SYS_close_range, (unsigned)a->close_from, ~0U, 0) < 0) {
 		if (errno != ENOSYS && errno != EINVAL)
 			child_fail(a, SPAWN_FAIL_SETUP);
-		for (int fd = a->close_from; fd < 65536; fd++) /* kernels before 5.9 */
+		for (int fd = a->close_from; fd < a->fd_limit; fd++) /* kernels before 5.9 */
 			syscall(SYS_close, fd);
 	}
 	if (a->cwd && syscall(SYS_chdir, a->cwd) < 0)
@@ -407,6 +410,40 @@ static PROC_NO_ASAN int spawn_child(void *arg)
 	syscall(SYS_execve, a->path, a->argv, a->envp);
 	child_fail(a, SPAWN_FAIL_EXEC);
 	return 127;
+}
+
+/* The real-time signals above glibc's two that this process does not leave at SIG_DFL, found
+ * at the first spawn: they are rarely touched, and asking for all 31 at every spawn would
+ * double the child's work. (One ignored later by the embedding program is not reset.) */
+static uint64_t rt_signals_to_reset(void)
+{
+	static int done;
+	static uint64_t mask;
+	if (__atomic_load_n(&done, __ATOMIC_ACQUIRE))
+		return mask;
+	uint64_t m = 0;
+	for (int sig = 34; sig <= 64 && sig <= SIGRTMAX; sig++) {
+		struct sigaction sa;
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+			m |= (uint64_t)1 << (sig - 1);
+	}
+	mask = m;
+	__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+	return m;
+}
+
+/* How far a child without close_range closes descriptors: the soft RLIMIT_NOFILE, read once
+ * (a race between two first spawns only reads it twice). */
+static int fd_limit(void)
+{
+	static int cached;
+	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (!v) {
+		long m = sysconf(_SC_OPEN_MAX);
+		v = m > 0 && m < (1 << 20) ? (int)m : 1 << 20;
+		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 /* Spawns; on success pr->pid is set and the parent's ends are in pr. One clone with
@@ -469,6 +506,8 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 	    .nmaps = nmaps,
 	    .stdin_null = !o->stdin_data,
 	    .close_from = top + 1,
+	    .fd_limit = fd_limit(),
+	    .rt_reset = rt_signals_to_reset(),
 	    .stage = SPAWN_OK,
 	    .err = 0,
 	};
