@@ -1,7 +1,6 @@
 /* The execution context of one step attempt: masked output with a bounded capture,
  * cancellation (an eventfd that poll() can watch), a deadline timer, logs, audit, outputs. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
