@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +178,26 @@ static int mkdirs(const char *path)
 	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
 		return -1;
 	return 0;
+}
+
+/* Marks the runs directory as the top of a hierarchy (ext2/3/4's FS_TOPDIR_FL, `chattr +T`)
+ * so that each run directory is placed in a block group of its own rather than next to
+ * whatever else was created and deleted there: on ext4 without a journal every new inode is
+ * searched for past each inode freed in the last minutes, and after a burst of deletions
+ * nearby the 200 logs of a run cost 70-170 us each instead of 13. Other file systems do not
+ * know the flag; nothing changes there. */
+static void spread_runs(const char *runs_dir)
+{
+	int fd = open(runs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	int flags = 0;
+	/* refused (not the owner, a file system without it): the default placement stays */
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+		flags |= FS_TOPDIR_FL;
+		ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	close(fd);
 }
 
 static int valid_run_id(const char *id)
@@ -373,7 +395,10 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 		rc = pw_workspace_new(&probe, opts->workspace ? opts->workspace : p->dir, NULL, NULL, err);
 	if (rc == 0) {
 		pw_buf d = PW_BUF_INIT(0);
-		pw__buf_printf(&d, "%s/.pipewright/runs/%s", pw_workspace_root(probe), r->run_id);
+		pw__buf_printf(&d, "%s/.pipewright/runs", pw_workspace_root(probe));
+		if (mkdirs(pw__buf_cstr(&d)) == 0)
+			spread_runs(pw__buf_cstr(&d));
+		pw__buf_printf(&d, "/%s", r->run_id);
 		r->run_dir = pw__buf_detach(&d);
 		if (mkdirs(r->run_dir) != 0)
 			rc = pw_error_set(err, PW_EIO, "mkdir(\"%s\"): %s", r->run_dir, strerror(errno));
