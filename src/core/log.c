@@ -6,6 +6,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/utf8.h"
 #include "core/internal.h"
 #include "pipewright/error.h"
 #include "pipewright/log.h"
@@ -42,7 +43,7 @@ int pw_log_level_parse(pw_log_level *out, const char *text)
 static void json_string_put(pw_buf *b, int *bad, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
 	*bad |= pw__buf_putc(b, '"');
 	while (*p) {
 		const unsigned char *run = p;
@@ -72,20 +73,8 @@ static void json_string_put(pw_buf *b, int *bad, const char *s)
 			}
 			p++;
 		} else {
-			/* a UTF-8 sequence: its length from the lead byte, then continuation bytes, no
-			 * overlong forms, no surrogates, nothing above U+10FFFF */
-			size_t n = c >= 0xc2 && c <= 0xdf   ? 2
-			           : c >= 0xe0 && c <= 0xef ? 3
-			           : c >= 0xf0 && c <= 0xf4 ? 4
-			                                    : 0;
-			int ok = n > 0;
-			for (size_t i = 1; ok && i < n; i++)
-				ok = (p[i] & 0xc0) == 0x80;
-			if (ok && n == 3)
-				ok = !(c == 0xe0 && p[1] < 0xa0) && !(c == 0xed && p[1] >= 0xa0);
-			if (ok && n == 4)
-				ok = !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
-			if (ok) {
+			size_t n = pw__utf8_len(p, (size_t)(end - p));
+			if (n) {
 				*bad |= pw__buf_append(b, (const char *)p, n);
 				p += n;
 			} else {

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "pipeline/report_int.h"
 
 #define JUNIT_TAIL_LINES 200
@@ -88,37 +89,11 @@ void pw__report_compute_times(pw_report *rep)
 /* ---- text ---- */
 
 /* Length of the valid UTF-8 sequence at s (1..4), 0 when the bytes are not one. Also refuses
- * code points XML cannot carry (surrogates, U+FFFE, U+FFFF). */
+ * the code points XML cannot carry that UTF-8 can (U+FFFE, U+FFFF). */
 static size_t utf8_len(const unsigned char *s, size_t len)
 {
-	unsigned c = s[0];
-	size_t n;
-	unsigned cp, min;
-	if (c < 0x80)
-		return 1;
-	if ((c & 0xE0) == 0xC0) {
-		n = 2;
-		cp = c & 0x1F;
-		min = 0x80;
-	} else if ((c & 0xF0) == 0xE0) {
-		n = 3;
-		cp = c & 0x0F;
-		min = 0x800;
-	} else if ((c & 0xF8) == 0xF0) {
-		n = 4;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+	size_t n = pw__utf8_len(s, len);
+	if (n == 3 && s[0] == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
 		return 0;
 	return n;
 }
