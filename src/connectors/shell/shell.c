@@ -448,16 +448,16 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	 * a step writes there never reaches a disk, and a file created and removed per step costs
 	 * nothing there (on ext4, inodes freed moments ago make every creation search further).
 	 * Else in the run directory, else in /tmp. It is removed once read. */
-	char outputs_path[4300];
 	const char *rundir = pw_workspace_run_dir(ws);
-	snprintf(outputs_path, sizeof(outputs_path), "/dev/shm/pipewright-outputs-XXXXXX");
-	int tmpfd = mkostemp(outputs_path, O_CLOEXEC);
-	if (tmpfd < 0 && rundir) {
-		snprintf(outputs_path, sizeof(outputs_path), "%s/.outputs-XXXXXX", rundir);
-		tmpfd = mkostemp(outputs_path, O_CLOEXEC);
-	}
-	if (tmpfd < 0) {
-		snprintf(outputs_path, sizeof(outputs_path), "/tmp/pipewright-outputs-XXXXXX");
+	const char *const places[][2] = {
+	    {"/dev/shm", "pipewright-outputs"}, {rundir, ".outputs"}, {"/tmp", "pipewright-outputs"}};
+	char outputs_path[4300];
+	int tmpfd = -1;
+	for (size_t i = 0; i < 3 && tmpfd < 0; i++) {
+		if (!places[i][0])
+			continue;
+		/* mkostemp replaces the six X with a name of its own */
+		snprintf(outputs_path, sizeof(outputs_path), "%s/%s-XXXXXX", places[i][0], places[i][1]);
 		tmpfd = mkostemp(outputs_path, O_CLOEXEC);
 	}
 	char **argv = build_argv(step);
