@@ -19,10 +19,11 @@ export PW_CLI="$PWD/$build/pipewright"
 #  - valgrind runs our spawn (clone with CLONE_VM|CLONE_VFORK, src/proc/proc.c) as a plain
 #    fork, so a failure in the child before exec (chdir, execve) is not seen in the parent's
 #    memory: the proc cases that expect "cannot run '...': No such file or directory" /
-#    "Permission denied" / "Not a directory" see exit 127.
+#    "Permission denied" / "Not a directory" (a missing program or working directory) see
+#    exit 127.
 skip_cases="program_not_found_is_a_clear_error \
 program_not_executable_is_a_permission_error no_descriptors_or_children_left_behind \
-working_directory_that_is_a_file_is_named"
+working_directory_that_is_a_file_is_named missing_working_directory_is_named"
 
 # cases SOURCE: the case names of a test program, minus skip_cases
 cases() {

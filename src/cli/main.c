@@ -23,15 +23,12 @@ typedef struct cli {
 	pw_log_level level;
 	pthread_mutex_t print_lock;
 	pw_run *run;
-	int tty_out;               /* stdout is a terminal: flush every line */
-	int dirty;                 /* buffered output not yet flushed (under print_lock) */
-	int stop_flush;            /* ends the flusher thread (under print_lock) */
-	pthread_cond_t flush_wake; /* signalled with stop_flush so that the end is not delayed */
-	board *board;              /* the live board (--progress tty), under print_lock; NULL: plain */
+	int tty_out;  /* stdout is a terminal: flush every line */
+	int dirty;    /* buffered output not yet flushed (under print_lock) */
+	board *board; /* the live board (--progress tty), under print_lock; NULL: plain */
 } cli;
 
-static cli g_cli = {
-    .level = PW_LOG_WARN, .print_lock = PTHREAD_MUTEX_INITIALIZER, .flush_wake = PTHREAD_COND_INITIALIZER};
+static cli g_cli = {.level = PW_LOG_WARN, .print_lock = PTHREAD_MUTEX_INITIALIZER};
 
 #define C_RESET "\033[0m"
 #define C_DIM "\033[2m"
@@ -198,36 +195,6 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
 	else
 		g_cli.dirty = 1;
 	pthread_mutex_unlock(&g_cli.print_lock);
-}
-
-/* When stdout is a pipe or file, step output is flushed every 100 ms rather than every
- * line: live enough for a CI log, and cheap when a step prints gigabytes. */
-static void *flusher_main(void *arg)
-{
-	pthread_mutex_lock(&g_cli.print_lock);
-	for (;;) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100 * 1000 * 1000;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		while (!g_cli.stop_flush &&
-		       pthread_cond_timedwait(&g_cli.flush_wake, &g_cli.print_lock, &until) != ETIMEDOUT)
-			;
-		int stop = g_cli.stop_flush;
-		if (g_cli.board)
-			board_render(g_cli.board);
-		if (g_cli.dirty) {
-			fflush(stdout);
-			g_cli.dirty = 0;
-		}
-		if (stop) {
-			pthread_mutex_unlock(&g_cli.print_lock);
-			return NULL;
-		}
-	}
 }
 
 static void on_event(const char *step, pw_step_status status, unsigned int attempt, const pw_result *result,
@@ -503,15 +470,17 @@ typedef struct sigctx {
 	int stop;
 } sigctx;
 
-static void *signal_main(void *arg)
+/* The run's helper thread. Signals go to it (every other thread blocks them): SIGINT and
+ * SIGTERM cancel the run. Every 100 ms it redraws the board and flushes step output going to a
+ * pipe or file (on a terminal every line is flushed as it comes): live enough for a CI log,
+ * and cheap when a step prints gigabytes. SIGUSR1 with stop set ends it, after a last flush. */
+static void *helper_main(void *arg)
 {
 	sigctx *sc = arg;
+	const struct timespec period = {0, 100 * 1000 * 1000};
 	for (;;) {
-		int sig = 0;
-		if (sigwait(&sc->set, &sig) != 0)
-			continue;
-		if (sig == SIGUSR1 && __atomic_load_n(&sc->stop, __ATOMIC_SEQ_CST))
-			return NULL;
+		int sig = sigtimedwait(&sc->set, NULL, &period);
+		int stop = sig == SIGUSR1 && __atomic_load_n(&sc->stop, __ATOMIC_SEQ_CST);
 		if (sig == SIGINT || sig == SIGTERM) {
 			const char msg[] =
 			    "\npipewright: cancelling (signal again to stop `always` steps too)\n";
@@ -519,6 +488,16 @@ static void *signal_main(void *arg)
 			(void)n;
 			pw_run_cancel(g_cli.run);
 		}
+		pthread_mutex_lock(&g_cli.print_lock);
+		if (g_cli.board)
+			board_render(g_cli.board);
+		if (g_cli.dirty) {
+			fflush(stdout);
+			g_cli.dirty = 0;
+		}
+		pthread_mutex_unlock(&g_cli.print_lock);
+		if (stop)
+			return NULL;
 	}
 }
 
@@ -673,8 +652,6 @@ static int cmd_run(int argc, char **argv)
 		return code == PW_EVALIDATION ? EXIT_INVALID : EXIT_ERROR;
 	}
 	g_cli.run = run;
-	pthread_t sigthread, flusher;
-	int have_sigthread = pthread_create(&sigthread, NULL, signal_main, &sc) == 0;
 	g_cli.tty_out = isatty(STDOUT_FILENO);
 	static char outbuf[1 << 16];
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
@@ -684,21 +661,15 @@ static int cmd_run(int argc, char **argv)
 		board_render(g_cli.board);
 		pthread_mutex_unlock(&g_cli.print_lock);
 	}
-	int have_flusher = pthread_create(&flusher, NULL, flusher_main, NULL) == 0;
+	pthread_t helper;
+	int have_helper = pthread_create(&helper, NULL, helper_main, &sc) == 0;
 
 	int runrc = pw_run_execute(run, &e);
 
-	if (have_sigthread) {
+	if (have_helper) {
 		__atomic_store_n(&sc.stop, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(sigthread, SIGUSR1);
-		pthread_join(sigthread, NULL);
-	}
-	if (have_flusher) {
-		pthread_mutex_lock(&g_cli.print_lock);
-		g_cli.stop_flush = 1;
-		pthread_cond_signal(&g_cli.flush_wake);
-		pthread_mutex_unlock(&g_cli.print_lock);
-		pthread_join(flusher, NULL);
+		pthread_kill(helper, SIGUSR1);
+		pthread_join(helper, NULL);
 	}
 	pthread_mutex_lock(&g_cli.print_lock);
 	board *bd = g_cli.board;

@@ -1,6 +1,7 @@
 /* The runner: schedules the step graph on worker threads; each attempt gets an execution
  * context with the deadline, masking and sinks; writes per-step logs, result.json and
  * audit.jsonl into the run directory. */
+#define _GNU_SOURCE /* pipe2 */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +57,8 @@ typedef struct step_state {
 	size_t needs_count;
 	int ancestors_done; /* ancestors[] is complete */
 	int log_made;       /* its (empty) log was created ahead by pw_run_execute */
+	int ended;          /* finished or not run: nothing changes any more (under run->lock) */
+	char *entry;        /* its result.json entry, rendered ahead (masked, indented) */
 } step_state;
 
 struct pw_run {
@@ -64,6 +67,7 @@ struct pw_run {
 	pw_run_options opts;
 	char *run_id;
 	char *run_dir;
+	int dir_fd;    /* run_dir (O_PATH): the logs are opened relative to it, no path walked */
 	char *journal; /* run_dir/journal: the resource journal (core/journal.h) */
 	int lock_fd;   /* run_dir/lock, flock'd for the run's lifetime: gc leaves live runs alone */
 	pw_workspace *ws;
@@ -73,7 +77,6 @@ struct pw_run {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* workers: a step was queued, or stopping */
-	pthread_cond_t done; /* pw_run_execute: every step finished */
 	step_state *steps;
 	size_t count;
 	size_t *queue; /* ready step indexes */
@@ -83,7 +86,7 @@ struct pw_run {
 	int stopping; /* workers exit */
 
 	atomic_int cancel_requests;
-	int cancel_pipe[2];
+	int cancel_pipe[2];  /* wakes pw_run_execute: a cancel request, or the run is over */
 	pw_k8s_hooks *hooks; /* lifecycle events of every step, when the pipeline asks; may be NULL */
 	int64_t started_unix_ms;
 	int64_t start_ms;
@@ -163,8 +166,13 @@ static void make_run_id(char *buf, size_t size)
 	snprintf(buf, size, "%s-%06x", ts, rnd & 0xffffff);
 }
 
+/* mkdir -p. The directory itself first: its parents usually exist already. */
 static int mkdirs(const char *path)
 {
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
 	char tmp[4096];
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	for (char *p = tmp + 1; *p; p++) {
@@ -373,9 +381,9 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 	r->opts = *opts;
 	r->cancel_pipe[0] = r->cancel_pipe[1] = -1;
 	r->lock_fd = -1;
+	r->dir_fd = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	pthread_cond_init(&r->done, NULL);
 	pthread_mutex_init(&r->audit_lock, NULL);
 	if (!r->opts.jobs) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -402,6 +410,8 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 		r->run_dir = pw__buf_detach(&d);
 		if (mkdirs(r->run_dir) != 0)
 			rc = pw_error_set(err, PW_EIO, "mkdir(\"%s\"): %s", r->run_dir, strerror(errno));
+		else if ((r->dir_fd = open(r->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			rc = pw_error_set(err, PW_EIO, "open(\"%s\"): %s", r->run_dir, strerror(errno));
 	}
 	if (rc == 0)
 		rc = hold_run_lock(r, err);
@@ -417,13 +427,9 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 	}
 	if (rc == 0)
 		rc = open_hooks(r, p, err);
-	if (rc == 0 && pipe(r->cancel_pipe) != 0)
+	if (rc == 0 && pipe2(r->cancel_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		rc = pw_error_set(err, PW_EIO, "pipe(): %s", strerror(errno));
 	if (rc == 0) {
-		for (int i = 0; i < 2; i++) {
-			fcntl(r->cancel_pipe[i], F_SETFD, FD_CLOEXEC);
-			fcntl(r->cancel_pipe[i], F_SETFL, O_NONBLOCK);
-		}
 		r->count = p->steps_count;
 		r->steps = calloc(r->count ? r->count : 1, sizeof(step_state));
 		r->queue = calloc(r->count ? r->count : 1, sizeof(size_t));
@@ -480,6 +486,7 @@ void pw_run_free(pw_run *r)
 		pw__buf_dispose(&st->line[0]);
 		pw__buf_dispose(&st->line[1]);
 		log_close(st);
+		free(st->entry);
 		pthread_mutex_destroy(&st->out_lock);
 	}
 	free(r->steps);
@@ -494,14 +501,23 @@ void pw_run_free(pw_run *r)
 	pw_secrets_free(r->secrets);
 	free(r->run_id);
 	free(r->run_dir);
+	if (r->dir_fd >= 0)
+		close(r->dir_fd);
 	free(r->journal);
 	if (r->lock_fd >= 0)
 		close(r->lock_fd);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
-	pthread_cond_destroy(&r->done);
 	pthread_mutex_destroy(&r->audit_lock);
 	free(r);
+}
+
+/* Wakes pw_run_execute's thread. Async-signal-safe. */
+static void wake_run(pw_run *r)
+{
+	char b = 1;
+	ssize_t n = write(r->cancel_pipe[1], &b, 1);
+	(void)n;
 }
 
 void pw_run_cancel(pw_run *r)
@@ -509,9 +525,7 @@ void pw_run_cancel(pw_run *r)
 	if (!r)
 		return;
 	atomic_fetch_add(&r->cancel_requests, 1);
-	char b = 1;
-	ssize_t n = write(r->cancel_pipe[1], &b, 1);
-	(void)n;
+	wake_run(r);
 }
 
 /* Output: masked chunks arrive from the exec; the log file gets them as they come, the
@@ -659,19 +673,22 @@ static int backoff_sleep(pw_run *r, int64_t ms)
 static void run_step(pw_run *r, step_state *st)
 {
 	pw_step *s = st->step;
-	char path[4400];
-	snprintf(path, sizeof(path), "%s/%s.log", r->run_dir, s->name);
+	char name[300];
+	snprintf(name, sizeof(name), "%s.log", s->name);
 	/* a log made ahead is there and empty: opened without O_CREAT (which would wait for the
 	 * directory lock while the next logs are being made) and without truncation */
 	pthread_mutex_lock(&r->lock);
 	int made = st->log_made;
 	pthread_mutex_unlock(&r->lock);
-	st->log_fd = made ? open(path, O_WRONLY | O_CLOEXEC) : -1;
+	st->log_fd = made ? openat(r->dir_fd, name, O_WRONLY | O_CLOEXEC) : -1;
 	if (st->log_fd < 0)
-		st->log_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (st->log_fd < 0)
+		st->log_fd = openat(r->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (st->log_fd < 0) {
+		char path[4400];
+		snprintf(path, sizeof(path), "%s/%s", r->run_dir, name);
 		run_log(r, PW_LOG_WARN, s->name, "cannot write the step log open(\"%s\"): %s", path,
 		        strerror(errno));
+	}
 	pw_error *terr = NULL;
 	if (pw_manager_determine_connector_type(&st->type, r->manager, s, &terr) < 0)
 		st->type = NULL;
@@ -828,6 +845,7 @@ static void schedule(pw_run *r)
 			} else {
 				st->status = atomic_load(&r->cancel_requests) > 0 ? PW_STEP_CANCELLED
 				                                                  : PW_STEP_SKIPPED;
+				st->ended = 1;
 				r->finished++;
 				progress = 1;
 				audit_run(r, st->step->name, "step_end", pw_step_status_name(st->status),
@@ -855,6 +873,7 @@ static void *worker_main(void *arg)
 		run_step(r, st);
 		emit_event(r, st);
 		pthread_mutex_lock(&r->lock);
+		st->ended = 1;
 		r->running--;
 		r->finished++;
 		schedule(r);
@@ -862,43 +881,23 @@ static void *worker_main(void *arg)
 		if (r->queue_head != r->queue_tail)
 			pthread_cond_broadcast(&r->cond);
 		if (r->finished >= r->count)
-			pthread_cond_signal(&r->done);
+			wake_run(r);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
 
-/* Watches the cancel pipe and cancels running attempts (first request: all but `always`
- * steps; second: everything). */
-static void *canceller_main(void *arg)
+/* Acts on the cancel requests made so far (first: every running attempt but the `always`
+ * steps'; second: everything) and decides the steps that will not run now. Lock held. */
+static void apply_cancel(pw_run *r, int req)
 {
-	pw_run *r = arg;
-	struct pollfd pfd = {r->cancel_pipe[0], POLLIN, 0};
-	for (;;) {
-		poll(&pfd, 1, -1);
-		char buf[64];
-		while (read(r->cancel_pipe[0], buf, sizeof(buf)) > 0)
-			;
-		pthread_mutex_lock(&r->lock);
-		int stopping = r->stopping;
-		int req = atomic_load(&r->cancel_requests);
-		if (!stopping && req > 0) {
-			for (size_t i = 0; i < r->count; i++) {
-				step_state *st = &r->steps[i];
-				if (st->exec && (req >= 2 || st->step->when != PW_WHEN_ALWAYS))
-					pw_exec_cancel(st->exec, PW_CANCEL_USER);
-			}
-			schedule(r);
-			pthread_cond_broadcast(&r->cond);
-			if (r->finished >= r->count)
-				pthread_cond_signal(&r->done);
-		}
-		pthread_mutex_unlock(&r->lock);
-		if (stopping)
-			return NULL;
-		if (req > 0)
-			run_log(r, PW_LOG_WARN, NULL, "cancellation requested (%d)", req);
+	for (size_t i = 0; i < r->count; i++) {
+		step_state *st = &r->steps[i];
+		if (st->exec && (req >= 2 || st->step->when != PW_WHEN_ALWAYS))
+			pw_exec_cancel(st->exec, PW_CANCEL_USER);
 	}
+	schedule(r);
+	pthread_cond_broadcast(&r->cond);
 }
 
 static json_t *error_json(const pw_error *e)
@@ -1024,6 +1023,57 @@ static void result_puts(struct result_writer *w, const char *text)
 	result_dump(text, strlen(text), w);
 }
 
+struct entry_buf {
+	pw_buf b;
+	int failed;
+};
+
+static void entry_emit(const char *data, size_t len, void *payload)
+{
+	struct entry_buf *e = payload;
+	if (!e->failed && pw__buf_append(&e->b, data, len) < 0)
+		e->failed = 1;
+}
+
+/* A step's entry as result.json has it (masked, every line after the first 4 columns further
+ * in), made while the run goes on so that writing the file at the end costs little. NULL when
+ * out of memory (the entry is then made at the end). */
+static char *render_entry(pw_run *r, step_state *st)
+{
+	struct entry_buf e = {PW_BUF_INIT(0), 0};
+	struct result_writer w = {NULL, 1};
+	if (pw_mask_stream_new(&w.ms, r->secrets, entry_emit, &e) < 0)
+		return NULL;
+	json_t *o = step_json(r, st);
+	if (!o || json_dump_callback(o, result_dump, &w, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
+		e.failed = 1;
+	json_decref(o);
+	pw_mask_stream_flush(w.ms);
+	pw_mask_stream_free(w.ms);
+	if (e.failed) {
+		pw__buf_dispose(&e.b);
+		return NULL;
+	}
+	return pw__buf_detach(&e.b);
+}
+
+/* Renders the entries of the steps that ended since the last call. Returns how many are done
+ * so far (counted from the first: entries are rendered in file order). */
+static size_t render_ended(pw_run *r, size_t from)
+{
+	for (; from < r->count; from++) {
+		step_state *st = &r->steps[from];
+		pthread_mutex_lock(&r->lock);
+		int ended = st->ended;
+		pthread_mutex_unlock(&r->lock);
+		if (!ended)
+			break;
+		if (!st->entry)
+			st->entry = render_entry(r, st);
+	}
+	return from;
+}
+
 static void write_result_json(pw_run *r, const char *status)
 {
 	char ts[40];
@@ -1069,10 +1119,19 @@ static void write_result_json(pw_run *r, const char *status)
 	result_puts(&w, ",\n  \"steps\": [");
 	w.nested = 1;
 	for (size_t i = 0; i < r->count; i++) {
+		step_state *st = &r->steps[i];
 		result_puts(&w, i ? ",\n" : "\n");
-		json_t *o = step_json(r, &r->steps[i]);
-		json_dump_callback(o, result_dump, &w, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		json_decref(o);
+		if (!st->entry)
+			st->entry = render_entry(r, st);
+		if (st->entry) {
+			/* already masked: past the masker (which holds nothing back at a line end) */
+			pw_mask_stream_flush(w.ms);
+			fputs(st->entry, f);
+		} else {
+			json_t *o = step_json(r, st);
+			json_dump_callback(o, result_dump, &w, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			json_decref(o);
+		}
 	}
 	w.nested = 0;
 	result_puts(&w, r->count ? "\n  ]\n}\n" : "]\n}\n");
@@ -1089,7 +1148,7 @@ static void write_result_json(pw_run *r, const char *status)
  * step that gets there first creates its log itself. */
 static void make_logs_ahead(pw_run *r)
 {
-	char path[4400];
+	char name[300];
 	for (size_t i = 0; i < r->count; i++) {
 		step_state *st = &r->steps[i];
 		pthread_mutex_lock(&r->lock);
@@ -1098,10 +1157,10 @@ static void make_logs_ahead(pw_run *r)
 		pthread_mutex_unlock(&r->lock);
 		if (!ahead)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s.log", r->run_dir, st->step->name);
+		snprintf(name, sizeof(name), "%s.log", st->step->name);
 		/* O_EXCL: a log the step created meanwhile (or one left by an earlier run under the
 		 * same id) is not ours; the step truncates what it did not get from here */
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		int fd = openat(r->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		if (fd < 0)
 			continue;
 		close(fd);
@@ -1114,12 +1173,42 @@ static void make_logs_ahead(pw_run *r)
 /* Steps that never started have no log: remove the ones created ahead for them. */
 static void drop_unused_logs(pw_run *r)
 {
-	char path[4400];
+	char name[300];
 	for (size_t i = 0; i < r->count; i++) {
 		if (!r->steps[i].log_made || r->steps[i].start_ms)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s.log", r->run_dir, r->steps[i].step->name);
-		unlink(path);
+		snprintf(name, sizeof(name), "%s.log", r->steps[i].step->name);
+		unlinkat(r->dir_fd, name, 0);
+	}
+}
+
+/* The run's own thread while the workers run the steps: acts on cancel requests, renders the
+ * result.json entries of the steps that ended, and returns when every step has. */
+static void watch_run(pw_run *r)
+{
+	struct pollfd pfd = {r->cancel_pipe[0], POLLIN, 0};
+	int handled = 0;
+	size_t rendered = 0;
+	for (;;) {
+		char buf[64];
+		while (read(r->cancel_pipe[0], buf, sizeof(buf)) > 0)
+			;
+		pthread_mutex_lock(&r->lock);
+		int req = atomic_load(&r->cancel_requests);
+		if (req > handled)
+			apply_cancel(r, req);
+		int over = r->finished >= r->count;
+		pthread_mutex_unlock(&r->lock);
+		if (req > handled) {
+			run_log(r, PW_LOG_WARN, NULL, "cancellation requested (%d)", req);
+			handled = req;
+		}
+		if (over)
+			return;
+		rendered = render_ended(r, rendered);
+		/* woken by a cancel request or the run's end; in between, every 50 ms the entries of
+		 * the steps that ended are rendered */
+		poll(&pfd, 1, 50);
 	}
 }
 
@@ -1136,8 +1225,6 @@ int pw_run_execute(pw_run *r, pw_error **err)
 	pthread_t *workers = calloc(nworkers, sizeof(pthread_t));
 	if (!workers)
 		return PW_ENOMEM;
-	pthread_t canceller;
-	int have_canceller = pthread_create(&canceller, NULL, canceller_main, r) == 0;
 	pthread_mutex_lock(&r->lock);
 	schedule(r);
 	pthread_mutex_unlock(&r->lock);
@@ -1151,9 +1238,8 @@ int pw_run_execute(pw_run *r, pw_error **err)
 	} else {
 		if (r->count > 1)
 			make_logs_ahead(r);
+		watch_run(r);
 		pthread_mutex_lock(&r->lock);
-		while (r->finished < r->count)
-			pthread_cond_wait(&r->done, &r->lock);
 		r->stopping = 1;
 		pthread_cond_broadcast(&r->cond);
 		pthread_mutex_unlock(&r->lock);
@@ -1162,15 +1248,6 @@ int pw_run_execute(pw_run *r, pw_error **err)
 		pthread_join(workers[i], NULL);
 	free(workers);
 	drop_unused_logs(r);
-	if (have_canceller) {
-		pthread_mutex_lock(&r->lock);
-		r->stopping = 1;
-		pthread_mutex_unlock(&r->lock);
-		char b = 0;
-		ssize_t n = write(r->cancel_pipe[1], &b, 1);
-		(void)n;
-		pthread_join(canceller, NULL);
-	}
 	int failed = 0;
 	for (size_t i = 0; i < r->count; i++)
 		if (r->steps[i].status == PW_STEP_FAILED || r->steps[i].status == PW_STEP_TIMED_OUT)

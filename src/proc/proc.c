@@ -846,20 +846,6 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 			    "cannot run '%s': extra descriptor %d -> %d is invalid or used twice", name,
 			    f->parent_fd, f->child_fd);
 	}
-	if (opts->cwd && access(opts->cwd, X_OK) < 0) {
-		/* one call for the common failures; anything else (a file, not a directory) is
-		 * reported by the child's chdir */
-		char rb[128];
-		int e = errno;
-		return set_error(
-		    err,
-		    e == ENOENT   ? PW_ENOTFOUND
-		    : e == EACCES ? PW_EPERM
-		                  : PW_EINVAL,
-		    e == ENOENT ? "create the directory first or fix the step's working directory" : NULL,
-		    "cannot run '%s': working directory '%s': %s", name, opts->cwd,
-		    os_reason(e, rb, sizeof(rb)));
-	}
 
 	char *path = NULL;
 	int rc = pw__proc_find_program(&path, name, pw__proc_envp_get(opts->envp, "PATH"), err);

@@ -112,8 +112,8 @@ static int tmp_file(char *path, size_t len, const char *name, const char *text, 
 	return chmod(path, mode);
 }
 
-/* A working directory that passes the quick check but cannot be entered (a file here) is
- * reported from the child's chdir, naming the directory; no child is left behind. */
+/* A working directory that cannot be entered (a file here) is reported from the child's chdir, naming the
+ * directory; no child is left behind. */
 PROC_TEST(working_directory_that_is_a_file_is_named)
 {
 	make_tmpdir();
@@ -302,13 +302,26 @@ PROC_TEST(working_directory)
 	PW_CHECK_STR(pw__buf_cstr(&c.out), want);
 	cap_dispose(&c);
 	remove_tmpdir(NULL);
+}
 
-	/* A missing directory is reported as such, not as a missing program. */
-	pw_error *err = NULL;
+/* A missing directory is reported as such (by the child's chdir), not as a missing program,
+ * with the hint; no child is left behind. */
+PROC_TEST(missing_working_directory_is_named)
+{
+	const char *argv[] = {"sh", "-c", "pwd -P", NULL};
+	pw_proc_options o = sh_opts(argv, NULL);
+	o.on_output = NULL;
 	o.cwd = "/nonexistent/dir";
+	pw_proc_result r;
+	pw_error *err = NULL;
 	PW_CHECK_INT(pw__proc_run(&r, &o, &err), PW_ENOTFOUND);
-	PW_CHECK_CONTAINS(pw_error_message(err), "working directory '/nonexistent/dir'");
+	PW_CHECK_STR(pw_error_message(err),
+	             "cannot run 'sh': working directory '/nonexistent/dir': No such file or directory");
+	PW_CHECK_STR(pw_error_hint(err), "create the directory first or fix the step's working directory");
+	PW_CHECK_INT(r.pid, 0);
 	pw_error_free(err);
+	int status;
+	PW_CHECK(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD);
 }
 
 PROC_TEST(stdin_is_dev_null)

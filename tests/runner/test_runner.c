@@ -239,4 +239,77 @@ PW_TEST(test_run_rejects_bad_run_id)
 	remove_workdir();
 }
 
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = calloc(1, 1 << 16);
+	size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[n] = '\0';
+	return buf;
+}
+
+/* The entries of steps that ended are made while later steps still run (the run's thread
+ * renders them every 50 ms): made early or at the end, result.json is the same document,
+ * laid out as one indented dump of it, with secrets masked. */
+PW_TEST(test_result_json_entries_made_during_the_run)
+{
+	make_workdir();
+	setenv("PW_RUNNER_TEST_SECRET", "s3cr3t-runner-value", 1);
+	pw_pipeline *p = load("version: 1\n"
+	                      "secrets: [PW_RUNNER_TEST_SECRET]\n"
+	                      "steps:\n"
+	                      "  - { name: first, command: 'echo \"token=$PW_RUNNER_TEST_SECRET\" >> "
+	                      "\"$PIPEWRIGHT_OUTPUT\"; echo \"note=plain\" >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
+	                      "  - { name: broken, command: 'exit 3', allow_failure: true }\n"
+	                      "  - { name: slow, command: 'sleep 0.3' }\n"
+	                      "  - { name: rescue, command: 'true', when: on_failure, needs: [slow] }\n");
+	PW_REQUIRE(p != NULL);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.run_id = "r-entries";
+	o.jobs = 1;
+	pw_run *run = NULL;
+	PW_REQUIRE(pw_run_new(&run, m, p, &o, NULL) == 0);
+	PW_CHECK_INT(pw_run_execute(run, NULL), 0);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/result.json", pw_run_dir(run));
+	char *text = read_text(path);
+	PW_REQUIRE(text != NULL);
+	PW_CHECK(strstr(text, "s3cr3t-runner-value") == NULL);
+	json_error_t je;
+	json_t *rj = json_loads(text, 0, &je);
+	PW_REQUIRE(rj != NULL);
+	char *again = json_dumps(rj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	PW_REQUIRE(again != NULL);
+	size_t len = strlen(again);
+	PW_CHECK(strncmp(text, again, len) == 0 && !strcmp(text + len, "\n"));
+	json_t *steps = json_object_get(rj, "steps");
+	PW_CHECK_INT(json_array_size(steps), 4);
+	json_t *first = json_array_get(steps, 0);
+	PW_CHECK_STR(json_string_value(json_object_get(first, "name")), "first");
+	json_t *outs = json_object_get(first, "outputs");
+	PW_CHECK_STR(json_string_value(json_object_get(outs, "token")), "***");
+	PW_CHECK_STR(json_string_value(json_object_get(outs, "note")), "plain");
+	PW_CHECK_STR(json_string_value(json_object_get(json_array_get(steps, 1), "status")),
+	             "allowed_failure");
+	PW_CHECK_INT(json_integer_value(json_object_get(json_array_get(steps, 1), "exit_code")), 3);
+	PW_CHECK_STR(json_string_value(json_object_get(json_array_get(steps, 2), "status")), "succeeded");
+	json_t *rescue = json_array_get(steps, 3);
+	PW_CHECK_STR(json_string_value(json_object_get(rescue, "status")), "skipped");
+	PW_CHECK(json_object_get(rescue, "log") == NULL);
+	free(again);
+	json_decref(rj);
+	free(text);
+	unsetenv("PW_RUNNER_TEST_SECRET");
+	pw_run_free(run);
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+	remove_workdir();
+}
+
 PW_TEST_MAIN()
