@@ -46,7 +46,8 @@ typedef struct step_state {
 	char *type;
 	pw_map *outputs;
 	pw_exec *exec;  /* the running attempt, under run->lock */
-	int log_fd;     /* the step's log file, -1: none */
+	int log_fd;     /* the step's log file, -1: none (or not opened yet: log_later) */
+	int log_later;  /* its log was made ahead (empty): opened at the first write, if any */
 	pw_buf log_buf; /* what is not written there yet (bounded: written out when full) */
 	pthread_mutex_t out_lock;
 	pw_buf line[2];           /* partial lines per stream */
@@ -240,8 +241,24 @@ static void fill_ancestors(pw_run *r, size_t i, unsigned char *visiting)
 #define LOG_BUF_SIZE (64 * 1024)
 
 /* Writes len bytes to the log; a failure (a full disk) ends the log, not the step. */
+static void log_warn(step_state *st)
+{
+	char path[4400];
+	snprintf(path, sizeof(path), "%s/%s.log", st->run->run_dir, st->step->name);
+	run_log(st->run, PW_LOG_WARN, st->step->name, "cannot write the step log open(\"%s\"): %s", path,
+	        strerror(errno));
+}
+
 static void log_put(step_state *st, const char *data, size_t len)
 {
+	if (st->log_later && len) {
+		char name[300];
+		snprintf(name, sizeof(name), "%s.log", st->step->name);
+		st->log_later = 0;
+		st->log_fd = openat(st->run->dir_fd, name, O_WRONLY | O_CLOEXEC);
+		if (st->log_fd < 0)
+			log_warn(st);
+	}
 	size_t off = 0;
 	while (st->log_fd >= 0 && off < len) {
 		ssize_t n = write(st->log_fd, data + off, len - off);
@@ -265,7 +282,7 @@ static void log_flush(step_state *st)
 
 static void log_write(step_state *st, const char *data, size_t len)
 {
-	if (st->log_fd < 0)
+	if (st->log_fd < 0 && !st->log_later)
 		return;
 	if (st->log_buf.len + len > LOG_BUF_SIZE)
 		log_flush(st);
@@ -279,6 +296,7 @@ static void log_close(step_state *st)
 	if (st->log_fd >= 0)
 		close(st->log_fd);
 	st->log_fd = -1;
+	st->log_later = 0;
 	pw__buf_dispose(&st->log_buf);
 }
 
@@ -673,21 +691,20 @@ static int backoff_sleep(pw_run *r, int64_t ms)
 static void run_step(pw_run *r, step_state *st)
 {
 	pw_step *s = st->step;
-	char name[300];
-	snprintf(name, sizeof(name), "%s.log", s->name);
-	/* a log made ahead is there and empty: opened without O_CREAT (which would wait for the
-	 * directory lock while the next logs are being made) and without truncation */
+	/* a log made ahead is there and empty: it is opened at the step's first output (a step
+	 * that prints nothing costs no open), without O_CREAT (which would wait for the directory
+	 * lock while the next logs are being made) and without truncation */
 	pthread_mutex_lock(&r->lock);
 	int made = st->log_made;
 	pthread_mutex_unlock(&r->lock);
-	st->log_fd = made ? openat(r->dir_fd, name, O_WRONLY | O_CLOEXEC) : -1;
-	if (st->log_fd < 0)
+	if (made) {
+		st->log_later = 1;
+	} else {
+		char name[300];
+		snprintf(name, sizeof(name), "%s.log", s->name);
 		st->log_fd = openat(r->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (st->log_fd < 0) {
-		char path[4400];
-		snprintf(path, sizeof(path), "%s/%s", r->run_dir, name);
-		run_log(r, PW_LOG_WARN, s->name, "cannot write the step log open(\"%s\"): %s", path,
-		        strerror(errno));
+		if (st->log_fd < 0)
+			log_warn(st);
 	}
 	pw_error *terr = NULL;
 	if (pw_manager_determine_connector_type(&st->type, r->manager, s, &terr) < 0)
