@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ typedef struct step_state {
 	int64_t started_unix_ms;
 	int64_t start_ms, end_ms;
 	int failed_upstream; /* some (transitive) dependency failed */
-	int queued;
+	size_t waiting;      /* needs not finished yet */
 	char *type;
 	pw_map *outputs;
 	pw_exec *exec;  /* the running attempt, under run->lock */
@@ -50,16 +51,16 @@ typedef struct step_state {
 	int log_later;  /* its log was made ahead (empty): opened at the first write, if any */
 	pw_buf log_buf; /* what is not written there yet (bounded: written out when full) */
 	pthread_mutex_t out_lock;
-	pw_buf line[2];           /* partial lines per stream */
-	uint64_t out_bytes[2];    /* masked output bytes per stream, all attempts */
-	uint64_t out_lines;       /* complete lines delivered */
-	unsigned char *ancestors; /* [steps_count]: 1 when that step is a transitive need */
-	size_t *needs;            /* the steps it needs, as indexes (names resolved once) */
+	pw_buf line[2];        /* partial lines per stream */
+	uint64_t out_bytes[2]; /* masked output bytes per stream, all attempts */
+	uint64_t out_lines;    /* complete lines delivered */
+	size_t *needs;         /* the steps it needs, as indexes (names resolved once) */
 	size_t needs_count;
-	int ancestors_done; /* ancestors[] is complete */
-	int log_made;       /* its (empty) log was created ahead by pw_run_execute */
-	int ended;          /* finished or not run: nothing changes any more (under run->lock) */
-	char *entry;        /* its result.json entry, rendered ahead (masked, indented) */
+	size_t *dependents; /* the steps that need it, in file order */
+	size_t dependents_count;
+	int log_made; /* its (empty) log was created ahead by pw_run_execute */
+	int ended;    /* finished or not run: nothing changes any more (under run->lock) */
+	char *entry;  /* its result.json entry, rendered ahead (masked, indented) */
 } step_state;
 
 struct pw_run {
@@ -80,8 +81,15 @@ struct pw_run {
 	pthread_cond_t cond; /* workers: a step was queued, or stopping */
 	step_state *steps;
 	size_t count;
-	size_t *queue; /* ready step indexes */
+	size_t *queue; /* step indexes to run, in the order they became ready */
 	size_t queue_head, queue_tail;
+	size_t *ready; /* steps whose needs have all finished, not decided yet (schedule) */
+	size_t ready_count;
+	size_t *wave;   /* schedule's copy of ready */
+	size_t *walk;   /* [2 * count]: transitive_needs' result and stack */
+	uint32_t *mark; /* transitive_needs: steps seen in walk number mark_gen */
+	uint32_t mark_gen;
+	size_t with_outputs; /* steps that ended with outputs: none, no walk */
 	size_t running;
 	size_t finished;
 	int stopping; /* workers exit */
@@ -103,11 +111,6 @@ const char *pw_step_status_name(pw_step_status s)
 static int is_failure(pw_step_status s)
 {
 	return s == PW_STEP_FAILED || s == PW_STEP_TIMED_OUT || s == PW_STEP_CANCELLED;
-}
-
-static int is_done(pw_step_status s)
-{
-	return s != PW_STEP_PENDING && s != PW_STEP_RUNNING;
 }
 
 static void run_log(pw_run *r, pw_log_level level, const char *step, const char *fmt, ...) PW_PRINTF(4, 5);
@@ -217,25 +220,6 @@ static int valid_run_id(const char *id)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
 			return 0;
 	return 1;
-}
-
-/* Transitive needs of step i: its needs and their ancestors, each computed once. The loader
- * refused cycles; `visiting` still stops one rather than recursing forever. */
-static void fill_ancestors(pw_run *r, size_t i, unsigned char *visiting)
-{
-	step_state *st = &r->steps[i];
-	if (st->ancestors_done || visiting[i])
-		return;
-	visiting[i] = 1;
-	for (size_t n = 0; n < st->needs_count; n++) {
-		size_t j = st->needs[n];
-		fill_ancestors(r, j, visiting);
-		st->ancestors[j] = 1;
-		for (size_t k = 0; k < r->count; k++)
-			st->ancestors[k] |= r->steps[j].ancestors[k];
-	}
-	visiting[i] = 0;
-	st->ancestors_done = 1;
 }
 
 #define LOG_BUF_SIZE (64 * 1024)
@@ -450,8 +434,13 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 	if (rc == 0) {
 		r->count = p->steps_count;
 		r->steps = calloc(r->count ? r->count : 1, sizeof(step_state));
-		r->queue = calloc(r->count ? r->count : 1, sizeof(size_t));
-		if (!r->steps || !r->queue)
+		size_t n = r->count ? r->count : 1;
+		r->queue = calloc(n, sizeof(size_t));
+		r->ready = calloc(n, sizeof(size_t));
+		r->wave = calloc(n, sizeof(size_t));
+		r->walk = calloc(2 * n, sizeof(size_t));
+		r->mark = calloc(n, sizeof(uint32_t));
+		if (!r->steps || !r->queue || !r->ready || !r->wave || !r->walk || !r->mark)
 			rc = PW_ENOMEM;
 	}
 	for (size_t i = 0; rc == 0 && i < r->count; i++) {
@@ -460,27 +449,38 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 		st->run = r;
 		st->index = i;
 		st->outputs = pw_map_new();
-		st->ancestors = calloc(r->count, 1);
 		st->needs = calloc(st->step->needs_count ? st->step->needs_count : 1, sizeof(size_t));
 		for (size_t n = 0; st->needs && n < st->step->needs_count; n++) {
 			long j = pw_pipeline_find_step(p, st->step->needs[n]);
 			if (j >= 0) /* the loader checked every name */
 				st->needs[st->needs_count++] = (size_t)j;
 		}
+		st->waiting = st->needs_count;
 		st->line[0] = (pw_buf)PW_BUF_INIT(0);
 		st->line[1] = (pw_buf)PW_BUF_INIT(0);
 		st->log_fd = -1;
 		st->log_buf = (pw_buf)PW_BUF_INIT(0);
 		pthread_mutex_init(&st->out_lock, NULL);
-		if (!st->outputs || !st->ancestors || !st->needs)
+		if (!st->outputs || !st->needs)
 			rc = PW_ENOMEM;
 	}
-	unsigned char *visiting = rc == 0 ? calloc(r->count ? r->count : 1, 1) : NULL;
-	if (rc == 0 && !visiting)
-		rc = PW_ENOMEM;
+	/* who needs whom, the other way round (a step named twice in needs counts twice, and is
+	 * counted down twice) */
 	for (size_t i = 0; rc == 0 && i < r->count; i++)
-		fill_ancestors(r, i, visiting);
-	free(visiting);
+		for (size_t n = 0; n < r->steps[i].needs_count; n++)
+			r->steps[r->steps[i].needs[n]].dependents_count++;
+	for (size_t i = 0; rc == 0 && i < r->count; i++) {
+		step_state *st = &r->steps[i];
+		st->dependents = calloc(st->dependents_count ? st->dependents_count : 1, sizeof(size_t));
+		if (!st->dependents)
+			rc = PW_ENOMEM;
+		st->dependents_count = 0;
+	}
+	for (size_t i = 0; rc == 0 && i < r->count; i++)
+		for (size_t n = 0; n < r->steps[i].needs_count; n++) {
+			step_state *d = &r->steps[r->steps[i].needs[n]];
+			d->dependents[d->dependents_count++] = i;
+		}
 	if (rc < 0) {
 		pw_run_free(r);
 		return rc;
@@ -498,8 +498,8 @@ void pw_run_free(pw_run *r)
 		pw_result_free(st->result);
 		pw_error_free(st->error);
 		pw_map_free(st->outputs);
-		free(st->ancestors);
 		free(st->needs);
+		free(st->dependents);
 		free(st->type);
 		pw__buf_dispose(&st->line[0]);
 		pw__buf_dispose(&st->line[1]);
@@ -509,6 +509,10 @@ void pw_run_free(pw_run *r)
 	}
 	free(r->steps);
 	free(r->queue);
+	free(r->ready);
+	free(r->wave);
+	free(r->walk);
+	free(r->mark);
 	pw__k8s_hooks_free(r->hooks); /* writes what is still queued (bounded) */
 	if (r->audit)
 		fclose(r->audit);
@@ -635,6 +639,46 @@ static void output_var_name(pw_buf *b, const char *step, const char *key)
 		pw__buf_putc(b, isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_');
 }
 
+static int cmp_index(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The steps st needs, directly or through others, that have outputs: into r->walk, in file
+ * order. Returns how many. Lock held. Memory stays linear in the number of steps; the time is
+ * that of the walk, made only once some step has outputs (every step without needs needs the
+ * one before it, so a long pipeline is a long chain). */
+static size_t needs_with_outputs(pw_run *r, step_state *st)
+{
+	if (!r->with_outputs)
+		return 0;
+	if (++r->mark_gen == 0) { /* wrapped: every old mark could look current */
+		memset(r->mark, 0, r->count * sizeof(*r->mark));
+		r->mark_gen = 1;
+	}
+	size_t *stack = r->walk + r->count;
+	size_t top = 0, found = 0;
+	for (size_t n = 0; n < st->needs_count; n++)
+		if (r->mark[st->needs[n]] != r->mark_gen) {
+			r->mark[st->needs[n]] = r->mark_gen;
+			stack[top++] = st->needs[n];
+		}
+	while (top) {
+		size_t j = stack[--top];
+		step_state *d = &r->steps[j];
+		if (pw_map_count(d->outputs))
+			r->walk[found++] = j;
+		for (size_t n = 0; n < d->needs_count; n++)
+			if (r->mark[d->needs[n]] != r->mark_gen) {
+				r->mark[d->needs[n]] = r->mark_gen;
+				stack[top++] = d->needs[n];
+			}
+	}
+	qsort(r->walk, found, sizeof(size_t), cmp_index);
+	return found;
+}
+
 /* The step's environment: pipeline env, secrets, outputs of the steps it needs, the
  * run's variables, then the step's own env (which wins). Called with run->lock held. */
 static pw_map *step_env(pw_run *r, step_state *st)
@@ -647,9 +691,9 @@ static pw_map *step_env(pw_run *r, step_state *st)
 		if (v)
 			pw_map_set(env, r->pipeline->secrets[i].name, v);
 	}
-	for (size_t j = 0; j < r->count; j++) {
-		if (!st->ancestors[j])
-			continue;
+	size_t found = needs_with_outputs(r, st);
+	for (size_t a = 0; a < found; a++) {
+		size_t j = r->walk[a];
 		pw_map *o = r->steps[j].outputs;
 		for (size_t k = 0; k < pw_map_count(o); k++) {
 			pw_buf name = PW_BUF_INIT(0);
@@ -838,37 +882,39 @@ static int decide(pw_run *r, step_state *st)
 	}
 }
 
-static int needs_done(pw_run *r, step_state *st)
+/* A step has finished or will not run: the steps that need it are one need closer to ready.
+ * Lock held. */
+static void step_over(pw_run *r, step_state *st)
 {
-	for (size_t n = 0; n < st->needs_count; n++)
-		if (!is_done(r->steps[st->needs[n]].status))
-			return 0;
-	return 1;
+	for (size_t n = 0; n < st->dependents_count; n++) {
+		step_state *d = &r->steps[st->dependents[n]];
+		if (--d->waiting == 0)
+			r->ready[r->ready_count++] = d->index;
+	}
 }
 
-/* Queues every step that became ready, marks the ones that will not run. Lock held. */
+/* Decides the steps that became ready (every need finished), in file order: each is queued to
+ * run or marked as not run, which can make the steps that need it ready in turn. Lock held. */
 static void schedule(pw_run *r)
 {
-	int progress = 1;
-	while (progress) {
-		progress = 0;
-		for (size_t i = 0; i < r->count; i++) {
-			step_state *st = &r->steps[i];
-			if (st->queued || st->status != PW_STEP_PENDING || !needs_done(r, st))
-				continue;
+	while (r->ready_count) {
+		size_t n = r->ready_count;
+		memcpy(r->wave, r->ready, n * sizeof(size_t));
+		r->ready_count = 0;
+		qsort(r->wave, n, sizeof(size_t), cmp_index);
+		for (size_t w = 0; w < n; w++) {
+			step_state *st = &r->steps[r->wave[w]];
 			if (decide(r, st)) {
-				st->queued = 1;
-				r->queue[r->queue_tail++] = i;
-			} else {
-				st->status = atomic_load(&r->cancel_requests) > 0 ? PW_STEP_CANCELLED
-				                                                  : PW_STEP_SKIPPED;
-				st->ended = 1;
-				r->finished++;
-				progress = 1;
-				audit_run(r, st->step->name, "step_end", pw_step_status_name(st->status),
-				          "not run");
-				emit_event(r, st);
+				r->queue[r->queue_tail++] = st->index;
+				continue;
 			}
+			st->status =
+			    atomic_load(&r->cancel_requests) > 0 ? PW_STEP_CANCELLED : PW_STEP_SKIPPED;
+			st->ended = 1;
+			r->finished++;
+			audit_run(r, st->step->name, "step_end", pw_step_status_name(st->status), "not run");
+			emit_event(r, st);
+			step_over(r, st);
 		}
 	}
 }
@@ -891,8 +937,11 @@ static void *worker_main(void *arg)
 		emit_event(r, st);
 		pthread_mutex_lock(&r->lock);
 		st->ended = 1;
+		if (pw_map_count(st->outputs))
+			r->with_outputs++;
 		r->running--;
 		r->finished++;
+		step_over(r, st);
 		schedule(r);
 		/* wake idle workers only for queued steps, and the run only when it is over */
 		if (r->queue_head != r->queue_tail)
@@ -904,8 +953,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Acts on the cancel requests made so far (first: every running attempt but the `always`
- * steps'; second: everything) and decides the steps that will not run now. Lock held. */
+/* Acts on the cancel requests made so far: first, every running attempt but the `always`
+ * steps'; second, everything. Steps already queued are cancelled as they start, steps still
+ * waiting as their needs finish (decide). Lock held. */
 static void apply_cancel(pw_run *r, int req)
 {
 	for (size_t i = 0; i < r->count; i++) {
@@ -913,8 +963,6 @@ static void apply_cancel(pw_run *r, int req)
 		if (st->exec && (req >= 2 || st->step->when != PW_WHEN_ALWAYS))
 			pw_exec_cancel(st->exec, PW_CANCEL_USER);
 	}
-	schedule(r);
-	pthread_cond_broadcast(&r->cond);
 }
 
 static json_t *error_json(const pw_error *e)
@@ -1243,6 +1291,9 @@ int pw_run_execute(pw_run *r, pw_error **err)
 	if (!workers)
 		return PW_ENOMEM;
 	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < r->count; i++)
+		if (r->steps[i].waiting == 0)
+			r->ready[r->ready_count++] = i;
 	schedule(r);
 	pthread_mutex_unlock(&r->lock);
 	unsigned int started = 0;

@@ -312,4 +312,49 @@ PW_TEST(test_result_json_entries_made_during_the_run)
 	remove_workdir();
 }
 
+/* The graph: a step sees the outputs of every step it needs, directly or through others, and
+ * of no other; a failure skips what needs it, transitively, and not a step declared before
+ * that needs nothing failed; needs may name a step further down the file. */
+PW_TEST(test_run_graph_outputs_and_skips)
+{
+	make_workdir();
+	pw_pipeline *p =
+	    load("version: 1\n"
+	         "steps:\n"
+	         "  - { name: late, needs: [mid], command: 'echo \"late:$PIPEWRIGHT_STEP_ROOT_X:"
+	         "$PIPEWRIGHT_STEP_MID_Y:${PIPEWRIGHT_STEP_SIDE_Z-none}\"' }\n"
+	         "  - { name: root, needs: [], command: 'echo x=1 >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
+	         "  - { name: side, needs: [], command: 'echo z=3 >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
+	         "  - { name: mid, needs: [root], command: 'echo y=2 >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
+	         "  - { name: bad, needs: [], command: 'exit 1' }\n"
+	         "  - { name: after_bad, needs: [bad], command: 'echo never' }\n"
+	         "  - { name: after_after, needs: [after_bad, late], command: 'echo never' }\n"
+	         "  - { name: cleanup, needs: [after_after], when: always, command: 'echo cleanup' }\n");
+	PW_REQUIRE(p != NULL);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	static events ev = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.run_id = "r-graph";
+	o.on_output = on_output;
+	o.output_payload = &ev;
+	o.jobs = 2;
+	pw_run *run = NULL;
+	PW_REQUIRE(pw_run_new(&run, m, p, &o, NULL) == 0);
+	PW_CHECK_INT(pw_run_execute(run, NULL), PW_ESTEP);
+	PW_CHECK_INT(pw_run_step_status(run, 0), PW_STEP_SUCCEEDED);
+	PW_CHECK_STR(pw_result_stdout(pw_run_step_result(run, 0)), "late:1:2:none\n");
+	PW_CHECK_INT(pw_run_step_status(run, 4), PW_STEP_FAILED);
+	PW_CHECK_INT(pw_run_step_status(run, 5), PW_STEP_SKIPPED);
+	PW_CHECK_INT(pw_run_step_status(run, 6), PW_STEP_SKIPPED);
+	PW_CHECK_INT(pw_run_step_status(run, 7), PW_STEP_SUCCEEDED);
+	ev.log[ev.len] = '\0';
+	PW_CHECK(strstr(ev.log, "never") == NULL);
+	PW_CHECK_CONTAINS(ev.log, "cleanup>cleanup\n");
+	pw_run_free(run);
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+	remove_workdir();
+}
+
 PW_TEST_MAIN()
