@@ -30,21 +30,21 @@ time_once() {
 	echo $((t1 - t0))
 }
 # best_pair N "CMD A" "CMD B": runs A and B alternately N times (so that load from elsewhere
-# hits both alike) and prints "bestA bestB" in ms
+# hits both alike) and prints "bestA bestB medianA medianB" in ms
 best_pair() {
 	n=$1
 	a=$2
 	b=$3
-	ba=
-	bb=
+	ta=
+	tb=
 	i=0
 	while [ $i -lt "$n" ]; do
-		da=$(time_once sh -c "$a")
-		db=$(time_once sh -c "$b")
-		if [ -z "$ba" ] || [ "$da" -lt "$ba" ]; then ba=$da; fi
-		if [ -z "$bb" ] || [ "$db" -lt "$bb" ]; then bb=$db; fi
+		ta="$ta $(time_once sh -c "$a")"
+		tb="$tb $(time_once sh -c "$b")"
 		i=$((i + 1))
 	done
-	echo "$ba $bb"
+	echo "$(min_of $ta) $(min_of $tb) $(median_of $ta) $(median_of $tb)"
 }
+min_of() { printf '%s\n' "$@" | sort -n | head -n 1; }
+median_of() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / max(float(sys.argv[2]), 1e-9):.2f}')" "$1" "$2"; }
