@@ -70,19 +70,60 @@ static pw_pipeline *load(const char *yaml)
 	return p;
 }
 
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = calloc(1, 1 << 16);
+	size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+	fclose(f);
+	if (buf)
+		buf[n] = '\0';
+	return buf;
+}
+
+/* A pipeline loaded in a fresh work directory, a manager, and its run. */
+typedef struct fixture {
+	pw_pipeline *p;
+	pw_manager *m;
+	pw_run *run;
+} fixture;
+
+/* 0, or -1 with what failed printed. NULL options: the defaults. */
+static int fixture_new(fixture *f, const char *yaml, const pw_run_options *o)
+{
+	memset(f, 0, sizeof(*f));
+	make_workdir();
+	if (!workdir[0] || !(f->p = load(yaml)) || pw_manager_new(&f->m, NULL, NULL) < 0)
+		return -1;
+	pw_error *e = NULL;
+	if (pw_run_new(&f->run, f->m, f->p, o, &e) < 0) {
+		fprintf(stderr, "pw_run_new: %s\n", pw_error_message(e));
+		pw_error_free(e);
+		return -1;
+	}
+	return 0;
+}
+
+static void fixture_free(fixture *f)
+{
+	pw_run_free(f->run);
+	pw_manager_free(f->m);
+	pw_pipeline_free(f->p);
+	if (workdir[0])
+		remove_workdir();
+}
+
 PW_TEST(test_run_statuses_events_and_result_json)
 {
-	make_workdir();
-	pw_pipeline *p = load("version: 1\n"
-	                      "steps:\n"
-	                      "  - { name: a, command: 'echo out-a; echo err-a >&2' }\n"
-	                      "  - { name: b, command: 'exit 4', allow_failure: true }\n"
-	                      "  - { name: c, command: 'exit 5', retries: 2 }\n"
-	                      "  - { name: d, command: 'echo never' }\n"
-	                      "  - { name: e, command: 'echo rescue', when: on_failure }\n");
-	PW_REQUIRE(p != NULL);
-	pw_manager *m = NULL;
-	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	const char *yaml = "version: 1\n"
+	                   "steps:\n"
+	                   "  - { name: a, command: 'echo out-a; echo err-a >&2' }\n"
+	                   "  - { name: b, command: 'exit 4', allow_failure: true }\n"
+	                   "  - { name: c, command: 'exit 5', retries: 2 }\n"
+	                   "  - { name: d, command: 'echo never' }\n"
+	                   "  - { name: e, command: 'echo rescue', when: on_failure }\n";
 	static events ev = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
 	pw_run_options o = PW_RUN_OPTIONS_INIT;
 	o.run_id = "r-statuses";
@@ -91,8 +132,9 @@ PW_TEST(test_run_statuses_events_and_result_json)
 	o.on_output = on_output;
 	o.output_payload = &ev;
 	o.retry_backoff_seconds = 0.05;
-	pw_run *run = NULL;
-	PW_REQUIRE(pw_run_new(&run, m, p, &o, NULL) == 0);
+	fixture f;
+	PW_REQUIRE(fixture_new(&f, yaml, &o) == 0);
+	pw_run *run = f.run;
 	PW_CHECK_INT(pw_run_execute(run, NULL), PW_ESTEP);
 	PW_CHECK_INT(pw_run_step_status(run, 0), PW_STEP_SUCCEEDED);
 	PW_CHECK_INT(pw_run_step_status(run, 1), PW_STEP_ALLOWED_FAILURE);
@@ -124,28 +166,21 @@ PW_TEST(test_run_statuses_events_and_result_json)
 	PW_CHECK_INT(json_integer_value(json_object_get(json_array_get(steps, 2), "exit_code")), 5);
 	json_decref(rj);
 	snprintf(path, sizeof(path), "%s/a.log", pw_run_dir(run));
-	FILE *f = fopen(path, "r");
-	PW_CHECK(f != NULL);
-	if (f) {
-		char buf[64] = {0};
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		PW_CHECK(n > 0);
-		PW_CHECK_CONTAINS(buf, "out-a");
-		PW_CHECK_CONTAINS(buf, "err-a");
+	char *log = read_text(path);
+	PW_CHECK(log != NULL);
+	if (log) {
+		PW_CHECK_CONTAINS(log, "out-a");
+		PW_CHECK_CONTAINS(log, "err-a");
 	}
-	pw_run_free(run);
-	pw_manager_free(m);
-	pw_pipeline_free(p);
-	remove_workdir();
+	free(log);
+	fixture_free(&f);
 }
 
 PW_TEST(test_run_capture_limit_and_parallel_jobs)
 {
-	make_workdir();
 	/* s1, s2 and s3 each wait (up to 20 s) until all three have started: they can only all
 	 * succeed when they run side by side */
-	pw_pipeline *p = load(
+	const char *yaml =
 	    "version: 1\n"
 	    "steps:\n"
 	    "  - { name: big, needs: [], command: 'seq 1 100000' }\n"
@@ -157,15 +192,13 @@ PW_TEST(test_run_capture_limit_and_parallel_jobs)
 	    "      [ -e \"$PIPEWRIGHT_WORKSPACE/here-s2\" ] && [ -e \"$PIPEWRIGHT_WORKSPACE/here-s3\" ];\n"
 	    "      do i=$((i+1)); [ $i -lt 400 ] || exit 9; sleep 0.05; done\n"
 	    "  - { name: s2, needs: [], command: *meet }\n"
-	    "  - { name: s3, needs: [], command: *meet }\n");
-	PW_REQUIRE(p != NULL);
-	pw_manager *m = NULL;
-	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	    "  - { name: s3, needs: [], command: *meet }\n";
 	pw_run_options o = PW_RUN_OPTIONS_INIT;
 	o.capture_limit = 64;
 	o.jobs = 4;
-	pw_run *run = NULL;
-	PW_REQUIRE(pw_run_new(&run, m, p, &o, NULL) == 0);
+	fixture f;
+	PW_REQUIRE(fixture_new(&f, yaml, &o) == 0);
+	pw_run *run = f.run;
 	PW_CHECK_INT(pw_run_execute(run, NULL), 0);
 	for (size_t i = 1; i <= 3; i++)
 		PW_CHECK_INT(pw_run_step_status(run, i), PW_STEP_SUCCEEDED);
@@ -173,10 +206,7 @@ PW_TEST(test_run_capture_limit_and_parallel_jobs)
 	PW_CHECK_INT(strlen(pw_result_stdout(r)), 64);
 	PW_CHECK(strstr(pw_result_stdout(r), "100000\n") != NULL);
 	PW_CHECK_STR(pw_map_get(pw_result_metadata_const(r), "stdout_truncated"), "true");
-	pw_run_free(run);
-	pw_manager_free(m);
-	pw_pipeline_free(p);
-	remove_workdir();
+	fixture_free(&f);
 }
 
 static void *cancel_later(void *arg)
@@ -189,17 +219,14 @@ static void *cancel_later(void *arg)
 
 PW_TEST(test_run_cancel_from_another_thread)
 {
-	make_workdir();
-	pw_pipeline *p = load("version: 1\n"
-	                      "steps:\n"
-	                      "  - { name: long, command: 'sleep 30', config: { kill_grace: 1 } }\n"
-	                      "  - { name: next, command: 'echo next' }\n"
-	                      "  - { name: always, command: 'echo always', when: always }\n");
-	PW_REQUIRE(p != NULL);
-	pw_manager *m = NULL;
-	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
-	pw_run *run = NULL;
-	PW_REQUIRE(pw_run_new(&run, m, p, NULL, NULL) == 0);
+	const char *yaml = "version: 1\n"
+	                   "steps:\n"
+	                   "  - { name: long, command: 'sleep 30', config: { kill_grace: 1 } }\n"
+	                   "  - { name: next, command: 'echo next' }\n"
+	                   "  - { name: always, command: 'echo always', when: always }\n";
+	fixture f;
+	PW_REQUIRE(fixture_new(&f, yaml, NULL) == 0);
+	pw_run *run = f.run;
 	pthread_t t;
 	pthread_create(&t, NULL, cancel_later, run);
 	struct timespec t0, t1;
@@ -214,10 +241,7 @@ PW_TEST(test_run_cancel_from_another_thread)
 	PW_CHECK_INT(pw_run_step_status(run, 1), PW_STEP_CANCELLED);
 	PW_CHECK_INT(pw_run_step_status(run, 2), PW_STEP_SUCCEEDED);
 	pw_error_free(e);
-	pw_run_free(run);
-	pw_manager_free(m);
-	pw_pipeline_free(p);
-	remove_workdir();
+	fixture_free(&f);
 }
 
 PW_TEST(test_run_rejects_bad_run_id)
@@ -239,42 +263,26 @@ PW_TEST(test_run_rejects_bad_run_id)
 	remove_workdir();
 }
 
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = calloc(1, 1 << 16);
-	size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
-	fclose(f);
-	if (buf)
-		buf[n] = '\0';
-	return buf;
-}
-
 /* The entries of steps that ended are made while later steps still run (the run's thread
  * renders them every 50 ms): made early or at the end, result.json is the same document,
  * laid out as one indented dump of it, with secrets masked. */
 PW_TEST(test_result_json_entries_made_during_the_run)
 {
-	make_workdir();
 	setenv("PW_RUNNER_TEST_SECRET", "s3cr3t-runner-value", 1);
-	pw_pipeline *p = load("version: 1\n"
-	                      "secrets: [PW_RUNNER_TEST_SECRET]\n"
-	                      "steps:\n"
-	                      "  - { name: first, command: 'echo \"token=$PW_RUNNER_TEST_SECRET\" >> "
-	                      "\"$PIPEWRIGHT_OUTPUT\"; echo \"note=plain\" >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
-	                      "  - { name: broken, command: 'exit 3', allow_failure: true }\n"
-	                      "  - { name: slow, command: 'sleep 0.3' }\n"
-	                      "  - { name: rescue, command: 'true', when: on_failure, needs: [slow] }\n");
-	PW_REQUIRE(p != NULL);
-	pw_manager *m = NULL;
-	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	const char *yaml = "version: 1\n"
+	                   "secrets: [PW_RUNNER_TEST_SECRET]\n"
+	                   "steps:\n"
+	                   "  - { name: first, command: 'echo \"token=$PW_RUNNER_TEST_SECRET\" >> "
+	                   "\"$PIPEWRIGHT_OUTPUT\"; echo \"note=plain\" >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
+	                   "  - { name: broken, command: 'exit 3', allow_failure: true }\n"
+	                   "  - { name: slow, command: 'sleep 0.3' }\n"
+	                   "  - { name: rescue, command: 'true', when: on_failure, needs: [slow] }\n";
 	pw_run_options o = PW_RUN_OPTIONS_INIT;
 	o.run_id = "r-entries";
 	o.jobs = 1;
-	pw_run *run = NULL;
-	PW_REQUIRE(pw_run_new(&run, m, p, &o, NULL) == 0);
+	fixture f;
+	PW_REQUIRE(fixture_new(&f, yaml, &o) == 0);
+	pw_run *run = f.run;
 	PW_CHECK_INT(pw_run_execute(run, NULL), 0);
 	char path[600];
 	snprintf(path, sizeof(path), "%s/result.json", pw_run_dir(run));
@@ -306,10 +314,7 @@ PW_TEST(test_result_json_entries_made_during_the_run)
 	json_decref(rj);
 	free(text);
 	unsetenv("PW_RUNNER_TEST_SECRET");
-	pw_run_free(run);
-	pw_manager_free(m);
-	pw_pipeline_free(p);
-	remove_workdir();
+	fixture_free(&f);
 }
 
 /* The graph: a step sees the outputs of every step it needs, directly or through others, and
@@ -317,30 +322,27 @@ PW_TEST(test_result_json_entries_made_during_the_run)
  * that needs nothing failed; needs may name a step further down the file. */
 PW_TEST(test_run_graph_outputs_and_skips)
 {
-	make_workdir();
-	pw_pipeline *p =
-	    load("version: 1\n"
-	         "steps:\n"
-	         "  - { name: late, needs: [mid], command: 'echo \"late:$PIPEWRIGHT_STEP_ROOT_X:"
-	         "$PIPEWRIGHT_STEP_MID_Y:${PIPEWRIGHT_STEP_SIDE_Z-none}\"' }\n"
-	         "  - { name: root, needs: [], command: 'echo x=1 >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
-	         "  - { name: side, needs: [], command: 'echo z=3 >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
-	         "  - { name: mid, needs: [root], command: 'echo y=2 >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
-	         "  - { name: bad, needs: [], command: 'exit 1' }\n"
-	         "  - { name: after_bad, needs: [bad], command: 'echo never' }\n"
-	         "  - { name: after_after, needs: [after_bad, late], command: 'echo never' }\n"
-	         "  - { name: cleanup, needs: [after_after], when: always, command: 'echo cleanup' }\n");
-	PW_REQUIRE(p != NULL);
-	pw_manager *m = NULL;
-	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	const char *yaml =
+	    "version: 1\n"
+	    "steps:\n"
+	    "  - { name: late, needs: [mid], command: 'echo \"late:$PIPEWRIGHT_STEP_ROOT_X:"
+	    "$PIPEWRIGHT_STEP_MID_Y:${PIPEWRIGHT_STEP_SIDE_Z-none}\"' }\n"
+	    "  - { name: root, needs: [], command: 'echo x=1 >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
+	    "  - { name: side, needs: [], command: 'echo z=3 >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
+	    "  - { name: mid, needs: [root], command: 'echo y=2 >> \"$PIPEWRIGHT_OUTPUT\"' }\n"
+	    "  - { name: bad, needs: [], command: 'exit 1' }\n"
+	    "  - { name: after_bad, needs: [bad], command: 'echo never' }\n"
+	    "  - { name: after_after, needs: [after_bad, late], command: 'echo never' }\n"
+	    "  - { name: cleanup, needs: [after_after], when: always, command: 'echo cleanup' }\n";
 	static events ev = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
 	pw_run_options o = PW_RUN_OPTIONS_INIT;
 	o.run_id = "r-graph";
 	o.on_output = on_output;
 	o.output_payload = &ev;
 	o.jobs = 2;
-	pw_run *run = NULL;
-	PW_REQUIRE(pw_run_new(&run, m, p, &o, NULL) == 0);
+	fixture f;
+	PW_REQUIRE(fixture_new(&f, yaml, &o) == 0);
+	pw_run *run = f.run;
 	PW_CHECK_INT(pw_run_execute(run, NULL), PW_ESTEP);
 	PW_CHECK_INT(pw_run_step_status(run, 0), PW_STEP_SUCCEEDED);
 	PW_CHECK_STR(pw_result_stdout(pw_run_step_result(run, 0)), "late:1:2:none\n");
@@ -351,10 +353,7 @@ PW_TEST(test_run_graph_outputs_and_skips)
 	ev.log[ev.len] = '\0';
 	PW_CHECK(strstr(ev.log, "never") == NULL);
 	PW_CHECK_CONTAINS(ev.log, "cleanup>cleanup\n");
-	pw_run_free(run);
-	pw_manager_free(m);
-	pw_pipeline_free(p);
-	remove_workdir();
+	fixture_free(&f);
 }
 
 PW_TEST_MAIN()
