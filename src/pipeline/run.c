@@ -86,8 +86,8 @@ struct pw_run {
 	size_t *ready; /* steps whose needs have all finished, not decided yet (schedule) */
 	size_t ready_count;
 	size_t *wave;   /* schedule's copy of ready */
-	size_t *walk;   /* [2 * count]: transitive_needs' result and stack */
-	uint32_t *mark; /* transitive_needs: steps seen in walk number mark_gen */
+	size_t *walk;   /* [2 * count]: needs_with_outputs' result and stack */
+	uint32_t *mark; /* needs_with_outputs: steps seen in walk number mark_gen */
 	uint32_t mark_gen;
 	size_t with_outputs; /* steps that ended with outputs: none, no walk */
 	size_t running;
@@ -224,7 +224,6 @@ static int valid_run_id(const char *id)
 
 #define LOG_BUF_SIZE (64 * 1024)
 
-/* Writes len bytes to the log; a failure (a full disk) ends the log, not the step. */
 static void log_warn(step_state *st)
 {
 	char path[4400];
@@ -233,6 +232,8 @@ static void log_warn(step_state *st)
 	        strerror(errno));
 }
 
+/* Writes len bytes to the log, opening a log made ahead at the first bytes; a failure (a
+ * full disk) ends the log, not the step. */
 static void log_put(step_state *st, const char *data, size_t len)
 {
 	if (st->log_later && len) {
