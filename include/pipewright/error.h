@@ -78,7 +78,9 @@ PW_EXTERN int pw_error_column(const pw_error *e);
 PW_EXTERN const pw_error *pw_error_next(const pw_error *e);
 
 /* Formats the whole error (location, message, operation, key, response, hint) as text with
- * one item per line, or as one line when one_line is non-zero. Caller frees with pw_free. */
+ * one item per line, or as one line when one_line is non-zero (line breaks in the service's
+ * answer become spaces). Of the service's answer, the first 2 KiB are shown and the rest is
+ * counted ("[N more bytes]"); pw_error_response has all of it. Caller frees with pw_free. */
 PW_EXTERN char *pw_error_format(const pw_error *e, int one_line);
 
 /* Frees e and everything chained after it. NULL is fine. */

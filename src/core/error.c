@@ -182,6 +182,35 @@ const pw_error *pw_error_next(const pw_error *e)
 	return e ? e->next : NULL;
 }
 
+/* The service's answer as a formatted error shows it: its first RESPONSE_SHOWN bytes (cut at a
+ * character boundary; the rest is counted), on one line when one_line is set (every run of
+ * line breaks and tabs is one space). An error page can be megabytes; pw_error_response keeps
+ * all of it. Errors are masked before they are formatted, so the cut cannot leave a part of a
+ * secret showing. */
+#define RESPONSE_SHOWN 2048u
+
+static void put_response(pw_buf *b, const char *sep, const char *response, int one_line)
+{
+	size_t len = strlen(response), n = len;
+	if (n > RESPONSE_SHOWN) {
+		n = RESPONSE_SHOWN;
+		while (n > 0 && ((unsigned char)response[n] & 0xC0) == 0x80)
+			n--;
+	}
+	pw__buf_printf(b, "%sservice answered: ", sep);
+	for (size_t i = 0; i < n; i++) {
+		char c = response[i];
+		if (one_line && (c == '\n' || c == '\r' || c == '\t')) {
+			if (b->len && b->data[b->len - 1] != ' ')
+				pw__buf_putc(b, ' ');
+			continue;
+		}
+		pw__buf_putc(b, c);
+	}
+	if (n < len)
+		pw__buf_printf(b, " [%zu more bytes]", len - n);
+}
+
 char *pw_error_format(const pw_error *e, int one_line)
 {
 	pw_buf b = PW_BUF_INIT(0);
@@ -198,7 +227,7 @@ char *pw_error_format(const pw_error *e, int one_line)
 	if (e->key)
 		pw__buf_printf(&b, "%sconfig: %s", sep, e->key);
 	if (e->response)
-		pw__buf_printf(&b, "%sservice answered: %s", sep, e->response);
+		put_response(&b, sep, e->response, one_line);
 	if (e->hint)
 		pw__buf_printf(&b, "%shint: %s", sep, e->hint);
 	return pw__buf_detach(&b);

@@ -285,6 +285,57 @@ static void log_close(step_state *st)
 	pw__buf_dispose(&st->log_buf);
 }
 
+static int hex_value(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+/* The hook URI's password (mongodb://user:password@hosts/...) is a secret of the run, as it
+ * is written and percent-decoded: whatever quotes the URI, or a step that prints the password,
+ * shows "***". A password too short to be masked is only warned about. */
+static void hide_uri_password(pw_run *r, const char *uri)
+{
+	const char *p = uri ? strstr(uri, "://") : NULL;
+	if (!p)
+		return;
+	p += 3;
+	const char *end = p + strcspn(p, "?#"), *at = NULL;
+	for (const char *q = p; q < end; q++)
+		if (*q == '@')
+			at = q; /* the last one: an unescaped '@' in the password stays in it */
+	const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+	if (!colon || colon + 1 == at)
+		return;
+	size_t n = (size_t)(at - colon - 1);
+	char *raw = strndup(colon + 1, n), *dec = malloc(n + 1);
+	if (raw && dec) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			int hi = raw[i] == '%' && i + 2 < n ? hex_value(raw[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_value(raw[i + 2]) : -1;
+			if (lo >= 0) {
+				dec[k++] = (char)(hi * 16 + lo);
+				i += 2;
+			} else {
+				dec[k++] = raw[i];
+			}
+		}
+		dec[k] = '\0';
+		pw_error *e = NULL;
+		if (pw_secrets_add(r->secrets, raw, "the MongoDB hook URI's password", &e) < 0 ||
+		    (strcmp(dec, raw) &&
+		     pw_secrets_add(r->secrets, dec, "the MongoDB hook URI's password", &e) < 0))
+			run_log(r, PW_LOG_WARN, NULL, "the MongoDB hook URI's password is not masked: %s",
+			        e ? pw_error_message(e) : "out of memory");
+		pw_error_free(e);
+	}
+	free(raw);
+	free(dec);
+}
+
 /* The lifecycle-hook sink: the pipeline's `hooks: mongodb:` (checked by the loader), else
  * PIPEWRIGHT_MONGODB_URI. A sink that cannot be set up stops the run only when required. */
 static int open_hooks(pw_run *r, const pw_pipeline *p, pw_error **err)
@@ -292,6 +343,8 @@ static int open_hooks(pw_run *r, const pw_pipeline *p, pw_error **err)
 	json_t *mdb = p->sections ? json_object_get(json_object_get(p->sections, "hooks"), "mongodb") : NULL;
 	pw_error *e = NULL;
 	int rc, required;
+	hide_uri_password(r, mdb ? json_string_value(json_object_get(mdb, "uri"))
+	                         : getenv("PIPEWRIGHT_MONGODB_URI"));
 	if (mdb) {
 		pw_k8s_hooks_config c = {json_string_value(json_object_get(mdb, "uri")),
 		                         json_string_value(json_object_get(mdb, "database")),

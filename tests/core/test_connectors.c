@@ -463,6 +463,27 @@ PW_TEST(test_error_object)
 	             "p.yml:4:7: creating job j1; while: POST /apis/batch/v1/namespaces/ci/jobs; service "
 	             "answered: 403 Forbidden; hint: grant create on jobs");
 	pw_free(one);
+	/* an error page: 2 KiB of it shown, cut before a character, the rest counted; on one
+	 * line, its line breaks are spaces; pw_error_response keeps it whole */
+	char page[3000];
+	memset(page, 'x', sizeof(page) - 1);
+	page[sizeof(page) - 1] = '\0';
+	memcpy(page, "<html>\r\n\t<body>", 15);
+	memcpy(page + 2047, "\xc3\xa9", 2); /* an é across the cut */
+	pw_error *big = pw_error_new(PW_EIO, "deploy failed");
+	pw_error_set_response(big, page);
+	char *shown = pw_error_format(big, 1);
+	PW_CHECK(strncmp(shown, "deploy failed; service answered: <html> <body>xxx", 49) == 0);
+	PW_CHECK_CONTAINS(shown, "xxx [952 more bytes]");
+	PW_CHECK(strstr(shown, "\xc3") == NULL && strchr(shown, '\n') == NULL);
+	PW_CHECK_INT(strlen(shown),
+	             strlen("deploy failed; service answered: ") + 2047 - 2 + strlen(" [952 more bytes]"));
+	pw_free(shown);
+	char *lines = pw_error_format(big, 0);
+	PW_CHECK(strncmp(lines, "deploy failed\n  service answered: <html>\r\n\t<body>", 49) == 0);
+	pw_free(lines);
+	PW_CHECK_INT(strlen(pw_error_response(big)), sizeof(page) - 1);
+	pw_error_free(big);
 	PW_CHECK_STR(pw_error_message(pw_error_next(e)), "second");
 	pw_error *first = NULL;
 	PW_CHECK_INT(pw_error_set(&first, PW_ETIMEOUT, "a"), PW_ETIMEOUT);

@@ -285,4 +285,61 @@ PW_TEST(pipeline_hooks_record_every_step)
 	PW_CHECK(system(cmd) == 0);
 }
 
+static int file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	char buf[65536];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+/* The password in the hook URI is a secret of the run, as written and percent-decoded: a step
+ * that prints it shows "***" on the console, in its log and in result.json, and the sink's
+ * failure (nothing listens there) quotes no part of it. */
+PW_TEST(hook_uri_password_is_masked)
+{
+	unsetenv("PIPEWRIGHT_MONGODB_URI");
+	char yaml[1024], ws[] = "/tmp/pw-hooks-XXXXXX";
+	PW_REQUIRE(mkdtemp(ws) != NULL);
+	snprintf(yaml, sizeof(yaml),
+	         "version: 1\n"
+	         "hooks:\n"
+	         "  mongodb:\n"
+	         "    uri: \"mongodb://pwhook:hookCanary%%2Bq7%%40Zx@127.0.0.1:9/"
+	         "?serverSelectionTimeoutMS=500&connectTimeoutMS=500\"\n"
+	         "    collection: none\n"
+	         "steps:\n"
+	         "  - { name: leak, command: 'echo \"d=hookCanary+q7@Zx r=hookCanary%%2Bq7%%40Zx\"' }\n");
+	pw_pipeline *p = NULL;
+	pw_error *e = NULL;
+	PW_REQUIRE(pw_pipeline_load_string(&p, yaml, strlen(yaml), "hooks.yml", &e) == 0);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.workspace = ws;
+	o.run_id = "hooks-secret";
+	pw_run *r = NULL;
+	PW_REQUIRE(pw_run_new(&r, m, p, &o, &e) == 0);
+	PW_CHECK_INT(pw_run_execute(r, &e), 0);
+	PW_CHECK_STR(pw_result_stdout(pw_run_step_result(r, 0)), "d=*** r=***\n");
+	char path[512];
+	const char *files[] = {"leak.log", "result.json", "audit.jsonl"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pw_run_dir(r), files[i]);
+		PW_CHECK_INT(file_has(path, "hookCanary"), 0);
+	}
+	snprintf(path, sizeof(path), "%s/leak.log", pw_run_dir(r));
+	PW_CHECK_INT(file_has(path, "d=*** r=***"), 1);
+	pw_run_free(r); /* the sink gives up on what is queued */
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ws);
+	PW_CHECK(system(cmd) == 0);
+}
+
 PW_TEST_MAIN()

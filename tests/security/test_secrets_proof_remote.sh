@@ -1,7 +1,7 @@
 # The secrets proof for the remote connectors: one pipeline with a step of each (aws, azure,
 # gcp, github, gitlab, kubernetes) against the tests' local servers, whose credentials are
-# canaries, and a docker step on the suites' Podman engine that prints a canary it gets in its
-# environment. It runs with valid credentials (every step succeeds), then with wrong ones (every
+# canaries, a docker step on the suites' Podman engine that prints a canary it gets in its
+# environment, and one that pulls with registry credentials whose password is a canary. It runs with valid credentials (every step succeeds), then with wrong ones (every
 # step fails on its credential: the error paths), each with PIPEWRIGHT_LOG=trace (HTTP
 # request dumps) in text and JSON log format; then plan and validate. No form of any canary
 # (raw, base64, URL-encoded, JSON-escaped; tests/security/forms.py), no token the servers
@@ -20,6 +20,7 @@ GL_TOKEN='glpatCanaryTokenR5t8'
 K8S_TOKEN='k8sCanaryTokenW3v6'
 DB_PASSWORD='dbCanaryPassword&q=1%'
 AZ_SECRET='az-client-secret-Q7xv9' # fixed in tests/cloud/fake_cloud.py
+REG_PASSWORD='regCanaryPass+Z9/w~' # a registry's, in the Docker client configuration
 # the wrong ones, for the error paths
 BAD_AWS='pwAwsWrongCanary/0123456789abcdefghijklm'
 BAD_GH='ghpWrongCanaryTokenA1'
@@ -30,6 +31,7 @@ KEYLINE=$(sed -n 2p "$T/auth/test_rsa_key.pem")
 
 FORMS="$WORK/forms"
 "$PY" "$T/security/forms.py" "$AWS_SECRET" "$GH_TOKEN" "$GL_TOKEN" "$K8S_TOKEN" "$DB_PASSWORD" "$AZ_SECRET" \
+	"$REG_PASSWORD" "pwreguser:$REG_PASSWORD" \
 	"$BAD_AWS" "$BAD_GH" "$BAD_GL" "$BAD_K8S" "$BAD_AZ" "=$KEYLINE" "=PRIVATE KEY" "=gcp-sa-token-" \
 	"=azure-sp-token-" >"$FORMS"
 check "forms computed" [ "$(wc -l <"$FORMS")" -ge 60 ]
@@ -182,6 +184,14 @@ steps:
       pull: never
       environment: {LEAK: "\${DB_PASSWORD}"}
       command: 'echo "raw \$LEAK"; printf %s "\$LEAK" | base64; echo "to stderr \$LEAK" >&2'
+  - name: registry
+    step_type: docker
+    allow_failure: true
+    timeout: 120
+    config:
+      image: localhost:5999/team/private-app:1.0
+      pull: always
+      command: echo never
   - name: kubernetes
     step_type: kubernetes
     allow_failure: true
@@ -193,6 +203,11 @@ YML
 
 unset AWS_ACCESS_KEY_ID AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_REGION KUBECONFIG
 export HOME="$WORK" # no ~/.aws, ~/.kube or ~/.docker of the machine
+# the registry step's credentials: sent to the engine with its pull of an image from a registry
+# that is not there (the pull fails, the step with it), as Docker's client keeps them
+mkdir -p "$WORK/.docker"
+printf '{"auths": {"localhost:5999": {"auth": "%s"}}}\n' \
+	"$(printf 'pwreguser:%s' "$REG_PASSWORD" | base64 | tr -d '\n')" >"$WORK/.docker/config.json"
 export DOCKER_HOST="unix://${PW_PODMAN_STATE:?the Podman fixture's state directory}/podman.sock"
 export AWS_ACCESS_KEY_ID=AKIDCANARYTEST AZURE_TENANT_ID=tenant-0001 AZURE_CLIENT_ID=client-0002
 export AZURE_SUBSCRIPTION_ID=sub-1234 DB_PASSWORD
@@ -221,6 +236,9 @@ check "the docker step printed (masked)" contains "$WORK/good-text.out" "raw ***
 for s in aws azure gcp github gitlab kubernetes docker; do
 	check "valid credentials: $s succeeded ($(status good-text $s))" [ "$(status good-text $s)" = succeeded ]
 done
+check "the registry step pulled with the credentials" contains "$WORK/good-text.err" "(with credentials)"
+check "the registry step failed on its pull ($(status good-text registry))" [ "$(status good-text registry)" = allowed_failure ]
+check "the registry step's error says so" contains "$WORK/ws/.pipewright/runs/good-text/result.json" "localhost:5999"
 for h in "PRIVATE-TOKEN: ***" "Authorization: ***" "X-Amz-Target: AmazonEC2ContainerServiceV20141113.UpdateService"; do
 	check "trace output has the HTTP requests ($h)" contains "$WORK/good-text.err" "> $h"
 done
