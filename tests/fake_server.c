@@ -21,8 +21,16 @@ static void stop_all(void)
 		if (s->to_server >= 0)
 			close(s->to_server);
 		if (s->pid > 0) {
-			kill(s->pid, SIGTERM);
-			waitpid(s->pid, NULL, 0);
+			int gone = 0;
+			for (int t = 0; t < s->grace_ms && !gone; t += 20) {
+				gone = waitpid(s->pid, NULL, WNOHANG) == s->pid;
+				if (!gone)
+					usleep(20000);
+			}
+			if (!gone) {
+				kill(s->pid, s->grace_ms > 0 ? SIGKILL : SIGTERM);
+				waitpid(s->pid, NULL, 0);
+			}
 		}
 		s->pid = 0;
 		pw__http_pool_free(s->pool);
@@ -58,7 +66,10 @@ int pw_fake_server_start(pw_fake_server *s, const char *script, const char *cons
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/%s", src ? src : ".", script);
 	/* Debian's interpreter: a version manager's shim in front of it costs a second per start */
-	const char *py = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+	size_t sl = strlen(script);
+	const char *py = sl > 3 && !strcmp(script + sl - 3, ".sh") ? "/bin/sh"
+	                 : access("/usr/bin/python3", X_OK) == 0   ? "/usr/bin/python3"
+	                                                           : "python3";
 	const char *argv[32] = {py, path};
 	size_t n = 2;
 	for (size_t i = 0; args && args[i] && n + 1 < sizeof(argv) / sizeof(argv[0]); i++)
@@ -132,6 +143,30 @@ json_t *pw_fake_server_control(pw_fake_server *s, const char *path, const char *
 		pw__json_load(&doc, resp.body, resp.body_len, 0, "state", NULL);
 	pw__http_response_dispose(&resp);
 	return doc;
+}
+
+int pw_test_certs(const char *dir, const char *ca_cn, const char *server_cn, const char *client_subject)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	         "(cd '%s' && "
+	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key "
+	         "-out ca.pem -days 2 -subj '/CN=%s' && "
+	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key "
+	         "-out srv.csr -subj '/CN=%s' && "
+	         "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf && "
+	         "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem "
+	         "-days 2 -extfile ext.cnf && "
+	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout client.key "
+	         "-out client.csr -subj '%s' && "
+	         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem "
+	         "-days 2) >/dev/null 2>&1",
+	         dir, ca_cn, server_cn, client_subject);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "openssl could not make the test certificates in %s\n", dir);
+		return -1;
+	}
+	return 0;
 }
 
 int pw_test_dir(char *dir, size_t cap, const char *prefix)

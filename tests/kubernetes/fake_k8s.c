@@ -1,12 +1,9 @@
 /* The test side of the fake Kubernetes API server (see fake_k8s.h). */
-#include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,101 +31,38 @@ void put(const char *name, const char *text)
 	}
 }
 
-void server_stop(void)
-{
-	if (srv.pid > 0) {
-		close(srv.to_server);
-		kill(srv.pid, SIGTERM);
-		waitpid(srv.pid, NULL, 0);
-		srv.pid = 0;
-	}
-	pw__http_pool_free(srv.pool);
-	srv.pool = NULL;
-	if (srv.dir[0] && !getenv("PW_TEST_KEEP")) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv.dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", srv.dir);
-	}
-}
-
 int server_start(void)
 {
-	if (srv.pid)
+	if (srv.fs.pid)
 		return 0;
-	snprintf(srv.dir, sizeof(srv.dir), "/tmp/pw-k8s-XXXXXX");
-	if (!mkdtemp(srv.dir))
+	if (pw_test_dir(srv.dir, sizeof(srv.dir), "pw-k8s") < 0 ||
+	    pw_test_certs(srv.dir, "pipewright test cluster CA", "kube-apiserver", "/CN=pipewright/O=ci") < 0)
 		return -1;
-	char cmd[2048];
+	/* a kubeconfig with the certificates inline (base64); SERVER is filled in below */
+	char cmd[1024];
 	snprintf(
 	    cmd, sizeof(cmd),
-	    "(cd '%s' && "
-	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key "
-	    "-out ca.pem -days 2 -subj '/CN=pipewright test cluster CA' && "
-	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key "
-	    "-out srv.csr -subj '/CN=kube-apiserver' && "
-	    "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf && "
-	    "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem "
-	    "-days 2 -extfile ext.cnf && "
-	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout client.key "
-	    "-out client.csr -subj '/CN=pipewright/O=ci' && "
-	    "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days "
-	    "2 && "
+	    "cd '%s' && "
 	    "printf 'current-context: certdata\\nclusters:\\n- name: f\\n  cluster:\\n    server: SERVER\\n"
 	    "    certificate-authority-data: %%s\\nusers:\\n- name: u\\n  user:\\n    "
 	    "client-certificate-data: %%s\\n"
 	    "    client-key-data: %%s\\ncontexts:\\n- name: certdata\\n  context: {cluster: f, user: u, "
 	    "namespace: ci}\\n' "
 	    "\"$(base64 -w0 ca.pem)\" \"$(base64 -w0 client.pem)\" \"$(base64 -w0 client.key)\" > "
-	    "certdata-kubeconfig"
-	    ") >/dev/null 2>&1",
+	    "certdata-kubeconfig",
 	    srv.dir);
 	if (system(cmd) != 0)
 		return -1;
-	const char *src = getenv("PW_SOURCE_DIR");
-	char script[1024], cert[128], key[128], ca[128];
+	char cert[128], key[128], ca[128];
 	snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);
-	snprintf(script, sizeof(script), "%s/tests/kubernetes/fake_apiserver.py", src ? src : ".");
 	snprintf(cert, sizeof(cert), "%s/srv.pem", srv.dir);
 	snprintf(key, sizeof(key), "%s/srv.key", srv.dir);
-	int in[2], out[2];
-	if (pipe(in) < 0 || pipe(out) < 0)
+	const char *args[] = {"--cert",    cert,    "--key",       key, "--token", TOKEN,
+	                      "--workdir", srv.dir, "--client-ca", ca,  NULL};
+	const char *names[] = {"PORT", NULL};
+	if (pw_fake_server_start(&srv.fs, "tests/kubernetes/fake_apiserver.py", args, names, "READY") < 0)
 		return -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl("/usr/bin/python3", "python3", script, "--cert", cert, "--key", key, "--token", TOKEN,
-		      "--workdir", srv.dir, "--client-ca", ca, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	fcntl(in[1], F_SETFD, FD_CLOEXEC);
-	srv.pid = pid;
-	srv.to_server = in[1];
-	FILE *f = fdopen(out[0], "r");
-	char line[128];
-	int ready = 0;
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "PORT %d", &srv.port) == 1)
-			continue;
-		if (strncmp(line, "READY", 5) == 0) {
-			ready = 1;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	if (!ready)
-		return -1;
-	snprintf(srv.base, sizeof(srv.base), "https://127.0.0.1:%d", srv.port);
+	snprintf(srv.base, sizeof(srv.base), "https://127.0.0.1:%d", srv.fs.port[0]);
 	char kc[2048];
 	snprintf(
 	    kc, sizeof(kc),
@@ -177,8 +111,7 @@ int server_start(void)
 	char p[128];
 	snprintf(p, sizeof(p), "%s/plugin.sh", srv.dir);
 	chmod(p, 0755);
-	atexit(server_stop);
-	return pw__http_pool_new(&srv.pool, NULL);
+	return 0;
 }
 
 /* A control call to the fake (no auth); returns the parsed answer or NULL. */
@@ -194,7 +127,7 @@ json_t *control(const char *path, const char *body)
 	req.body_len = body ? strlen(body) : 0;
 	pw_http_response resp;
 	json_t *doc = NULL;
-	if (pw__http_do(&resp, srv.pool, &ep, &req, NULL) == 0 && resp.status == 200)
+	if (pw__http_do(&resp, srv.fs.pool, &ep, &req, NULL) == 0 && resp.status == 200)
 		pw__json_load(&doc, resp.body, resp.body_len, 0, "state", NULL);
 	pw__http_response_dispose(&resp);
 	return doc;

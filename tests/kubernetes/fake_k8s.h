@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "core/buf.h"
+#include "fake_server.h"
 #include "net/http.h"
 #include "pipewright/manager.h"
 #include "pipewright/result.h"
@@ -16,14 +17,11 @@
 #define TOKEN "test-token-0123456789"
 
 struct fake_k8s {
-	pid_t pid;
-	int to_server;
-	int port;
+	pw_fake_server fs; /* port[0]: the API server's (https) */
 	char dir[64];
 	char base[64];
 	char kubeconfig[128];
 	char exec_kubeconfig[128];
-	pw_http_pool *pool;
 };
 extern struct fake_k8s srv;
 
@@ -45,9 +43,9 @@ typedef struct run {
 int64_t now_ms(void);
 /* Writes a file under srv.dir. */
 void put(const char *name, const char *text);
-/* Starts the server once (certificates, kubeconfig, exec plugin); stopped at exit. */
+/* Starts the server once (certificates, kubeconfig, exec plugin); it is stopped and its
+ * directory removed at exit. */
 int server_start(void);
-void server_stop(void);
 /* GET (body NULL) or POST a /_test/ control path; the parsed answer or NULL. */
 json_t *control(const char *path, const char *body);
 /* How many strings of the array `list` in st contain needle. */

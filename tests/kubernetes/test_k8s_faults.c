@@ -23,7 +23,7 @@ static int proxy_start(void)
 	if (proxy_kubeconfig[0])
 		return 0;
 	char up[64], cert[128], key[128], ca[128];
-	snprintf(up, sizeof(up), "tcp:127.0.0.1:%d", srv.port);
+	snprintf(up, sizeof(up), "tcp:127.0.0.1:%d", srv.fs.port[0]);
 	snprintf(cert, sizeof(cert), "%s/srv.pem", srv.dir);
 	snprintf(key, sizeof(key), "%s/srv.key", srv.dir);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", srv.dir);

@@ -37,7 +37,7 @@ static int count(const char *collection, const char *run_id)
 	pw_http_response resp;
 	json_t *doc = NULL;
 	int n = -1;
-	if (pw__http_do(&resp, srv.pool, &ep, &req, NULL) == 0 && resp.status == 200 &&
+	if (pw__http_do(&resp, srv.fs.pool, &ep, &req, NULL) == 0 && resp.status == 200 &&
 	    pw__json_load(&doc, resp.body, resp.body_len, 0, "list", NULL) == 0)
 		n = (int)json_array_size(json_object_get(doc, "items"));
 	json_decref(doc);
@@ -126,7 +126,7 @@ PW_TEST(kill9_then_gc_removes_job_pvc_and_labelled)
 		req.body = body;
 		req.body_len = strlen(body);
 		pw_http_response resp;
-		PW_CHECK_INT(pw__http_do(&resp, srv.pool, &ep, &req, NULL), 0);
+		PW_CHECK_INT(pw__http_do(&resp, srv.fs.pool, &ep, &req, NULL), 0);
 		PW_CHECK_INT(resp.status, 201);
 		pw__http_response_dispose(&resp);
 	}

@@ -1,89 +1,40 @@
 /* MongoDB lifecycle hooks against a real wire-protocol server (CongoDB, started through
  * tests/peers/congodb.sh) and the fake Kubernetes API server: the event documents of steps are
  * read back with libmongoc and checked; a sink that is down fails a step only when required. */
-#include <fcntl.h>
 #include <mongoc/mongoc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fake_k8s.h"
+#include "fake_server.h"
 #include "pipewright/pipeline.h"
 #include "pipewright/run.h"
 #include "pwtest.h"
 
 static struct {
-	pid_t pid;
-	int to_server;
-	int port;
+	pw_fake_server fs; /* CongoDB, through tests/peers/congodb.sh */
+	int started;
 	char uri[128];
 } mdb;
 
-static void mongo_stop(void)
-{
-	if (mdb.pid > 0) {
-		close(mdb.to_server);
-		int st;
-		for (int i = 0; i < 50 && waitpid(mdb.pid, &st, WNOHANG) == 0; i++)
-			usleep(20000);
-		kill(mdb.pid, SIGKILL);
-		waitpid(mdb.pid, NULL, 0);
-		mdb.pid = 0;
-	}
-}
-
 static int mongo_start(void)
 {
-	if (mdb.pid)
-		return 0;
-	const char *src = getenv("PW_SOURCE_DIR");
+	if (mdb.started)
+		return mdb.fs.pid > 0 ? 0 : -1;
+	mdb.started = 1;
 	const char *bin = getenv("PW_BINARY_DIR");
-	char script[1024], dir[1024];
-	snprintf(script, sizeof(script), "%s/tests/peers/congodb.sh", src ? src : ".");
+	char dir[1024];
 	snprintf(dir, sizeof(dir), "%s/peers/congodb", bin ? bin : "/tmp/pipewright-peers");
-	int in[2], out[2];
-	if (pipe(in) < 0 || pipe(out) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl("/bin/sh", "sh", script, dir, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	fcntl(in[1], F_SETFD, FD_CLOEXEC);
-	mdb.pid = pid;
-	mdb.to_server = in[1];
-	FILE *f = fdopen(out[0], "r");
-	char line[256];
-	int ready = 0;
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "PORT %d", &mdb.port) == 1)
-			continue;
-		if (strncmp(line, "READY", 5) == 0) {
-			ready = 1;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	atexit(mongo_stop);
-	if (!ready) {
-		fprintf(stderr, "CongoDB did not start (%s %s): see tests/peers/congodb.sh\n", script, dir);
+	const char *args[] = {dir, NULL}, *names[] = {"PORT", NULL};
+	if (pw_fake_server_start(&mdb.fs, "tests/peers/congodb.sh", args, names, "READY") < 0) {
+		fprintf(stderr, "CongoDB did not start (%s): see tests/peers/congodb.sh\n", dir);
 		return -1;
 	}
-	snprintf(mdb.uri, sizeof(mdb.uri), "mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=3000", mdb.port);
+	mdb.fs.grace_ms = 1000; /* it leaves when its stdin closes */
+	snprintf(mdb.uri, sizeof(mdb.uri), "mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=3000",
+	         mdb.fs.port[0]);
 	return 0;
 }
 
@@ -223,15 +174,51 @@ PW_TEST(sink_down)
 	unsetenv("PIPEWRIGHT_MONGODB_REQUIRED");
 }
 
+/* A pipeline run through the library in a workspace of its own (removed at exit). */
+typedef struct piperun {
+	pw_pipeline *p;
+	pw_manager *m;
+	pw_run *r;
+	char ws[64];
+} piperun;
+
+/* Loads yaml and executes it as run run_id: pw_run_execute's result, or -1 when it could not
+ * start (reported). */
+static int piperun_go(piperun *x, const char *yaml, const char *run_id)
+{
+	memset(x, 0, sizeof(*x));
+	pw_error *e = NULL;
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.workspace = x->ws;
+	o.run_id = run_id;
+	if (pw_test_dir(x->ws, sizeof(x->ws), "pw-hooks") < 0 ||
+	    pw_pipeline_load_string(&x->p, yaml, strlen(yaml), "hooks.yml", &e) < 0 ||
+	    pw_manager_new(&x->m, NULL, &e) < 0 || pw_run_new(&x->r, x->m, x->p, &o, &e) < 0) {
+		fprintf(stderr, "  cannot start the run: %s\n", e ? pw_error_message(e) : "?");
+		pw_error_free(e);
+		return -1;
+	}
+	int rc = pw_run_execute(x->r, &e);
+	pw_error_free(e);
+	return rc;
+}
+
+/* Frees the run (which writes or gives up what the sink still holds), manager and pipeline. */
+static void piperun_end(piperun *x)
+{
+	pw_run_free(x->r);
+	pw_manager_free(x->m);
+	pw_pipeline_free(x->p);
+}
+
 /* The pipeline's `hooks:` section: the runner records the start and end of every step, whatever
  * its connector, with the exit code and final status. */
 PW_TEST(pipeline_hooks_record_every_step)
 {
 	PW_REQUIRE(mongo_start() == 0);
 	unsetenv("PIPEWRIGHT_MONGODB_URI");
-	char coll[64], yaml[1024], ws[] = "/tmp/pw-hooks-XXXXXX";
+	char coll[64], yaml[1024];
 	snprintf(coll, sizeof(coll), "pipeline_%d", (int)getpid());
-	PW_REQUIRE(mkdtemp(ws) != NULL);
 	snprintf(yaml, sizeof(yaml),
 	         "version: 1\n"
 	         "hooks:\n"
@@ -240,20 +227,9 @@ PW_TEST(pipeline_hooks_record_every_step)
 	         "  - { name: build, command: \"echo built\" }\n"
 	         "  - { name: lint, command: \"exit 4\", allow_failure: true }\n",
 	         mdb.uri, coll);
-	pw_pipeline *p = NULL;
-	pw_error *e = NULL;
-	PW_REQUIRE(pw_pipeline_load_string(&p, yaml, strlen(yaml), "hooks.yml", &e) == 0);
-	pw_manager *m = NULL;
-	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
-	pw_run_options o = PW_RUN_OPTIONS_INIT;
-	o.workspace = ws;
-	o.run_id = "hooks-run-1";
-	pw_run *r = NULL;
-	PW_REQUIRE(pw_run_new(&r, m, p, &o, &e) == 0);
-	PW_CHECK_INT(pw_run_execute(r, &e), 0);
-	pw_run_free(r); /* writes what is queued */
-	pw_manager_free(m);
-	pw_pipeline_free(p);
+	piperun x;
+	PW_CHECK_INT(piperun_go(&x, yaml, "hooks-run-1"), 0);
+	piperun_end(&x);
 
 	json_t *all = read_events(coll);
 	size_t i, started = 0, finished = 0;
@@ -280,9 +256,6 @@ PW_TEST(pipeline_hooks_record_every_step)
 	PW_CHECK_INT(started, 2);
 	PW_CHECK_INT(finished, 2);
 	json_decref(all);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ws);
-	PW_CHECK(system(cmd) == 0);
 }
 
 static int file_has(const char *path, const char *needle)
@@ -303,8 +276,7 @@ static int file_has(const char *path, const char *needle)
 PW_TEST(hook_uri_password_is_masked)
 {
 	unsetenv("PIPEWRIGHT_MONGODB_URI");
-	char yaml[1024], ws[] = "/tmp/pw-hooks-XXXXXX";
-	PW_REQUIRE(mkdtemp(ws) != NULL);
+	char yaml[1024];
 	snprintf(yaml, sizeof(yaml),
 	         "version: 1\n"
 	         "hooks:\n"
@@ -314,17 +286,10 @@ PW_TEST(hook_uri_password_is_masked)
 	         "    collection: none\n"
 	         "steps:\n"
 	         "  - { name: leak, command: 'echo \"d=hookCanary+q7@Zx r=hookCanary%%2Bq7%%40Zx\"' }\n");
-	pw_pipeline *p = NULL;
-	pw_error *e = NULL;
-	PW_REQUIRE(pw_pipeline_load_string(&p, yaml, strlen(yaml), "hooks.yml", &e) == 0);
-	pw_manager *m = NULL;
-	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
-	pw_run_options o = PW_RUN_OPTIONS_INIT;
-	o.workspace = ws;
-	o.run_id = "hooks-secret";
-	pw_run *r = NULL;
-	PW_REQUIRE(pw_run_new(&r, m, p, &o, &e) == 0);
-	PW_CHECK_INT(pw_run_execute(r, &e), 0);
+	piperun x;
+	PW_CHECK_INT(piperun_go(&x, yaml, "hooks-secret"), 0);
+	PW_REQUIRE(x.r != NULL);
+	pw_run *r = x.r;
 	PW_CHECK_STR(pw_result_stdout(pw_run_step_result(r, 0)), "d=*** r=***\n");
 	char path[512];
 	const char *files[] = {"leak.log", "result.json", "audit.jsonl"};
@@ -334,12 +299,7 @@ PW_TEST(hook_uri_password_is_masked)
 	}
 	snprintf(path, sizeof(path), "%s/leak.log", pw_run_dir(r));
 	PW_CHECK_INT(file_has(path, "d=*** r=***"), 1);
-	pw_run_free(r); /* the sink gives up on what is queued */
-	pw_manager_free(m);
-	pw_pipeline_free(p);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ws);
-	PW_CHECK(system(cmd) == 0);
+	piperun_end(&x);
 }
 
 PW_TEST_MAIN()

@@ -425,7 +425,7 @@ PW_TEST(in_cluster_config)
 	snprintf(dst, sizeof(dst), "cp '%s' '%s/ca.crt'", ca, sa);
 	PW_REQUIRE(system(dst) == 0);
 	char port[16];
-	snprintf(port, sizeof(port), "%d", srv.port);
+	snprintf(port, sizeof(port), "%d", srv.fs.port[0]);
 	setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
 	setenv("KUBERNETES_SERVICE_PORT", port, 1);
 	pw_kube_access *a = NULL;
@@ -434,7 +434,7 @@ PW_TEST(in_cluster_config)
 	unsetenv("KUBERNETES_SERVICE_PORT");
 	json_error_t je;
 	json_t *config = json_loads("{\"image\":\"busybox\",\"command\":\"echo from-inside\"}", 0, &je);
-	pw_k8s_api api = {a, srv.pool, NULL, 0};
+	pw_k8s_api api = {a, srv.fs.pool, NULL, 0};
 	pw_k8s_job_params p = {config, "r1", "inside", "inside-r1-abcde", a->namespace_, 30, NULL,
 	                       NULL,   NULL, NULL};
 	pw_result *r = NULL;

@@ -1,21 +1,19 @@
 /* The HTTP client against a scripted local server (tests/net/http_server.py) over TCP, TLS with
  * a CA made here by openssl, and a unix socket: reuse, retries, deadlines, cancel, redaction. */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "fake_server.h"
 #include "net/http.h"
 #include "net/json.h"
 #include "pwtest.h"
@@ -24,9 +22,7 @@
 
 static struct {
 	int started;
-	pid_t pid;
-	int to_server; /* its stdin: closing it stops the server */
-	int port, tls_port, mtls_port;
+	pw_fake_server fs; /* port[]: plain, TLS, TLS with client certificates */
 	char dir[64];
 	char sock[128];
 	char ca[128];
@@ -40,49 +36,11 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void server_stop(void)
-{
-	if (srv.pid > 0) {
-		close(srv.to_server);
-		kill(srv.pid, SIGTERM);
-		waitpid(srv.pid, NULL, 0);
-		srv.pid = 0;
-	}
-	if (srv.dir[0]) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", srv.dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", srv.dir);
-	}
-}
-
-static int make_certs(void)
-{
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd),
-	         "cd '%s' && "
-	         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key "
-	         "-out ca.pem -days 2 -subj '/CN=pipewright test CA' && "
-	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout srv.key "
-	         "-out srv.csr -subj '/CN=localhost' && "
-	         "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext.cnf && "
-	         "openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem "
-	         "-days 2 -extfile ext.cnf && "
-	         "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout client.key "
-	         "-out client.csr -subj '/CN=pipewright test client' && "
-	         "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem "
-	         "-days 2",
-	         srv.dir);
-	char quiet[2100];
-	snprintf(quiet, sizeof(quiet), "(%s) >/dev/null 2>&1", cmd);
-	return system(quiet) == 0 ? 0 : -1;
-}
-
 /* Starts the server once for the whole program; 0 when it is up. */
 static int server(void)
 {
 	if (srv.started)
-		return srv.pid > 0 ? 0 : -1;
+		return srv.fs.pid > 0 ? 0 : -1;
 	srv.started = 1;
 	/* a proxy from the environment must not intercept loopback tests */
 	unsetenv("http_proxy");
@@ -91,70 +49,23 @@ static int server(void)
 	unsetenv("HTTPS_PROXY");
 	unsetenv("ALL_PROXY");
 	unsetenv("all_proxy");
-	snprintf(srv.dir, sizeof(srv.dir), "/tmp/pwnet.XXXXXX");
-	if (!mkdtemp(srv.dir)) {
-		srv.dir[0] = '\0';
+	if (pw_test_dir(srv.dir, sizeof(srv.dir), "pwnet") < 0 ||
+	    pw_test_certs(srv.dir, "pipewright test CA", "localhost", "/CN=pipewright test client") < 0)
 		return -1;
-	}
-	atexit(server_stop);
-	if (make_certs() < 0) {
-		fprintf(stderr, "openssl could not make the test certificates\n");
-		return -1;
-	}
 	snprintf(srv.sock, sizeof(srv.sock), "%s/http.sock", srv.dir);
 	snprintf(srv.ca, sizeof(srv.ca), "%s/ca.pem", srv.dir);
-	char script[1024], cert[128], key[128];
-	const char *src = getenv("PW_SOURCE_DIR");
-	snprintf(script, sizeof(script), "%s/tests/net/http_server.py", src ? src : ".");
+	char cert[128], key[128];
 	snprintf(cert, sizeof(cert), "%s/srv.pem", srv.dir);
 	snprintf(key, sizeof(key), "%s/srv.key", srv.dir);
-
-	int in[2], out[2];
-	if (pipe(in) < 0 || pipe(out) < 0)
+	const char *args[] = {"--tls-cert", cert,          "--tls-key", key, "--unix",
+	                      srv.sock,     "--client-ca", srv.ca,      NULL};
+	const char *names[] = {"PORT", "TLSPORT", "MTLSPORT", NULL};
+	if (pw_fake_server_start(&srv.fs, "tests/net/http_server.py", args, names, "READY") < 0 ||
+	    !srv.fs.port[1] || !srv.fs.port[2])
 		return -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl("/usr/bin/python3", "python3", script, "--tls-cert", cert, "--tls-key", key, "--unix",
-		      srv.sock, "--client-ca", srv.ca, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	fcntl(in[1], F_SETFD, FD_CLOEXEC);
-	srv.pid = pid;
-	srv.to_server = in[1];
-	FILE *f = fdopen(out[0], "r");
-	char line[128];
-	int ready = 0;
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "PORT %d", &srv.port) == 1)
-			continue;
-		if (sscanf(line, "TLSPORT %d", &srv.tls_port) == 1)
-			continue;
-		if (sscanf(line, "MTLSPORT %d", &srv.mtls_port) == 1)
-			continue;
-		if (strncmp(line, "READY", 5) == 0) {
-			ready = 1;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	if (!ready || !srv.port || !srv.tls_port || !srv.mtls_port) {
-		fprintf(stderr, "the test server did not start (%s)\n", script);
-		return -1;
-	}
-	snprintf(srv.base, sizeof(srv.base), "http://127.0.0.1:%d", srv.port);
-	snprintf(srv.tls_base, sizeof(srv.tls_base), "https://127.0.0.1:%d", srv.tls_port);
-	snprintf(srv.mtls_base, sizeof(srv.mtls_base), "https://127.0.0.1:%d", srv.mtls_port);
+	snprintf(srv.base, sizeof(srv.base), "http://127.0.0.1:%d", srv.fs.port[0]);
+	snprintf(srv.tls_base, sizeof(srv.tls_base), "https://127.0.0.1:%d", srv.fs.port[1]);
+	snprintf(srv.mtls_base, sizeof(srv.mtls_base), "https://127.0.0.1:%d", srv.fs.port[2]);
 	return 0;
 }
 
