@@ -58,9 +58,10 @@ typedef struct step_state {
 	size_t needs_count;
 	size_t *dependents; /* the steps that need it, in file order */
 	size_t dependents_count;
-	int log_made; /* its (empty) log was created ahead by pw_run_execute */
-	int ended;    /* finished or not run: nothing changes any more (under run->lock) */
-	char *entry;  /* its result.json entry, rendered ahead (masked, indented) */
+	atomic_int log_made; /* its (empty) log was created ahead by pw_run_execute */
+	atomic_int begun;    /* it started, or will not run: no log to make ahead */
+	int ended;           /* finished or not run: nothing changes any more (under run->lock) */
+	char *entry;         /* its result.json entry, rendered ahead (masked, indented) */
 } step_state;
 
 struct pw_run {
@@ -792,10 +793,7 @@ static void run_step(pw_run *r, step_state *st)
 	/* a log made ahead is there and empty: it is opened at the step's first output (a step
 	 * that prints nothing costs no open), without O_CREAT (which would wait for the directory
 	 * lock while the next logs are being made) and without truncation */
-	pthread_mutex_lock(&r->lock);
-	int made = st->log_made;
-	pthread_mutex_unlock(&r->lock);
-	if (made) {
+	if (atomic_load(&st->log_made)) {
 		st->log_later = 1;
 	} else {
 		char name[300];
@@ -965,6 +963,7 @@ static void schedule(pw_run *r)
 			st->status =
 			    atomic_load(&r->cancel_requests) > 0 ? PW_STEP_CANCELLED : PW_STEP_SKIPPED;
 			st->ended = 1;
+			atomic_store(&st->begun, 1);
 			r->finished++;
 			audit_run(r, st->step->name, "step_end", pw_step_status_name(st->status), "not run");
 			emit_event(r, st);
@@ -984,6 +983,7 @@ static void *worker_main(void *arg)
 			break;
 		step_state *st = &r->steps[r->queue[r->queue_head++]];
 		st->status = PW_STEP_RUNNING;
+		atomic_store(&st->begun, 1);
 		r->running++;
 		pthread_mutex_unlock(&r->lock);
 		emit_event(r, st);
@@ -1270,11 +1270,8 @@ static void make_logs_ahead(pw_run *r)
 	char name[300];
 	for (size_t i = 0; i < r->count; i++) {
 		step_state *st = &r->steps[i];
-		pthread_mutex_lock(&r->lock);
-		int ahead = st->status == PW_STEP_PENDING && r->finished < r->count &&
-		            atomic_load(&r->cancel_requests) == 0;
-		pthread_mutex_unlock(&r->lock);
-		if (!ahead)
+		/* no lock: the workers take it at every step's start and end */
+		if (atomic_load(&st->begun) || atomic_load(&r->cancel_requests))
 			continue;
 		snprintf(name, sizeof(name), "%s.log", st->step->name);
 		/* O_EXCL: a log the step created meanwhile (or one left by an earlier run under the
@@ -1283,9 +1280,7 @@ static void make_logs_ahead(pw_run *r)
 		if (fd < 0)
 			continue;
 		close(fd);
-		pthread_mutex_lock(&r->lock);
-		st->log_made = 1;
-		pthread_mutex_unlock(&r->lock);
+		atomic_store(&st->log_made, 1);
 	}
 }
 
@@ -1294,7 +1289,7 @@ static void drop_unused_logs(pw_run *r)
 {
 	char name[300];
 	for (size_t i = 0; i < r->count; i++) {
-		if (!r->steps[i].log_made || r->steps[i].start_ms)
+		if (!atomic_load(&r->steps[i].log_made) || r->steps[i].start_ms)
 			continue;
 		snprintf(name, sizeof(name), "%s.log", r->steps[i].step->name);
 		unlinkat(r->dir_fd, name, 0);
