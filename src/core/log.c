@@ -88,7 +88,7 @@ static void json_string_put(pw_buf *b, int *bad, const char *s)
 
 static void json_member(pw_buf *b, int *bad, const char *key, const char *value)
 {
-	if (b->data[b->len - 1] != '{')
+	if (b->len && b->data[b->len - 1] != '{') /* len 0: the '{' failed, the record is dropped */
 		*bad |= pw__buf_putc(b, ',');
 	json_string_put(b, bad, key);
 	*bad |= pw__buf_putc(b, ':');

@@ -224,6 +224,21 @@ static int valid_run_id(const char *id)
 }
 
 #define LOG_BUF_SIZE (64 * 1024)
+#define LOG_NAME_MAX 300 /* step names are at most 63 characters */
+
+/* The step's log file name, relative to the run directory. */
+static const char *log_name(char out[LOG_NAME_MAX], const pw_step *s)
+{
+	snprintf(out, LOG_NAME_MAX, "%s.log", s->name);
+	return out;
+}
+
+/* Opens the step's log in the run directory (mode 0666 when created). */
+static int log_open(step_state *st, int flags)
+{
+	char name[LOG_NAME_MAX];
+	return openat(st->run->dir_fd, log_name(name, st->step), flags | O_WRONLY | O_CLOEXEC, 0666);
+}
 
 static void log_warn(step_state *st)
 {
@@ -238,10 +253,8 @@ static void log_warn(step_state *st)
 static void log_put(step_state *st, const char *data, size_t len)
 {
 	if (st->log_later && len) {
-		char name[300];
-		snprintf(name, sizeof(name), "%s.log", st->step->name);
 		st->log_later = 0;
-		st->log_fd = openat(st->run->dir_fd, name, O_WRONLY | O_CLOEXEC);
+		st->log_fd = log_open(st, 0);
 		if (st->log_fd < 0)
 			log_warn(st);
 	}
@@ -796,9 +809,7 @@ static void run_step(pw_run *r, step_state *st)
 	if (atomic_load(&st->log_made)) {
 		st->log_later = 1;
 	} else {
-		char name[300];
-		snprintf(name, sizeof(name), "%s.log", s->name);
-		st->log_fd = openat(r->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		st->log_fd = log_open(st, O_CREAT | O_TRUNC);
 		if (st->log_fd < 0)
 			log_warn(st);
 	}
@@ -1102,10 +1113,9 @@ static json_t *step_json(pw_run *r, step_state *st)
 	}
 	if (st->error)
 		json_object_set_new(o, "error", error_json(st->error));
-	char logname[300];
-	snprintf(logname, sizeof(logname), "%s.log", st->step->name);
+	char logname[LOG_NAME_MAX];
 	if (st->start_ms)
-		json_object_set_new(o, "log", json_string(logname));
+		json_object_set_new(o, "log", json_string(log_name(logname, st->step)));
 	return o;
 }
 
@@ -1267,16 +1277,14 @@ static void write_result_json(pw_run *r, const char *status)
  * step that gets there first creates its log itself. */
 static void make_logs_ahead(pw_run *r)
 {
-	char name[300];
 	for (size_t i = 0; i < r->count; i++) {
 		step_state *st = &r->steps[i];
 		/* no lock: the workers take it at every step's start and end */
 		if (atomic_load(&st->begun) || atomic_load(&r->cancel_requests))
 			continue;
-		snprintf(name, sizeof(name), "%s.log", st->step->name);
 		/* O_EXCL: a log the step created meanwhile (or one left by an earlier run under the
 		 * same id) is not ours; the step truncates what it did not get from here */
-		int fd = openat(r->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		int fd = log_open(st, O_CREAT | O_EXCL);
 		if (fd < 0)
 			continue;
 		close(fd);
@@ -1287,12 +1295,11 @@ static void make_logs_ahead(pw_run *r)
 /* Steps that never started have no log: remove the ones created ahead for them. */
 static void drop_unused_logs(pw_run *r)
 {
-	char name[300];
+	char name[LOG_NAME_MAX];
 	for (size_t i = 0; i < r->count; i++) {
 		if (!atomic_load(&r->steps[i].log_made) || r->steps[i].start_ms)
 			continue;
-		snprintf(name, sizeof(name), "%s.log", r->steps[i].step->name);
-		unlinkat(r->dir_fd, name, 0);
+		unlinkat(r->dir_fd, log_name(name, r->steps[i].step), 0);
 	}
 }
 
