@@ -60,7 +60,7 @@ typedef struct step_state {
 	size_t dependents_count;
 	atomic_int log_made; /* its (empty) log was created ahead by pw_run_execute */
 	atomic_int begun;    /* it started, or will not run: no log to make ahead */
-	int ended;           /* finished or not run: nothing changes any more (under run->lock) */
+	atomic_int ended;    /* finished or not run: nothing changes any more (set under run->lock) */
 	char *entry;         /* its result.json entry, rendered ahead (masked, indented) */
 } step_state;
 
@@ -77,6 +77,7 @@ struct pw_run {
 	pw_secrets *secrets;
 	FILE *audit;
 	pthread_mutex_t audit_lock;
+	int audit_held; /* a record is in r->audit's buffer, not yet written (audit_put) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* workers: a step was queued, or stopping */
@@ -132,24 +133,50 @@ static void run_log(pw_run *r, pw_log_level level, const char *step, const char 
 	pw__buf_dispose(&b);
 }
 
-static void audit_write(const char *json, void *payload)
+/* Each record is written as it is made, in one write, but for a step's end: that one waits
+ * in the buffer for the next record (as a rule the next step's start, moments later) to go
+ * out with it, or for the run's thread to flush it (audit_release, at most 50 ms later). */
+static void audit_put(pw_run *r, const char *json, int hold)
 {
-	pw_run *r = payload;
 	if (!r->audit)
 		return;
 	pthread_mutex_lock(&r->audit_lock);
 	fputs(json, r->audit);
 	fputc('\n', r->audit);
-	fflush(r->audit);
+	r->audit_held = hold;
+	if (!hold)
+		fflush(r->audit);
 	pthread_mutex_unlock(&r->audit_lock);
+}
+
+static void audit_write(const char *json, void *payload)
+{
+	audit_put(payload, json, 0);
+}
+
+static void audit_release(pw_run *r)
+{
+	if (!r->audit)
+		return;
+	pthread_mutex_lock(&r->audit_lock);
+	if (r->audit_held)
+		fflush(r->audit);
+	r->audit_held = 0;
+	pthread_mutex_unlock(&r->audit_lock);
+}
+
+static void audit_record(pw_run *r, const char *step, const char *event, const char *outcome,
+                         const char *detail, int hold)
+{
+	char *json = pw__audit_json(r->secrets, r->run_id, step, event, NULL, NULL, outcome, detail);
+	if (json)
+		audit_put(r, json, hold);
+	free(json);
 }
 
 static void audit_run(pw_run *r, const char *step, const char *event, const char *outcome, const char *detail)
 {
-	char *json = pw__audit_json(r->secrets, r->run_id, step, event, NULL, NULL, outcome, detail);
-	if (json)
-		audit_write(json, r);
-	free(json);
+	audit_record(r, step, event, outcome, detail, 0);
 }
 
 static void make_run_id(char *buf, size_t size)
@@ -916,7 +943,7 @@ static void run_step(pw_run *r, step_state *st)
 		}
 		pw_error_free(he);
 	}
-	audit_run(r, s->name, "step_end", pw_step_status_name(st->status), detail);
+	audit_record(r, s->name, "step_end", pw_step_status_name(st->status), detail, 1);
 	pthread_mutex_lock(&st->out_lock);
 	log_close(st);
 	pthread_mutex_unlock(&st->out_lock);
@@ -973,7 +1000,7 @@ static void schedule(pw_run *r)
 			}
 			st->status =
 			    atomic_load(&r->cancel_requests) > 0 ? PW_STEP_CANCELLED : PW_STEP_SKIPPED;
-			st->ended = 1;
+			atomic_store(&st->ended, 1);
 			atomic_store(&st->begun, 1);
 			r->finished++;
 			audit_run(r, st->step->name, "step_end", pw_step_status_name(st->status), "not run");
@@ -1001,7 +1028,7 @@ static void *worker_main(void *arg)
 		run_step(r, st);
 		emit_event(r, st);
 		pthread_mutex_lock(&r->lock);
-		st->ended = 1;
+		atomic_store(&st->ended, 1);
 		if (pw_map_count(st->outputs))
 			r->with_outputs++;
 		r->running--;
@@ -1192,10 +1219,8 @@ static size_t render_ended(pw_run *r, size_t from)
 {
 	for (; from < r->count; from++) {
 		step_state *st = &r->steps[from];
-		pthread_mutex_lock(&r->lock);
-		int ended = st->ended;
-		pthread_mutex_unlock(&r->lock);
-		if (!ended)
+		/* no lock: the workers take it at every step's start and end */
+		if (!atomic_load(&st->ended))
 			break;
 		if (!st->entry)
 			st->entry = render_entry(r, st);
@@ -1239,6 +1264,8 @@ static void write_result_json(pw_run *r, const char *status)
 		free(head);
 		return;
 	}
+	/* a few large writes rather than one per 4 KiB (an entry is about 600 bytes) */
+	setvbuf(f, NULL, _IOFBF, 1 << 16);
 	/* the head without its closing "\n}", then the steps */
 	size_t head_len = (size_t)(close_brace - head);
 	if (head_len && head[head_len - 1] == '\n')
@@ -1326,10 +1353,13 @@ static void watch_run(pw_run *r)
 		}
 		if (over)
 			return;
+		audit_release(r);
+		size_t before = rendered;
 		rendered = render_ended(r, rendered);
 		/* woken by a cancel request or the run's end; in between, every 50 ms the entries of
-		 * the steps that ended are rendered */
-		poll(&pfd, 1, 50);
+		 * the steps that ended are rendered, every 5 ms while steps end that fast (so that
+		 * few are left for the end of the run) */
+		poll(&pfd, 1, rendered > before ? 5 : 50);
 	}
 }
 

@@ -614,9 +614,14 @@ static void deliver_capture(struct proc_run *pr, const char *data, size_t len)
 		pr->r->capture_overflow = 1;
 }
 
-/* Reads once from *fd; closes it at end of file or on error. */
-static void drain_fd(struct proc_run *pr, int *fd, int stream)
+/* Reads once from *fd; closes it at end of file or on error. revents: what poll() said; a
+ * pipe that hung up with nothing left in it is at its end without a read. */
+static void drain_fd(struct proc_run *pr, int *fd, int stream, short revents)
 {
+	if ((revents & (POLLHUP | POLLIN)) == POLLHUP) {
+		close_fd(fd);
+		return;
+	}
 	ssize_t n = read(*fd, pr->rbuf, PROC_READ_CHUNK);
 	if (n > 0) {
 		if (stream == 0)
@@ -771,11 +776,11 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 		}
 		const short in_ev = POLLIN | POLLHUP | POLLERR;
 		if (idx_out >= 0 && (fds[idx_out].revents & (in_ev | POLLNVAL)))
-			drain_fd(pr, &pr->out_fd, PW_PROC_STDOUT);
+			drain_fd(pr, &pr->out_fd, PW_PROC_STDOUT, fds[idx_out].revents);
 		if (idx_err >= 0 && (fds[idx_err].revents & (in_ev | POLLNVAL)))
-			drain_fd(pr, &pr->err_fd, PW_PROC_STDERR);
+			drain_fd(pr, &pr->err_fd, PW_PROC_STDERR, fds[idx_err].revents);
 		if (idx_cap >= 0 && (fds[idx_cap].revents & (in_ev | POLLNVAL)))
-			drain_fd(pr, &pr->cap_fd, 0);
+			drain_fd(pr, &pr->cap_fd, 0, fds[idx_cap].revents);
 		if (idx_in >= 0 && (fds[idx_in].revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL)))
 			feed_stdin(pr);
 		if (idx_cancel >= 0) {
