@@ -73,7 +73,7 @@ static void usage(FILE *f)
 	      "             PIPEWRIGHT_PLUGIN_PATH=DIR:DIR... plug-ins (*.so) loaded by every command\n"
 	      "\n"
 	      "exit status: 0 success; 1 a step failed or timed out; 2 invalid pipeline;\n"
-	      "             3 usage error; 4 other error; 130 cancelled (SIGINT/SIGTERM)\n",
+	      "             3 usage error; 4 other error; 130 cancelled (SIGINT/SIGTERM/SIGHUP)\n",
 	      f);
 }
 
@@ -97,7 +97,7 @@ static void usage_run(FILE *f)
 	      "                         entry of that format, whose paths are relative to the workspace)\n"
 	      "\n"
 	      "Each run writes .pipewright/runs/<run-id>/ in the workspace: one log per step,\n"
-	      "result.json and audit.jsonl. SIGINT or SIGTERM cancels running steps (their\n"
+	      "result.json and audit.jsonl. SIGINT, SIGTERM or SIGHUP cancels running steps (their\n"
 	      "resources are cleaned up); `when: always` steps still run; a second signal stops those.\n"
 	      "\n"
 	      "exit status: 0 success; 1 a step failed or timed out; 2 invalid pipeline;\n"
@@ -470,8 +470,8 @@ typedef struct sigctx {
 	int stop;
 } sigctx;
 
-/* The run's helper thread. Signals go to it (every other thread blocks them): SIGINT and
- * SIGTERM cancel the run. Every 100 ms it redraws the board and flushes step output going to a
+/* The run's helper thread. Signals go to it (every other thread blocks them): SIGINT,
+ * SIGTERM and SIGHUP cancel the run. Every 100 ms it redraws the board and flushes step output going to a
  * pipe or file (on a terminal every line is flushed as it comes): live enough for a CI log,
  * and cheap when a step prints gigabytes. SIGUSR1 with stop set ends it, after a last flush. */
 static void *helper_main(void *arg)
@@ -481,7 +481,7 @@ static void *helper_main(void *arg)
 	for (;;) {
 		int sig = sigtimedwait(&sc->set, NULL, &period);
 		int stop = sig == SIGUSR1 && __atomic_load_n(&sc->stop, __ATOMIC_SEQ_CST);
-		if (sig == SIGINT || sig == SIGTERM) {
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			const char msg[] =
 			    "\npipewright: cancelling (signal again to stop `always` steps too)\n";
 			ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
@@ -628,6 +628,9 @@ static int cmd_run(int argc, char **argv)
 	sigemptyset(&sc.set);
 	sigaddset(&sc.set, SIGINT);
 	sigaddset(&sc.set, SIGTERM);
+	/* a closed terminal or a dropped ssh connection: the steps are cancelled and cleaned up
+	 * like on Ctrl-C instead of running on without us */
+	sigaddset(&sc.set, SIGHUP);
 	sigaddset(&sc.set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
 	signal(SIGPIPE, SIG_IGN);

@@ -1,4 +1,4 @@
-/* Process spawning for steps: a vfork-style clone into a new session and process group, one
+/* Process spawning for steps: a vfork-style clone into a process group of its own, one
  * poll() loop over the pipes, the cancel fd and a pidfd (or short WNOHANG polling), SIGTERM
  * then SIGKILL of the group. */
 #define _GNU_SOURCE /* clone, sigdescr_np */
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -380,10 +381,18 @@ static PROC_NO_ASAN int spawn_child(void *arg)
 	for (int sig = 1; sig <= 64; sig++)
 		if (sig <= 33 ? sig != SIGKILL && sig != SIGSTOP : (a->rt_reset >> (sig - 1)) & 1)
 			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
-	/* a session of its own (so a process group of its own, pgid = pid) and no controlling
-	 * terminal: a prompt on /dev/tty fails at once instead of stopping the step */
-	if (syscall(SYS_setsid) < 0)
+	/* A process group of its own (pgid = pid), and no controlling terminal: a prompt on
+	 * /dev/tty fails at once instead of stopping the step. Not setsid(): a new session also
+	 * gets a scheduler group of its own (autogroup), which costs more than the rest of the
+	 * child's work together. TIOCNOTTY from a process that does not lead its session only
+	 * drops the terminal for that process; without a terminal the open fails (ENXIO). */
+	if (syscall(SYS_setpgid, 0, 0) < 0)
 		child_fail(a, SPAWN_FAIL_SETUP);
+	int tty = (int)syscall(SYS_openat, AT_FDCWD, "/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (tty >= 0) {
+		syscall(SYS_ioctl, tty, TIOCNOTTY, 0);
+		syscall(SYS_close, tty);
+	}
 	if (a->stdin_null) {
 		int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
 		if (fd < 0)

@@ -78,8 +78,8 @@ typedef struct pw_proc_result {
 	int64_t duration_ms;  /* from the spawn to the reaping */
 } pw_proc_result;
 
-/* Runs opts->argv to completion: spawns it in a session and process group of its own
- * (pgid = pid, no controlling terminal) with default signal dispositions, an empty signal
+/* Runs opts->argv to completion: spawns it in a process group of its own (pgid = pid) and
+ * without a controlling terminal with default signal dispositions, an empty signal
  * mask and only fds 0-2 (plus capture_fd and extra_fds) open; stdin from stdin_data or
  * /dev/null; stdout and stderr to on_output. Returns once the child is reaped and both pipes
  * are closed (or, after it exited, the rest of its group was killed and the pipes drained for

@@ -1,9 +1,9 @@
-# cancel.yml: SIGINT to `pipewright run` stops the long step (its process group), runs the
+# cancel.yml: SIGINT, SIGTERM or SIGHUP to `pipewright run` stops the long step (its process group), runs the
 # `always` step, and ends with exit status 130.
 set -e
 . "$(dirname "$0")/lib.sh"
 f=$(example cancel.yml)
-for sig in INT TERM; do
+for sig in INT TERM HUP; do
 	"$PW_CLI" run "$f" --run-id "cancel-$sig" >"$WORK/c-$sig.out" 2>"$WORK/c-$sig.err" </dev/null &
 	pid=$!
 	i=0

@@ -1,5 +1,6 @@
 /* Tests of the process layer: exit status, streams, environment, cwd, stdin, deadlines and
  * cancellation of whole process groups, leftover background children, errors, concurrency. */
+#define _GNU_SOURCE /* ptsname_r */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -397,7 +398,9 @@ PROC_TEST(only_standard_descriptors_are_inherited)
 	close(stray);
 }
 
-PROC_TEST(child_leads_its_own_group_and_session)
+/* The child leads a process group of its own (the group that timeouts and cancels signal),
+ * in our session. */
+PROC_TEST(child_leads_its_own_group)
 {
 	const char *argv[] = {"sh", "-c", "cut -d' ' -f5,6 /proc/$$/stat", NULL};
 	struct cap c;
@@ -406,9 +409,61 @@ PROC_TEST(child_leads_its_own_group_and_session)
 	pw_proc_result r;
 	PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
 	char want[64];
-	snprintf(want, sizeof(want), "%d %d\n", r.pid, r.pid);
+	snprintf(want, sizeof(want), "%d %d\n", r.pid, (int)getsid(0));
 	PW_CHECK_STR(pw__buf_cstr(&c.out), want);
 	cap_dispose(&c);
+}
+
+/* Even when we run on a terminal, the child has none: a prompt on /dev/tty fails at once
+ * instead of stopping a background step. A helper process leads a session of its own with a
+ * pseudo-terminal as its controlling terminal (as an interactive shell does), checks that it
+ * can open /dev/tty, runs the step and reports what the step found. */
+PROC_TEST(child_has_no_controlling_terminal)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY);
+	PW_CHECK(master >= 0);
+	if (master < 0)
+		return;
+	PW_CHECK(grantpt(master) == 0 && unlockpt(master) == 0);
+	char slave[128];
+	PW_CHECK(ptsname_r(master, slave, sizeof(slave)) == 0);
+	int rep[2];
+	PW_CHECK(pipe(rep) == 0);
+	pid_t helper = fork();
+	if (helper == 0) {
+		close(rep[0]);
+		close(master);
+		int t = -1;
+		if (setsid() < 0 || open(slave, O_RDWR) < 0 || (t = open("/dev/tty", O_RDONLY)) < 0) {
+			dprintf(rep[1], "the helper got no terminal: %s", strerror(errno));
+			_exit(1);
+		}
+		close(t);
+		const char *argv[] = {
+		    "sh", "-c", "if (exec 3</dev/tty) 2>/dev/null; then echo terminal; else echo none; fi",
+		    NULL};
+		struct cap c;
+		cap_init(&c);
+		pw_proc_options o = sh_opts(argv, &c);
+		pw_proc_result r;
+		int rc = pw__proc_run(&r, &o, NULL);
+		dprintf(rep[1], "%d %s", rc, pw__buf_cstr(&c.out));
+		cap_dispose(&c);
+		_exit(0);
+	}
+	close(rep[1]);
+	char got[256] = "";
+	size_t len = 0;
+	ssize_t n;
+	while (len < sizeof(got) - 1 && (n = read(rep[0], got + len, sizeof(got) - 1 - len)) > 0)
+		len += (size_t)n;
+	got[len] = '\0';
+	close(rep[0]);
+	int status = 0;
+	waitpid(helper, &status, 0);
+	PW_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	PW_CHECK_STR(got, "0 none\n");
+	close(master);
 }
 
 /* Runs argv with the standard options, its output into *c (initialised here). */
