@@ -2,6 +2,7 @@
 #ifndef PW_CORE_INTERNAL_H
 #define PW_CORE_INTERNAL_H
 
+#include "core/buf.h"
 #include "pipewright/exec.h"
 #include "pipewright/manager.h"
 #include "pipewright/secrets.h"
@@ -10,6 +11,11 @@
  * outcome, detail}. NULL members are left out. Caller frees. */
 char *pw__audit_json(const pw_secrets *secrets, const char *run_id, const char *step, const char *event,
                      const char *action, const char *target, const char *outcome, const char *detail);
+
+/* Appends s to b as a JSON string: quotes, backslashes and control characters escaped,
+ * valid UTF-8 kept as is, each byte of an invalid sequence written as U+FFFD (the text stays
+ * valid JSON whatever a connector hands in). Sets *bad when out of memory. */
+void pw__json_string_put(pw_buf *b, int *bad, const char *s);
 
 /* Ends an execution: disarms the deadline and flushes the maskers. */
 void pw__exec_finish(pw_exec *ex);

@@ -37,10 +37,8 @@ int pw_log_level_parse(pw_log_level *out, const char *text)
 	return PW_EINVAL;
 }
 
-/* Appends s as a JSON string: quotes, backslashes and control characters escaped, valid UTF-8
- * kept as is, each byte of an invalid sequence written as U+FFFD (the record stays valid JSON
- * whatever a connector hands in). */
-static void json_string_put(pw_buf *b, int *bad, const char *s)
+/* Appends s as a JSON string (see core/internal.h). */
+void pw__json_string_put(pw_buf *b, int *bad, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
@@ -90,9 +88,9 @@ static void json_member(pw_buf *b, int *bad, const char *key, const char *value)
 {
 	if (b->len && b->data[b->len - 1] != '{') /* len 0: the '{' failed, the record is dropped */
 		*bad |= pw__buf_putc(b, ',');
-	json_string_put(b, bad, key);
+	pw__json_string_put(b, bad, key);
 	*bad |= pw__buf_putc(b, ':');
-	json_string_put(b, bad, value);
+	pw__json_string_put(b, bad, value);
 }
 
 char *pw__audit_json(const pw_secrets *secrets, const char *run_id, const char *step, const char *event,

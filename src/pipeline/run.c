@@ -48,7 +48,8 @@ typedef struct step_state {
 	pw_map *outputs;
 	pw_exec *exec;  /* the running attempt, under run->lock */
 	int log_fd;     /* the step's log file, -1: none (or not opened yet: log_later) */
-	int log_later;  /* its log was made ahead (empty): opened at the first write, if any */
+	int log_later;  /* its log is created at its first output, if any */
+	int log_opened; /* it was (or a failure was reported): the run's thread need not make it */
 	pw_buf log_buf; /* what is not written there yet (bounded: written out when full) */
 	pthread_mutex_t out_lock;
 	pw_buf line[2];        /* partial lines per stream */
@@ -58,10 +59,8 @@ typedef struct step_state {
 	size_t needs_count;
 	size_t *dependents; /* the steps that need it, in file order */
 	size_t dependents_count;
-	atomic_int log_made; /* its (empty) log was created ahead by pw_run_execute */
-	atomic_int begun;    /* it started, or will not run: no log to make ahead */
-	atomic_int ended;    /* finished or not run: nothing changes any more (set under run->lock) */
-	char *entry;         /* its result.json entry, rendered ahead (masked, indented) */
+	atomic_int ended; /* finished or not run: nothing changes any more (set under run->lock) */
+	char *entry;      /* its result.json entry, rendered ahead (masked, indented) */
 } step_state;
 
 struct pw_run {
@@ -275,13 +274,14 @@ static void log_warn(step_state *st)
 	        strerror(errno));
 }
 
-/* Writes len bytes to the log, opening a log made ahead at the first bytes; a failure (a
- * full disk) ends the log, not the step. */
+/* Writes len bytes to the log, creating it at the first bytes; a failure (a full disk) ends
+ * the log, not the step. */
 static void log_put(step_state *st, const char *data, size_t len)
 {
 	if (st->log_later && len) {
 		st->log_later = 0;
-		st->log_fd = log_open(st, 0);
+		st->log_opened = 1;
+		st->log_fd = log_open(st, O_CREAT | O_TRUNC);
 		if (st->log_fd < 0)
 			log_warn(st);
 	}
@@ -830,16 +830,10 @@ static int backoff_sleep(pw_run *r, int64_t ms)
 static void run_step(pw_run *r, step_state *st)
 {
 	pw_step *s = st->step;
-	/* a log made ahead is there and empty: it is opened at the step's first output (a step
-	 * that prints nothing costs no open), without O_CREAT (which would wait for the directory
-	 * lock while the next logs are being made) and without truncation */
-	if (atomic_load(&st->log_made)) {
-		st->log_later = 1;
-	} else {
-		st->log_fd = log_open(st, O_CREAT | O_TRUNC);
-		if (st->log_fd < 0)
-			log_warn(st);
-	}
+	/* The log is created at the step's first output: a step that prints nothing costs no
+	 * file on its way; its empty log is made by the run's thread once it has ended
+	 * (finish_ended). */
+	st->log_later = 1;
 	pw_error *terr = NULL;
 	if (pw_manager_determine_connector_type(&st->type, r->manager, s, &terr) < 0)
 		st->type = NULL;
@@ -1001,7 +995,6 @@ static void schedule(pw_run *r)
 			st->status =
 			    atomic_load(&r->cancel_requests) > 0 ? PW_STEP_CANCELLED : PW_STEP_SKIPPED;
 			atomic_store(&st->ended, 1);
-			atomic_store(&st->begun, 1);
 			r->finished++;
 			audit_run(r, st->step->name, "step_end", pw_step_status_name(st->status), "not run");
 			emit_event(r, st);
@@ -1021,7 +1014,6 @@ static void *worker_main(void *arg)
 			break;
 		step_state *st = &r->steps[r->queue[r->queue_head++]];
 		st->status = PW_STEP_RUNNING;
-		atomic_store(&st->begun, 1);
 		r->running++;
 		pthread_mutex_unlock(&r->lock);
 		emit_event(r, st);
@@ -1057,22 +1049,6 @@ static void apply_cancel(pw_run *r, int req)
 	}
 }
 
-static json_t *error_json(const pw_error *e)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "code", json_string(pw_error_code_name(pw_error_code(e))));
-	json_object_set_new(o, "message", json_string(pw_error_message(e)));
-	if (pw_error_operation(e))
-		json_object_set_new(o, "operation", json_string(pw_error_operation(e)));
-	if (pw_error_key(e))
-		json_object_set_new(o, "key", json_string(pw_error_key(e)));
-	if (pw_error_response(e))
-		json_object_set_new(o, "response", json_string(pw_error_response(e)));
-	if (pw_error_hint(e))
-		json_object_set_new(o, "hint", json_string(pw_error_hint(e)));
-	return o;
-}
-
 /* The manager's statistics per connector type, as of the end of the run (cumulative over
  * every run the manager carried out). */
 static json_t *connector_stats_json(pw_manager *m)
@@ -1098,54 +1074,6 @@ static json_t *connector_stats_json(pw_manager *m)
 }
 
 /* One step's entry in result.json. */
-static json_t *step_json(pw_run *r, step_state *st)
-{
-	char ts[40];
-	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(st->step->name));
-	json_object_set_new(o, "connector", st->type ? json_string(st->type) : json_null());
-	json_object_set_new(o, "status", json_string(pw_step_status_name(st->status)));
-	json_object_set_new(o, "attempts", json_integer(st->attempts));
-	json_t *needs = json_array();
-	for (size_t n = 0; n < st->step->needs_count; n++)
-		json_array_append_new(needs, json_string(st->step->needs[n]));
-	json_object_set_new(o, "needs", needs);
-	if (st->start_ms) {
-		pw__iso8601(ts, sizeof(ts), st->started_unix_ms);
-		json_object_set_new(o, "started_at", json_string(ts));
-		json_object_set_new(o, "start_offset_ms", json_integer(st->start_ms - r->start_ms));
-		json_object_set_new(o, "duration_ms", json_integer(st->end_ms - st->start_ms));
-		json_t *stats = json_object();
-		json_object_set_new(stats, "stdout_bytes", json_integer((json_int_t)st->out_bytes[0]));
-		json_object_set_new(stats, "stderr_bytes", json_integer((json_int_t)st->out_bytes[1]));
-		json_object_set_new(stats, "output_lines", json_integer((json_int_t)st->out_lines));
-		json_object_set_new(o, "stats", stats);
-	}
-	if (st->result) {
-		json_object_set_new(o, "exit_code", json_integer(pw_result_exit_code(st->result)));
-		if (pw_result_signal(st->result))
-			json_object_set_new(o, "signal", json_integer(pw_result_signal(st->result)));
-		json_t *md = json_object();
-		const pw_map *m = pw_result_metadata_const(st->result);
-		for (size_t k = 0; k < pw_map_count(m); k++)
-			json_object_set_new(md, pw_map_key_at(m, k), json_string(pw_map_value_at(m, k)));
-		json_object_set_new(o, "metadata", md);
-	}
-	if (pw_map_count(st->outputs)) {
-		json_t *outs = json_object();
-		for (size_t k = 0; k < pw_map_count(st->outputs); k++)
-			json_object_set_new(outs, pw_map_key_at(st->outputs, k),
-			                    json_string(pw_map_value_at(st->outputs, k)));
-		json_object_set_new(o, "outputs", outs);
-	}
-	if (st->error)
-		json_object_set_new(o, "error", error_json(st->error));
-	char logname[LOG_NAME_MAX];
-	if (st->start_ms)
-		json_object_set_new(o, "log", json_string(log_name(logname, st->step)));
-	return o;
-}
-
 /* result.json is written as it is serialized, one step at a time, through the masker: no
  * tree of every step and no copy of the whole text in memory (a large pipeline's result is
  * megabytes). The layout is what one JSON_INDENT(2) dump of the whole object would give. */
@@ -1179,49 +1107,168 @@ static void result_puts(struct result_writer *w, const char *text)
 	result_dump(text, strlen(text), w);
 }
 
-struct entry_buf {
+/* A step's result.json entry is written directly, in the layout of a JSON_INDENT(2) dump
+ * nested in "steps" (every line after the first 4 columns further in): a jansson tree and
+ * its dump cost 60,000 instructions an entry, more than the rest of a step's bookkeeping. */
+typedef struct entry_writer {
 	pw_buf b;
-	int failed;
-};
+	int depth; /* of the members being written: 1 inside the entry */
+	int empty; /* nothing written yet inside the innermost object or array */
+	int bad;   /* out of memory */
+} entry_writer;
 
-static void entry_emit(const char *data, size_t len, void *payload)
+/* A line break and the indentation of the current depth (no printf: it was most of the cost). */
+static void ew_line(entry_writer *w)
 {
-	struct entry_buf *e = payload;
-	if (!e->failed && pw__buf_append(&e->b, data, len) < 0)
-		e->failed = 1;
+	static const char spaces[] = "\n                                                                ";
+	size_t n = 1 + 4 + 2 * (size_t)w->depth;
+	w->bad |= pw__buf_append(&w->b, spaces, n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1);
 }
 
-/* A step's entry as result.json has it (masked, every line after the first 4 columns further
- * in), made while the run goes on so that writing the file at the end costs little. NULL when
- * out of memory (the entry is then made at the end). */
+static void ew_next(entry_writer *w)
+{
+	if (!w->empty)
+		w->bad |= pw__buf_putc(&w->b, ',');
+	w->empty = 0;
+	ew_line(w);
+}
+
+static void ew_key(entry_writer *w, const char *key)
+{
+	ew_next(w);
+	pw__json_string_put(&w->b, &w->bad, key);
+	w->bad |= pw__buf_puts(&w->b, ": ");
+}
+
+static void ew_open(entry_writer *w, char c)
+{
+	w->bad |= pw__buf_putc(&w->b, c);
+	w->depth++;
+	w->empty = 1;
+}
+
+static void ew_close(entry_writer *w, char c)
+{
+	w->depth--;
+	if (!w->empty)
+		ew_line(w);
+	w->bad |= pw__buf_putc(&w->b, c);
+	w->empty = 0;
+}
+
+static void ew_str(entry_writer *w, const char *key, const char *value)
+{
+	ew_key(w, key);
+	if (value)
+		pw__json_string_put(&w->b, &w->bad, value);
+	else
+		w->bad |= pw__buf_puts(&w->b, "null");
+}
+
+static void ew_int(entry_writer *w, const char *key, long long value)
+{
+	ew_key(w, key);
+	char digits[24], *p = digits + sizeof(digits);
+	unsigned long long u = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (value < 0)
+		*--p = '-';
+	w->bad |= pw__buf_append(&w->b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+static void ew_map(entry_writer *w, const char *key, const pw_map *m)
+{
+	ew_key(w, key);
+	ew_open(w, '{');
+	for (size_t k = 0; k < pw_map_count(m); k++)
+		ew_str(w, pw_map_key_at(m, k), pw_map_value_at(m, k));
+	ew_close(w, '}');
+}
+
+/* A step's entry as result.json has it, masked; made while the run goes on so that writing
+ * the file at the end costs little. NULL when out of memory (the entry is then made at the
+ * end). */
 static char *render_entry(pw_run *r, step_state *st)
 {
-	struct entry_buf e = {PW_BUF_INIT(0), 0};
-	struct result_writer w = {NULL, 1};
-	if (pw_mask_stream_new(&w.ms, r->secrets, entry_emit, &e) < 0)
-		return NULL;
-	json_t *o = step_json(r, st);
-	if (!o || json_dump_callback(o, result_dump, &w, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
-		e.failed = 1;
-	json_decref(o);
-	pw_mask_stream_flush(w.ms);
-	pw_mask_stream_free(w.ms);
-	if (e.failed) {
-		pw__buf_dispose(&e.b);
-		return NULL;
+	char ts[40];
+	entry_writer w = {PW_BUF_INIT(0), 0, 1, 0};
+	ew_open(&w, '{');
+	ew_str(&w, "name", st->step->name);
+	ew_str(&w, "connector", st->type);
+	ew_str(&w, "status", pw_step_status_name(st->status));
+	ew_int(&w, "attempts", st->attempts);
+	ew_key(&w, "needs");
+	ew_open(&w, '[');
+	for (size_t n = 0; n < st->step->needs_count; n++) {
+		ew_next(&w);
+		pw__json_string_put(&w.b, &w.bad, st->step->needs[n]);
 	}
-	return pw__buf_detach(&e.b);
+	ew_close(&w, ']');
+	if (st->start_ms) {
+		pw__iso8601(ts, sizeof(ts), st->started_unix_ms);
+		ew_str(&w, "started_at", ts);
+		ew_int(&w, "start_offset_ms", st->start_ms - r->start_ms);
+		ew_int(&w, "duration_ms", st->end_ms - st->start_ms);
+		ew_key(&w, "stats");
+		ew_open(&w, '{');
+		ew_int(&w, "stdout_bytes", (long long)st->out_bytes[0]);
+		ew_int(&w, "stderr_bytes", (long long)st->out_bytes[1]);
+		ew_int(&w, "output_lines", (long long)st->out_lines);
+		ew_close(&w, '}');
+	}
+	if (st->result) {
+		ew_int(&w, "exit_code", pw_result_exit_code(st->result));
+		if (pw_result_signal(st->result))
+			ew_int(&w, "signal", pw_result_signal(st->result));
+		ew_map(&w, "metadata", pw_result_metadata_const(st->result));
+	}
+	if (pw_map_count(st->outputs))
+		ew_map(&w, "outputs", st->outputs);
+	if (st->error) {
+		const pw_error *e = st->error;
+		ew_key(&w, "error");
+		ew_open(&w, '{');
+		ew_str(&w, "code", pw_error_code_name(pw_error_code(e)));
+		ew_str(&w, "message", pw_error_message(e));
+		if (pw_error_operation(e))
+			ew_str(&w, "operation", pw_error_operation(e));
+		if (pw_error_key(e))
+			ew_str(&w, "key", pw_error_key(e));
+		if (pw_error_response(e))
+			ew_str(&w, "response", pw_error_response(e));
+		if (pw_error_hint(e))
+			ew_str(&w, "hint", pw_error_hint(e));
+		ew_close(&w, '}');
+	}
+	char logname[LOG_NAME_MAX];
+	if (st->start_ms)
+		ew_str(&w, "log", log_name(logname, st->step));
+	ew_close(&w, '}');
+	char *masked = w.bad ? NULL : pw_secrets_mask_str(r->secrets, pw__buf_cstr(&w.b));
+	pw__buf_dispose(&w.b);
+	return masked;
 }
 
-/* Renders the entries of the steps that ended since the last call. Returns how many are done
- * so far (counted from the first: entries are rendered in file order). */
-static size_t render_ended(pw_run *r, size_t from)
+/* For the steps that ended since the last call, in file order: the empty log of a step that
+ * ran and printed nothing, and the step's result.json entry. Returns how many are done so far
+ * (counted from the first). */
+static size_t finish_ended(pw_run *r, size_t from)
 {
 	for (; from < r->count; from++) {
 		step_state *st = &r->steps[from];
 		/* no lock: the workers take it at every step's start and end */
 		if (!atomic_load(&st->ended))
 			break;
+		if (st->start_ms && !st->log_opened) {
+			st->log_opened = 1;
+			int fd = log_open(st, O_CREAT | O_TRUNC);
+			if (fd >= 0)
+				close(fd);
+			else
+				log_warn(st);
+		}
 		if (!st->entry)
 			st->entry = render_entry(r, st);
 	}
@@ -1279,15 +1326,10 @@ static void write_result_json(pw_run *r, const char *status)
 		result_puts(&w, i ? ",\n" : "\n");
 		if (!st->entry)
 			st->entry = render_entry(r, st);
-		if (st->entry) {
-			/* already masked: past the masker (which holds nothing back at a line end) */
-			pw_mask_stream_flush(w.ms);
-			fputs(st->entry, f);
-		} else {
-			json_t *o = step_json(r, st);
-			json_dump_callback(o, result_dump, &w, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			json_decref(o);
-		}
+		/* already masked: past the masker (which holds nothing back at a line end); out of
+		 * memory, an empty entry keeps the file valid */
+		pw_mask_stream_flush(w.ms);
+		fputs(st->entry ? st->entry : "{}", f);
 	}
 	w.nested = 0;
 	result_puts(&w, r->count ? "\n  ]\n}\n" : "]\n}\n");
@@ -1297,42 +1339,10 @@ static void write_result_json(pw_run *r, const char *status)
 		rename(tmp, path);
 }
 
-/* Creates the (empty) logs of the steps that have not started yet, in file order, while the
- * first steps run: creating a file can cost far more than starting a step (on ext4 without a
- * journal each new inode is searched for past every inode freed in the last minutes), and this
- * takes it off the steps' path. Runs in the thread that otherwise only waits for the run; a
- * step that gets there first creates its log itself. */
-static void make_logs_ahead(pw_run *r)
-{
-	for (size_t i = 0; i < r->count; i++) {
-		step_state *st = &r->steps[i];
-		/* no lock: the workers take it at every step's start and end */
-		if (atomic_load(&st->begun) || atomic_load(&r->cancel_requests))
-			continue;
-		/* O_EXCL: a log the step created meanwhile (or one left by an earlier run under the
-		 * same id) is not ours; the step truncates what it did not get from here */
-		int fd = log_open(st, O_CREAT | O_EXCL);
-		if (fd < 0)
-			continue;
-		close(fd);
-		atomic_store(&st->log_made, 1);
-	}
-}
-
-/* Steps that never started have no log: remove the ones created ahead for them. */
-static void drop_unused_logs(pw_run *r)
-{
-	char name[LOG_NAME_MAX];
-	for (size_t i = 0; i < r->count; i++) {
-		if (!atomic_load(&r->steps[i].log_made) || r->steps[i].start_ms)
-			continue;
-		unlinkat(r->dir_fd, log_name(name, r->steps[i].step), 0);
-	}
-}
-
-/* The run's own thread while the workers run the steps: acts on cancel requests, renders the
- * result.json entries of the steps that ended, and returns when every step has. */
-static void watch_run(pw_run *r)
+/* The run's own thread while the workers run the steps: acts on cancel requests, finishes
+ * the steps that ended (finish_ended), and returns when every step has, with how many it
+ * finished. */
+static size_t watch_run(pw_run *r)
 {
 	struct pollfd pfd = {r->cancel_pipe[0], POLLIN, 0};
 	int handled = 0;
@@ -1352,12 +1362,12 @@ static void watch_run(pw_run *r)
 			handled = req;
 		}
 		if (over)
-			return;
+			return rendered;
 		audit_release(r);
 		size_t before = rendered;
-		rendered = render_ended(r, rendered);
+		rendered = finish_ended(r, rendered);
 		/* woken by a cancel request or the run's end; in between, every 50 ms the entries of
-		 * the steps that ended are rendered, every 5 ms while steps end that fast (so that
+		 * the steps that ended are finished, every 5 ms while steps end that fast (so that
 		 * few are left for the end of the run) */
 		poll(&pfd, 1, rendered > before ? 5 : 50);
 	}
@@ -1387,12 +1397,11 @@ int pw_run_execute(pw_run *r, pw_error **err)
 		if (pthread_create(&workers[started], NULL, worker_main, r) != 0)
 			break;
 	int rc = 0;
+	size_t finished = 0;
 	if (!started) {
 		rc = pw_error_set(err, PW_EIO, "cannot start worker threads");
 	} else {
-		if (r->count > 1)
-			make_logs_ahead(r);
-		watch_run(r);
+		finished = watch_run(r);
 		pthread_mutex_lock(&r->lock);
 		r->stopping = 1;
 		pthread_cond_broadcast(&r->cond);
@@ -1401,7 +1410,7 @@ int pw_run_execute(pw_run *r, pw_error **err)
 	for (unsigned int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	free(workers);
-	drop_unused_logs(r);
+	finish_ended(r, finished);
 	int failed = 0;
 	for (size_t i = 0; i < r->count; i++)
 		if (r->steps[i].status == PW_STEP_FAILED || r->steps[i].status == PW_STEP_TIMED_OUT)

@@ -1,8 +1,11 @@
 /* The connector system's core: manager, factories, cache, statistics, results, errors,
  * execution contexts — with the seed's MockConnector. */
 #include <poll.h>
+#include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/internal.h"
 #include "core/step.h"
 #include "core/suggest.h"
@@ -491,6 +494,33 @@ PW_TEST(test_error_object)
 	PW_CHECK_STR(pw_error_message(first), "a"); /* the first error wins */
 	pw_error_free(first);
 	pw_error_free(e);
+}
+
+/* Timestamps in results and audit records: UTC, milliseconds, the same text strftime gives,
+ * also at the edges of a second, a day and a year. */
+PW_TEST(test_clock_iso8601)
+{
+	const int64_t cases[] = {0,
+	                         999,
+	                         1000,
+	                         86399999,
+	                         951782400001 /* 2000-02-29 */,
+	                         1798761599999 /* 2026-12-31T23:59:59.999 */,
+	                         253402300799999};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		time_t secs = (time_t)(cases[i] / 1000);
+		struct tm tm;
+		gmtime_r(&secs, &tm);
+		char want[64], got[64], day[32];
+		strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want, sizeof(want), "%s.%03dZ", day, (int)(cases[i] % 1000));
+		pw__iso8601(got, sizeof(got), cases[i]);
+		PW_CHECK_STR(got, want);
+	}
+	/* a buffer too small is cut, not overrun */
+	char small[11];
+	pw__iso8601(small, sizeof(small), 0);
+	PW_CHECK_STR(small, "1970-01-01");
 }
 
 PW_TEST(test_map)
