@@ -541,6 +541,67 @@ PW_TEST(test_map)
 	pw_map_free(d);
 }
 
+/* A large map (a step's environment with the outputs of every step before it) keeps its
+ * order and finds, replaces and removes every key, also past the size where it starts to
+ * index its keys and back below it. */
+PW_TEST(test_map_large)
+{
+	pw_map *m = pw_map_new();
+	char k[32], v[32];
+	for (int i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "PIPEWRIGHT_STEP_S%d_K", i);
+		snprintf(v, sizeof(v), "%d", i);
+		PW_CHECK_INT(pw_map_set(m, k, v), 0);
+	}
+	PW_CHECK_INT(pw_map_count(m), 1000);
+	int bad = 0;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "PIPEWRIGHT_STEP_S%d_K", i);
+		snprintf(v, sizeof(v), "%d", i);
+		const char *got = pw_map_get(m, k);
+		bad += !got || strcmp(got, v) != 0 || strcmp(pw_map_key_at(m, (size_t)i), k) != 0;
+	}
+	PW_CHECK_INT(bad, 0);
+	PW_CHECK(pw_map_get(m, "PIPEWRIGHT_STEP_S1000_K") == NULL);
+	/* replacing keeps the place and the count */
+	PW_CHECK_INT(pw_map_set(m, "PIPEWRIGHT_STEP_S500_K", "new"), 0);
+	PW_CHECK_INT(pw_map_count(m), 1000);
+	PW_CHECK_STR(pw_map_value_at(m, 500), "new");
+	/* removing every even key: the odd ones are still found, in order */
+	for (int i = 0; i < 1000; i += 2) {
+		snprintf(k, sizeof(k), "PIPEWRIGHT_STEP_S%d_K", i);
+		PW_CHECK_INT(pw_map_remove(m, k), 1);
+	}
+	PW_CHECK_INT(pw_map_count(m), 500);
+	bad = 0;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "PIPEWRIGHT_STEP_S%d_K", i);
+		const char *got = pw_map_get(m, k);
+		bad += (i % 2 == 0) != (got == NULL);
+	}
+	PW_CHECK_INT(bad, 0);
+	PW_CHECK_STR(pw_map_key_at(m, 0), "PIPEWRIGHT_STEP_S1_K");
+	pw_map *d = pw_map_dup(m);
+	PW_CHECK_INT(pw_map_count(d), 500);
+	PW_CHECK_STR(pw_map_get(d, "PIPEWRIGHT_STEP_S999_K"), "999");
+	/* down to a few keys (searched in order again) and up once more */
+	for (int i = 1; i < 990; i += 2) {
+		snprintf(k, sizeof(k), "PIPEWRIGHT_STEP_S%d_K", i);
+		pw_map_remove(m, k);
+	}
+	PW_CHECK_INT(pw_map_count(m), 5);
+	PW_CHECK_STR(pw_map_get(m, "PIPEWRIGHT_STEP_S991_K"), "991");
+	for (int i = 0; i < 40; i++) {
+		snprintf(k, sizeof(k), "X%d", i);
+		pw_map_set(m, k, "x");
+	}
+	PW_CHECK_INT(pw_map_count(m), 45);
+	PW_CHECK_STR(pw_map_get(m, "X39"), "x");
+	PW_CHECK_STR(pw_map_get(m, "PIPEWRIGHT_STEP_S999_K"), "999");
+	pw_map_free(m);
+	pw_map_free(d);
+}
+
 typedef struct sink {
 	char data[4096];
 	size_t len;
