@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/buf.h"
 #include "pipewright/secrets.h"
 
@@ -21,6 +25,9 @@
  * other entries they are the target's row offset (index * nclasses). */
 #define DFA_SLOW 0x80000000u
 
+/* Up to this many bytes that leave the start state are looked for 16 at a time (SSE2). */
+#define START_FEW 8
+
 /* Interval bookkeeping of a stream: when this many masked ranges are pending, the stream emits
  * what is already final, so that one huge write cannot make the list grow. */
 #define PENDING_EMIT_AT 8
@@ -32,13 +39,16 @@ typedef struct mask_dfa {
 	uint32_t nclasses; /* byte classes: 0 for bytes in no pattern, then one per byte used */
 	uint32_t max_len;  /* longest pattern */
 	uint8_t classes[256];
-	uint32_t *next;       /* [ndense * nclasses] encoded entries, see DFA_SLOW */
-	uint32_t *depth;      /* [nstates] length of the pattern prefix the state stands for */
-	uint32_t *match;      /* [nstates] longest pattern ending in this state, 0 for none */
-	uint32_t *fail;       /* [nstates] failure link */
-	uint32_t *edge_first; /* [nstates + 1] trie edges of state i: edge_first[i] .. edge_first[i+1] */
-	uint32_t *edge_to;    /* [nstates - 1] */
-	uint16_t *edge_cls;   /* [nstates - 1] */
+	uint8_t start_stay[256]; /* 1: from the start state, this byte leads back to it */
+	uint8_t nstart;          /* how many bytes do not (START_FEW + 1: more than START_FEW) */
+	uint8_t start_bytes[8];  /* those bytes, when there are at most START_FEW */
+	uint32_t *next;          /* [ndense * nclasses] encoded entries, see DFA_SLOW */
+	uint32_t *depth;         /* [nstates] length of the pattern prefix the state stands for */
+	uint32_t *match;         /* [nstates] longest pattern ending in this state, 0 for none */
+	uint32_t *fail;          /* [nstates] failure link */
+	uint32_t *edge_first;    /* [nstates + 1] trie edges of state i: edge_first[i] .. edge_first[i+1] */
+	uint32_t *edge_to;       /* [nstates - 1] */
+	uint16_t *edge_cls;      /* [nstates - 1] */
 } mask_dfa;
 
 typedef struct pattern {
@@ -297,6 +307,14 @@ static int dfa_build(mask_dfa **out, const pattern *pats, size_t npats)
 		uint32_t target = raw[i];
 		raw[i] =
 		    (target < d->ndense && !d->match[target]) ? target * d->nclasses : (DFA_SLOW | target);
+	}
+	for (int b = 0; b < 256; b++) {
+		d->start_stay[b] = raw[d->classes[b]] == 0;
+		if (!d->start_stay[b] && d->nstart <= START_FEW) {
+			if (d->nstart < START_FEW)
+				d->start_bytes[d->nstart] = (uint8_t)b;
+			d->nstart++;
+		}
 	}
 	*out = d;
 	return 0;
@@ -742,16 +760,59 @@ static void scan(pw_mask_stream *ms, const unsigned char *p, size_t len, uint64_
 	const uint32_t *next = d->next;
 	const uint8_t *cls = d->classes;
 	const uint32_t ncls = d->nclasses;
+	const uint8_t *stay = d->start_stay;
+#if defined(__SSE2__)
+	__m128i want[START_FEW];
+	int nwant = d->nstart <= START_FEW ? d->nstart : -1;
+	for (int k = 0; k < nwant; k++)
+		want[k] = _mm_set1_epi8((char)d->start_bytes[k]);
+#endif
 	uint32_t t = ms->state;
 	size_t i = 0;
 	while (i < len) {
+		if (t == 0) {
+			/* In the start state most bytes (all, in text that holds no secret) lead back to
+			 * it: they are skipped without walking the automaton, whose every step waits for
+			 * the one before (two dependent loads a byte). When only a few bytes can start a
+			 * pattern, they are looked for 16 at a time. */
+#if defined(__SSE2__)
+			if (nwant >= 0) {
+				while (i + 16 <= len) {
+					__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+					__m128i hit = _mm_setzero_si128();
+					for (int k = 0; k < nwant; k++)
+						hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, want[k]));
+					unsigned m = (unsigned)_mm_movemask_epi8(hit);
+					if (m) {
+						i += (size_t)__builtin_ctz(m);
+						break;
+					}
+					i += 16;
+				}
+			}
+#endif
+			while (i < len && stay[p[i]])
+				i++;
+			if (i == len)
+				break;
+		}
 		if (t < d->ndense) {
 			uint32_t st = t * ncls, e = 0;
+			int restart = 0;
 			for (; i < len; i++) {
 				e = next[st + cls[p[i]]];
 				if (e & DFA_SLOW)
 					break;
 				st = e;
+				if (st == 0) { /* back at the start: skip again */
+					restart = 1;
+					i++;
+					break;
+				}
+			}
+			if (restart) {
+				t = 0;
+				continue;
 			}
 			if (i == len) {
 				t = st / ncls;
