@@ -1251,28 +1251,36 @@ static char *render_entry(pw_run *r, step_state *st)
 	return masked;
 }
 
-/* For the steps that ended since the last call, in file order: the empty log of a step that
- * ran and printed nothing, and the step's result.json entry. Returns how many are done so far
- * (counted from the first). */
-static size_t finish_ended(pw_run *r, size_t from)
+/* For the steps that ended since the last call: the empty log of a step that ran and printed
+ * nothing, and the step's result.json entry. Steps before *from are all done; it moves past
+ * those done now. Returns how many were done in this call. */
+static size_t finish_ended(pw_run *r, size_t *from)
 {
-	for (; from < r->count; from++) {
-		step_state *st = &r->steps[from];
+	size_t done = 0;
+	int prefix = 1;
+	for (size_t i = *from; i < r->count; i++) {
+		step_state *st = &r->steps[i];
 		/* no lock: the workers take it at every step's start and end */
-		if (!atomic_load(&st->ended))
-			break;
-		if (st->start_ms && !st->log_opened) {
-			st->log_opened = 1;
-			int fd = log_open(st, O_CREAT | O_TRUNC);
-			if (fd >= 0)
-				close(fd);
-			else
-				log_warn(st);
+		if (!atomic_load(&st->ended)) {
+			prefix = 0; /* a long step does not hold back the ones after it */
+			continue;
 		}
-		if (!st->entry)
+		if (!st->entry) {
+			if (st->start_ms && !st->log_opened) {
+				st->log_opened = 1;
+				int fd = log_open(st, O_CREAT | O_TRUNC);
+				if (fd >= 0)
+					close(fd);
+				else
+					log_warn(st);
+			}
 			st->entry = render_entry(r, st);
+			done++;
+		}
+		if (prefix)
+			*from = i + 1;
 	}
-	return from;
+	return done;
 }
 
 static void write_result_json(pw_run *r, const char *status)
@@ -1364,12 +1372,11 @@ static size_t watch_run(pw_run *r)
 		if (over)
 			return rendered;
 		audit_release(r);
-		size_t before = rendered;
-		rendered = finish_ended(r, rendered);
+		size_t done = finish_ended(r, &rendered);
 		/* woken by a cancel request or the run's end; in between, every 50 ms the entries of
 		 * the steps that ended are finished, every 5 ms while steps end that fast (so that
 		 * few are left for the end of the run) */
-		poll(&pfd, 1, rendered > before ? 5 : 50);
+		poll(&pfd, 1, done ? 5 : 50);
 	}
 }
 
@@ -1410,7 +1417,7 @@ int pw_run_execute(pw_run *r, pw_error **err)
 	for (unsigned int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	free(workers);
-	finish_ended(r, finished);
+	finish_ended(r, &finished);
 	int failed = 0;
 	for (size_t i = 0; i < r->count; i++)
 		if (r->steps[i].status == PW_STEP_FAILED || r->steps[i].status == PW_STEP_TIMED_OUT)

@@ -35,6 +35,30 @@ print(0 if t(a) < t(b) + b["duration_ms"] - 5 and t(b) < t(a) + a["duration_ms"]
 PY
 )
 check "no overlap with -j 1" [ "$seq" = 1 ]
+# a step that ends while a long one before it still runs gets its log (empty, it printed
+# nothing) and its result entry then, not when the long one ends
+cat >"$WORK/ws/long_first.yml" <<'YML'
+version: 1
+steps:
+  - name: long
+    command: sleep 3
+  - name: quiet
+    needs: []
+    command: "true"
+YML
+"$PW_CLI" run "$WORK/ws/long_first.yml" -j 2 --run-id long-first >"$WORK/long.out" 2>&1 &
+lpid=$!
+i=0
+while [ ! -f "$WORK/ws/.pipewright/runs/long-first/quiet.log" ] && [ $i -lt 20 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+check "quiet's empty log exists while long still runs" \
+	sh -c "[ -f '$WORK/ws/.pipewright/runs/long-first/quiet.log' ] && kill -0 $lpid"
+check "quiet's log is empty" [ ! -s "$WORK/ws/.pipewright/runs/long-first/quiet.log" ]
+wait $lpid
+check "long-first exit 0" [ $? -eq 0 ]
+check "long's log after the run" [ -f "$WORK/ws/.pipewright/runs/long-first/long.log" ]
 run_pw badj run "$f" -j zero
 check "bad -j is a usage error" [ "$STATUS" -eq 3 ]
 finish
