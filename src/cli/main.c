@@ -626,11 +626,17 @@ static int cmd_run(int argc, char **argv)
 	/* Signals go to one thread that cancels the run; every other thread blocks them. */
 	sigctx sc = {.stop = 0};
 	sigemptyset(&sc.set);
-	sigaddset(&sc.set, SIGINT);
-	sigaddset(&sc.set, SIGTERM);
-	/* a closed terminal or a dropped ssh connection: the steps are cancelled and cleaned up
-	 * like on Ctrl-C instead of running on without us */
-	sigaddset(&sc.set, SIGHUP);
+	/* SIGHUP: a closed terminal or a dropped ssh connection cancels the steps (and cleans
+	 * up) like Ctrl-C instead of leaving them running without us. A signal we were started
+	 * with ignored stays ignored (`nohup`, SIGINT in a background job of a script): blocked,
+	 * it would be queued and taken, not dropped. */
+	const int cancelling[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < sizeof(cancelling) / sizeof(cancelling[0]); i++) {
+		struct sigaction old;
+		if (sigaction(cancelling[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(&sc.set, cancelling[i]);
+	}
 	sigaddset(&sc.set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
 	signal(SIGPIPE, SIG_IGN);

@@ -3,8 +3,13 @@
 set -e
 . "$(dirname "$0")/lib.sh"
 f=$(example cancel.yml)
+# A background job of a script starts with SIGINT ignored (and pipewright, like make, leaves
+# ignored signals ignored): started here as from a terminal, with every signal at its default.
 for sig in INT TERM HUP; do
-	"$PW_CLI" run "$f" --run-id "cancel-$sig" >"$WORK/c-$sig.out" 2>"$WORK/c-$sig.err" </dev/null &
+	python3 -c 'import os, signal, sys
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$PW_CLI" run "$f" --run-id "cancel-$sig" >"$WORK/c-$sig.out" 2>"$WORK/c-$sig.err" </dev/null &
 	pid=$!
 	i=0
 	while ! grep -q "long | started" "$WORK/c-$sig.out" 2>/dev/null && [ $i -lt 100 ]; do
@@ -22,4 +27,39 @@ for sig in INT TERM HUP; do
 	check "SIG$sig: long cancelled" contains "$r" '"status": "cancelled"'
 	check "SIG$sig: no process of the run left" no_run_process "cancel-$sig"
 done
+# started with SIGHUP ignored (nohup), a hangup is ignored: the run goes on and succeeds
+cat >"$WORK/ws/hup.yml" <<'YML'
+version: 1
+steps:
+  - name: wait
+    command: echo started; sleep 1
+YML
+nohup "$PW_CLI" run "$WORK/ws/hup.yml" --run-id nohup-1 >"$WORK/nohup.out" 2>"$WORK/nohup.err" </dev/null &
+pid=$!
+i=0
+while ! grep -q "wait | started" "$WORK/nohup.out" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -s HUP $pid
+set +e
+wait $pid
+STATUS=$?
+set -e
+check "nohup: SIGHUP ignored, exit status 0" [ "$STATUS" -eq 0 ]
+check "nohup: the step succeeded" contains "$WORK/ws/.pipewright/runs/nohup-1/result.json" '"status": "succeeded"'
+# a background job of this script has SIGINT ignored: SIGINT does not cancel it either
+"$PW_CLI" run "$WORK/ws/hup.yml" --run-id bg-int >"$WORK/bg.out" 2>"$WORK/bg.err" </dev/null &
+pid=$!
+i=0
+while ! grep -q "wait | started" "$WORK/bg.out" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -s INT $pid
+set +e
+wait $pid
+STATUS=$?
+set -e
+check "background job: SIGINT ignored, exit status 0" [ "$STATUS" -eq 0 ]
 finish
