@@ -200,6 +200,8 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
 static void on_event(const char *step, pw_step_status status, unsigned int attempt, const pw_result *result,
                      const pw_error *error, void *payload)
 {
+	if (g_quiet) /* only the summary */
+		return;
 	pthread_mutex_lock(&g_cli.print_lock);
 	if (g_cli.board) {
 		board_step_event(g_cli.board, step, status, result ? pw_result_exit_code(result) : -1);

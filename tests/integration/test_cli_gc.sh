@@ -18,6 +18,10 @@ check "no runs: nothing removed" contains "$WORK/empty.out" "gc: 0 removed, 0 fa
 f=$(example hello.yml)
 run_pw hello run "$f" -q --run-id gc-hello
 check "hello runs" [ "$STATUS" -eq 0 ]
+# -q: the summary only, no step output and no step status lines
+check "quiet: the summary" contains "$WORK/hello.out" "summary (run gc-hello)"
+check "quiet: no status lines" lacks "$WORK/hello.out" "-> started"
+check "quiet: no step output" lacks "$WORK/hello.out" "greet |"
 check "run lock left behind for gc" [ -f "$WORK/ws/.pipewright/runs/gc-hello/lock" ]
 run_pw after gc -w "$WORK/ws" --dry-run
 check "shell run: nothing to remove" contains "$WORK/after.out" "gc: 0 would be removed, 0 failed"
