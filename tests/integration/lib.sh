@@ -34,6 +34,24 @@ run_pw() {
 	set -e
 }
 
+# wait_for_text FILE TEXT: waits (up to 10 s) until FILE holds TEXT
+wait_for_text() {
+	i=0
+	while ! grep -qF -- "$2" "$1" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# signal_and_wait SIG PID: sends SIG to the background process PID, its exit status into $STATUS
+signal_and_wait() {
+	kill -s "$1" "$2"
+	set +e
+	wait "$2"
+	STATUS=$?
+	set -e
+}
+
 # the workspace copy of an example
 example() {
 	mkdir -p "$WORK/ws"

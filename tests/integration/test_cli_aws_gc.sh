@@ -58,13 +58,7 @@ start_run() {
 	"$PW_CLI" run "$2" -q -w "$WORK/ws" --run-id "$1" >"$WORK/$1.out" 2>"$WORK/$1.err" </dev/null &
 	PID=$!
 }
-stop_run() {
-	kill -s "$1" "$PID"
-	set +e
-	wait "$PID"
-	STATUS=$?
-	set -e
-}
+stop_run() { signal_and_wait "$1" "$PID"; }
 
 mkdir -p "$WORK/ws"
 cat >"$WORK/ws/task.yml" <<YML

@@ -11,16 +11,8 @@ for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(s, signal.SIG_DFL)
 os.execv(sys.argv[1], sys.argv[1:])' "$PW_CLI" run "$f" --run-id "cancel-$sig" >"$WORK/c-$sig.out" 2>"$WORK/c-$sig.err" </dev/null &
 	pid=$!
-	i=0
-	while ! grep -q "long | started" "$WORK/c-$sig.out" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -s "$sig" $pid
-	set +e
-	wait $pid
-	STATUS=$?
-	set -e
+	wait_for_text "$WORK/c-$sig.out" "long | started"
+	signal_and_wait "$sig" $pid
 	check "SIG$sig: exit status 130" [ "$STATUS" -eq 130 ]
 	check "SIG$sig: cleanup ran" contains "$WORK/c-$sig.out" "cleanup | cleanup after cancel"
 	r="$WORK/ws/.pipewright/runs/cancel-$sig/result.json"
@@ -36,30 +28,14 @@ steps:
 YML
 nohup "$PW_CLI" run "$WORK/ws/hup.yml" --run-id nohup-1 >"$WORK/nohup.out" 2>"$WORK/nohup.err" </dev/null &
 pid=$!
-i=0
-while ! grep -q "wait | started" "$WORK/nohup.out" 2>/dev/null && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-kill -s HUP $pid
-set +e
-wait $pid
-STATUS=$?
-set -e
+wait_for_text "$WORK/nohup.out" "wait | started"
+signal_and_wait HUP $pid
 check "nohup: SIGHUP ignored, exit status 0" [ "$STATUS" -eq 0 ]
 check "nohup: the step succeeded" contains "$WORK/ws/.pipewright/runs/nohup-1/result.json" '"status": "succeeded"'
 # a background job of this script has SIGINT ignored: SIGINT does not cancel it either
 "$PW_CLI" run "$WORK/ws/hup.yml" --run-id bg-int >"$WORK/bg.out" 2>"$WORK/bg.err" </dev/null &
 pid=$!
-i=0
-while ! grep -q "wait | started" "$WORK/bg.out" 2>/dev/null && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-kill -s INT $pid
-set +e
-wait $pid
-STATUS=$?
-set -e
+wait_for_text "$WORK/bg.out" "wait | started"
+signal_and_wait INT $pid
 check "background job: SIGINT ignored, exit status 0" [ "$STATUS" -eq 0 ]
 finish

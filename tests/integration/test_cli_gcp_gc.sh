@@ -49,13 +49,7 @@ start_run() {
 	"$PW_CLI" run "$WORK/ws/job.yml" -q -w "$WORK/ws" --run-id "$1" >"$WORK/$1.out" 2>"$WORK/$1.err" </dev/null &
 	PID=$!
 }
-stop_run() {
-	kill -s "$1" "$PID"
-	set +e
-	wait "$PID"
-	STATUS=$?
-	set -e
-}
+stop_run() { signal_and_wait "$1" "$PID"; }
 
 cat >"$WORK/ws/job.yml" <<YML
 version: 1
