@@ -13,9 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/fs.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +29,7 @@
 int pw__pipeline_load_secrets(const pw_pipeline *p, pw_secrets *into, pw_error **err);
 
 #define LINE_MAX_BYTES (64 * 1024) /* a partial line longer than this is passed on as is */
+#define AUDIT_BUFFER (16 * 1024)   /* records held for one write (audit_put) */
 
 typedef struct step_state {
 	pw_step *step;
@@ -76,7 +75,7 @@ struct pw_run {
 	pw_secrets *secrets;
 	FILE *audit;
 	pthread_mutex_t audit_lock;
-	int audit_held; /* a record is in r->audit's buffer, not yet written (audit_put) */
+	size_t audit_held; /* bytes of records in r->audit's buffer, not yet written (audit_put) */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* workers: a step was queued, or stopping */
@@ -132,19 +131,23 @@ static void run_log(pw_run *r, pw_log_level level, const char *step, const char 
 	pw__buf_dispose(&b);
 }
 
-/* Each record is written as it is made, in one write, but for a step's end: that one waits
- * in the buffer for the next record (as a rule the next step's start, moments later) to go
- * out with it, or for the run's thread to flush it (audit_release, at most 50 ms later). */
+/* A step's start and end wait in the buffer, for a connector's record of an external change
+ * (written at once, with them) or for the run's thread (audit_release, at most 50 ms later):
+ * steps that take a millisecond cost one write every few milliseconds, not one each. */
 static void audit_put(pw_run *r, const char *json, int hold)
 {
 	if (!r->audit)
 		return;
+	size_t len = strlen(json) + 1;
 	pthread_mutex_lock(&r->audit_lock);
+	/* records go out whole: the held ones first when this one would not fit with them */
+	if (r->audit_held && r->audit_held + len > AUDIT_BUFFER)
+		fflush(r->audit), r->audit_held = 0;
 	fputs(json, r->audit);
 	fputc('\n', r->audit);
-	r->audit_held = hold;
+	r->audit_held += len;
 	if (!hold)
-		fflush(r->audit);
+		fflush(r->audit), r->audit_held = 0;
 	pthread_mutex_unlock(&r->audit_lock);
 }
 
@@ -173,9 +176,10 @@ static void audit_record(pw_run *r, const char *step, const char *event, const c
 	free(json);
 }
 
+/* A step's records are held (audit_put); the run's own are written at once. */
 static void audit_run(pw_run *r, const char *step, const char *event, const char *outcome, const char *detail)
 {
-	audit_record(r, step, event, outcome, detail, 0);
+	audit_record(r, step, event, outcome, detail, step != NULL);
 }
 
 static void make_run_id(char *buf, size_t size)
@@ -217,26 +221,6 @@ static int mkdirs(const char *path)
 	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
 		return -1;
 	return 0;
-}
-
-/* Marks the runs directory as the top of a hierarchy (ext2/3/4's FS_TOPDIR_FL, `chattr +T`)
- * so that each run directory is placed in a block group of its own rather than next to
- * whatever else was created and deleted there: on ext4 without a journal every new inode is
- * searched for past each inode freed in the last minutes, and after a burst of deletions
- * nearby the 200 logs of a run cost 70-170 us each instead of 13. Other file systems do not
- * know the flag; nothing changes there. */
-static void spread_runs(const char *runs_dir)
-{
-	int fd = open(runs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	int flags = 0;
-	/* refused (not the owner, a file system without it): the default placement stays */
-	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
-		flags |= FS_TOPDIR_FL;
-		ioctl(fd, FS_IOC_SETFLAGS, &flags);
-	}
-	close(fd);
 }
 
 static int valid_run_id(const char *id)
@@ -501,8 +485,6 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 	if (rc == 0) {
 		pw_buf d = PW_BUF_INIT(0);
 		pw__buf_printf(&d, "%s/.pipewright/runs", pw_workspace_root(probe));
-		if (mkdirs(pw__buf_cstr(&d)) == 0)
-			spread_runs(pw__buf_cstr(&d));
 		pw__buf_printf(&d, "/%s", r->run_id);
 		r->run_dir = pw__buf_detach(&d);
 		if (mkdirs(r->run_dir) != 0)
@@ -519,6 +501,8 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 		char path[4200];
 		snprintf(path, sizeof(path), "%s/audit.jsonl", r->run_dir);
 		r->audit = fopen(path, "ae");
+		if (r->audit)
+			setvbuf(r->audit, NULL, _IOFBF, AUDIT_BUFFER);
 		if (!r->audit)
 			rc = pw_error_set(err, PW_EIO, "fopen(\"%s\"): %s", path, strerror(errno));
 	}
@@ -937,7 +921,7 @@ static void run_step(pw_run *r, step_state *st)
 		}
 		pw_error_free(he);
 	}
-	audit_record(r, s->name, "step_end", pw_step_status_name(st->status), detail, 1);
+	audit_run(r, s->name, "step_end", pw_step_status_name(st->status), detail);
 	pthread_mutex_lock(&st->out_lock);
 	log_close(st);
 	pthread_mutex_unlock(&st->out_lock);

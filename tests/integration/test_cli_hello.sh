@@ -57,12 +57,6 @@ check "the failing step's log" [ -f "$lrd/fails.log" ]
 check "no log for a skipped step" [ ! -e "$lrd/after.log" ]
 check "no log for the next skipped step" [ ! -e "$lrd/later.log" ]
 check "only those logs" [ "$(cd "$lrd" && ls *.log | tr '\n' ' ')" = "fails.log quiet.log talks.log " ]
-# the runs directory carries the "top of a hierarchy" flag where the file system has it
-# (ext2/3/4), so that run directories are spread over block groups
-mkdir -p "$WORK/probe-topdir"
-if chattr +T "$WORK/probe-topdir" 2>/dev/null && lsattr -d "$WORK/probe-topdir" 2>/dev/null | grep -q '^[^ ]*T'; then
-	check "runs directory is a top directory" sh -c "lsattr -d '$WORK/ws/.pipewright/runs' | grep -q '^[^ ]*T'"
-fi
 # --version and --help
 run_pw version --version
 check "version" contains "$WORK/version.out" "pipewright 1.0.0"

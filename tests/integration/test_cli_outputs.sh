@@ -9,8 +9,9 @@ check "multi-line output (1)" contains "$WORK/out.out" "release | line one"
 check "multi-line output (2)" contains "$WORK/out.out" "release | line two"
 check "outputs in result.json" contains "$WORK/ws/.pipewright/runs/out-1/result.json" '"tag": "v1.4.2"'
 
-# The outputs file: there and empty when the step starts, private (0600), in memory when the
-# machine has /dev/shm, unique per step, and gone once the run has read it.
+# The outputs file: there, empty and private (0600) when each step starts, in memory when
+# the machine has /dev/shm, handed from step to step only while it stays as made (emptied in
+# between, also after a step that failed), and gone once the run is over.
 mkdir -p "$WORK/of"
 cat >"$WORK/of/p.yml" <<'EOF'
 version: 1
@@ -22,16 +23,46 @@ steps:
       echo "k=v" >> "$PIPEWRIGHT_OUTPUT"
   - name: two
     command: |
+      stat -c '%a %s' "$PIPEWRIGHT_OUTPUT" > info-two
       echo "$PIPEWRIGHT_OUTPUT" > path-two
       [ "$PIPEWRIGHT_STEP_ONE_K" = v ] && echo seen > seen-two
+      echo "left=behind" >> "$PIPEWRIGHT_OUTPUT"
+      exit 3
+    allow_failure: true
+  - name: three
+    when: always
+    command: |
+      stat -c '%a %s' "$PIPEWRIGHT_OUTPUT" > info-three
+      echo "$PIPEWRIGHT_OUTPUT" > path-three
+      # replaced by a file of its own, as `mv` of a temporary file does
+      echo "moved=yes" > "$PIPEWRIGHT_OUTPUT.new"
+      mv "$PIPEWRIGHT_OUTPUT.new" "$PIPEWRIGHT_OUTPUT"
+  - name: four
+    command: |
+      stat -c '%a %s' "$PIPEWRIGHT_OUTPUT" > info-four
+      echo "$PIPEWRIGHT_OUTPUT" > path-four
+      [ "$PIPEWRIGHT_STEP_THREE_MOVED" = yes ] && echo seen > seen-four
+      if env | grep -q '^PIPEWRIGHT_STEP_TWO_'; then echo leaked > leaked-four; fi
+      chmod 644 "$PIPEWRIGHT_OUTPUT"
+  - name: five
+    command: |
+      stat -c '%a %s' "$PIPEWRIGHT_OUTPUT" > info-five
+      echo "$PIPEWRIGHT_OUTPUT" > path-five
 EOF
-run_pw of run "$WORK/of/p.yml" -w "$WORK/of"
+run_pw of run "$WORK/of/p.yml" -w "$WORK/of" -j 1
 check "outputs run exit 0" [ "$STATUS" -eq 0 ]
-check "the file exists, empty, mode 600" [ "$(cat "$WORK/of/info-one")" = "600 0" ]
+for n in one two three four five; do
+	check "$n: the file exists, empty, mode 600" [ "$(cat "$WORK/of/info-$n")" = "600 0" ]
+	check "$n: gone after the run" [ ! -e "$(cat "$WORK/of/path-$n")" ]
+done
 check "its value reached the next step" [ -f "$WORK/of/seen-two" ]
-check "one file per step" [ "$(cat "$WORK/of/path-one")" != "$(cat "$WORK/of/path-two")" ]
-check "removed once read (one)" [ ! -e "$(cat "$WORK/of/path-one")" ]
-check "removed once read (two)" [ ! -e "$(cat "$WORK/of/path-two")" ]
+check "handed on while intact" [ "$(cat "$WORK/of/path-one")" = "$(cat "$WORK/of/path-two")" ]
+check "a failed step's outputs are not kept" [ ! -e "$WORK/of/leaked-four" ]
+check "a replaced file is read" [ -f "$WORK/of/seen-four" ]
+check "a replaced file is not handed on" [ "$(cat "$WORK/of/path-three")" != "$(cat "$WORK/of/path-four")" ]
+check "a file made readable to others is not handed on" \
+	[ "$(cat "$WORK/of/path-four")" != "$(cat "$WORK/of/path-five")" ]
+check "nothing of this run left in /dev/shm" sh -c "! ls /dev/shm 2>/dev/null | grep -q \"\$(basename \"\$(cat '$WORK/of/path-five')\")\""
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	check "in memory (/dev/shm)" contains "$WORK/of/path-one" "/dev/shm/pipewright-outputs-"
 fi

@@ -56,6 +56,14 @@ done
 check "quiet's empty log exists while long still runs" \
 	sh -c "[ -f '$WORK/ws/.pipewright/runs/long-first/quiet.log' ] && kill -0 $lpid"
 check "quiet's log is empty" [ ! -s "$WORK/ws/.pipewright/runs/long-first/quiet.log" ]
+# step records are held for one write, but not for longer than the run's tick: both steps'
+# starts and quiet's end are in the audit log while long still runs
+au="$WORK/ws/.pipewright/runs/long-first/audit.jsonl"
+wait_for_text "$au" '"step":"quiet","event":"step_end"'
+check "audit has long's start while it runs" \
+	sh -c "grep -qF '\"step\":\"long\",\"event\":\"step_start\"' '$au' && kill -0 $lpid"
+check "audit has quiet's end while long runs" \
+	sh -c "grep -qF '\"step\":\"quiet\",\"event\":\"step_end\"' '$au' && kill -0 $lpid"
 wait $lpid
 check "long-first exit 0" [ $? -eq 0 ]
 check "long's log after the run" [ -f "$WORK/ws/.pipewright/runs/long-first/long.log" ]

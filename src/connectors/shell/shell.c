@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -436,6 +437,92 @@ static int read_outputs(const char *path, int fd, pw_exec *ex, pw_error **err)
 	return rc;
 }
 
+/* The outputs file handed to a step. Made once and handed from step to step (emptied in
+ * between) while it stays as made: a file created and removed per step cost a twentieth of a
+ * `true` step. Private (0600, a name no one can guess or choose, O_EXCL) because steps write
+ * secrets there; in memory (/dev/shm) where there is one, so what a step writes there never
+ * reaches a disk; else in the run directory (not kept: that directory is the run's), else in
+ * /tmp. */
+typedef struct outputs_file {
+	int fd;
+	int pooled; /* may go back to the connector's pool (not in a run directory) */
+	char path[4300];
+} outputs_file;
+
+#define OUTPUTS_POOL_MAX 64
+
+typedef struct shell_impl {
+	pthread_mutex_t lock;
+	outputs_file *pool[OUTPUTS_POOL_MAX];
+	size_t pooled;
+} shell_impl;
+
+static outputs_file *outputs_take(shell_impl *impl, const char *rundir)
+{
+	outputs_file *of = NULL;
+	pthread_mutex_lock(&impl->lock);
+	if (impl->pooled)
+		of = impl->pool[--impl->pooled];
+	pthread_mutex_unlock(&impl->lock);
+	if (of)
+		return of;
+	of = malloc(sizeof(*of));
+	if (!of)
+		return NULL;
+	const char *const places[][2] = {
+	    {"/dev/shm", "pipewright-outputs"}, {rundir, ".outputs"}, {"/tmp", "pipewright-outputs"}};
+	of->fd = -1;
+	for (size_t i = 0; i < 3 && of->fd < 0; i++) {
+		if (!places[i][0])
+			continue;
+		/* mkostemp replaces the six X with a name of its own */
+		snprintf(of->path, sizeof(of->path), "%s/%s-XXXXXX", places[i][0], places[i][1]);
+		of->fd = mkostemp(of->path, O_CLOEXEC);
+		of->pooled = i != 1;
+	}
+	if (of->fd < 0) {
+		free(of);
+		return NULL;
+	}
+	return of;
+}
+
+static void outputs_drop(outputs_file *of)
+{
+	if (!of)
+		return;
+	/* whatever is at the path now: ours, or what the step put there */
+	unlink(of->path);
+	close(of->fd);
+	free(of);
+}
+
+/* Ours, and only ours, still at its path, private: the next step can have it. */
+static int outputs_intact(const outputs_file *of, const struct stat *st)
+{
+	struct stat at;
+	return S_ISREG(st->st_mode) && st->st_nlink == 1 && (st->st_mode & 07777) == 0600 &&
+	       st->st_uid == geteuid() && stat(of->path, &at) == 0 && at.st_ino == st->st_ino &&
+	       at.st_dev == st->st_dev;
+}
+
+/* After the step: back to the pool, emptied, when it is intact; else removed. */
+static void outputs_give_back(shell_impl *impl, outputs_file *of)
+{
+	if (!of)
+		return;
+	struct stat st;
+	int keep = of->pooled && fstat(of->fd, &st) == 0 && outputs_intact(of, &st) &&
+	           (st.st_size == 0 || ftruncate(of->fd, 0) == 0);
+	if (keep) {
+		pthread_mutex_lock(&impl->lock);
+		if (impl->pooled < OUTPUTS_POOL_MAX)
+			impl->pool[impl->pooled++] = of, of = NULL;
+		pthread_mutex_unlock(&impl->lock);
+	}
+	outputs_drop(of);
+}
+
 static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, const pw_workspace *ws,
                          const pw_map *env, pw_exec *ex, pw_error **err)
 {
@@ -443,31 +530,14 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	int rc = resolve_cwd(&cwd, step, ws, err);
 	if (rc < 0)
 		return rc;
-	/* The outputs file: private (0600, a name no one can guess or choose — not the step's
-	 * name) because steps write secrets there. In memory (/dev/shm) where there is one: what
-	 * a step writes there never reaches a disk, and a file created and removed per step costs
-	 * nothing there (on ext4, inodes freed moments ago make every creation search further).
-	 * Else in the run directory, else in /tmp. It is removed once read. */
-	const char *rundir = pw_workspace_run_dir(ws);
-	const char *const places[][2] = {
-	    {"/dev/shm", "pipewright-outputs"}, {rundir, ".outputs"}, {"/tmp", "pipewright-outputs"}};
-	char outputs_path[4300];
-	int tmpfd = -1;
-	for (size_t i = 0; i < 3 && tmpfd < 0; i++) {
-		if (!places[i][0])
-			continue;
-		/* mkostemp replaces the six X with a name of its own */
-		snprintf(outputs_path, sizeof(outputs_path), "%s/%s-XXXXXX", places[i][0], places[i][1]);
-		tmpfd = mkostemp(outputs_path, O_CLOEXEC);
-	}
+	shell_impl *impl = pw_connector_impl(c);
+	outputs_file *of = outputs_take(impl, pw_workspace_run_dir(ws));
+	const char *outputs_path = of ? of->path : NULL;
 	char **argv = build_argv(step);
 	pw_map *envm = build_env(step, env, outputs_path);
 	char **envp = envm ? pw__proc_envp_from_map(envm) : NULL;
 	if (!argv || !envp) {
-		if (tmpfd >= 0) {
-			unlink(outputs_path);
-			close(tmpfd);
-		}
+		outputs_drop(of);
 		free(cwd);
 		free_strv(argv);
 		pw_map_free(envm);
@@ -512,7 +582,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 			pw__buf_dispose(&how);
 			if (pr.exited && pr.exit_code == 0) {
 				pw_error *oe = NULL;
-				if (read_outputs(outputs_path, tmpfd, ex, &oe) < 0) {
+				if (outputs_path && read_outputs(outputs_path, of->fd, ex, &oe) < 0) {
 					pw_exec_output(ex, PW_STREAM_STDERR, "pipewright: ", 12);
 					pw_exec_output(ex, PW_STREAM_STDERR, pw_error_message(oe),
 					               strlen(pw_error_message(oe)));
@@ -527,10 +597,8 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 		}
 	}
 	/* what the step wrote there is now in the exec's outputs (masked wherever it is shown);
-	 * the raw file must not stay behind in the run directory */
-	unlink(outputs_path);
-	if (tmpfd >= 0)
-		close(tmpfd);
+	 * the raw file is emptied for the next step or removed */
+	outputs_give_back(impl, of);
 	free(cwd);
 	free_strv(argv);
 	pw_map_free(envm);
@@ -584,7 +652,13 @@ static int shell_plan(char **out, pw_connector *c, const pw_step *step, const pw
 
 static void shell_destroy(pw_connector *c)
 {
-	(void)c;
+	shell_impl *impl = pw_connector_impl(c);
+	if (!impl)
+		return;
+	for (size_t i = 0; i < impl->pooled; i++)
+		outputs_drop(impl->pool[i]);
+	pthread_mutex_destroy(&impl->lock);
+	free(impl);
 }
 
 static const pw_connector_ops shell_ops = {
@@ -598,5 +672,15 @@ static const pw_connector_ops shell_ops = {
 
 int pw__shell_connector_create(pw_connector **out, pw_manager *m, pw_error **err)
 {
-	return pw_connector_new(out, &shell_ops, "shell", PW_TYPE_SHELL, NULL, err);
+	shell_impl *impl = calloc(1, sizeof(*impl));
+	if (!impl || pthread_mutex_init(&impl->lock, NULL) != 0) {
+		free(impl);
+		return pw_error_set(err, PW_ENOMEM, "out of memory");
+	}
+	int rc = pw_connector_new(out, &shell_ops, "shell", PW_TYPE_SHELL, impl, err);
+	if (rc < 0) {
+		pthread_mutex_destroy(&impl->lock);
+		free(impl);
+	}
+	return rc;
 }
