@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,9 +70,10 @@ struct pw_run {
 	pw_run_options opts;
 	char *run_id;
 	char *run_dir;
-	int dir_fd;    /* run_dir (O_PATH): the logs are opened relative to it, no path walked */
-	char *journal; /* run_dir/journal: the resource journal (core/journal.h) */
-	int lock_fd;   /* run_dir/lock, flock'd for the run's lifetime: gc leaves live runs alone */
+	char *spare_dir; /* the next run's directory, made ahead by this one (SPARE_RUN_DIR) */
+	int dir_fd;      /* run_dir (O_PATH): the logs are opened relative to it, no path walked */
+	char *journal;   /* run_dir/journal: the resource journal (core/journal.h) */
+	int lock_fd;     /* run_dir/lock, flock'd for the run's lifetime: gc leaves live runs alone */
 	pw_workspace *ws;
 	pw_secrets *secrets;
 	FILE *audit;
@@ -221,6 +224,44 @@ static int mkdirs(const char *path)
 	if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
 		return -1;
 	return 0;
+}
+
+/* Marks the runs directory as the top of a hierarchy (ext2/3/4's FS_TOPDIR_FL, `chattr +T`)
+ * so that each run directory is placed in a block group of its own rather than next to
+ * whatever else was created and deleted there: on ext4 without a journal every new inode is
+ * searched for past each inode freed in the last minute, and after a burst of deletions
+ * nearby (the previous runs' scratch directories, say) the 200 logs of a run cost 400 us each
+ * instead of 13. The price, reading the chosen group's bitmaps (2-3 ms), is paid by the run
+ * before, which makes the next run's directory ahead (SPARE_RUN_DIR). Other file systems do
+ * not know the flag; nothing changes there. */
+static void spread_runs(const char *runs_dir)
+{
+	int fd = open(runs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	int flags = 0;
+	/* refused (not the owner, a file system without it): the default placement stays */
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+		flags |= FS_TOPDIR_FL;
+		ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	close(fd);
+}
+
+/* The directory a run makes for the next one in the same workspace, while its steps run:
+ * with the runs directory a top directory, making a run directory is where the bitmaps of a
+ * block group are read (2-3 ms of waiting), and a run that finds one made ahead only renames
+ * it. A dot name: `pipewright runs` and gc pass over it. */
+#define SPARE_RUN_DIR ".next"
+
+/* Renames the spare directory to the run's, when there is one and it is ours. Two runs
+ * starting at once: one takes it, the other makes its own. 0 when taken. */
+static int take_spare(const char *spare, const char *run_dir)
+{
+	struct stat st;
+	if (!spare || lstat(spare, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return -1;
+	return rename(spare, run_dir);
 }
 
 static int valid_run_id(const char *id)
@@ -485,9 +526,14 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 	if (rc == 0) {
 		pw_buf d = PW_BUF_INIT(0);
 		pw__buf_printf(&d, "%s/.pipewright/runs", pw_workspace_root(probe));
+		if (mkdirs(pw__buf_cstr(&d)) == 0)
+			spread_runs(pw__buf_cstr(&d));
+		pw_buf spare = PW_BUF_INIT(0);
+		pw__buf_printf(&spare, "%s/%s", pw__buf_cstr(&d), SPARE_RUN_DIR);
+		r->spare_dir = pw__buf_detach(&spare);
 		pw__buf_printf(&d, "/%s", r->run_id);
 		r->run_dir = pw__buf_detach(&d);
-		if (mkdirs(r->run_dir) != 0)
+		if (take_spare(r->spare_dir, r->run_dir) != 0 && mkdirs(r->run_dir) != 0)
 			rc = pw_error_set(err, PW_EIO, "mkdir(\"%s\"): %s", r->run_dir, strerror(errno));
 		else if ((r->dir_fd = open(r->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 			rc = pw_error_set(err, PW_EIO, "open(\"%s\"): %s", r->run_dir, strerror(errno));
@@ -602,6 +648,7 @@ void pw_run_free(pw_run *r)
 	pw_secrets_free(r->secrets);
 	free(r->run_id);
 	free(r->run_dir);
+	free(r->spare_dir);
 	if (r->dir_fd >= 0)
 		close(r->dir_fd);
 	free(r->journal);
@@ -1339,6 +1386,10 @@ static size_t watch_run(pw_run *r)
 	struct pollfd pfd = {r->cancel_pipe[0], POLLIN, 0};
 	int handled = 0;
 	size_t rendered = 0;
+	/* the next run's directory, while this thread has nothing else to do (one there already
+	 * stays) */
+	if (r->spare_dir)
+		mkdir(r->spare_dir, 0755);
 	for (;;) {
 		char buf[64];
 		while (read(r->cancel_pipe[0], buf, sizeof(buf)) > 0)

@@ -57,6 +57,23 @@ check "the failing step's log" [ -f "$lrd/fails.log" ]
 check "no log for a skipped step" [ ! -e "$lrd/after.log" ]
 check "no log for the next skipped step" [ ! -e "$lrd/later.log" ]
 check "only those logs" [ "$(cd "$lrd" && ls *.log | tr '\n' ' ')" = "fails.log quiet.log talks.log " ]
+# the runs directory carries the "top of a hierarchy" flag where the file system has it
+# (ext2/3/4), so that run directories are spread over block groups; each run makes the next
+# one's directory ahead (.next), which the next run renames to its own
+mkdir -p "$WORK/probe-topdir"
+if chattr +T "$WORK/probe-topdir" 2>/dev/null && lsattr -d "$WORK/probe-topdir" 2>/dev/null | grep -q '^[^ ]*T'; then
+	check "runs directory is a top directory" sh -c "lsattr -d '$WORK/ws/.pipewright/runs' | grep -q '^[^ ]*T'"
+fi
+runs="$WORK/ws/.pipewright/runs"
+check "a directory made ahead for the next run" [ -d "$runs/.next" ]
+ahead=$(stat -c %i "$runs/.next")
+run_pw ahead run "$f" --run-id ahead-1
+check "ahead run exit 0" [ "$STATUS" -eq 0 ]
+check "the next run took it" [ "$(stat -c %i "$runs/ahead-1")" = "$ahead" ]
+check "and made another" sh -c "[ -d '$runs/.next' ] && [ \"\$(stat -c %i '$runs/.next')\" != '$ahead' ]"
+run_pw runs-list runs -w "$WORK/ws"
+check "runs does not list it" sh -c "! grep -qF .next '$WORK/runs-list.out'"
+check "runs lists the run" contains "$WORK/runs-list.out" "ahead-1"
 # --version and --help
 run_pw version --version
 check "version" contains "$WORK/version.out" "pipewright 1.0.0"
