@@ -44,6 +44,7 @@ struct pw_exec {
 
 	atomic_int cancel_reason;
 	int cancel_fd;            /* eventfd: readable once cancelled (one descriptor, created in one call) */
+	int own_cancel_fd;        /* ours to close; else the caller's, drained for its next exec */
 	atomic_llong deadline_ms; /* monotonic; 0: none */
 
 	void *hooks;                /* the run's lifecycle-hook sink, borrowed */
@@ -128,7 +129,7 @@ static void emit_stderr(const char *data, size_t len, void *payload)
 	masked_emit(data, len, payload);
 }
 
-int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
+static int exec_new(pw_exec **out, const pw_exec_options *opts, int cancel_fd, pw_error **err)
 {
 	*out = NULL;
 	pw_exec_options defaults = PW_EXEC_OPTIONS_INIT;
@@ -163,8 +164,12 @@ int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
 		rc = pw_secrets_new(&ex->secrets);
 		ex->own_secrets = 1;
 	}
-	if (!rc && (ex->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+	if (!rc && cancel_fd >= 0)
+		ex->cancel_fd = cancel_fd;
+	else if (!rc && (ex->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		rc = pw_error_set(err, PW_EIO, "eventfd(): %s", strerror(errno));
+	else
+		ex->own_cancel_fd = 1;
 	size_t limit = opts->capture_limit ? opts->capture_limit : PW_DEFAULT_CAPTURE_LIMIT;
 	for (int i = 0; !rc && i < 2; i++) {
 		ex->cap[i].limit = limit;
@@ -177,6 +182,16 @@ int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
 	}
 	*out = ex;
 	return 0;
+}
+
+int pw_exec_new(pw_exec **out, const pw_exec_options *opts, pw_error **err)
+{
+	return exec_new(out, opts, -1, err);
+}
+
+int pw__exec_new_with_cancel_fd(pw_exec **out, const pw_exec_options *opts, int cancel_fd, pw_error **err)
+{
+	return exec_new(out, opts, cancel_fd, err);
 }
 
 /* Deadlines: one timer thread per process serves every armed step (a thread per step would
@@ -544,8 +559,15 @@ void pw_exec_free(pw_exec *ex)
 		free(ex->cap[i].data);
 		free(ex->cap[i].view);
 	}
-	if (ex->cancel_fd >= 0)
+	if (ex->cancel_fd >= 0 && ex->own_cancel_fd) {
 		close(ex->cancel_fd);
+	} else if (ex->cancel_fd >= 0 && atomic_load(&ex->cancel_reason) != PW_CANCEL_NONE) {
+		/* written once, by the cancel that set the reason (done: the timer is stopped above
+		 * and the owner has withdrawn the exec from other threads); empty for the next */
+		uint64_t v;
+		ssize_t n = read(ex->cancel_fd, &v, sizeof(v));
+		(void)n;
+	}
 	if (ex->own_secrets)
 		pw_secrets_free(ex->secrets);
 	pw_map_free(ex->outputs);

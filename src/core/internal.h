@@ -26,6 +26,12 @@ void *pw__exec_hooks(const pw_exec *ex);
 /* Emits an audit record with a given event name (runner: "step_start"/"step_end"). */
 void pw__exec_audit_event(pw_exec *ex, const char *event, const char *outcome, const char *detail);
 
+/* pw_exec_new with the caller's eventfd (non-blocking, counter at zero) as the cancel
+ * descriptor instead of a new one: a runner's worker keeps one for all its steps (a
+ * descriptor made and released per step costs 3 us). Borrowed: pw_exec_free leaves it open,
+ * emptied when the exec was cancelled. The caller must not use it for two execs at once. */
+int pw__exec_new_with_cancel_fd(pw_exec **out, const pw_exec_options *opts, int cancel_fd, pw_error **err);
+
 /* The run's resource journal (core/journal.h) for this exec: set by the runner; NULL when
  * the exec belongs to no run directory (an embedder's own exec): nothing is journaled. */
 int pw__exec_set_journal(pw_exec *ex, const char *path);

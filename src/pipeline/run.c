@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -858,7 +859,7 @@ static int backoff_sleep(pw_run *r, int64_t ms)
 	}
 }
 
-static void run_step(pw_run *r, step_state *st)
+static void run_step(pw_run *r, step_state *st, int cancel_fd)
 {
 	pw_step *s = st->step;
 	/* The log is created at the step's first output: a step that prints nothing costs no
@@ -891,7 +892,7 @@ static void run_step(pw_run *r, step_state *st)
 		pw_exec *ex = NULL;
 		pw_error *e = NULL;
 		pw_result *res = NULL;
-		int rc = pw_exec_new(&ex, &eo, &e);
+		int rc = pw__exec_new_with_cancel_fd(&ex, &eo, cancel_fd, &e);
 		if (rc == 0)
 			rc = pw__exec_set_journal(ex, r->journal);
 		pw_map *env = NULL;
@@ -1037,6 +1038,8 @@ static void schedule(pw_run *r)
 static void *worker_main(void *arg)
 {
 	pw_run *r = arg;
+	/* one cancel descriptor for every step this worker runs (-1: each exec makes its own) */
+	int cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		while (!r->stopping && r->queue_head == r->queue_tail)
@@ -1048,7 +1051,7 @@ static void *worker_main(void *arg)
 		r->running++;
 		pthread_mutex_unlock(&r->lock);
 		emit_event(r, st);
-		run_step(r, st);
+		run_step(r, st, cancel_fd);
 		emit_event(r, st);
 		pthread_mutex_lock(&r->lock);
 		atomic_store(&st->ended, 1);
@@ -1065,6 +1068,8 @@ static void *worker_main(void *arg)
 			wake_run(r);
 	}
 	pthread_mutex_unlock(&r->lock);
+	if (cancel_fd >= 0)
+		close(cancel_fd);
 	return NULL;
 }
 

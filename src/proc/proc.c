@@ -330,7 +330,8 @@ struct spawn_args {
 	const char *cwd;
 	const struct fd_map *maps;
 	size_t nmaps;
-	int stdin_null;     /* stdin from /dev/null (no stdin_data) */
+	int stdin_null;     /* stdin from /dev/null opened here (no stdin_data, no null_fd) */
+	int tty_fd;         /* -1: no controlling terminal to leave; else /dev/tty, opened by us */
 	int close_from;     /* every descriptor from here up is closed */
 	int fd_limit;       /* without close_range: closed up to here (RLIMIT_NOFILE) */
 	uint64_t rt_reset;  /* real-time signals above 33 to reset too (bit sig - 1) */
@@ -388,11 +389,8 @@ static PROC_NO_ASAN int spawn_child(void *arg)
 	 * drops the terminal for that process; without a terminal the open fails (ENXIO). */
 	if (syscall(SYS_setpgid, 0, 0) < 0)
 		child_fail(a, SPAWN_FAIL_SETUP);
-	int tty = (int)syscall(SYS_openat, AT_FDCWD, "/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
-	if (tty >= 0) {
-		syscall(SYS_ioctl, tty, TIOCNOTTY, 0);
-		syscall(SYS_close, tty);
-	}
+	if (a->tty_fd >= 0)
+		syscall(SYS_ioctl, a->tty_fd, TIOCNOTTY, 0);
 	if (a->stdin_null) {
 		int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
 		if (fd < 0)
@@ -455,6 +453,30 @@ static int fd_limit(void)
 	return v;
 }
 
+/* Our controlling terminal, opened for the child to leave it (TIOCNOTTY), or -1 when we have
+ * none. Without one (CI, services, nohup) the answer is kept for a second, for this process
+ * in this session: a session gains a terminal only through its leader, and that open costs
+ * 3 us a step. A forked child or a new session (setsid) asks again. */
+static int open_ctty(void)
+{
+	static struct {
+		int64_t until;
+		uint64_t who; /* pid and session of the answer */
+	} none;
+	int64_t now = now_ms();
+	uint64_t who = (uint64_t)(uint32_t)getpid() << 32 | (uint32_t)getsid(0);
+	if (now < __atomic_load_n(&none.until, __ATOMIC_ACQUIRE) &&
+	    who == __atomic_load_n(&none.who, __ATOMIC_RELAXED))
+		return -1;
+	int fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == ENXIO) {
+		__atomic_store_n(&none.until, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&none.who, who, __ATOMIC_RELAXED);
+		__atomic_store_n(&none.until, now + 1000, __ATOMIC_RELEASE);
+	}
+	return fd;
+}
+
 /* Spawns; on success pr->pid is set and the parent's ends are in pr. One clone with
  * CLONE_VM | CLONE_VFORK and a child that only makes system calls: no stack to map and unmap
  * and no page tables to copy, unlike posix_spawn (which also resets all 64 signals) or fork. */
@@ -484,6 +506,8 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 		maps[nmaps++] = (struct fd_map){o->capture_fd, p_cap[1], 0};
 	if (p_in[0] >= 0)
 		maps[nmaps++] = (struct fd_map){0, p_in[0], 0};
+	else if (o->null_fd >= 0)
+		maps[nmaps++] = (struct fd_map){0, o->null_fd, 0};
 	for (size_t i = 0; i < o->extra_fd_count; i++)
 		maps[nmaps++] = (struct fd_map){o->extra_fds[i].child_fd, o->extra_fds[i].parent_fd, 0};
 
@@ -513,7 +537,8 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 	    .cwd = o->cwd,
 	    .maps = maps,
 	    .nmaps = nmaps,
-	    .stdin_null = !o->stdin_data,
+	    .stdin_null = !o->stdin_data && o->null_fd < 0,
+	    .tty_fd = open_ctty(),
 	    .close_from = top + 1,
 	    .fd_limit = fd_limit(),
 	    .rt_reset = rt_signals_to_reset(),
@@ -543,6 +568,8 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 		pid = clone(spawn_child, stack + sizeof(stack), flags, &a);
 	int clone_errno = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (a.tty_fd >= 0)
+		close(a.tty_fd);
 	if (pid < 0) {
 		rc = spawn_failure(err, name, clone_errno);
 	} else if (a.stage != SPAWN_OK) {

@@ -57,13 +57,16 @@ typedef struct pw_proc_options {
 	/* Further descriptors for the child (count entries, borrowed). */
 	const pw_proc_fd *extra_fds;
 	size_t extra_fd_count;
+	/* -1, or /dev/null opened by the caller (borrowed), for the child's stdin when there is no
+	 * stdin_data: a caller that starts many children opens it once instead of each child. */
+	int null_fd;
 } pw_proc_options;
 
 #define PW_PROC_OPTIONS_VERSION 1
 #define PW_PROC_OPTIONS_INIT                                                                     \
 	{                                                                                        \
 		PW_PROC_OPTIONS_VERSION, NULL, NULL, NULL, -1, 0, PW_PROC_DEFAULT_KILL_GRACE_MS, \
-		    PW_PROC_DEFAULT_LINGER_MS, NULL, NULL, NULL, 0, -1, NULL, NULL, 0            \
+		    PW_PROC_DEFAULT_LINGER_MS, NULL, NULL, NULL, 0, -1, NULL, NULL, 0, -1        \
 	}
 
 typedef struct pw_proc_result {

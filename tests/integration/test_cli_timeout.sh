@@ -14,4 +14,13 @@ check "error names the step and timeout" contains "$WORK/to.err" "step 'too-slow
 check "hint about timeout" contains "$WORK/to.err" "hint: raise the step's \`timeout:\`"
 check "report ran" contains "$WORK/to.out" "report | too-slow was stopped"
 check "no process of the run left behind" no_run_process to-1
+# one worker: the step after the timed-out one runs with the same cancel descriptor, which
+# must have been emptied
+run_pw to1 run "$f" --run-id to-j1 -j 1
+check "-j 1: exit 1" [ "$STATUS" -eq 1 ]
+check "-j 1: report ran to its end" contains "$WORK/to1.out" "report | too-slow was stopped"
+check "-j 1: report succeeded" python3 -c "
+import json, sys
+s = {x['name']: x['status'] for x in json.load(open(sys.argv[1]))['steps']}
+sys.exit(0 if s == {'too-slow': 'timed_out', 'report': 'succeeded'} else 1)" "$WORK/ws/.pipewright/runs/to-j1/result.json"
 finish

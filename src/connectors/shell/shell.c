@@ -406,13 +406,13 @@ int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 	return rc;
 }
 
-/* fd: our descriptor of the file created for the step, or -1. */
-static int read_outputs(const char *path, int fd, pw_exec *ex, pw_error **err)
+/* own: what fstat said of the file made for the step (after it ran), or NULL. */
+static int read_outputs(const char *path, const struct stat *own, pw_exec *ex, pw_error **err)
 {
 	struct stat st;
-	/* most steps write none: one call on the descriptor, unless the step replaced the file
-	 * (renamed another over it: ours is then unlinked) */
-	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink > 0 && st.st_size == 0)
+	/* most steps write none: nothing to look at beyond our descriptor, unless the step
+	 * replaced the file (renamed another over it: ours is then unlinked) */
+	if (own && own->st_nlink > 0 && own->st_size == 0)
 		return 0;
 	if (stat(path, &st) < 0 || st.st_size == 0)
 		return 0;
@@ -452,6 +452,7 @@ typedef struct outputs_file {
 #define OUTPUTS_POOL_MAX 64
 
 typedef struct shell_impl {
+	int null_fd; /* /dev/null for every step's stdin, opened once (-1: each child opens it) */
 	pthread_mutex_t lock;
 	outputs_file *pool[OUTPUTS_POOL_MAX];
 	size_t pooled;
@@ -506,14 +507,14 @@ static int outputs_intact(const outputs_file *of, const struct stat *st)
 	       at.st_dev == st->st_dev;
 }
 
-/* After the step: back to the pool, emptied, when it is intact; else removed. */
-static void outputs_give_back(shell_impl *impl, outputs_file *of)
+/* After the step (own: fstat of our descriptor then, or NULL): back to the pool, emptied,
+ * when it is intact; else removed. */
+static void outputs_give_back(shell_impl *impl, outputs_file *of, const struct stat *own)
 {
 	if (!of)
 		return;
-	struct stat st;
-	int keep = of->pooled && fstat(of->fd, &st) == 0 && outputs_intact(of, &st) &&
-	           (st.st_size == 0 || ftruncate(of->fd, 0) == 0);
+	int keep =
+	    of->pooled && own && outputs_intact(of, own) && (own->st_size == 0 || ftruncate(of->fd, 0) == 0);
 	if (keep) {
 		pthread_mutex_lock(&impl->lock);
 		if (impl->pooled < OUTPUTS_POOL_MAX)
@@ -551,12 +552,15 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	po.envp = (const char *const *)envp;
 	po.cwd = cwd;
 	po.cancel_fd = pw_exec_cancel_fd(ex);
+	po.null_fd = impl->null_fd;
 	po.kill_grace_ms = json_is_number(kg) ? (int64_t)(json_number_value(kg) * 1000.0) : 10000;
 	po.on_output = on_proc_output;
 	po.payload = &octx;
 	pw_exec_log(ex, PW_LOG_DEBUG, "shell", "running %s in %s", argv[0], cwd);
 	pw_proc_result pr;
 	rc = pw__proc_run(&pr, &po, err);
+	struct stat own;
+	const struct stat *ownp = of && fstat(of->fd, &own) == 0 ? &own : NULL;
 	if (rc < 0 && err && *err && !pw_error_key(*err))
 		pw_error_set_key(*err, "command");
 	if (rc == 0) {
@@ -582,7 +586,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 			pw__buf_dispose(&how);
 			if (pr.exited && pr.exit_code == 0) {
 				pw_error *oe = NULL;
-				if (outputs_path && read_outputs(outputs_path, of->fd, ex, &oe) < 0) {
+				if (outputs_path && read_outputs(outputs_path, ownp, ex, &oe) < 0) {
 					pw_exec_output(ex, PW_STREAM_STDERR, "pipewright: ", 12);
 					pw_exec_output(ex, PW_STREAM_STDERR, pw_error_message(oe),
 					               strlen(pw_error_message(oe)));
@@ -598,7 +602,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	}
 	/* what the step wrote there is now in the exec's outputs (masked wherever it is shown);
 	 * the raw file is emptied for the next step or removed */
-	outputs_give_back(impl, of);
+	outputs_give_back(impl, of, ownp);
 	free(cwd);
 	free_strv(argv);
 	pw_map_free(envm);
@@ -657,6 +661,8 @@ static void shell_destroy(pw_connector *c)
 		return;
 	for (size_t i = 0; i < impl->pooled; i++)
 		outputs_drop(impl->pool[i]);
+	if (impl->null_fd >= 0)
+		close(impl->null_fd);
 	pthread_mutex_destroy(&impl->lock);
 	free(impl);
 }
@@ -677,8 +683,11 @@ int pw__shell_connector_create(pw_connector **out, pw_manager *m, pw_error **err
 		free(impl);
 		return pw_error_set(err, PW_ENOMEM, "out of memory");
 	}
+	impl->null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int rc = pw_connector_new(out, &shell_ops, "shell", PW_TYPE_SHELL, impl, err);
 	if (rc < 0) {
+		if (impl->null_fd >= 0)
+			close(impl->null_fd);
 		pthread_mutex_destroy(&impl->lock);
 		free(impl);
 	}
