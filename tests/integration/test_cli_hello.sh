@@ -57,6 +57,32 @@ check "the failing step's log" [ -f "$lrd/fails.log" ]
 check "no log for a skipped step" [ ! -e "$lrd/after.log" ]
 check "no log for the next skipped step" [ ! -e "$lrd/later.log" ]
 check "only those logs" [ "$(cd "$lrd" && ls *.log | tr '\n' ' ')" = "fails.log quiet.log talks.log " ]
+check "nothing else in the run directory" \
+	[ "$(cd "$lrd" && ls -A | tr '\n' ' ')" = "audit.jsonl fails.log lock quiet.log result.json talks.log " ]
+# the logs of steps that printed nothing share one empty file; a step that prints in a later
+# run with the same id gets a file of its own, and the logs left from before stay empty
+cat >"$WORK/ws/quiet3.yml" <<'YML'
+version: 1
+steps:
+  - { name: q1, command: "true" }
+  - { name: q2, command: "true" }
+  - { name: q3, command: "true" }
+YML
+run_pw quiet3 run "$WORK/ws/quiet3.yml" --run-id quiet-3 -j 1
+qrd="$WORK/ws/.pipewright/runs/quiet-3"
+check "quiet logs exist, empty" sh -c "[ -f '$qrd/q1.log' ] && [ ! -s '$qrd/q1.log' ] && [ ! -s '$qrd/q3.log' ]"
+check "quiet logs share a file" [ "$(stat -c %i "$qrd/q1.log")" = "$(stat -c %i "$qrd/q3.log")" ]
+cat >"$WORK/ws/quiet3.yml" <<'YML'
+version: 1
+steps:
+  - { name: q1, command: "echo now q1 talks; exit 1" }
+  - { name: q2, command: "true" }
+  - { name: q3, command: "true" }
+YML
+run_pw quiet3b run "$WORK/ws/quiet3.yml" --run-id quiet-3 -j 1
+check "the same id again: q1's log has its output" [ "$(cat "$qrd/q1.log")" = "now q1 talks" ]
+check "q2's log from before is still empty" [ ! -s "$qrd/q2.log" ]
+check "q3's log from before is still empty" [ ! -s "$qrd/q3.log" ]
 # the runs directory carries the "top of a hierarchy" flag where the file system has it
 # (ext2/3/4), so that run directories are spread over block groups; each run makes the next
 # one's directory ahead (.next), which the next run renames to its own
