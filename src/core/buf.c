@@ -35,6 +35,17 @@ int pw__buf_append(pw_buf *b, const void *data, size_t len)
 	return 0;
 }
 
+char *pw__buf_space(pw_buf *b, size_t extra)
+{
+	return buf_reserve(b, extra) < 0 ? NULL : b->data + b->len;
+}
+
+void pw__buf_commit(pw_buf *b, size_t n)
+{
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
 int pw__buf_puts(pw_buf *b, const char *s)
 {
 	return pw__buf_append(b, s, strlen(s));

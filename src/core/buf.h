@@ -26,6 +26,11 @@ int pw__buf_puts(pw_buf *b, const char *s);
 int pw__buf_putc(pw_buf *b, char c);
 int pw__buf_printf(pw_buf *b, const char *fmt, ...) PW_PRINTF(2, 3);
 int pw__buf_vprintf(pw_buf *b, const char *fmt, va_list ap);
+/* Room for `extra` more bytes, written at the returned address and then added with
+ * pw__buf_commit; NULL when memory (or the maximum) does not allow it. */
+char *pw__buf_space(pw_buf *b, size_t extra);
+/* Adds the `n` bytes written into pw__buf_space's room (n <= the room asked for). */
+void pw__buf_commit(pw_buf *b, size_t n);
 /* Keeps the buffer usable; len = 0. */
 void pw__buf_clear(pw_buf *b);
 /* Hands over the data (never NULL: "" for an empty buffer; pw_free it) and resets b. */

@@ -37,51 +37,99 @@ int pw_log_level_parse(pw_log_level *out, const char *text)
 	return PW_EINVAL;
 }
 
-/* Appends s as a JSON string (see core/internal.h). */
-void pw__json_string_put(pw_buf *b, int *bad, const char *s)
+/* The slow way, a piece at a time: for a bounded buffer without room for the worst case. */
+static void json_string_pieces(pw_buf *b, int *bad, const unsigned char *p, const unsigned char *end)
 {
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+	static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
 	*bad |= pw__buf_putc(b, '"');
-	while (*p) {
+	while (p < end) {
 		const unsigned char *run = p;
-		while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 			p++;
 		if (p > run)
 			*bad |= pw__buf_append(b, (const char *)run, (size_t)(p - run));
-		unsigned char c = *p;
-		if (!c)
+		if (p == end)
 			break;
+		unsigned char c = *p;
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
 			*bad |= pw__buf_append(b, e, 2);
 			p++;
 		} else if (c < 0x20) {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
 			const char *named = c == '\n'   ? "\\n"
 			                    : c == '\t' ? "\\t"
 			                    : c == '\r' ? "\\r"
 			                    : c == '\b' ? "\\b"
 			                    : c == '\f' ? "\\f"
 			                                : NULL;
+			*bad |= named ? pw__buf_append(b, named, 2) : pw__buf_append(b, e, 6);
+			p++;
+		} else {
+			size_t n = pw__utf8_len(p, (size_t)(end - p));
+			*bad |= n ? pw__buf_append(b, (const char *)p, n) : pw__buf_puts(b, "\\ufffd");
+			p += n ? n : 1;
+		}
+	}
+	*bad |= pw__buf_putc(b, '"');
+}
+
+/* Appends s as a JSON string (see core/internal.h): written in place, in room for the
+ * longest form (6 bytes a byte, "\u00XX" or "\ufffd"), rather than a call per piece. */
+void pw__json_string_put(pw_buf *b, int *bad, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+	const unsigned char *end = p + len;
+	char *out = len < ((size_t)-1 - 2) / 6 ? pw__buf_space(b, 6 * len + 2) : NULL;
+	if (!out) {
+		json_string_pieces(b, bad, p, end);
+		return;
+	}
+	char *o = out;
+	*o++ = '"';
+	while (p < end) {
+		unsigned char c = *p;
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			p++;
+		} else if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+			p++;
+		} else if (c < 0x20) {
+			char named = c == '\n'   ? 'n'
+			             : c == '\t' ? 't'
+			             : c == '\r' ? 'r'
+			             : c == '\b' ? 'b'
+			             : c == '\f' ? 'f'
+			                         : 0;
+			*o++ = '\\';
 			if (named) {
-				*bad |= pw__buf_puts(b, named);
+				*o++ = named;
 			} else {
-				char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-				*bad |= pw__buf_append(b, e, 6);
+				memcpy(o, "u00", 3);
+				o[3] = hex[c >> 4];
+				o[4] = hex[c & 15];
+				o += 5;
 			}
 			p++;
 		} else {
 			size_t n = pw__utf8_len(p, (size_t)(end - p));
 			if (n) {
-				*bad |= pw__buf_append(b, (const char *)p, n);
+				memcpy(o, p, n);
+				o += n;
 				p += n;
 			} else {
-				*bad |= pw__buf_puts(b, "\\ufffd");
+				memcpy(o, "\\ufffd", 6);
+				o += 6;
 				p++;
 			}
 		}
 	}
-	*bad |= pw__buf_putc(b, '"');
+	*o++ = '"';
+	pw__buf_commit(b, (size_t)(o - out));
 }
 
 static void json_member(pw_buf *b, int *bad, const char *key, const char *value)
@@ -100,6 +148,7 @@ char *pw__audit_json(const pw_secrets *secrets, const char *run_id, const char *
 	pw__iso8601(ts, sizeof(ts), pw__unix_ms());
 	/* written directly rather than through a jansson tree: two records per step */
 	pw_buf b = PW_BUF_INIT(0);
+	pw__buf_space(&b, 300); /* a record's usual size at once */
 	int bad = pw__buf_putc(&b, '{');
 	json_member(&b, &bad, "at", ts);
 	json_member(&b, &bad, "run_id", run_id ? run_id : "");

@@ -1271,6 +1271,7 @@ static char *render_entry(pw_run *r, step_state *st)
 {
 	char ts[40];
 	entry_writer w = {PW_BUF_INIT(0), 0, 1, 0};
+	pw__buf_space(&w.b, 1000); /* an entry's usual size at once, not by doubling from 64 */
 	ew_open(&w, '{');
 	ew_str(&w, "name", st->step->name);
 	ew_str(&w, "connector", st->type);

@@ -1,5 +1,6 @@
 /* The connector system's core: manager, factories, cache, statistics, results, errors,
  * execution contexts — with the seed's MockConnector. */
+#include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
 #include <time.h>
@@ -521,6 +522,69 @@ PW_TEST(test_clock_iso8601)
 	char small[11];
 	pw__iso8601(small, sizeof(small), 0);
 	PW_CHECK_STR(small, "1970-01-01");
+}
+
+/* JSON strings as the audit log and result.json write them: what jansson writes for valid
+ * UTF-8 (and it reads them back), U+FFFD for bytes that are not UTF-8, and the same text
+ * whether written in place or a piece at a time (a bounded buffer without room for the
+ * longest form). */
+static char *json_put(const char *s, size_t max)
+{
+	pw_buf b = PW_BUF_INIT(max);
+	int bad = 0;
+	pw__buf_puts(&b, "[");
+	pw__json_string_put(&b, &bad, s);
+	pw__buf_puts(&b, "]");
+	if (bad) {
+		pw__buf_dispose(&b);
+		return NULL;
+	}
+	return pw__buf_detach(&b);
+}
+
+PW_TEST(test_json_string_put)
+{
+	char all[256];
+	for (int i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = '\0';
+	const char *cases[] = {"",
+	                       "plain text",
+	                       "quote \" and backslash \\ and slash /",
+	                       "\b\f\n\r\t\x01\x1f\x7f",
+	                       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	                       "bad \xc3 then \xff\xfe and cut \xe2\x82",
+	                       all};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *fast = json_put(cases[i], 0);
+		PW_CHECK(fast != NULL);
+		/* room for the text written, but not for 6 bytes a byte: the piecewise way */
+		char *slow = json_put(cases[i], strlen(fast) + 1);
+		PW_CHECK(slow != NULL);
+		if (fast && slow)
+			PW_CHECK_STR(slow, fast);
+		json_error_t je;
+		json_t *back = fast ? json_loads(fast, 0, &je) : NULL;
+		PW_CHECK(back != NULL && json_is_string(json_array_get(back, 0)));
+		json_t *orig = json_string(cases[i]);
+		if (orig) {
+			/* valid UTF-8: jansson's own text, and the same string read back */
+			char *want = json_dumps(orig, JSON_ENCODE_ANY);
+			char wrapped[2048];
+			snprintf(wrapped, sizeof(wrapped), "[%s]", want);
+			PW_CHECK_STR(fast, wrapped);
+			PW_CHECK_STR(json_string_value(json_array_get(back, 0)), cases[i]);
+			free(want);
+			json_decref(orig);
+		} else {
+			PW_CHECK_CONTAINS(fast, "\\ufffd");
+		}
+		json_decref(back);
+		pw_free(fast);
+		pw_free(slow);
+	}
+	/* a bound too small for the text: an error, never a cut string */
+	PW_CHECK(json_put("0123456789", 8) == NULL);
 }
 
 PW_TEST(test_map)
