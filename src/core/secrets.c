@@ -27,6 +27,9 @@
 
 /* Up to this many bytes that leave the start state are looked for 16 at a time (SSE2). */
 #define START_FEW 8
+/* Up to this many distinct 3-byte pattern beginnings are looked for 16 at a time (SSE2):
+ * in text, the bytes that can start a secret are common letters, their triples are not. */
+#define PREFIX_FEW 8
 
 /* Interval bookkeeping of a stream: when this many masked ranges are pending, the stream emits
  * what is already final, so that one huge write cannot make the list grow. */
@@ -42,13 +45,16 @@ typedef struct mask_dfa {
 	uint8_t start_stay[256]; /* 1: from the start state, this byte leads back to it */
 	uint8_t nstart;          /* how many bytes do not (START_FEW + 1: more than START_FEW) */
 	uint8_t start_bytes[8];  /* those bytes, when there are at most START_FEW */
-	uint32_t *next;          /* [ndense * nclasses] encoded entries, see DFA_SLOW */
-	uint32_t *depth;         /* [nstates] length of the pattern prefix the state stands for */
-	uint32_t *match;         /* [nstates] longest pattern ending in this state, 0 for none */
-	uint32_t *fail;          /* [nstates] failure link */
-	uint32_t *edge_first;    /* [nstates + 1] trie edges of state i: edge_first[i] .. edge_first[i+1] */
-	uint32_t *edge_to;       /* [nstates - 1] */
-	uint16_t *edge_cls;      /* [nstates - 1] */
+	uint8_t nprefix;         /* distinct 3-byte beginnings of patterns (PREFIX_FEW + 1: more,
+	                          * or a pattern shorter than 3 bytes: not used) */
+	uint8_t prefix[PREFIX_FEW][3];
+	uint32_t *next;       /* [ndense * nclasses] encoded entries, see DFA_SLOW */
+	uint32_t *depth;      /* [nstates] length of the pattern prefix the state stands for */
+	uint32_t *match;      /* [nstates] longest pattern ending in this state, 0 for none */
+	uint32_t *fail;       /* [nstates] failure link */
+	uint32_t *edge_first; /* [nstates + 1] trie edges of state i: edge_first[i] .. edge_first[i+1] */
+	uint32_t *edge_to;    /* [nstates - 1] */
+	uint16_t *edge_cls;   /* [nstates - 1] */
 } mask_dfa;
 
 typedef struct pattern {
@@ -181,6 +187,37 @@ static void trie_insert(trie *t, const uint8_t *classes, const pattern *p)
 	t->term[s] = (uint32_t)p->len;
 }
 
+/* The 3-byte beginnings of the patterns (the trie's states at depth 3), when there are few and
+ * every pattern has 3 bytes or more: a position whose next three bytes are none of them starts
+ * no pattern, and the automaton in its start state would be back there (or where the scan of
+ * the next position from the start state leads) after them, so the position can be skipped. */
+static void dfa_find_prefixes(mask_dfa *d, size_t min_len)
+{
+	d->nprefix = PREFIX_FEW + 1;
+	/* a byte per class, unless all 256 are used and one shares class 0 */
+	if (min_len < 3 || min_len == (size_t)-1 || d->nclasses >= 256)
+		return;
+	uint8_t byte_of[256] = {0};
+	for (int b = 0; b < 256; b++)
+		byte_of[d->classes[b]] = (uint8_t)b;
+	unsigned n = 0;
+	for (uint32_t e0 = d->edge_first[0]; e0 < d->edge_first[1]; e0++) {
+		uint32_t s1 = d->edge_to[e0];
+		for (uint32_t e1 = d->edge_first[s1]; e1 < d->edge_first[s1 + 1]; e1++) {
+			uint32_t s2 = d->edge_to[e1];
+			for (uint32_t e2 = d->edge_first[s2]; e2 < d->edge_first[s2 + 1]; e2++) {
+				if (n == PREFIX_FEW)
+					return;
+				d->prefix[n][0] = byte_of[d->edge_cls[e0]];
+				d->prefix[n][1] = byte_of[d->edge_cls[e1]];
+				d->prefix[n][2] = byte_of[d->edge_cls[e2]];
+				n++;
+			}
+		}
+	}
+	d->nprefix = (uint8_t)n;
+}
+
 /* Builds the automaton for pats (each at least 1 byte). Caller releases with dfa_release. */
 static int dfa_build(mask_dfa **out, const pattern *pats, size_t npats)
 {
@@ -196,11 +233,14 @@ static int dfa_build(mask_dfa **out, const pattern *pats, size_t npats)
 	atomic_init(&d->refs, 1);
 
 	bool used[256] = {false};
+	size_t min_len = (size_t)-1;
 	for (size_t i = 0; i < npats; i++) {
 		for (size_t j = 0; j < pats[i].len; j++)
 			used[(unsigned char)pats[i].data[j]] = true;
 		if (pats[i].len > d->max_len)
 			d->max_len = (uint32_t)pats[i].len;
+		if (pats[i].len < min_len)
+			min_len = pats[i].len;
 	}
 	d->nclasses = 1;
 	for (int b = 0; b < 256; b++)
@@ -316,6 +356,7 @@ static int dfa_build(mask_dfa **out, const pattern *pats, size_t npats)
 			d->nstart++;
 		}
 	}
+	dfa_find_prefixes(d, min_len);
 	*out = d;
 	return 0;
 
@@ -766,6 +807,11 @@ static void scan(pw_mask_stream *ms, const unsigned char *p, size_t len, uint64_
 	int nwant = d->nstart <= START_FEW ? d->nstart : -1;
 	for (int k = 0; k < nwant; k++)
 		want[k] = _mm_set1_epi8((char)d->start_bytes[k]);
+	__m128i pre[PREFIX_FEW][3];
+	int npre = d->nprefix <= PREFIX_FEW ? d->nprefix : -1;
+	for (int k = 0; k < npre; k++)
+		for (int j = 0; j < 3; j++)
+			pre[k][j] = _mm_set1_epi8((char)d->prefix[k][j]);
 #endif
 	uint32_t t = ms->state;
 	size_t i = 0;
@@ -776,6 +822,29 @@ static void scan(pw_mask_stream *ms, const unsigned char *p, size_t len, uint64_
 			 * the one before (two dependent loads a byte). When only a few bytes can start a
 			 * pattern, they are looked for 16 at a time. */
 #if defined(__SSE2__)
+			if (npre >= 0) {
+				/* a position is a candidate when it and the next two bytes begin a pattern */
+				while (i + 18 <= len) {
+					__m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+					__m128i x1 =
+					    _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
+					__m128i x2 =
+					    _mm_loadu_si128((const __m128i *)(const void *)(p + i + 2));
+					__m128i hit = _mm_setzero_si128();
+					for (int k = 0; k < npre; k++)
+						hit = _mm_or_si128(
+						    hit, _mm_and_si128(
+						             _mm_and_si128(_mm_cmpeq_epi8(x0, pre[k][0]),
+						                           _mm_cmpeq_epi8(x1, pre[k][1])),
+						             _mm_cmpeq_epi8(x2, pre[k][2])));
+					unsigned m = (unsigned)_mm_movemask_epi8(hit);
+					if (m) {
+						i += (size_t)__builtin_ctz(m);
+						break;
+					}
+					i += 16;
+				}
+			}
 			if (nwant >= 0) {
 				while (i + 16 <= len) {
 					__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
