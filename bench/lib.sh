@@ -29,8 +29,10 @@ time_once() {
 	t1=$(now_ms)
 	echo $((t1 - t0))
 }
-# best_pair N "CMD A" "CMD B": runs A and B alternately N times (so that load from elsewhere
-# hits both alike) and prints "bestA bestB medianA medianB" in ms
+# best_pair N "CMD A" "CMD B": runs A and B alternately N times, A first in even rounds and B
+# first in odd ones (so that load from elsewhere, and whatever the one before leaves behind,
+# hits both alike), and prints "bestA bestB medianA medianB pairmedian" in ms, pairmedian
+# being the median of the N ratios A/B of one round (the least noisy figure of the three)
 best_pair() {
 	n=$1
 	a=$2
@@ -39,11 +41,22 @@ best_pair() {
 	tb=
 	i=0
 	while [ $i -lt "$n" ]; do
-		ta="$ta $(time_once sh -c "$a")"
-		tb="$tb $(time_once sh -c "$b")"
+		if [ $((i % 2)) -eq 0 ]; then
+			x=$(time_once sh -c "$a")
+			y=$(time_once sh -c "$b")
+		else
+			y=$(time_once sh -c "$b")
+			x=$(time_once sh -c "$a")
+		fi
+		ta="$ta $x"
+		tb="$tb $y"
 		i=$((i + 1))
 	done
-	echo "$(min_of $ta) $(min_of $tb) $(median_of $ta) $(median_of $tb)"
+	echo "$(min_of $ta) $(min_of $tb) $(median_of $ta) $(median_of $tb) $(pair_median "$ta" "$tb")"
+}
+# pair_median "A1 A2 ..." "B1 B2 ...": the median of A_i / B_i, two decimals
+pair_median() {
+	python3 -c "import sys, statistics; a = sys.argv[1].split(); b = sys.argv[2].split(); print(f'{statistics.median(float(x) / max(float(y), 1e-9) for x, y in zip(a, b)):.2f}')" "$1" "$2"
 }
 min_of() { printf '%s\n' "$@" | sort -n | head -n 1; }
 median_of() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
