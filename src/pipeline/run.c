@@ -74,9 +74,10 @@ struct pw_run {
 	char *spare_dir;     /* the next run's directory, made ahead by this one (SPARE_RUN_DIR) */
 	int dir_fd;          /* run_dir (O_PATH): the logs are opened relative to it, no path walked */
 	int empty_log_tried; /* EMPTY_LOG: made (or tried) by the run's thread */
-	int empty_log_made;
-	char *journal; /* run_dir/journal: the resource journal (core/journal.h) */
-	int lock_fd;   /* run_dir/lock, flock'd for the run's lifetime: gc leaves live runs alone */
+	int empty_log_made;  /* it exists: removed at the end */
+	int empty_log_links; /* links to it can be made */
+	char *journal;       /* run_dir/journal: the resource journal (core/journal.h) */
+	int lock_fd;         /* run_dir/lock, flock'd for the run's lifetime: gc leaves live runs alone */
 	pw_workspace *ws;
 	pw_secrets *secrets;
 	FILE *audit;
@@ -318,14 +319,20 @@ static void make_empty_log(pw_run *r, step_state *st)
 	if (!r->empty_log_tried) {
 		r->empty_log_tried = 1;
 		int fd = openat(r->dir_fd, EMPTY_LOG, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0666);
-		r->empty_log_made = fd >= 0;
+		r->empty_log_made = r->empty_log_links = fd >= 0;
 		if (fd >= 0)
 			close(fd);
 	}
-	if (r->empty_log_made && linkat(r->dir_fd, EMPTY_LOG, r->dir_fd, name, 0) == 0)
-		return;
-	if (errno == EEXIST) /* from an earlier run with this id: emptied */
-		unlinkat(r->dir_fd, name, 0);
+	if (r->empty_log_links) {
+		int rc = linkat(r->dir_fd, EMPTY_LOG, r->dir_fd, name, 0);
+		/* a log from an earlier run with this id: replaced */
+		if (rc < 0 && errno == EEXIST && unlinkat(r->dir_fd, name, 0) == 0)
+			rc = linkat(r->dir_fd, EMPTY_LOG, r->dir_fd, name, 0);
+		if (rc == 0)
+			return;
+		if (errno != EEXIST) /* no links here (or no more): files from now on */
+			r->empty_log_links = 0;
+	}
 	int fd = openat(r->dir_fd, name, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0666);
 	if (fd >= 0)
 		close(fd);

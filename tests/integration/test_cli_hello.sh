@@ -83,6 +83,16 @@ run_pw quiet3b run "$WORK/ws/quiet3.yml" --run-id quiet-3 -j 1
 check "the same id again: q1's log has its output" [ "$(cat "$qrd/q1.log")" = "now q1 talks" ]
 check "q2's log from before is still empty" [ ! -s "$qrd/q2.log" ]
 check "q3's log from before is still empty" [ ! -s "$qrd/q3.log" ]
+cat >"$WORK/ws/quiet3.yml" <<'YML'
+version: 1
+steps:
+  - { name: q1, command: "true" }
+  - { name: q2, command: "true" }
+YML
+run_pw quiet3c run "$WORK/ws/quiet3.yml" --run-id quiet-3 -j 1
+check "and again, all quiet: q1's log is empty again" [ ! -s "$qrd/q1.log" ]
+check "and shares the run's empty file" [ "$(stat -c %i "$qrd/q1.log")" = "$(stat -c %i "$qrd/q2.log")" ]
+check "which is not left in the run directory" [ ! -e "$qrd/.empty.log" ]
 # the runs directory carries the "top of a hierarchy" flag where the file system has it
 # (ext2/3/4), so that run directories are spread over block groups; each run makes the next
 # one's directory ahead (.next), which the next run renames to its own

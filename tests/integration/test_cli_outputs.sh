@@ -63,6 +63,28 @@ check "a replaced file is not handed on" [ "$(cat "$WORK/of/path-three")" != "$(
 check "a file made readable to others is not handed on" \
 	[ "$(cat "$WORK/of/path-four")" != "$(cat "$WORK/of/path-five")" ]
 check "nothing of this run left in /dev/shm" sh -c "! ls /dev/shm 2>/dev/null | grep -q \"\$(basename \"\$(cat '$WORK/of/path-five')\")\""
+# renamed and replaced by a symbolic link to its new name: read, but not handed on (the next
+# step would write through the step's link), and the link is removed
+cat >"$WORK/of/sym.yml" <<'EOF'
+version: 1
+steps:
+  - name: a
+    command: |
+      echo "$PIPEWRIGHT_OUTPUT" > path-a
+      mv "$PIPEWRIGHT_OUTPUT" "$PIPEWRIGHT_OUTPUT.away"
+      ln -s "$PIPEWRIGHT_OUTPUT.away" "$PIPEWRIGHT_OUTPUT"
+      echo "via=link" >> "$PIPEWRIGHT_OUTPUT"
+  - name: b
+    command: |
+      echo "$PIPEWRIGHT_OUTPUT" > path-b
+      if [ "$PIPEWRIGHT_STEP_A_VIA" = link ]; then echo seen > seen-b; fi
+EOF
+run_pw sym run "$WORK/of/sym.yml" -w "$WORK/of" -j 1
+check "symlink run exit 0" [ "$STATUS" -eq 0 ]
+check "outputs read through the link" [ -f "$WORK/of/seen-b" ]
+check "a file behind a link is not handed on" [ "$(cat "$WORK/of/path-a")" != "$(cat "$WORK/of/path-b")" ]
+check "the link is gone after the run" sh -c "p=\$(cat '$WORK/of/path-a'); [ ! -e \"\$p\" ] && [ ! -L \"\$p\" ]"
+rm -f "$(cat "$WORK/of/path-a").away"
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	check "in memory (/dev/shm)" contains "$WORK/of/path-one" "/dev/shm/pipewright-outputs-"
 fi

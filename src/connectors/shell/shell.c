@@ -498,12 +498,13 @@ static void outputs_drop(outputs_file *of)
 	free(of);
 }
 
-/* Ours, and only ours, still at its path, private: the next step can have it. */
+/* Ours, and only ours, still at its path (itself, not a symbolic link to it), private: the
+ * next step can have it. */
 static int outputs_intact(const outputs_file *of, const struct stat *st)
 {
 	struct stat at;
 	return S_ISREG(st->st_mode) && st->st_nlink == 1 && (st->st_mode & 07777) == 0600 &&
-	       st->st_uid == geteuid() && stat(of->path, &at) == 0 && at.st_ino == st->st_ino &&
+	       st->st_uid == geteuid() && lstat(of->path, &at) == 0 && at.st_ino == st->st_ino &&
 	       at.st_dev == st->st_dev;
 }
 
