@@ -60,36 +60,31 @@ check "only those logs" [ "$(cd "$lrd" && ls *.log | tr '\n' ' ')" = "fails.log 
 check "nothing else in the run directory" \
 	[ "$(cd "$lrd" && ls -A | tr '\n' ' ')" = "audit.jsonl fails.log lock quiet.log result.json talks.log " ]
 # the logs of steps that printed nothing share one empty file; a step that prints in a later
-# run with the same id gets a file of its own, and the logs left from before stay empty
-cat >"$WORK/ws/quiet3.yml" <<'YML'
-version: 1
-steps:
-  - { name: q1, command: "true" }
-  - { name: q2, command: "true" }
-  - { name: q3, command: "true" }
-YML
-run_pw quiet3 run "$WORK/ws/quiet3.yml" --run-id quiet-3 -j 1
+# run with the same id gets a file of its own, and the logs left from before stay empty.
+# run_q OUT CMD...: steps q1, q2 ... running the commands, one after the other, as run quiet-3
+run_q() {
+	out=$1
+	shift
+	{
+		echo "version: 1"
+		echo "steps:"
+		n=1
+		for c in "$@"; do
+			echo "  - { name: q$n, command: \"$c\" }"
+			n=$((n + 1))
+		done
+	} >"$WORK/ws/quiet.yml"
+	run_pw "$out" run "$WORK/ws/quiet.yml" --run-id quiet-3 -j 1
+}
 qrd="$WORK/ws/.pipewright/runs/quiet-3"
+run_q quiet3 true true true
 check "quiet logs exist, empty" sh -c "[ -f '$qrd/q1.log' ] && [ ! -s '$qrd/q1.log' ] && [ ! -s '$qrd/q3.log' ]"
 check "quiet logs share a file" [ "$(stat -c %i "$qrd/q1.log")" = "$(stat -c %i "$qrd/q3.log")" ]
-cat >"$WORK/ws/quiet3.yml" <<'YML'
-version: 1
-steps:
-  - { name: q1, command: "echo now q1 talks; exit 1" }
-  - { name: q2, command: "true" }
-  - { name: q3, command: "true" }
-YML
-run_pw quiet3b run "$WORK/ws/quiet3.yml" --run-id quiet-3 -j 1
+run_q quiet3b "echo now q1 talks; exit 1" true true
 check "the same id again: q1's log has its output" [ "$(cat "$qrd/q1.log")" = "now q1 talks" ]
 check "q2's log from before is still empty" [ ! -s "$qrd/q2.log" ]
 check "q3's log from before is still empty" [ ! -s "$qrd/q3.log" ]
-cat >"$WORK/ws/quiet3.yml" <<'YML'
-version: 1
-steps:
-  - { name: q1, command: "true" }
-  - { name: q2, command: "true" }
-YML
-run_pw quiet3c run "$WORK/ws/quiet3.yml" --run-id quiet-3 -j 1
+run_q quiet3c true true
 check "and again, all quiet: q1's log is empty again" [ ! -s "$qrd/q1.log" ]
 check "and shares the run's empty file" [ "$(stat -c %i "$qrd/q1.log")" = "$(stat -c %i "$qrd/q2.log")" ]
 check "which is not left in the run directory" [ ! -e "$qrd/.empty.log" ]
