@@ -18,9 +18,10 @@
 
 typedef struct capture {
 	pw_mask_stream *ms;
-	char *data; /* tail of the masked stream; holds up to 2 * limit before compaction */
-	size_t len;
-	size_t cap; /* allocated: grows with the output, at most 2 * limit */
+	char *data;  /* the tail of the masked stream: [head, head + len) modulo limit */
+	size_t head; /* 0 until the output has filled the window; then a ring of `limit` bytes */
+	size_t len;  /* at most limit */
+	size_t cap;  /* allocated: grows with the output, at most limit */
 	size_t limit;
 	uint64_t total;
 	int truncated;
@@ -57,9 +58,9 @@ struct pw_exec {
 	pw_map *outputs;
 };
 
-/* Makes room for `need` bytes; the buffer grows on demand so that a step that prints
- * little costs little. Returns 0, or -1 when memory is exhausted (the chunk is dropped from
- * the capture; the console and log still get it). */
+/* Makes room for `need` bytes (at most limit); the buffer grows on demand so that a step
+ * that prints little costs little. Returns 0, or -1 when memory is exhausted (the chunk is
+ * dropped from the capture; the console and log still get it). */
 static int capture_reserve(capture *c, size_t need)
 {
 	if (need <= c->cap)
@@ -67,8 +68,8 @@ static int capture_reserve(capture *c, size_t need)
 	size_t want = c->cap ? c->cap : 4096;
 	while (want < need)
 		want *= 2;
-	if (want > 2 * c->limit)
-		want = 2 * c->limit;
+	if (want > c->limit)
+		want = c->limit;
 	char *p = realloc(c->data, want);
 	if (!p)
 		return -1;
@@ -77,30 +78,38 @@ static int capture_reserve(capture *c, size_t need)
 	return 0;
 }
 
+/* Keeps the last `limit` bytes: appended while they fit, then in a ring (each byte copied
+ * once; compacting a buffer of twice the window copied each byte a second time). */
 static void capture_append(capture *c, const char *data, size_t len)
 {
 	c->total += len;
+	c->truncated = c->total > c->limit;
 	if (len >= c->limit) {
 		/* the chunk alone fills the window */
 		if (capture_reserve(c, c->limit) < 0)
 			return;
 		memcpy(c->data, data + len - c->limit, c->limit);
+		c->head = 0;
 		c->len = c->limit;
-		c->truncated = c->total > c->limit;
 		return;
 	}
-	if (c->len + len > 2 * c->limit) {
-		size_t keep = c->limit - len; /* leave room for the new chunk within limit */
-		memmove(c->data, c->data + c->len - keep, keep);
-		c->len = keep;
-		c->truncated = 1;
-	}
-	if (capture_reserve(c, c->len + len) < 0)
+	if (c->head == 0 && c->len + len <= c->limit) {
+		if (capture_reserve(c, c->len + len) < 0)
+			return;
+		memcpy(c->data + c->len, data, len);
+		c->len += len;
 		return;
-	memcpy(c->data + c->len, data, len);
-	c->len += len;
-	if (c->total > c->limit)
-		c->truncated = 1;
+	}
+	if (capture_reserve(c, c->limit) < 0)
+		return;
+	size_t at = (c->head + c->len) % c->limit, first = c->limit - at;
+	if (first > len)
+		first = len;
+	memcpy(c->data + at, data, first);
+	memcpy(c->data, data + first, len - first);
+	size_t held = c->len + len, dropped = held > c->limit ? held - c->limit : 0;
+	c->len = held - dropped;
+	c->head = (c->head + dropped) % c->limit;
 }
 
 static void masked_emit(const char *data, size_t len, void *payload)
@@ -439,11 +448,14 @@ const char *pw_exec_captured(pw_exec *ex, pw_stream stream, int *truncated)
 	int idx = stream == PW_STREAM_STDERR ? 1 : 0;
 	pthread_mutex_lock(&ex->out_lock);
 	capture *c = &ex->cap[idx];
-	size_t n = c->len > c->limit ? c->limit : c->len;
+	size_t n = c->len;
 	char *v = realloc(c->view, n + 1);
 	if (v) {
-		if (n)
-			memcpy(v, c->data + c->len - n, n);
+		size_t first = c->limit - c->head < n ? c->limit - c->head : n;
+		if (first)
+			memcpy(v, c->data + c->head, first);
+		if (n > first)
+			memcpy(v + first, c->data, n - first);
 		v[n] = '\0';
 		c->view = v;
 	}

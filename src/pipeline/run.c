@@ -380,13 +380,15 @@ static void log_flush(step_state *st)
 	pw__buf_clear(&st->log_buf);
 }
 
+/* Small pieces are gathered into one write; a large one (a busy step's chunks are up to
+ * 64 KiB) goes out as it is, after what was gathered, without a copy into the buffer. */
 static void log_write(step_state *st, const char *data, size_t len)
 {
 	if (st->log_fd < 0 && !st->log_later)
 		return;
-	if (st->log_buf.len + len > LOG_BUF_SIZE)
+	if (st->log_buf.len + len > LOG_BUF_SIZE || len >= LOG_BUF_SIZE / 4)
 		log_flush(st);
-	if (len >= LOG_BUF_SIZE || pw__buf_append(&st->log_buf, data, len) < 0)
+	if (len >= LOG_BUF_SIZE / 4 || pw__buf_append(&st->log_buf, data, len) < 0)
 		log_put(st, data, len);
 }
 

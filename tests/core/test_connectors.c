@@ -701,6 +701,48 @@ PW_TEST(test_exec_capture_is_bounded)
 	pw_exec_free(ex);
 }
 
+/* The capture keeps exactly the last capture_limit bytes, whatever the sizes of the writes
+ * (smaller, larger, equal to the window; wrapping the ring at every offset), checked against
+ * the whole stream at many points. */
+PW_TEST(test_exec_capture_keeps_the_tail)
+{
+	enum { LIMIT = 37, WRITES = 3000 };
+	pw_exec_options o = PW_EXEC_OPTIONS_INIT;
+	o.capture_limit = LIMIT;
+	pw_exec *ex = NULL;
+	PW_REQUIRE(pw_exec_new(&ex, &o, NULL) == 0);
+	char *all = malloc(WRITES * 80 + 1);
+	size_t total = 0;
+	uint32_t x = 12345;
+	int bad = 0;
+	for (int i = 0; i < WRITES && !bad; i++) {
+		x = x * 1103515245u + 12345u;
+		size_t n = (x >> 16) % 80; /* 0 .. 79: below, at and above the window */
+		char chunk[80];
+		for (size_t k = 0; k < n; k++) {
+			x = x * 1103515245u + 12345u;
+			chunk[k] = (char)('a' + (x >> 16) % 26);
+		}
+		pw_exec_output(ex, PW_STREAM_STDOUT, chunk, n);
+		memcpy(all + total, chunk, n);
+		total += n;
+		if (i % 7 == 0 || i == WRITES - 1) {
+			pw_exec_flush(ex);
+			int trunc = -1;
+			const char *cap = pw_exec_captured(ex, PW_STREAM_STDOUT, &trunc);
+			size_t keep = total < LIMIT ? total : LIMIT;
+			bad = strlen(cap) != keep || memcmp(cap, all + total - keep, keep) != 0 ||
+			      trunc != (total > LIMIT);
+			if (bad)
+				fprintf(stderr, "  after %d writes (%zu bytes): got \"%s\"\n", i + 1, total,
+				        cap);
+		}
+	}
+	PW_CHECK(!bad);
+	free(all);
+	pw_exec_free(ex);
+}
+
 PW_TEST(test_exec_cancel_fd_and_timeout)
 {
 	pw_exec *ex = NULL;
