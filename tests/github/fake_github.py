@@ -193,6 +193,10 @@ def asset_json(a):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as real servers answer: the handler writes the headers and the body
+    # separately, and on a kept-alive connection Nagle held the body back until the client's
+    # delayed ACK, 40 ms later, for every request
+    disable_nagle_algorithm = True
     server_version = "fake-github"
 
     def log_message(self, *args):
