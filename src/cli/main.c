@@ -179,6 +179,11 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
 			fwrite(pre, 1, prel, stdout);
 			fwrite(data, 1, n, stdout);
 			fwrite(post, 1, postl, stdout);
+		} else if (nl && postl == 1) {
+			/* no colour: the line's own newline ends it (one copy fewer a line) */
+			memcpy(out + used, pre, prel);
+			memcpy(out + used + prel, data, n + 1);
+			used += prel + n + 1;
 		} else {
 			memcpy(out + used, pre, prel);
 			memcpy(out + used + prel, data, n);
