@@ -37,43 +37,6 @@ int pw_log_level_parse(pw_log_level *out, const char *text)
 	return PW_EINVAL;
 }
 
-/* The slow way, a piece at a time: for a bounded buffer without room for the worst case. */
-static void json_string_pieces(pw_buf *b, int *bad, const unsigned char *p, const unsigned char *end)
-{
-	static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
-	*bad |= pw__buf_putc(b, '"');
-	while (p < end) {
-		const unsigned char *run = p;
-		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-			p++;
-		if (p > run)
-			*bad |= pw__buf_append(b, (const char *)run, (size_t)(p - run));
-		if (p == end)
-			break;
-		unsigned char c = *p;
-		if (c == '"' || c == '\\') {
-			char e[2] = {'\\', (char)c};
-			*bad |= pw__buf_append(b, e, 2);
-			p++;
-		} else if (c < 0x20) {
-			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-			const char *named = c == '\n'   ? "\\n"
-			                    : c == '\t' ? "\\t"
-			                    : c == '\r' ? "\\r"
-			                    : c == '\b' ? "\\b"
-			                    : c == '\f' ? "\\f"
-			                                : NULL;
-			*bad |= named ? pw__buf_append(b, named, 2) : pw__buf_append(b, e, 6);
-			p++;
-		} else {
-			size_t n = pw__utf8_len(p, (size_t)(end - p));
-			*bad |= n ? pw__buf_append(b, (const char *)p, n) : pw__buf_puts(b, "\\ufffd");
-			p += n ? n : 1;
-		}
-	}
-	*bad |= pw__buf_putc(b, '"');
-}
-
 /* Appends s as a JSON string (see core/internal.h): written in place, in room for the
  * longest form (6 bytes a byte, "\u00XX" or "\ufffd"), rather than a call per piece. */
 void pw__json_string_put(pw_buf *b, int *bad, const char *s)
@@ -84,7 +47,14 @@ void pw__json_string_put(pw_buf *b, int *bad, const char *s)
 	const unsigned char *end = p + len;
 	char *out = len < ((size_t)-1 - 2) / 6 ? pw__buf_space(b, 6 * len + 2) : NULL;
 	if (!out) {
-		json_string_pieces(b, bad, p, end);
+		/* a bounded buffer without room for the longest form: the text made aside, then
+		 * appended within the bound (or an error) */
+		pw_buf aside = PW_BUF_INIT(0);
+		int failed = b->max == 0;
+		if (!failed)
+			pw__json_string_put(&aside, &failed, s);
+		*bad |= failed ? PW_ENOMEM : pw__buf_append(b, aside.data, aside.len);
+		pw__buf_dispose(&aside);
 		return;
 	}
 	char *o = out;

@@ -174,19 +174,13 @@ static void audit_release(pw_run *r)
 	pthread_mutex_unlock(&r->audit_lock);
 }
 
-static void audit_record(pw_run *r, const char *step, const char *event, const char *outcome,
-                         const char *detail, int hold)
-{
-	char *json = pw__audit_json(r->secrets, r->run_id, step, event, NULL, NULL, outcome, detail);
-	if (json)
-		audit_put(r, json, hold);
-	free(json);
-}
-
 /* A step's records are held (audit_put); the run's own are written at once. */
 static void audit_run(pw_run *r, const char *step, const char *event, const char *outcome, const char *detail)
 {
-	audit_record(r, step, event, outcome, detail, step != NULL);
+	char *json = pw__audit_json(r->secrets, r->run_id, step, event, NULL, NULL, outcome, detail);
+	if (json)
+		audit_put(r, json, step != NULL);
+	free(json);
 }
 
 static void make_run_id(char *buf, size_t size)
@@ -333,7 +327,7 @@ static void make_empty_log(pw_run *r, step_state *st)
 		if (errno != EEXIST) /* no links here (or no more): files from now on */
 			r->empty_log_links = 0;
 	}
-	int fd = openat(r->dir_fd, name, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0666);
+	int fd = log_create(st);
 	if (fd >= 0)
 		close(fd);
 	else
