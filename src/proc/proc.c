@@ -314,6 +314,68 @@ static int spawn_failure(pw_error **err, const char *name, int e)
 	return rc;
 }
 
+/* The prefix of the variables that carry earlier steps' outputs (see the shell connector). */
+#define OUTPUTS_ENV_PREFIX "PIPEWRIGHT_STEP_"
+
+/* execve said E2BIG: tells which limit was passed. Linux refuses one string longer than 32
+ * pages (MAX_ARG_STRLEN), and all of them together (with a pointer each) beyond a quarter of
+ * the stack size limit (what sysconf reports as ARG_MAX), and never more than 6 MiB. */
+static int too_big_failure(pw_error **err, const char *name, const char *const *argv, const char *const *envp)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t one_max = (size_t)(page > 0 ? page : 4096) * 32;
+	size_t total = 0, count = 0, outputs = 0, outputs_bytes = 0, biggest = 0;
+	const char *big = NULL;
+	int big_is_env = 0;
+	for (int env = 0; env < 2; env++) {
+		const char *const *v = env ? envp : argv;
+		for (size_t i = 0; v && v[i]; i++) {
+			size_t n = strlen(v[i]) + 1;
+			total += n + sizeof(char *);
+			count += (size_t)env;
+			if (env && strncmp(v[i], OUTPUTS_ENV_PREFIX, strlen(OUTPUTS_ENV_PREFIX)) == 0)
+				outputs++, outputs_bytes += n;
+			if (n > biggest)
+				biggest = n, big = v[i], big_is_env = env;
+		}
+	}
+	if (big && biggest > one_max) {
+		const char *eq = big_is_env ? strchr(big, '=') : NULL;
+		int name_len = eq ? (int)(eq - big) : 0;
+		const char *hint = "pass a value this large in a file (written by an earlier step, or kept "
+		                   "in the workspace) rather than in the environment or on the command line";
+		if (eq)
+			return set_error(err, PW_ECONFIG, hint,
+			                 "cannot run '%s': environment variable '%.*s' takes %zu bytes "
+			                 "(name=value), over Linux's limit of %zu for one variable",
+			                 name, name_len, big, biggest - 1, one_max - 1);
+		return set_error(err, PW_ECONFIG, hint,
+		                 "cannot run '%s': an argument holds %zu bytes, over Linux's limit of %zu "
+		                 "bytes for one argument",
+		                 name, biggest - 1, one_max - 1);
+	}
+	/* the kernel takes at most three quarters of its default 8 MiB stack limit */
+	long arg_max = sysconf(_SC_ARG_MAX);
+	if (arg_max <= 0 || arg_max > 6L * 1024 * 1024)
+		arg_max = 6L * 1024 * 1024;
+	pw_buf hint = PW_BUF_INIT(0);
+	if (outputs)
+		pw__buf_printf(&hint,
+		               "%zu of the variables (%zu bytes) are outputs of earlier steps (%s*): have "
+		               "steps write fewer or smaller outputs, or ",
+		               outputs, outputs_bytes, OUTPUTS_ENV_PREFIX);
+	else
+		pw__buf_puts(&hint, "pass fewer or smaller variables and arguments, or ");
+	pw__buf_puts(&hint, "raise the stack size limit (ulimit -s): a quarter of it, up to 6 MiB, is the "
+	                    "limit");
+	int rc = set_error(err, PW_ECONFIG, pw__buf_cstr(&hint),
+	                   "cannot run '%s': its arguments and environment (%zu variables) take %zu "
+	                   "bytes, over this system's limit of %ld bytes",
+	                   name, count, total, arg_max);
+	pw__buf_dispose(&hint);
+	return rc;
+}
+
 struct fd_map {
 	int child_fd;
 	int src_fd; /* in the parent; above every child_fd (duplicated there when it was not) */
@@ -590,6 +652,8 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 		else if (a.stage == SPAWN_FAIL_SETUP)
 			rc = set_error(err, PW_EIO, NULL, "cannot run '%s': setting up the process: %s", name,
 			               os_reason(a.err, rb, sizeof(rb)));
+		else if (a.err == E2BIG)
+			rc = too_big_failure(err, name, o->argv, o->envp);
 		else
 			rc = spawn_failure(err, name, a.err);
 	} else {

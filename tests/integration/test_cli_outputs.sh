@@ -85,6 +85,30 @@ check "outputs read through the link" [ -f "$WORK/of/seen-b" ]
 check "a file behind a link is not handed on" [ "$(cat "$WORK/of/path-a")" != "$(cat "$WORK/of/path-b")" ]
 check "the link is gone after the run" sh -c "p=\$(cat '$WORK/of/path-a'); [ ! -e \"\$p\" ] && [ ! -L \"\$p\" ]"
 rm -f "$(cat "$WORK/of/path-a").away"
+# Every earlier step's outputs are in a later step's environment: when together they pass
+# the kernel's limit, the step that cannot start says so, and by how much, not that its
+# command is wrong. (Three steps of 9,000 outputs of 84 bytes: over the 2 MiB that an 8 MiB
+# stack limit allows.)
+line='s/.*/K&=vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv/'
+{
+	echo "version: 1"
+	echo "steps:"
+	for s in a b c; do
+		echo "  - name: $s"
+		echo "    command: seq 1 9000 | sed '$line' > \"\$PIPEWRIGHT_OUTPUT\""
+	done
+	echo "  - name: d"
+	echo "    command: echo started > d-ran"
+} >"$WORK/of/big.yml"
+set +e
+(ulimit -s 8192 && exec "$PW_CLI" run "$WORK/of/big.yml" -w "$WORK/of" -j 1 >"$WORK/big.out" 2>"$WORK/big.err" </dev/null)
+STATUS=$?
+set -e
+check "too large an environment fails the run" [ "$STATUS" -eq 1 ]
+check "the step did not start" [ ! -e "$WORK/of/d-ran" ]
+check "the limit is named" contains "$WORK/big.err" "its arguments and environment (27"
+check "so is the cause" contains "$WORK/big.err" "27000 of the variables"
+check "not blamed on the command" lacks "$WORK/big.err" "config: command"
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	check "in memory (/dev/shm)" contains "$WORK/of/path-one" "/dev/shm/pipewright-outputs-"
 fi

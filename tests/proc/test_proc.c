@@ -734,6 +734,82 @@ PROC_TEST(program_not_found_is_a_clear_error)
 	pw_error_free(err);
 }
 
+/* E2BIG: the message says which of Linux's two limits was passed, and by what. */
+PROC_TEST(too_large_environment_is_explained)
+{
+	const char *argv[] = {"/bin/sh", "-c", "true", NULL};
+	pw_proc_options o = sh_opts(argv, NULL);
+	o.on_output = NULL;
+	pw_proc_result r;
+
+	/* one variable over the per-string limit (32 pages) */
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t big_len = page * 32 + 100;
+	char *big = malloc(big_len + 1);
+	PW_REQUIRE(big != NULL);
+	memcpy(big, "HUGE=", 5);
+	memset(big + 5, 'x', big_len - 5);
+	big[big_len] = '\0';
+	const char *const env1[] = {"PATH=/usr/bin:/bin", big, NULL};
+	o.envp = env1;
+	pw_error *err = NULL;
+	PW_CHECK_INT(pw__proc_run(&r, &o, &err), PW_ECONFIG);
+	PW_REQUIRE(err != NULL);
+	char want[200];
+	snprintf(want, sizeof(want),
+	         "cannot run '/bin/sh': environment variable 'HUGE' takes %zu bytes (name=value), over "
+	         "Linux's limit of %zu for one variable",
+	         big_len, page * 32 - 1);
+	PW_CHECK_STR(pw_error_message(err), want);
+	PW_CHECK_CONTAINS(pw_error_hint(err), "in a file");
+	PW_CHECK_INT(r.pid, 0);
+	pw_error_free(err);
+
+	/* the same length as an argument */
+	const char *argv2[] = {"/bin/sh", "-c", "true", big + 5, NULL};
+	o.argv = argv2;
+	o.envp = NULL;
+	err = NULL;
+	PW_CHECK_INT(pw__proc_run(&r, &o, &err), PW_ECONFIG);
+	snprintf(want, sizeof(want),
+	         "cannot run '/bin/sh': an argument holds %zu bytes, over Linux's limit of %zu bytes "
+	         "for one argument",
+	         big_len - 5, page * 32 - 1);
+	PW_CHECK_STR(pw_error_message(err), want);
+	pw_error_free(err);
+	free(big);
+
+	/* many small outputs of earlier steps, over the total (a quarter of the stack limit, at
+	 * most 6 MiB): 60,000 variables of 120 bytes */
+	size_t n = 60000;
+	char **env3 = calloc(n + 2, sizeof(char *));
+	PW_REQUIRE(env3 != NULL);
+	env3[0] = strdup("PATH=/usr/bin:/bin");
+	for (size_t i = 1; i <= n; i++) {
+		env3[i] = malloc(121);
+		PW_REQUIRE(env3[i] != NULL);
+		int k = snprintf(env3[i], 121, "PIPEWRIGHT_STEP_S%zu_KEY=", i);
+		memset(env3[i] + k, 'v', (size_t)(120 - k));
+		env3[i][120] = '\0';
+	}
+	o.argv = argv;
+	o.envp = (const char *const *)env3;
+	err = NULL;
+	PW_CHECK_INT(pw__proc_run(&r, &o, &err), PW_ECONFIG);
+	PW_REQUIRE(err != NULL);
+	PW_CHECK_CONTAINS(pw_error_message(err),
+	                  "cannot run '/bin/sh': its arguments and environment (60001 variables) take ");
+	PW_CHECK_CONTAINS(pw_error_message(err), "bytes, over this system's limit of ");
+	snprintf(want, sizeof(want), "60000 of the variables (%zu bytes) are outputs of earlier steps",
+	         n * 121);
+	PW_CHECK_CONTAINS(pw_error_hint(err), want);
+	PW_CHECK_CONTAINS(pw_error_hint(err), "ulimit -s");
+	pw_error_free(err);
+	for (size_t i = 0; i <= n; i++)
+		free(env3[i]);
+	free(env3);
+}
+
 PROC_TEST(program_not_executable_is_a_permission_error)
 {
 	make_tmpdir();
@@ -986,6 +1062,7 @@ PROC_TEST(no_descriptors_or_children_left_behind)
 	int before = count_fds();
 	pwt_exit_codes();
 	pwt_program_not_found_is_a_clear_error();
+	pwt_too_large_environment_is_explained();
 	pwt_capture_fd_collects_a_result();
 	pwt_timeout_with_a_cooperative_child_needs_no_sigkill();
 	pwt_bad_options_are_refused();

@@ -562,7 +562,8 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	rc = pw__proc_run(&pr, &po, err);
 	struct stat own;
 	const struct stat *ownp = of && fstat(of->fd, &own) == 0 ? &own : NULL;
-	if (rc < 0 && err && *err && !pw_error_key(*err))
+	/* (a configuration error here is an environment too large to start the step with) */
+	if (rc < 0 && err && *err && !pw_error_key(*err) && pw_error_code(*err) != PW_ECONFIG)
 		pw_error_set_key(*err, "command");
 	if (rc == 0) {
 		int code = pr.exited ? pr.exit_code : 128 + pr.term_signal;
