@@ -58,10 +58,18 @@ int pw__buf_putc(pw_buf *b, char c)
 
 int pw__buf_vprintf(pw_buf *b, const char *fmt, va_list ap)
 {
+	/* formatted once into the room there is (most calls), twice when it does not fit */
+	size_t room = b->data ? b->cap - b->len : 0;
 	va_list copy;
 	va_copy(copy, ap);
-	int n = vsnprintf(NULL, 0, fmt, copy);
+	int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, copy);
 	va_end(copy);
+	if (n >= 0 && (size_t)n < room && (!b->max || b->len + (size_t)n <= b->max)) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	if (b->data)
+		b->data[b->len] = '\0'; /* what did not fit is not part of it */
 	if (n < 0)
 		return PW_EINVAL;
 	if (buf_reserve(b, (size_t)n) < 0)

@@ -369,11 +369,26 @@ static const char *infer_type(const pw_step *s)
 	return NULL;
 }
 
+/* infer_type, remembered in the step: a pipeline's steps are asked at validation, at the plan
+ * and at every attempt, a dozen lookups in the configuration each time. */
+static const char *infer_type_once(const pw_step *s)
+{
+	static const char none[] = ""; /* asked: nothing fits */
+	const char *t = pw__step_inferred_type(s);
+	if (!t) {
+		t = infer_type(s);
+		if (!t)
+			t = none;
+		pw__step_set_inferred_type(s, t);
+	}
+	return t == none ? NULL : t;
+}
+
 int pw_manager_determine_connector_type(char **out, pw_manager *m, const pw_step *step, pw_error **err)
 {
 	*out = NULL;
 	const char *declared = pw_step_type(step);
-	const char *type = declared ? declared : infer_type(step);
+	const char *type = declared ? declared : infer_type_once(step);
 	if (!type) {
 		pw_error *e = pw_error_new(PW_EVALIDATION, "cannot tell which connector runs step '%s'",
 		                           pw_step_name(step));

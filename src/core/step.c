@@ -66,6 +66,18 @@ static void invalidate_cache(pw_step *s)
 {
 	free(s->config_text);
 	s->config_text = NULL;
+	__atomic_store_n(&s->inferred_type, NULL, __ATOMIC_RELEASE);
+}
+
+const char *pw__step_inferred_type(const pw_step *s)
+{
+	return __atomic_load_n(&s->inferred_type, __ATOMIC_ACQUIRE);
+}
+
+void pw__step_set_inferred_type(const pw_step *cs, const char *type)
+{
+	pw_step *s = (pw_step *)cs; /* a cache, as config_text */
+	__atomic_store_n(&s->inferred_type, type, __ATOMIC_RELEASE);
 }
 
 void pw__step_set_config(pw_step *s, json_t *config)

@@ -37,6 +37,10 @@ struct pw_step {
 	size_t locs_count;
 	size_t locs_cap;
 
+	/* the connector type its configuration implies (manager.c), once asked: NULL until then;
+	 * atomic, as steps are shared between threads. Reset with the configuration. */
+	const char *inferred_type;
+
 	/* lazily rendered text for the borrowed-string getters */
 	pthread_mutex_t cache_lock;
 	char *config_text;
@@ -54,6 +58,10 @@ int pw__step_set_location(pw_step *step, const char *file, int line, int column)
 /* The JSON value at a dotted path in the config ("parameters.storage_size", "volumes.0"),
  * borrowed, or NULL. */
 json_t *pw__step_config_get(const pw_step *step, const char *path);
+/* The remembered answer of the manager's type inference (see inferred_type), NULL when not
+ * asked since the configuration was set. */
+const char *pw__step_inferred_type(const pw_step *step);
+void pw__step_set_inferred_type(const pw_step *step, const char *type);
 /* Sets an error's location from the config key path it names (pw_error_key), when the step
  * came from a file. */
 void pw__step_locate_error(const pw_step *step, pw_error *e);

@@ -557,11 +557,15 @@ typedef struct sval {
 
 static int match_null(const char *s)
 {
-	return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+	if (*s != '~' && *s != 'n' && *s != 'N') /* most scalars: one compare */
+		return !*s;
+	return !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 static int match_bool(const char *s, int *b)
 {
+	if (*s != 't' && *s != 'T' && *s != 'f' && *s != 'F')
+		return 0;
 	if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
 		*b = 1;
 		return 1;
@@ -636,6 +640,36 @@ static int match_float(const char *s, double *v)
 
 /* Resolves scalar node d (not an alias): quoted and !!str are strings, plain ones follow
  * the core schema, other explicit tags must match their type. */
+/* The texts a, b and c one after another in buf (cut to its size), and a number's digits:
+ * what snprintf would make of "%s%s%s" and "%zu", without the format parsing, which cost a
+ * 2,000-step pipeline's load more than its own work (several labels a step). */
+static void join3(char *buf, size_t size, const char *a, const char *b, const char *c)
+{
+	const char *parts[3] = {a, b, c};
+	size_t n = 0;
+	for (int i = 0; i < 3 && n + 1 < size; i++) {
+		size_t l = strlen(parts[i]);
+		if (l > size - 1 - n)
+			l = size - 1 - n;
+		memcpy(buf + n, parts[i], l);
+		n += l;
+	}
+	buf[n] = '\0';
+}
+
+static int size_digits(char buf[24], size_t v)
+{
+	char tmp[24];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < 23);
+	for (int i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[n] = '\0';
+	return n;
+}
+
 static void scalar_value(const load_ctx *c, int32_t d, sval *out)
 {
 	const ynode *n = N(c, d);
@@ -990,8 +1024,8 @@ static json_t *to_json(load_ctx *c, int32_t idx, pw_step *s)
 		}
 		size_t i = 0;
 		for (int32_t k = N(c, d)->first; k >= 0; k = N(c, k)->next, i++) {
-			char seg[32];
-			int len = snprintf(seg, sizeof(seg), "%zu", i);
+			char seg[24];
+			int len = size_digits(seg, i);
 			size_t saved = path_push(c, seg, (size_t)len);
 			json_t *v = to_json(c, k, s);
 			path_pop(c, saved);
@@ -1318,12 +1352,12 @@ static void load_needs(load_ctx *c, pw_step *s, int32_t idx, const char *label)
 	}
 	for (size_t i = 0; i < n && !c->oom; i++) {
 		char what[128];
-		snprintf(what, sizeof(what), "each entry of needs of %s", label);
+		join3(what, sizeof(what), "each entry of needs of ", label, "");
 		const char *name = want_text(c, elems[i], what, "list step names: `needs: [build, test]`");
 		if (!name)
 			continue;
-		char seg[32];
-		int len = snprintf(seg, sizeof(seg), "%zu", s->needs_count);
+		char seg[24];
+		int len = size_digits(seg, s->needs_count);
 		size_t saved = path_push(c, seg, (size_t)len);
 		record_loc(c, s, elems[i]);
 		path_pop(c, saved);
@@ -1371,8 +1405,9 @@ static const char *step_name(load_ctx *c, int32_t idx, const pairs *ps, size_t p
 		if (strcmp(ps->v[i].text, "name") != 0)
 			continue;
 		*name_value = ps->v[i].value;
-		char what[64];
-		snprintf(what, sizeof(what), "the name of step #%zu", pos + 1);
+		char what[64], num[24];
+		size_digits(num, pos + 1);
+		join3(what, sizeof(what), "the name of step #", num, "");
 		const char *name = want_text(c, ps->v[i].value, what, "write `name: build`");
 		return name;
 	}
@@ -1442,10 +1477,13 @@ static void load_step(load_ctx *c, int32_t idx, size_t pos, const char **prev)
 		     "(at most %d characters)",
 		     STEP_NAME_MAX);
 	}
-	if (name && valid_step_name(name, strlen(name)))
-		snprintf(label, sizeof(label), "step '%s'", name);
-	else
-		snprintf(label, sizeof(label), "step #%zu", pos + 1);
+	char num[24];
+	if (name && valid_step_name(name, strlen(name))) {
+		join3(label, sizeof(label), "step '", name, "'");
+	} else {
+		size_digits(num, pos + 1);
+		join3(label, sizeof(label), "step #", num, "");
+	}
 	pw_step *s;
 	if (pw_step_new(&s, name ? name : "", NULL) < 0 ||
 	    pw__step_set_location(s, c->file, N(c, idx)->line, N(c, idx)->col) < 0) {
@@ -1456,8 +1494,8 @@ static void load_step(load_ctx *c, int32_t idx, size_t pos, const char **prev)
 		return;
 	}
 	char where[128], owner[128];
-	snprintf(where, sizeof(where), " in %s", label);
-	snprintf(owner, sizeof(owner), " of %s", label);
+	join3(where, sizeof(where), " in ", label, "");
+	join3(owner, sizeof(owner), " of ", label, "");
 	int32_t cmd = -1, cfg = -1;
 	for (size_t i = 0; i < ps.n && !c->oom && !c->fatal; i++) {
 		const pair *p = &ps.v[i];
@@ -1470,7 +1508,7 @@ static void load_step(load_ctx *c, int32_t idx, size_t pos, const char **prev)
 			if (is_null(c, p->value))
 				continue;
 			char what[128];
-			snprintf(what, sizeof(what), "step_type of %s", label);
+			join3(what, sizeof(what), "step_type of ", label, "");
 			const char *t =
 			    want_text(c, p->value, what, "write a connector type, e.g. `step_type: docker`");
 			if (t) {

@@ -125,13 +125,26 @@ int pw_pipeline_plan(char **out, pw_pipeline *p, pw_manager *m, const char *work
 			free(type);
 			break;
 		}
-		pw__buf_printf(&b, "\n[%zu] %s (%s)", i + 1, s->name, type);
+		char num[32];
+		snprintf(num, sizeof(num), "\n[%zu] ", i + 1);
+		pw__buf_puts(&b, num);
+		pw__buf_puts(&b, s->name);
+		pw__buf_puts(&b, " (");
+		pw__buf_puts(&b, type);
+		pw__buf_putc(&b, ')');
 		if (s->needs_count) {
 			pw__buf_puts(&b, " after ");
-			for (size_t n = 0; n < s->needs_count; n++)
-				pw__buf_printf(&b, "%s%s", n ? ", " : "", s->needs[n]);
+			for (size_t n = 0; n < s->needs_count; n++) {
+				if (n)
+					pw__buf_puts(&b, ", ");
+				pw__buf_puts(&b, s->needs[n]);
+			}
 		}
-		pw__buf_printf(&b, "; timeout %gs", s->timeout);
+		/* whole seconds (nearly always) without the cost of %g */
+		if (s->timeout >= 0 && s->timeout < 1e9 && s->timeout == (double)(long)s->timeout)
+			pw__buf_printf(&b, "; timeout %lds", (long)s->timeout);
+		else
+			pw__buf_printf(&b, "; timeout %gs", s->timeout);
 		if (s->retries)
 			pw__buf_printf(&b, "; retries %u", s->retries);
 		if (s->when != PW_WHEN_ON_SUCCESS)

@@ -218,6 +218,29 @@ PW_TEST(test_determine_connector_type)
 	PW_CHECK_STR(type, "docker");
 	pw_free(type);
 	pw_step_free(s);
+	/* the inferred type is remembered until the configuration changes; the answer "none"
+	 * too */
+	s = step_with("s", NULL, "{\"command\":\"make\"}");
+	for (int i = 0; i < 2; i++) {
+		PW_CHECK_INT(pw_manager_determine_connector_type(&type, m, s, NULL), 0);
+		PW_CHECK_STR(type, "shell");
+		pw_free(type);
+	}
+	PW_CHECK_INT(pw_step_set_config_json(s, "{\"image\":\"alpine\",\"command\":\"make\"}", NULL), 0);
+	PW_CHECK_INT(pw_manager_determine_connector_type(&type, m, s, NULL), 0);
+	PW_CHECK_STR(type, "docker");
+	pw_free(type);
+	PW_CHECK_INT(pw_step_set_config_json(s, "{\"nothing\":1}", NULL), 0);
+	for (int i = 0; i < 2; i++) {
+		type = NULL;
+		PW_CHECK_INT(pw_manager_determine_connector_type(&type, m, s, NULL), PW_EVALIDATION);
+		PW_CHECK(type == NULL);
+	}
+	PW_CHECK_INT(pw_step_set_config_json(s, "{\"command\":\"make\"}", NULL), 0);
+	PW_CHECK_INT(pw_manager_determine_connector_type(&type, m, s, NULL), 0);
+	PW_CHECK_STR(type, "shell");
+	pw_free(type);
+	pw_step_free(s);
 	s = step_with("s", "kubernets", NULL);
 	pw_error *e = NULL;
 	PW_CHECK_INT(pw_manager_determine_connector_type(&type, m, s, &e), PW_ENOTFOUND);
@@ -585,6 +608,47 @@ PW_TEST(test_json_string_put)
 	}
 	/* a bound too small for the text: an error, never a cut string */
 	PW_CHECK(json_put("0123456789", 8) == NULL);
+}
+
+/* pw__buf_printf formats into the room there is, or grows and formats again: either way the
+ * same text as snprintf, and a bound is never passed nor a partial text left behind. */
+PW_TEST(test_buf_printf)
+{
+	pw_buf b = PW_BUF_INIT(0);
+	char want[8192] = "";
+	size_t wl = 0;
+	for (int i = 0; i < 400; i++) {
+		/* short pieces that fit the room left, and now and then one longer than all of it */
+		char piece[3000];
+		int n = i % 37 == 0 ? 2000 + i : i % 7;
+		memset(piece, 'a' + i % 26, (size_t)n);
+		piece[n] = '\0';
+		PW_CHECK_INT(pw__buf_printf(&b, "%d:%s;", i, piece), 0);
+		wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "%d:%s;", i, piece);
+		if (wl >= sizeof(want) - 3100) {
+			PW_CHECK_INT(b.len, wl);
+			PW_CHECK_STR(pw__buf_cstr(&b), want);
+			pw__buf_clear(&b);
+			wl = 0;
+			want[0] = '\0';
+		}
+	}
+	PW_CHECK_INT(b.len, wl);
+	PW_CHECK_STR(pw__buf_cstr(&b), want);
+	pw__buf_dispose(&b);
+
+	/* bounded: a text that would pass the bound fails and leaves the buffer as it was, also
+	 * when it would have fit the allocation */
+	pw_buf m = PW_BUF_INIT(16);
+	PW_CHECK_INT(pw__buf_printf(&m, "%s", "0123456789"), 0);
+	PW_CHECK_INT(pw__buf_printf(&m, "%s", "abcdefgh"), PW_ENOMEM);
+	PW_CHECK_INT(m.len, 10);
+	PW_CHECK_STR(pw__buf_cstr(&m), "0123456789");
+	PW_CHECK_INT(pw__buf_printf(&m, "%d", 123456), 0);
+	PW_CHECK_STR(pw__buf_cstr(&m), "0123456789123456");
+	PW_CHECK_INT(pw__buf_printf(&m, "%c", 'x'), PW_ENOMEM);
+	PW_CHECK_STR(pw__buf_cstr(&m), "0123456789123456");
+	pw__buf_dispose(&m);
 }
 
 PW_TEST(test_map)

@@ -39,6 +39,49 @@ check "plan exit 0" [ "$STATUS" -eq 0 ]
 check "plan shows the command" contains "$WORK/plan.out" "run: /bin/sh -c"
 check "plan names env" contains "$WORK/plan.out" "DEPLOY_TOKEN"
 check "plan hides the value" lacks "$WORK/plan.out" "plan-secret-value"
+# The plan's text, line by line: numbers, needs, timeouts (whole and not), retries, when,
+# quoting of argv words, the working directory and the environment's names.
+mkdir -p "$WORK/pf/sub"
+cat >"$WORK/pf/p.yml" <<'EOF'
+version: 1
+env: { A: "1" }
+steps:
+  - name: a
+    command: echo one
+  - name: b
+    needs: []
+    timeout: 1.5
+    retries: 2
+    config: { command: ["printf", "it's here", "a-b_c./=:,+@%", ""], working_directory: sub }
+  - name: c
+    needs: [a, b]
+    timeout: 3600
+    when: always
+    allow_failure: true
+    env: { B: "2" }
+    config: { command: "true", inherit_env: true }
+EOF
+run_pw pf plan "$WORK/pf/p.yml"
+check "plan of p.yml exit 0" [ "$STATUS" -eq 0 ]
+cat >"$WORK/pf/want" <<EOF
+pipeline $WORK/pf/p.yml (3 steps), workspace $WORK/pf
+
+[1] a (shell); timeout 300s
+    run: /bin/sh -c 'echo one'
+    in: $WORK/pf
+    environment: PATH HOME A PIPEWRIGHT_OUTPUT
+
+[2] b (shell); timeout 1.5s; retries 2
+    run: printf 'it'\\''s here' a-b_c./=:,+@% ''
+    in: $WORK/pf/sub
+    environment: PATH HOME A PIPEWRIGHT_OUTPUT
+
+[3] c (shell) after a, b; timeout 3600s; when always; failure allowed
+    run: /bin/sh -c true
+    in: $WORK/pf
+EOF
+check "the plan reads as expected" sh -c "head -n 15 '$WORK/pf.out' | diff -u '$WORK/pf/want' -"
+check "an inherited environment lists the host's names and the step's" sh -c "tail -n 1 '$WORK/pf.out' | grep -q '^    environment (host inherited): .* A B PIPEWRIGHT_OUTPUT\$'"
 run_pw conn connectors --stats
 check "connectors exit 0" [ "$STATUS" -eq 0 ]
 check "connectors lists shell" contains "$WORK/conn.out" "shell"

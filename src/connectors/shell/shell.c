@@ -612,10 +612,21 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	return rc;
 }
 
+/* Needs no quotes for the shell: letters, digits and -_./=:,+@% */
+static int shell_safe(const char *a)
+{
+	if (!*a)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      (*p && strchr("-_./=:,+@%", *p))))
+			return 0;
+	return 1;
+}
+
 static void quote_arg(pw_buf *b, const char *a)
 {
-	if (*a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") ==
-	              strlen(a)) {
+	if (shell_safe(a)) {
 		pw__buf_puts(b, a);
 		return;
 	}
@@ -642,13 +653,20 @@ static int shell_plan(char **out, pw_connector *c, const pw_step *step, const pw
 		quote_arg(&b, argv[i]);
 	}
 	json_t *wd = json_object_get(step->config, "working_directory");
-	pw__buf_printf(&b, "\nin: %s%s%s\n", pw_workspace_root(ws), json_is_string(wd) ? "/" : "",
-	               json_is_string(wd) ? json_string_value(wd) : "");
+	pw__buf_puts(&b, "\nin: ");
+	pw__buf_puts(&b, pw_workspace_root(ws));
+	if (json_is_string(wd)) {
+		pw__buf_putc(&b, '/');
+		pw__buf_puts(&b, json_string_value(wd));
+	}
 	pw_map *envm = build_env(step, env, "(per run)");
-	pw__buf_printf(&b, "environment%s:",
-	               json_is_true(json_object_get(step->config, "inherit_env")) ? " (host inherited)" : "");
-	for (size_t i = 0; envm && i < pw_map_count(envm); i++)
-		pw__buf_printf(&b, " %s", pw_map_key_at(envm, i));
+	pw__buf_puts(&b, json_is_true(json_object_get(step->config, "inherit_env"))
+	                     ? "\nenvironment (host inherited):"
+	                     : "\nenvironment:");
+	for (size_t i = 0; envm && i < pw_map_count(envm); i++) {
+		pw__buf_putc(&b, ' ');
+		pw__buf_puts(&b, pw_map_key_at(envm, i));
+	}
 	pw__buf_puts(&b, "\n");
 	pw_map_free(envm);
 	free_strv(argv);
