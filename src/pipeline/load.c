@@ -638,8 +638,6 @@ static int match_float(const char *s, double *v)
 	return isfinite(*v) ? 1 : -1;
 }
 
-/* Resolves scalar node d (not an alias): quoted and !!str are strings, plain ones follow
- * the core schema, other explicit tags must match their type. */
 /* The texts a, b and c one after another in buf (cut to its size), and a number's digits:
  * what snprintf would make of "%s%s%s" and "%zu", without the format parsing, which cost a
  * 2,000-step pipeline's load more than its own work (several labels a step). */
@@ -670,6 +668,8 @@ static int size_digits(char buf[24], size_t v)
 	return n;
 }
 
+/* Resolves scalar node d (not an alias): quoted and !!str are strings, plain ones follow
+ * the core schema, other explicit tags must match their type. */
 static void scalar_value(const load_ctx *c, int32_t d, sval *out)
 {
 	const ynode *n = N(c, d);

@@ -619,7 +619,7 @@ static int shell_safe(const char *a)
 		return 0;
 	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      (*p && strchr("-_./=:,+@%", *p))))
+		      strchr("-_./=:,+@%", *p)))
 			return 0;
 	return 1;
 }
