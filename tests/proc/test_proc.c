@@ -754,7 +754,7 @@ PROC_TEST(too_large_environment_is_explained)
 	o.envp = env1;
 	pw_error *err = NULL;
 	PW_CHECK_INT(pw__proc_run(&r, &o, &err), PW_ECONFIG);
-	PW_REQUIRE(err != NULL);
+	PW_CHECK(err != NULL); /* (the checks below take NULL) */
 	char want[200];
 	snprintf(want, sizeof(want),
 	         "cannot run '/bin/sh': environment variable 'HUGE' takes %zu bytes (name=value), over "
@@ -796,7 +796,7 @@ PROC_TEST(too_large_environment_is_explained)
 	o.envp = (const char *const *)env3;
 	err = NULL;
 	PW_CHECK_INT(pw__proc_run(&r, &o, &err), PW_ECONFIG);
-	PW_REQUIRE(err != NULL);
+	PW_CHECK(err != NULL);
 	PW_CHECK_CONTAINS(pw_error_message(err),
 	                  "cannot run '/bin/sh': its arguments and environment (60001 variables) take ");
 	PW_CHECK_CONTAINS(pw_error_message(err), "bytes, over this system's limit of ");
