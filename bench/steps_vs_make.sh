@@ -1,7 +1,7 @@
 #!/bin/sh
 # (a) 200 sequential shell steps of `true`: `pipewright run` vs GNU make running the same 200
 # recipes, one after the other, in the same run. Goal: ratio <= 1.0. The two alternate
-# ROUNDS times (default 21: this figure is small against the machine's noise); printed: the
+# ROUNDS times (default 41: this figure is small against the machine's noise); printed: the
 # ratio of the best runs, the ratio of the medians, and the median of the per-round ratios.
 . "$(dirname "$0")/lib.sh"
 N=${N:-200}
@@ -29,7 +29,7 @@ N=${N:-200}
 		i=$((i + 1))
 	done
 } >"$SCRATCH/Makefile"
-ROUNDS=${ROUNDS:-21}
+ROUNDS=${ROUNDS:-41}
 set -- $(best_pair "$ROUNDS" "'$PW' run '$SCRATCH/steps.yml' -j 1 -q" "make -s -j1 -f '$SCRATCH/Makefile' -C '$SCRATCH'")
 pw_ms=$1
 make_ms=$2
