@@ -88,6 +88,18 @@ int pw__buf_printf(pw_buf *b, const char *fmt, ...)
 	return rc;
 }
 
+int pw__u64_text(char out[24], unsigned long long v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	int n = (int)(tmp + sizeof(tmp) - p);
+	memcpy(out, p, (size_t)n);
+	out[n] = '\0';
+	return n;
+}
+
 void pw__buf_clear(pw_buf *b)
 {
 	b->len = 0;

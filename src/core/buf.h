@@ -31,6 +31,9 @@ int pw__buf_vprintf(pw_buf *b, const char *fmt, va_list ap);
 char *pw__buf_space(pw_buf *b, size_t extra);
 /* Adds the `n` bytes written into pw__buf_space's room (n <= the room asked for). */
 void pw__buf_commit(pw_buf *b, size_t n);
+/* The decimal digits of v in out, NUL-terminated; returns how many (without printf's format
+ * parsing, for the hot paths that write numbers). */
+int pw__u64_text(char out[24], unsigned long long v);
 /* Keeps the buffer usable; len = 0. */
 void pw__buf_clear(pw_buf *b);
 /* Hands over the data (never NULL: "" for an empty buffer; pw_free it) and resets b. */

@@ -638,9 +638,9 @@ static int match_float(const char *s, double *v)
 	return isfinite(*v) ? 1 : -1;
 }
 
-/* The texts a, b and c one after another in buf (cut to its size), and a number's digits:
- * what snprintf would make of "%s%s%s" and "%zu", without the format parsing, which cost a
- * 2,000-step pipeline's load more than its own work (several labels a step). */
+/* The texts a, b and c one after another in buf (cut to its size): what snprintf would make
+ * of "%s%s%s", without the format parsing, which cost a 2,000-step pipeline's load more than
+ * its own work (several labels a step; numbers go through pw__u64_text). */
 static void join3(char *buf, size_t size, const char *a, const char *b, const char *c)
 {
 	const char *parts[3] = {a, b, c};
@@ -653,19 +653,6 @@ static void join3(char *buf, size_t size, const char *a, const char *b, const ch
 		n += l;
 	}
 	buf[n] = '\0';
-}
-
-static int size_digits(char buf[24], size_t v)
-{
-	char tmp[24];
-	int n = 0;
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) && n < 23);
-	for (int i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	buf[n] = '\0';
-	return n;
 }
 
 /* Resolves scalar node d (not an alias): quoted and !!str are strings, plain ones follow
@@ -1025,7 +1012,7 @@ static json_t *to_json(load_ctx *c, int32_t idx, pw_step *s)
 		size_t i = 0;
 		for (int32_t k = N(c, d)->first; k >= 0; k = N(c, k)->next, i++) {
 			char seg[24];
-			int len = size_digits(seg, i);
+			int len = pw__u64_text(seg, i);
 			size_t saved = path_push(c, seg, (size_t)len);
 			json_t *v = to_json(c, k, s);
 			path_pop(c, saved);
@@ -1357,7 +1344,7 @@ static void load_needs(load_ctx *c, pw_step *s, int32_t idx, const char *label)
 		if (!name)
 			continue;
 		char seg[24];
-		int len = size_digits(seg, s->needs_count);
+		int len = pw__u64_text(seg, s->needs_count);
 		size_t saved = path_push(c, seg, (size_t)len);
 		record_loc(c, s, elems[i]);
 		path_pop(c, saved);
@@ -1406,7 +1393,7 @@ static const char *step_name(load_ctx *c, int32_t idx, const pairs *ps, size_t p
 			continue;
 		*name_value = ps->v[i].value;
 		char what[64], num[24];
-		size_digits(num, pos + 1);
+		pw__u64_text(num, pos + 1);
 		join3(what, sizeof(what), "the name of step #", num, "");
 		const char *name = want_text(c, ps->v[i].value, what, "write `name: build`");
 		return name;
@@ -1481,7 +1468,7 @@ static void load_step(load_ctx *c, int32_t idx, size_t pos, const char **prev)
 	if (name && valid_step_name(name, strlen(name))) {
 		join3(label, sizeof(label), "step '", name, "'");
 	} else {
-		size_digits(num, pos + 1);
+		pw__u64_text(num, pos + 1);
 		join3(label, sizeof(label), "step #", num, "");
 	}
 	pw_step *s;

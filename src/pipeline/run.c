@@ -1248,14 +1248,11 @@ static void ew_str(entry_writer *w, const char *key, const char *value)
 static void ew_int(entry_writer *w, const char *key, long long value)
 {
 	ew_key(w, key);
-	char digits[24], *p = digits + sizeof(digits);
-	unsigned long long u = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
-	do
-		*--p = (char)('0' + u % 10);
-	while (u /= 10);
-	if (value < 0)
-		*--p = '-';
-	w->bad |= pw__buf_append(&w->b, p, (size_t)(digits + sizeof(digits) - p));
+	char digits[25];
+	digits[0] = '-';
+	int n = pw__u64_text(digits + 1,
+	                     value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value);
+	w->bad |= pw__buf_append(&w->b, value < 0 ? digits : digits + 1, (size_t)n + (value < 0));
 }
 
 static void ew_map(entry_writer *w, const char *key, const pw_map *m)

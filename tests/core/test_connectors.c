@@ -649,6 +649,16 @@ PW_TEST(test_buf_printf)
 	PW_CHECK_INT(pw__buf_printf(&m, "%c", 'x'), PW_ENOMEM);
 	PW_CHECK_STR(pw__buf_cstr(&m), "0123456789123456");
 	pw__buf_dispose(&m);
+
+	/* numbers without printf: the same digits */
+	const unsigned long long nums[] = {0, 7, 10, 99, 1000000, 18446744073709551615ULL};
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		char got[24], exp[32];
+		int n = pw__u64_text(got, nums[i]);
+		snprintf(exp, sizeof(exp), "%llu", nums[i]);
+		PW_CHECK_STR(got, exp);
+		PW_CHECK_INT(n, (int)strlen(exp));
+	}
 }
 
 PW_TEST(test_map)
