@@ -31,6 +31,7 @@ static void load(void)
 	    {(void **)&pw__curl.multi_remove_handle, "curl_multi_remove_handle"},
 	    {(void **)&pw__curl.multi_perform, "curl_multi_perform"},
 	    {(void **)&pw__curl.multi_poll, "curl_multi_poll"},
+	    {(void **)&pw__curl.multi_fdset, "curl_multi_fdset"},
 	    {(void **)&pw__curl.multi_info_read, "curl_multi_info_read"},
 	    {(void **)&pw__curl.multi_cleanup, "curl_multi_cleanup"},
 	    {(void **)&pw__curl.multi_strerror, "curl_multi_strerror"},

@@ -28,6 +28,7 @@ typedef struct pw_curl_api {
 	__typeof__(&curl_multi_remove_handle) multi_remove_handle;
 	__typeof__(&curl_multi_perform) multi_perform;
 	__typeof__(&curl_multi_poll) multi_poll;
+	__typeof__(&curl_multi_fdset) multi_fdset;
 	__typeof__(&curl_multi_info_read) multi_info_read;
 	__typeof__(&curl_multi_cleanup) multi_cleanup;
 	__typeof__(&curl_multi_strerror) multi_strerror;
@@ -64,6 +65,7 @@ int pw__curl_load(pw_error **err);
 #define curl_multi_remove_handle (pw__curl.multi_remove_handle)
 #define curl_multi_perform (pw__curl.multi_perform)
 #define curl_multi_poll (pw__curl.multi_poll)
+#define curl_multi_fdset (pw__curl.multi_fdset)
 #define curl_multi_info_read (pw__curl.multi_info_read)
 #define curl_multi_cleanup (pw__curl.multi_cleanup)
 #define curl_multi_strerror (pw__curl.multi_strerror)

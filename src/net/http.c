@@ -2,12 +2,16 @@
  * (so that a cancel descriptor and the deadline are watched while waiting), and the retry loop. */
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "net/curl_api.h"
@@ -195,6 +199,8 @@ struct xfer {
 	int upload_started;
 	int upload_err; /* upload_read's error code */
 	int nomem;
+	int tcp;     /* the endpoint is TCP (not a unix socket) */
+	int ack_due; /* a response began: acknowledge what came of it (acknowledge_now) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -231,6 +237,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 	struct xfer *x = userp;
 	size_t len = size * n;
 	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		x->ack_due = x->tcp;
 		/* a new response (after 100 Continue or a redirect): forget the previous headers */
 		pw_map *fresh = pw_map_new();
 		if (!fresh) {
@@ -442,6 +449,7 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 	if (!e)
 		return NULL;
 	x->easy = e;
+	x->tcp = !ep->unix_socket;
 	curl_easy_setopt(e, CURLOPT_URL, c->url);
 	curl_easy_setopt(e, CURLOPT_SHARE, pool->share);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -531,12 +539,36 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 	return e;
 }
 
+/* A response began: acknowledge its first bytes now rather than with the next request. On a
+ * kept-alive connection the kernel holds that ACK back (up to 40 ms; it expects to send it with
+ * our next data), and a server with Nagle's algorithm on that wrote the headers apart from the
+ * body (Python's http.server and the emulators built on it) holds the body back until the ACK
+ * comes: a stall per request, which a new connection (curl's command, say) never sees, as it
+ * acknowledges at once. libcurl does not tell a callback the transfer's socket, so this runs
+ * between two curl_multi_perform calls, on the lane's sockets (its one transfer's). */
+static void acknowledge_now(struct lane *l, struct xfer *x)
+{
+	x->ack_due = 0;
+	fd_set rd, wr, ex;
+	FD_ZERO(&rd);
+	FD_ZERO(&wr);
+	FD_ZERO(&ex);
+	int max = -1;
+	if (curl_multi_fdset(l->multi, &rd, &wr, &ex, &max) != CURLM_OK)
+		return;
+	int on = 1;
+	for (int fd = 0; fd <= max; fd++)
+		if (FD_ISSET(fd, &rd))
+			setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
+}
+
 enum outcome { DONE, CANCELLED, DEADLINE, MULTI_FAILED };
 
 /* Drives one transfer on the lane until it ends, cancel_fd turns readable or the deadline
  * passes; *res gets libcurl's result when DONE. */
-static enum outcome run_transfer(struct lane *l, CURL *e, const struct call *c, CURLcode *res)
+static enum outcome run_transfer(struct lane *l, struct xfer *x, const struct call *c, CURLcode *res)
 {
+	CURL *e = x->easy;
 	int fd = c->req->cancel_fd;
 	enum outcome oc = DONE;
 	*res = CURLE_OK;
@@ -550,6 +582,8 @@ static enum outcome run_transfer(struct lane *l, CURL *e, const struct call *c, 
 		}
 		if (!running)
 			break;
+		if (x->ack_due)
+			acknowledge_now(l, x);
 		long slice = POLL_SLICE_MS;
 		if (c->deadline) {
 			int64_t left = c->deadline - now_ms();
@@ -846,7 +880,7 @@ int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoin
 			break;
 		}
 		CURLcode res;
-		enum outcome oc = run_transfer(lane, e, &c, &res);
+		enum outcome oc = run_transfer(lane, &x, &c, &res);
 		int deadline_passed = c.deadline && now_ms() >= c.deadline - 5;
 		if (oc == CANCELLED) {
 			pw_buf m = PW_BUF_INIT(0);

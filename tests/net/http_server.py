@@ -3,7 +3,9 @@
 
 Serves plain HTTP on 127.0.0.1 (and optionally HTTPS and a unix socket), then prints
 "PORT <n>", "TLSPORT <n>" (with --tls-cert/--tls-key), "MTLSPORT <n>" (with
---client-ca as well: mutual TLS) and "READY" on stdout. Behaviours by path:
+--client-ca as well: mutual TLS) and "READY" on stdout. With --nagle the plain port leaves
+Nagle's algorithm on, so that a response's headers and body, written separately, meet the
+client's delayed ACK. Behaviours by path:
 
   /echo                      JSON of method, path, headers, body, conn (connection number)
   /conn                      the number of the connection serving the request
@@ -170,6 +172,10 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         pass
 
 
+class NagleHandler(Handler):
+    disable_nagle_algorithm = False
+
+
 class UnixHandler(Handler):
     disable_nagle_algorithm = False  # not a TCP socket
 
@@ -188,9 +194,11 @@ def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--unix")
     ap.add_argument("--client-ca", help="also serve mutual TLS, requiring client certificates from this CA")
+    ap.add_argument("--nagle", action="store_true",
+                    help="leave Nagle's algorithm on, as many small servers do (Python's own among them)")
     args = ap.parse_args()
 
-    plain = Server(("127.0.0.1", 0), Handler)
+    plain = Server(("127.0.0.1", 0), NagleHandler if args.nagle else Handler)
     serve(plain)
     print("PORT %d" % plain.server_address[1])
     if args.tls_cert:

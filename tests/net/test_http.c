@@ -71,6 +71,12 @@ static int server(void)
 
 /* ---- helpers ---- */
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
 static pw_http_pool *pool_or_null(void)
 {
 	pw_http_pool *p = NULL;
@@ -277,6 +283,54 @@ PW_TEST(sequential_requests_reuse_one_connection)
 	PW_CHECK(other > 0 && other != first);
 	PW_CHECK_INT(conn_id(q), other);
 	pw__http_pool_free(q);
+	pw__http_pool_free(p);
+}
+
+/* A server that leaves Nagle's algorithm on (Python's http.server, and the emulators built on
+ * it) writes a response's headers, then holds its body back until they are acknowledged. On a
+ * kept-alive connection the client's kernel delays that ACK (it expects to send the next
+ * request with it): 40 ms or more per request, unless the client acknowledges at once. Each
+ * request to it is timed against the same request to a server without Nagle, alternately; the
+ * stall would put the one median 40 ms above the other. */
+PW_TEST(kept_alive_connection_does_not_stall_on_a_nagle_server)
+{
+	SETUP_POOL(p);
+	static pw_fake_server nagle;
+	const char *args[] = {"--nagle", NULL};
+	const char *names[] = {"PORT", NULL};
+	PW_REQUIRE(pw_fake_server_start(&nagle, "tests/net/http_server.py", args, names, "READY") == 0);
+	char nagle_base[64];
+	snprintf(nagle_base, sizeof(nagle_base), "http://127.0.0.1:%d", nagle.port[0]);
+	enum { N = 15 };
+	int64_t took[2][N];
+	long conn[2] = {0, 0};
+	int ok = 1;
+	for (int i = -1; i < N && ok; i++) {
+		for (int k = 0; k < 2; k++) {
+			pw_http_endpoint ep = {.base_url = k ? nagle_base : srv.base};
+			pw_http_request req = PW_HTTP_REQUEST_INIT;
+			req.path_and_query = "/conn";
+			pw_http_response r;
+			int64_t t0 = now_ms();
+			int rc = pw__http_do(&r, p, &ep, &req, NULL);
+			int64_t t = now_ms() - t0;
+			long id = rc == 0 && r.status == 200 ? strtol(r.body, NULL, 10) : -1;
+			pw__http_response_dispose(&r);
+			if (i < 0) /* the first: connects */
+				conn[k] = id;
+			else
+				took[k][i] = t;
+			ok = id > 0 && id == conn[k];
+		}
+	}
+	PW_REQUIRE(ok); /* every request answered, on the one connection of each server */
+	for (int k = 0; k < 2; k++)
+		qsort(took[k], N, sizeof(took[k][0]), cmp_i64);
+	int64_t plain = took[0][N / 2], held = took[1][N / 2];
+	if (held >= plain + 20)
+		fprintf(stderr, "median %lld ms against a Nagle server, %lld ms without\n", (long long)held,
+		        (long long)plain);
+	PW_CHECK(held < plain + 20);
 	pw__http_pool_free(p);
 }
 
