@@ -3,6 +3,8 @@
 #ifndef PW_CLI_CLI_H
 #define PW_CLI_CLI_H
 
+#include "pipewright/manager.h"
+
 enum {
 	EXIT_OK = 0,
 	EXIT_STEP_FAILED = 1,
@@ -18,6 +20,10 @@ int cli_cmd_logs(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);
 /* `pipewright gc`: leftovers of killed runs (pipeline/gc.h). */
 int cli_cmd_gc(int argc, char **argv);
+
+/* main.c: a manager with the CLI's logging and the plug-ins of PIPEWRIGHT_PLUGIN_PATH and
+ * --plugin loaded. EXIT_OK, or EXIT_ERROR after printing why. */
+int cli_make_manager(pw_manager **out);
 
 /* run_reports.c: the reports `pipewright run` writes. */
 #include <stdio.h>

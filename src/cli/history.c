@@ -320,6 +320,7 @@ int cli_cmd_gc(int argc, char **argv)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(
 			    "usage: pipewright gc [--older-than DURATION] [--dry-run] [--no-sweep] [-w DIR]\n"
+			    "                     [--plugin FILE]...\n"
 			    "\n"
 			    "Removes what killed runs left behind: containers, images, Jobs, Secrets, PVCs,\n"
 			    "ECS tasks, S3 multipart uploads, ... recorded in the runs' resource journals\n"
@@ -337,6 +338,10 @@ int cli_cmd_gc(int argc, char **argv)
 			    "  --dry-run       print what would be removed; remove nothing\n"
 			    "  --no-sweep      journals only: do not list the engine and cluster by label\n"
 			    "  -w DIR          the workspace (default: the nearest with .pipewright/runs)\n"
+			    "  --plugin FILE   load a plug-in whose connector removes what it recorded "
+			    "(also\n"
+			    "                  every plug-in of PIPEWRIGHT_PLUGIN_PATH); custom connector\n"
+			    "                  programs are run with the verb gc\n"
 			    "\n"
 			    "exit status: 0 done; 4 something could not be removed (printed); 3 usage "
 			    "error\n",
@@ -368,10 +373,9 @@ int cli_cmd_gc(int argc, char **argv)
 	o.workspace = ws;
 	pw_manager *m = NULL;
 	pw_error *e = NULL;
-	if (pw_manager_new(&m, NULL, &e) < 0) {
-		print_err("gc", e);
+	/* with the plug-ins: their connectors remove what they journaled (gc_remove) */
+	if (cli_make_manager(&m) != EXIT_OK)
 		return EXIT_ERROR;
-	}
 	pw_gc_stats st;
 	int rc = pw__gc_run(&st, m, &o, &e);
 	pw_manager_free(m);

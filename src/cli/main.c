@@ -305,7 +305,7 @@ static int load_plugins(pw_manager *m)
 	return EXIT_OK;
 }
 
-static int make_manager(pw_manager **out)
+int cli_make_manager(pw_manager **out)
 {
 	pw_manager_options mo = PW_MANAGER_OPTIONS_INIT;
 	mo.on_log = on_log;
@@ -358,7 +358,7 @@ static int cmd_validate(int argc, char **argv)
 	pw_manager *m = NULL;
 	int rc = load(&p, argv[0]);
 	if (rc == EXIT_OK)
-		rc = make_manager(&m);
+		rc = cli_make_manager(&m);
 	if (rc == EXIT_OK)
 		rc = validate_into(p, m);
 	if (rc == EXIT_OK)
@@ -395,7 +395,7 @@ static int cmd_plan(int argc, char **argv)
 	pw_manager *m = NULL;
 	int rc = load(&p, file);
 	if (rc == EXIT_OK)
-		rc = make_manager(&m);
+		rc = cli_make_manager(&m);
 	if (rc == EXIT_OK)
 		rc = validate_into(p, m);
 	if (rc == EXIT_OK) {
@@ -435,7 +435,7 @@ static int cmd_connectors(int argc, char **argv)
 		}
 	}
 	pw_manager *m = NULL;
-	int rc = make_manager(&m);
+	int rc = cli_make_manager(&m);
 	if (rc != EXIT_OK)
 		return rc;
 	char **types = NULL;
@@ -617,7 +617,7 @@ static int cmd_run(int argc, char **argv)
 	pw_manager *m = NULL;
 	int rc = load(&p, file);
 	if (rc == EXIT_OK)
-		rc = make_manager(&m);
+		rc = cli_make_manager(&m);
 	if (rc == EXIT_OK)
 		rc = validate_into(p, m);
 	pw_report_target *reports = NULL;

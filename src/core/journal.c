@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/internal.h"
 #include "pipewright/secrets.h"
+#include "pipewright/sys/connector.h"
 
 static json_t *pairs_json(const char *const *kv, const pw_secrets *s)
 {
@@ -133,6 +134,35 @@ void pw__journal_removed(pw_exec *ex, const pw_journal_entry *e)
 		pw_exec_log(ex, PW_LOG_WARN, "journal", "%s", pw_error_message(er));
 	pw_error_free(er);
 	json_decref(o);
+}
+
+/* The public form (sys/connector.h): the connector's type names the records. */
+static int entry_of(pw_journal_entry *je, const pw_connector *c, const pw_journal_object *o, pw_error **err)
+{
+	if (!c || !o || !o->kind || !*o->kind || !o->name || !*o->name)
+		return pw_error_set(err, PW_EINVAL,
+		                    "a journal record needs the connector and the object's kind and name");
+	je->connector = pw_connector_type(c);
+	je->kind = o->kind;
+	je->name = o->name;
+	je->address = o->address ? o->address : "";
+	je->scope = o->scope;
+	je->attrs = o->attrs;
+	return 0;
+}
+
+int pw_exec_journal_created(pw_exec *ex, const pw_connector *c, const pw_journal_object *o, pw_error **err)
+{
+	pw_journal_entry je = PW_JOURNAL_ENTRY_INIT;
+	int rc = entry_of(&je, c, o, err);
+	return rc < 0 ? rc : pw__journal_created(ex, &je, err);
+}
+
+void pw_exec_journal_removed(pw_exec *ex, const pw_connector *c, const pw_journal_object *o)
+{
+	pw_journal_entry je = PW_JOURNAL_ENTRY_INIT;
+	if (entry_of(&je, c, o, NULL) == 0)
+		pw__journal_removed(ex, &je);
 }
 
 int pw__journal_mark_removed(const char *path, const json_t *created, const char *by, pw_error **err)

@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/connector.h"
 #include "core/journal.h"
 
 static const pw_gc_hook hooks[] = {
@@ -304,16 +305,35 @@ static void gc_journal(pw_gc *g, const char *runs_dir, run_info *ri)
 			continue;
 		}
 		const pw_gc_hook *h = hook_for(conn);
-		if (!h) {
+		pw_connector *c = NULL;
+		e = NULL;
+		/* else the connector the manager makes for the type, when its table has gc_remove
+		 * (custom connectors: plug-ins, executable programs, an embedder's own) */
+		if (!h && pw_manager_get_connector(&c, g->m, conn, &e) < 0) {
+			pw_error *ne = pw_error_new(PW_ENOTBUILT, "connector '%s' has no gc hook here: %s",
+			                            conn, pw_error_message(e));
+			pw_error_set_hint(ne, "a plug-in's connector: load it (pipewright gc --plugin FILE, "
+			                      "or PIPEWRIGHT_PLUGIN_PATH)");
+			pw__gc_done(g, conn, kind, scope, name, addr, PW_ENOTBUILT, ne);
+			pw_error_free(ne);
+			pw_error_free(e);
+			continue;
+		}
+		if (!h && (c->ops->version < 2 || !c->ops->gc_remove)) {
 			pw_error *ne = pw_error_new(PW_ENOTBUILT, "connector '%s' has no gc hook", conn);
 			pw__gc_done(g, conn, kind, scope, name, addr, PW_ENOTBUILT, ne);
 			pw_error_free(ne);
 			continue;
 		}
 		int rc = 0;
-		e = NULL;
-		if (!g->o->dry_run) {
+		if (!g->o->dry_run && h) {
 			rc = h->remove(g, r, &e);
+		} else if (!g->o->dry_run) {
+			char *text = json_dumps(r, JSON_COMPACT);
+			rc = text ? c->ops->gc_remove(c, text, g->o->workspace, &e) : PW_ENOMEM;
+			free(text);
+		}
+		if (!g->o->dry_run) {
 			if (rc == 0 && pw__journal_mark_removed(pw__buf_cstr(&path), r, "gc", &e) < 0) {
 				report(g, "%s", pw_error_message(e));
 				pw_error_free(e);

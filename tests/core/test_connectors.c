@@ -405,7 +405,10 @@ static const pw_connector_ops minimal_ops = {
     .version = PW_CONNECTOR_OPS_VERSION, .execute_step = exec_only, .destroy = destroy_nothing};
 static const pw_connector_ops no_destroy_ops = {.version = PW_CONNECTOR_OPS_VERSION,
                                                 .execute_step = exec_only};
-static const pw_connector_ops v2_ops = {.version = 2, .execute_step = exec_only, .destroy = destroy_nothing};
+static const pw_connector_ops future_ops = {
+    .version = PW_CONNECTOR_OPS_VERSION + 1, .execute_step = exec_only, .destroy = destroy_nothing};
+/* a table built against the first headers (no gc_remove slot) still works */
+static const pw_connector_ops v1_ops = {.version = 1, .execute_step = exec_only, .destroy = destroy_nothing};
 
 PW_TEST(test_connector_ops_slot_checks)
 {
@@ -415,9 +418,12 @@ PW_TEST(test_connector_ops_slot_checks)
 	PW_CHECK_CONTAINS(pw_error_message(e), "destroy");
 	pw_error_free(e);
 	e = NULL;
-	PW_CHECK_INT(pw_connector_new(&c, &v2_ops, "n", "custom:n", NULL, &e), PW_EABI);
+	PW_CHECK_INT(pw_connector_new(&c, &future_ops, "n", "custom:n", NULL, &e), PW_EABI);
 	pw_error_free(e);
 	e = NULL;
+	PW_REQUIRE(pw_connector_new(&c, &v1_ops, "v1", "custom:v1", NULL, &e) == 0);
+	pw_connector_free(c);
+	c = NULL;
 	PW_REQUIRE(pw_connector_new(&c, &minimal_ops, "minimal", "custom:minimal", NULL, &e) == 0);
 	pw_step *s = step_with("s", NULL, "{}");
 	PW_CHECK_INT(pw_connector_validate_config(c, s, NULL), 0); /* default: valid */

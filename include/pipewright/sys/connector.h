@@ -12,7 +12,8 @@ PW_BEGIN_DECLS
 #define PW_CAP_CANCEL (1u << 1) /* cancel() actively interrupts a running step */
 #define PW_CAP_REMOTE (1u << 2) /* talks to a service over the network */
 
-#define PW_CONNECTOR_OPS_VERSION 1
+/* 2: gc_remove. Tables of version 1 are still accepted. */
+#define PW_CONNECTOR_OPS_VERSION 2
 
 /* A connector implementation (Strategy). Make it `static const` with designated
  * initializers. Fields are only ever appended; `version` says how many exist. Mandatory:
@@ -34,7 +35,34 @@ typedef struct pw_connector_ops {
 	void (*cancel)(pw_connector *c, pw_exec *ex);
 	/* Releases the implementation; cannot fail. */
 	void (*destroy)(pw_connector *c);
+	/* Version 2, optional: removes the object of one journal record this connector type
+	 * wrote (pw_exec_journal_created) in a run that was killed before it removed it; called
+	 * by `pipewright gc` (docs/gc.md) on a connector the manager made for the record's type,
+	 * without a step. record_json: the record as JSON, {"kind", "name", "address", "scope",
+	 * "attrs": {...}, "run_id", "step", "at"}; workspace: the workspace gc works on. 0 when the
+	 * object is gone, also when it was gone already; else an error (the record stays, and the
+	 * next gc tries again). */
+	int (*gc_remove)(pw_connector *c, const char *record_json, const char *workspace, pw_error **err);
 } pw_connector_ops;
+
+/* Something a connector creates outside the process, as the run's resource journal records
+ * it: what `pipewright gc` needs to find it again after a killed run. Never a secret. */
+typedef struct pw_journal_object {
+	const char *kind;         /* what: "bucket", "vm", ... (required) */
+	const char *name;         /* its name or id, known before the create call (required) */
+	const char *address;      /* the service's address; NULL: "" */
+	const char *scope;        /* region, namespace, ...; NULL: none */
+	const char *const *attrs; /* NULL or "key", "value", ..., NULL: what gc_remove needs */
+} pw_journal_object;
+
+/* Before creating o: appends a "created" record (connector: c's type) to the run's journal
+ * and fsyncs it. 0, or an error after which the object must not be created. Without a
+ * journal (an exec not made by a run): 0, nothing written. */
+PW_EXTERN int pw_exec_journal_created(pw_exec *ex, const pw_connector *c, const pw_journal_object *o,
+                                      pw_error **err);
+/* After removing o: appends the matching "removed" record (same type, kind, name, address
+ * and scope). Best effort: a failure is logged to ex. */
+PW_EXTERN void pw_exec_journal_removed(pw_exec *ex, const pw_connector *c, const pw_journal_object *o);
 
 /* Wraps an implementation in a handle. ops is borrowed (static); name and type are copied;
  * impl is owned by the connector and released by ops->destroy. On error nothing is taken

@@ -106,6 +106,10 @@ typedef struct pw_plugin_host {
 	void *(*pw_realloc)(void *ptr, size_t size);
 	char *(*pw_strdup)(const char *s);
 	void (*pw_free)(void *ptr);
+	/* The resource journal (appended: present when size reaches them). */
+	int (*exec_journal_created)(pw_exec *ex, const pw_connector *c, const pw_journal_object *o,
+	                            pw_error **err);
+	void (*exec_journal_removed)(pw_exec *ex, const pw_connector *c, const pw_journal_object *o);
 } pw_plugin_host;
 
 /* The entry point, exported as PW_PLUGIN_ENTRY. abi_version is the host's ABI: the plug-in

@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "connectors/plugin/plugin.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/journal.h"
 #include "core/step.h"
 #include "proc/proc.h"
 
@@ -244,6 +247,181 @@ static void on_output(int stream, const char *data, size_t len, void *payload)
 	pw__buf_append(o->tail, data, len < room ? len : room);
 }
 
+/* ---- fd 3 of execute: the result, and journal requests answered on the same socket ----
+ *
+ * Before the program creates something outside the process it writes a request object with a
+ * "journal" member on fd 3 and reads one line back: {"ok": true} once the record is on disk,
+ * or {"ok": false, "error": "..."} (then it must not create). The stream is read as it comes,
+ * on a thread of its own: the leading requests are answered and taken out, and the first other
+ * value, the result, and everything after it are kept as the result (checked as before). */
+
+/* The attribute under which the program's path is kept in its records, for gc. */
+#define PROGRAM_ATTR "pipewright.program"
+#define MAX_ATTRS 32
+
+typedef struct channel {
+	int fd; /* our end of the socket pair */
+	pw_exec *ex;
+	const char *connector; /* custom:NAME */
+	const char *program;
+	pw_buf pending; /* read, not yet a whole value */
+	pw_buf *result; /* the result and what follows it */
+	int serving;    /* still reading requests (no result yet) */
+	int overflow;   /* more than PW_EXEC_RESULT_MAX */
+	pthread_t thread;
+} channel;
+
+static void reply(channel *ch, json_t *answer)
+{
+	char *text = json_dumps(answer, JSON_COMPACT);
+	json_decref(answer);
+	if (!text)
+		return;
+	size_t n = strlen(text), off = 0;
+	text[n++] = '\n'; /* replaces the NUL */
+	while (off < n) {
+		/* MSG_NOSIGNAL: a program that is gone must not take us with it (SIGPIPE) */
+		ssize_t w = send(ch->fd, text + off, n - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(text);
+}
+
+static json_t *refusal(const char *fmt, ...) PW_PRINTF(1, 2);
+static json_t *refusal(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+/* One journal request: recorded (and fsync'd) or refused, and answered. */
+static void journal_request(channel *ch, json_t *req)
+{
+	const char *event = json_string_value(json_object_get(req, "journal"));
+	json_t *kind = json_object_get(req, "kind"), *name = json_object_get(req, "name");
+	json_t *address = json_object_get(req, "address"), *scope = json_object_get(req, "scope");
+	json_t *attrs = json_object_get(req, "attrs");
+	int created = event && !strcmp(event, "created");
+	if (!created && !(event && !strcmp(event, "removed"))) {
+		reply(ch, refusal("\"journal\" is \"created\" or \"removed\", not %s",
+		                  event ? event : "a string"));
+		return;
+	}
+	if (!json_is_string(kind) || !*json_string_value(kind) || !json_is_string(name) ||
+	    !*json_string_value(name)) {
+		reply(ch, refusal("a journal request names the object: \"kind\" and \"name\" (non-empty "
+		                  "strings)"));
+		return;
+	}
+	if ((address && !json_is_string(address) && !json_is_null(address)) ||
+	    (scope && !json_is_string(scope) && !json_is_null(scope)) ||
+	    (attrs && !json_is_object(attrs) && !json_is_null(attrs))) {
+		reply(ch, refusal("\"address\" and \"scope\" are strings, \"attrs\" an object of strings"));
+		return;
+	}
+	const char *kv[2 * MAX_ATTRS + 3];
+	size_t n = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach(attrs, k, v)
+	{
+		if (!json_is_string(v) || !strcmp(k, PROGRAM_ATTR) || n >= 2 * MAX_ATTRS) {
+			reply(ch, refusal("attrs: at most %d, each a string, none named %s (attribute '%s')",
+			                  MAX_ATTRS, PROGRAM_ATTR, k));
+			return;
+		}
+		kv[n++] = k;
+		kv[n++] = json_string_value(v);
+	}
+	kv[n++] = PROGRAM_ATTR;
+	kv[n++] = ch->program;
+	kv[n] = NULL;
+	pw_journal_entry je = PW_JOURNAL_ENTRY_INIT;
+	je.connector = ch->connector;
+	je.kind = json_string_value(kind);
+	je.name = json_string_value(name);
+	je.address = json_is_string(address) ? json_string_value(address) : "";
+	je.scope = json_is_string(scope) ? json_string_value(scope) : NULL;
+	je.attrs = kv;
+	pw_error *e = NULL;
+	if (created && pw__journal_created(ch->ex, &je, &e) < 0) {
+		reply(ch, refusal("%s", pw_error_message(e)));
+		pw_error_free(e);
+		return;
+	}
+	if (!created)
+		pw__journal_removed(ch->ex, &je);
+	pw_exec_log(ch->ex, PW_LOG_DEBUG, "exec-connector", "journal: %s %s %s", event, je.kind, je.name);
+	reply(ch, json_pack("{s:b}", "ok", 1));
+}
+
+static void keep(channel *ch, const char *data, size_t len)
+{
+	if (pw__buf_append(ch->result, data, len) < 0)
+		ch->overflow = 1;
+}
+
+/* Answers the whole requests at the front of pending; stops serving at the first value that
+ * is not one (the result) or at text that cannot become JSON. */
+static void serve(channel *ch)
+{
+	while (ch->serving) {
+		size_t off = 0;
+		while (off < ch->pending.len && strchr(" \t\r\n", ch->pending.data[off]))
+			off++;
+		if (off == ch->pending.len)
+			return;
+		json_error_t je;
+		json_t *v =
+		    json_loadb(ch->pending.data + off, ch->pending.len - off, JSON_DISABLE_EOF_CHECK, &je);
+		if (!v && json_error_code(&je) == json_error_premature_end_of_input)
+			return; /* the rest is on its way */
+		if (!v || !json_is_object(v) || !json_object_get(v, "journal")) {
+			json_decref(v);
+			ch->serving = 0;
+			keep(ch, ch->pending.data + off, ch->pending.len - off);
+			ch->pending.len = 0;
+			return;
+		}
+		journal_request(ch, v);
+		json_decref(v);
+		size_t used = off + (size_t)je.position;
+		memmove(ch->pending.data, ch->pending.data + used, ch->pending.len - used);
+		ch->pending.len -= used;
+	}
+}
+
+static void *channel_main(void *arg)
+{
+	channel *ch = arg;
+	char chunk[8192];
+	for (;;) {
+		ssize_t n = read(ch->fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (!ch->serving) {
+			keep(ch, chunk, (size_t)n);
+		} else if (pw__buf_append(&ch->pending, chunk, (size_t)n) < 0) {
+			ch->overflow = 1;
+			ch->serving = 0;
+		} else {
+			serve(ch);
+		}
+	}
+	keep(ch, ch->pending.data, ch->pending.len);
+	return NULL;
+}
+
 /* One invocation of the program. */
 typedef struct call {
 	char *program;
@@ -294,8 +472,38 @@ static int run_program(call *c, const exec_impl *x, const char *verb, const pw_s
 	po.payload = octx;
 	po.stdin_data = c->request;
 	po.stdin_len = strlen(c->request);
-	po.capture_fd = RESULT_FD;
-	po.capture_out = &c->result;
+	/* execute: fd 3 is a socket that also carries journal requests; else a pipe */
+	int pair[2] = {-1, -1};
+	char type[200];
+	snprintf(type, sizeof(type), PW_TYPE_CUSTOM_PREFIX "%s", x->name);
+	channel ch = {.fd = -1,
+	              .ex = ex,
+	              .connector = type,
+	              .program = c->program,
+	              .pending = PW_BUF_INIT(PW_EXEC_RESULT_MAX),
+	              .result = &c->result,
+	              .serving = 1};
+	pw_proc_fd fd3 = {.parent_fd = -1, .child_fd = RESULT_FD};
+	if (!ex) {
+		po.capture_fd = RESULT_FD;
+		po.capture_out = &c->result;
+	} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+		free(octx);
+		return put(err, PW_EIO, NULL, NULL, NULL, "cannot run connector program '%s': socketpair: %s",
+		           c->program, strerror(errno));
+	} else {
+		ch.fd = pair[0];
+		fd3.parent_fd = pair[1];
+		po.extra_fds = &fd3;
+		po.extra_fd_count = 1;
+		if (pthread_create(&ch.thread, NULL, channel_main, &ch) != 0) {
+			close(pair[0]);
+			close(pair[1]);
+			free(octx);
+			return put(err, PW_EIO, NULL, NULL, NULL,
+			           "cannot run connector program '%s': no thread for its fd 3", c->program);
+		}
+	}
 	if (ex) {
 		json_t *kg = pw__step_config_get(step, "kill_grace");
 		po.cancel_fd = pw_exec_cancel_fd(ex);
@@ -309,7 +517,19 @@ static int run_program(call *c, const exec_impl *x, const char *verb, const pw_s
 	if (ex)
 		pw_exec_log(ex, PW_LOG_DEBUG, "exec-connector", "running %s %s", c->program, verb);
 	rc = pw__proc_run(&c->pr, &po, err);
+	if (ch.fd >= 0) {
+		/* the program is gone: what it wrote is in the socket; what is left of its group
+		 * that still holds fd 3 is cut off (the thread reads to the end, then stops) */
+		close(pair[1]);
+		shutdown(ch.fd, SHUT_RDWR);
+		pthread_join(ch.thread, NULL);
+		close(ch.fd);
+		pw__buf_dispose(&ch.pending);
+		c->pr.capture_overflow = c->pr.capture_overflow || ch.overflow;
+	}
 	c->po = po;
+	c->po.extra_fds = NULL;
+	c->po.extra_fd_count = 0;
 	c->po.argv = NULL;
 	c->po.payload = NULL;
 	free(octx);
@@ -553,6 +773,166 @@ static int exec_execute(pw_result **out, pw_connector *conn, const pw_step *step
 	return rc;
 }
 
+/* ---- gc: the program removes what a killed run of it journaled ---- */
+
+/* The program that made the record (its path is kept in it), else NAME's on PATH. */
+static int gc_program(char **out, const json_t *rec, const char *name, pw_error **err)
+{
+	const char *kept = json_string_value(json_object_get(json_object_get(rec, "attrs"), PROGRAM_ATTR));
+	struct stat st;
+	if (kept && stat(kept, &st) == 0 && S_ISREG(st.st_mode) && access(kept, X_OK) == 0) {
+		*out = strdup(kept);
+		return *out ? 0 : PW_ENOMEM;
+	}
+	char program[160];
+	snprintf(program, sizeof(program), PW_EXEC_PROGRAM_PREFIX "%s", name);
+	pw_error *pe = NULL;
+	int rc = pw__proc_find_program(out, program, host_path(), &pe);
+	if (rc == PW_ENOTFOUND) {
+		pw_error_free(pe);
+		return put(err, PW_ENOTFOUND, NULL,
+		           "load the plug-in that provides it (pipewright gc --plugin FILE, or "
+		           "PIPEWRIGHT_PLUGIN_PATH), or put the program on PATH",
+		           NULL,
+		           "nothing here removes what custom:%s made: no plug-in provides it and no program "
+		           "'%s' is on PATH",
+		           name, program);
+	}
+	if (rc < 0 && err && !*err)
+		*err = pe;
+	else
+		pw_error_free(pe);
+	return rc;
+}
+
+/* The last line of text that is not blank, cut to fit out. */
+static void last_line(char *out, size_t cap, const pw_buf *text)
+{
+	size_t end = text->len;
+	while (end > 0 && strchr(" \t\r\n", text->data[end - 1]))
+		end--;
+	size_t start = end;
+	while (start > 0 && text->data[start - 1] != '\n')
+		start--;
+	size_t n = end - start < cap - 1 ? end - start : cap - 1;
+	memcpy(out, text->data + start, n);
+	out[n] = '\0';
+}
+
+static char *gc_request(const json_t *rec, const char *workspace)
+{
+	json_t *r = json_object();
+	json_object_set_new(r, "protocol", json_integer(PW_EXEC_PROTOCOL_VERSION));
+	json_object_set_new(r, "verb", json_string("gc"));
+	static const char *const copied[] = {"connector", "run_id", "step", "at"};
+	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
+		json_object_set(r, copied[i],
+		                json_object_get(rec, copied[i]) ? json_object_get(rec, copied[i])
+		                                                : json_null());
+	json_t *obj = json_object();
+	static const char *const fields[] = {"kind", "name", "address", "scope"};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		json_t *v = json_object_get(rec, fields[i]);
+		json_object_set(obj, fields[i], v ? v : json_null());
+	}
+	json_t *attrs = json_deep_copy(json_object_get(rec, "attrs"));
+	json_object_del(attrs, PROGRAM_ATTR);
+	json_object_set_new(obj, "attrs", attrs ? attrs : json_object());
+	json_object_set_new(r, "object", obj);
+	json_object_set_new(r, "workspace", workspace ? json_string(workspace) : json_null());
+	char *s = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(r);
+	return s;
+}
+
+/* pw_connector_ops.gc_remove: the program's gc verb, given the object of the record. */
+static int exec_gc_remove(pw_connector *conn, const char *record_json, const char *workspace, pw_error **err)
+{
+	const exec_impl *x = pw_connector_impl(conn);
+	const char *name = x->name, *type = pw_connector_type(conn);
+	json_t *rec = json_loads(record_json, 0, NULL);
+	if (!json_is_object(rec)) {
+		json_decref(rec);
+		return pw_error_set(err, PW_EINVAL, "%s: a journal record that is not a JSON object", type);
+	}
+	char *program = NULL;
+	int rc = gc_program(&program, rec, name, err);
+	if (rc < 0) {
+		json_decref(rec);
+		return rc;
+	}
+	char *request = gc_request(rec, workspace);
+	json_decref(rec);
+	pw_map *m = pw_map_new();
+	char **envp = NULL;
+	if (m) {
+		pw_map_set(m, "PATH", host_path());
+		const char *home = getenv("HOME");
+		pw_map_set(m, "HOME", home && *home ? home : "/");
+		set_if_host(m, "TMPDIR");
+		set_if_host(m, "LANG");
+		set_if_host(m, "LC_ALL");
+		char proto[16];
+		snprintf(proto, sizeof(proto), "%d", PW_EXEC_PROTOCOL_VERSION);
+		pw_map_set(m, "PIPEWRIGHT_PROTOCOL", proto);
+		pw_map_set(m, "PIPEWRIGHT_VERB", "gc");
+		pw_map_set(m, "PIPEWRIGHT_CONNECTOR", name);
+		envp = pw__proc_envp_from_map(m);
+		pw_map_free(m);
+	}
+	if (!request || !envp) {
+		free(program);
+		free(request);
+		pw__proc_envp_free(envp);
+		return pw_error_set(err, PW_ENOMEM, "out of memory running a connector program's gc");
+	}
+	pw_buf result = PW_BUF_INIT(PW_EXEC_RESULT_MAX), tail = PW_BUF_INIT(ERR_TAIL_MAX);
+	out_ctx octx = {NULL, &tail};
+	const char *argv[] = {program, "gc", NULL};
+	pw_proc_options po = PW_PROC_OPTIONS_INIT;
+	po.argv = argv;
+	po.envp = (const char *const *)envp;
+	po.cwd = workspace;
+	po.on_output = on_output;
+	po.payload = &octx;
+	po.stdin_data = request;
+	po.stdin_len = strlen(request);
+	po.capture_fd = RESULT_FD;
+	po.capture_out = &result;
+	po.timeout_ms = AUX_TIMEOUT_MS;
+	po.kill_grace_ms = AUX_KILL_GRACE_MS;
+	pw_proc_result pr;
+	rc = pw__proc_run(&pr, &po, err);
+	if (rc == 0) {
+		pw_buf how = PW_BUF_INIT(1024);
+		pw__proc_result_describe(&how, &pr, &po);
+		json_t *j = NULL;
+		if (pr.capture_overflow || !pr.exited || pr.exit_code != 0) {
+			/* gc prints one line an object: the program's last words belong in it */
+			char said[240] = "";
+			last_line(said, sizeof(said), &tail);
+			rc = put(
+			    err, PW_EEXTERNAL, NULL,
+			    "the program's gc verb removes the object of the record it is given and exits 0 "
+			    "(docs/plugins.md, \"Cleaning up after a killed run\")",
+			    pw__buf_cstr(&tail), "connector program '%s' (%s) %s in gc%s%s", program, type,
+			    pr.capture_overflow ? "wrote more than 1 MiB on fd 3" : pw__buf_cstr(&how),
+			    *said ? ": " : "", said);
+		} else if (result.len > 0 &&
+		           !(j = pw__exec_parse_result(result.data, result.len, program, name, "gc", err))) {
+			rc = PW_EEXTERNAL;
+		}
+		json_decref(j);
+		pw__buf_dispose(&how);
+	}
+	pw__buf_dispose(&result);
+	pw__buf_dispose(&tail);
+	free(request);
+	pw__proc_envp_free(envp);
+	free(program);
+	return rc;
+}
+
 static int exec_plan(char **out, pw_connector *conn, const pw_step *step, const pw_workspace *ws,
                      const pw_map *env, pw_error **err)
 {
@@ -607,6 +987,7 @@ static const pw_connector_ops exec_ops = {
     .execute_step = exec_execute,
     .plan = exec_plan,
     .destroy = exec_destroy,
+    .gc_remove = exec_gc_remove,
 };
 
 static int exec_supports(const char *type, void *payload)

@@ -153,6 +153,8 @@ static const pw_plugin_host host_table = {
     .pw_realloc = pw_realloc,
     .pw_strdup = pw_strdup,
     .pw_free = pw_free,
+    .exec_journal_created = pw_exec_journal_created,
+    .exec_journal_removed = pw_exec_journal_removed,
 };
 
 /* ---- loading ---- */
