@@ -43,6 +43,15 @@ wait_for_text() {
 	done
 }
 
+# wait_for_file PATH: waits (up to 10 s) until PATH exists
+wait_for_file() {
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+
 # signal_and_wait SIG PID: sends SIG to the background process PID, its exit status into $STATUS
 signal_and_wait() {
 	kill -s "$1" "$2"

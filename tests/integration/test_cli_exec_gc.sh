@@ -46,11 +46,7 @@ check "bad request: not journaled" [ "$(count "$(journal exec-bad)" '"event":"cr
 pipeline hold "count: 3, hold: true"
 "$PW_CLI" run "$WORK/ws/hold.yml" -q --run-id exec-hold >"$WORK/hold.out" 2>&1 </dev/null &
 PID=$!
-i=0
-while [ ! -e "$WORK/res/res-2" ] && [ $i -lt 200 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_for_file "$WORK/res/res-2"
 check "hold: three files made" [ -e "$WORK/res/res-2" ]
 kill -9 "$PID"
 wait "$PID" 2>/dev/null || true

@@ -33,11 +33,7 @@ pipeline hold "count: 3, hold: true"
 "$PW_CLI" run "$WORK/ws/hold.yml" -q --run-id so-hold --plugin "$PW_JOURNAL_PLUGIN" \
 	>"$WORK/hold.out" 2>&1 </dev/null &
 PID=$!
-i=0
-while [ ! -e "$WORK/res/so-2" ] && [ $i -lt 200 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_for_file "$WORK/res/so-2"
 check "hold: three files made" [ -e "$WORK/res/so-2" ]
 kill -9 "$PID"
 wait "$PID" 2>/dev/null || true

@@ -198,10 +198,8 @@ static void set_if_host(pw_map *m, const char *name)
 		pw_map_set(m, name, v);
 }
 
-/* The program's environment: the host's PATH, HOME and locale, the step's environment,
- * then the PIPEWRIGHT_* variables of the protocol. */
-static char **build_envp(const exec_impl *x, const char *verb, const pw_step *step, const pw_workspace *ws,
-                         const pw_map *env)
+/* What every call's environment starts with: the host's PATH, HOME and locale. */
+static pw_map *host_env(void)
 {
 	pw_map *m = pw_map_new();
 	if (!m)
@@ -212,12 +210,29 @@ static char **build_envp(const exec_impl *x, const char *verb, const pw_step *st
 	set_if_host(m, "TMPDIR");
 	set_if_host(m, "LANG");
 	set_if_host(m, "LC_ALL");
-	pw_map_merge(m, env ? env : pw_step_env_const(step));
+	return m;
+}
+
+/* The protocol's variables of every verb. */
+static void protocol_env(pw_map *m, const char *name, const char *verb)
+{
 	char proto[16];
 	snprintf(proto, sizeof(proto), "%d", PW_EXEC_PROTOCOL_VERSION);
 	pw_map_set(m, "PIPEWRIGHT_PROTOCOL", proto);
 	pw_map_set(m, "PIPEWRIGHT_VERB", verb);
-	pw_map_set(m, "PIPEWRIGHT_CONNECTOR", x->name);
+	pw_map_set(m, "PIPEWRIGHT_CONNECTOR", name);
+}
+
+/* The program's environment: the host's PATH, HOME and locale, the step's environment,
+ * then the PIPEWRIGHT_* variables of the protocol. */
+static char **build_envp(const exec_impl *x, const char *verb, const pw_step *step, const pw_workspace *ws,
+                         const pw_map *env)
+{
+	pw_map *m = host_env();
+	if (!m)
+		return NULL;
+	pw_map_merge(m, env ? env : pw_step_env_const(step));
+	protocol_env(m, x->name, verb);
 	pw_map_set(m, "PIPEWRIGHT_STEP", pw_step_name(step));
 	if (ws) {
 		pw_map_set(m, "PIPEWRIGHT_WORKSPACE", pw_workspace_root(ws));
@@ -863,20 +878,10 @@ static int exec_gc_remove(pw_connector *conn, const char *record_json, const cha
 	}
 	char *request = gc_request(rec, workspace);
 	json_decref(rec);
-	pw_map *m = pw_map_new();
+	pw_map *m = host_env();
 	char **envp = NULL;
 	if (m) {
-		pw_map_set(m, "PATH", host_path());
-		const char *home = getenv("HOME");
-		pw_map_set(m, "HOME", home && *home ? home : "/");
-		set_if_host(m, "TMPDIR");
-		set_if_host(m, "LANG");
-		set_if_host(m, "LC_ALL");
-		char proto[16];
-		snprintf(proto, sizeof(proto), "%d", PW_EXEC_PROTOCOL_VERSION);
-		pw_map_set(m, "PIPEWRIGHT_PROTOCOL", proto);
-		pw_map_set(m, "PIPEWRIGHT_VERB", "gc");
-		pw_map_set(m, "PIPEWRIGHT_CONNECTOR", name);
+		protocol_env(m, name, "gc");
 		envp = pw__proc_envp_from_map(m);
 		pw_map_free(m);
 	}
