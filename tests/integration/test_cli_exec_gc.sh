@@ -40,6 +40,10 @@ pipeline bad "count: 1, bad_request: true"
 run_pw bad run "$WORK/ws/bad.yml" --run-id exec-bad
 check "bad request: the run goes on" [ "$STATUS" -eq 0 ]
 check "bad request: refused with the reason" contains "$WORK/bad.out" 'refused: a journal request names the object'
+check "bad request: unknown event" contains "$WORK/bad.out" 'refused: "journal" is "created" or "removed", not made'
+check "bad request: attrs are strings" contains "$WORK/bad.out" "refused: attrs: at most 32, each a string, none named pipewright.program (attribute 'n')"
+check "bad request: the reserved attribute" contains "$WORK/bad.out" "(attribute 'pipewright.program')"
+check "bad request: scope is a string" contains "$WORK/bad.out" 'refused: "address" and "scope" are strings'
 check "bad request: not journaled" [ "$(count "$(journal exec-bad)" '"event":"created"')" -eq 1 ]
 
 # kill -9 while the program holds three files: gc removes them through the program's gc verb
