@@ -274,17 +274,7 @@ static void on_output(int stream, const char *data, size_t len, void *payload)
 #define PROGRAM_ATTR "pipewright.program"
 #define MAX_ATTRS 32
 
-typedef struct channel {
-	int fd; /* our end of the socket pair */
-	pw_exec *ex;
-	const char *connector; /* custom:NAME */
-	const char *program;
-	pw_buf pending; /* read, not yet a whole value */
-	pw_buf *result; /* the result and what follows it */
-	int serving;    /* still reading requests (no result yet) */
-	int overflow;   /* more than PW_EXEC_RESULT_MAX */
-	pthread_t thread;
-} channel;
+typedef pw_exec_channel channel;
 
 static void reply(channel *ch, json_t *answer)
 {
@@ -384,34 +374,89 @@ static void keep(channel *ch, const char *data, size_t len)
 		ch->overflow = 1;
 }
 
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The length of the object that starts s[0..n) with '{' (through the brace that closes it,
+ * strings skipped), or 0 while it does not end within n bytes. Only the bytes decide where a
+ * value ends, not how they arrived: a read that stops inside `null` or a number must not make
+ * a request look like something else. */
+static size_t object_extent(const char *s, size_t n)
+{
+	int depth = 0, in_string = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"') {
+			in_string = 1;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if ((c == '}' || c == ']') && --depth == 0) {
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+/* No more requests: pending and all that follows are the result. */
+static void stop_serving(channel *ch)
+{
+	ch->serving = 0;
+	keep(ch, ch->pending.data, ch->pending.len);
+	ch->pending.len = 0;
+}
+
 /* Answers the whole requests at the front of pending; stops serving at the first value that
- * is not one (the result) or at text that cannot become JSON. */
+ * is not one (the result), and at one longer than a request may be. */
 static void serve(channel *ch)
 {
 	while (ch->serving) {
 		size_t off = 0;
-		while (off < ch->pending.len && strchr(" \t\r\n", ch->pending.data[off]))
+		while (off < ch->pending.len && is_blank(ch->pending.data[off]))
 			off++;
 		if (off == ch->pending.len)
 			return;
-		json_error_t je;
-		json_t *v =
-		    json_loadb(ch->pending.data + off, ch->pending.len - off, JSON_DISABLE_EOF_CHECK, &je);
-		if (!v && json_error_code(&je) == json_error_premature_end_of_input)
+		const char *at = ch->pending.data + off;
+		size_t left = ch->pending.len - off;
+		size_t len = at[0] == '{' ? object_extent(at, left) : 0;
+		if (at[0] == '{' && !len && left <= PW_EXEC_REQUEST_MAX)
 			return; /* the rest is on its way */
-		if (!v || !json_is_object(v) || !json_object_get(v, "journal")) {
+		json_t *v = len && len <= PW_EXEC_REQUEST_MAX ? json_loadb(at, len, 0, NULL) : NULL;
+		if (!json_is_object(v) || !json_object_get(v, "journal")) {
 			json_decref(v);
-			ch->serving = 0;
-			keep(ch, ch->pending.data + off, ch->pending.len - off);
-			ch->pending.len = 0;
+			stop_serving(ch);
 			return;
 		}
 		journal_request(ch, v);
 		json_decref(v);
-		size_t used = off + (size_t)je.position;
+		size_t used = off + len;
 		memmove(ch->pending.data, ch->pending.data + used, ch->pending.len - used);
 		ch->pending.len -= used;
 	}
+}
+
+void pw__exec_channel_feed(pw_exec_channel *ch, const char *data, size_t len)
+{
+	if (!ch->serving) {
+		keep(ch, data, len);
+	} else if (pw__buf_append(&ch->pending, data, len) < 0) {
+		ch->overflow = 1;
+		ch->serving = 0;
+	} else {
+		serve(ch);
+	}
+}
+
+void pw__exec_channel_end(pw_exec_channel *ch)
+{
+	keep(ch, ch->pending.data, ch->pending.len);
+	pw__buf_dispose(&ch->pending);
 }
 
 static void *channel_main(void *arg)
@@ -424,16 +469,9 @@ static void *channel_main(void *arg)
 			continue;
 		if (n <= 0)
 			break;
-		if (!ch->serving) {
-			keep(ch, chunk, (size_t)n);
-		} else if (pw__buf_append(&ch->pending, chunk, (size_t)n) < 0) {
-			ch->overflow = 1;
-			ch->serving = 0;
-		} else {
-			serve(ch);
-		}
+		pw__exec_channel_feed(ch, chunk, (size_t)n);
 	}
-	keep(ch, ch->pending.data, ch->pending.len);
+	pw__exec_channel_end(ch);
 	return NULL;
 }
 
@@ -539,7 +577,6 @@ static int run_program(call *c, const exec_impl *x, const char *verb, const pw_s
 		shutdown(ch.fd, SHUT_RDWR);
 		pthread_join(ch.thread, NULL);
 		close(ch.fd);
-		pw__buf_dispose(&ch.pending);
 		c->pr.capture_overflow = c->pr.capture_overflow || ch.overflow;
 	}
 	c->po = po;
@@ -824,7 +861,7 @@ static int gc_program(char **out, const json_t *rec, const char *name, pw_error 
 static void last_line(char *out, size_t cap, const pw_buf *text)
 {
 	size_t end = text->len;
-	while (end > 0 && strchr(" \t\r\n", text->data[end - 1]))
+	while (end > 0 && is_blank(text->data[end - 1]))
 		end--;
 	size_t start = end;
 	while (start > 0 && text->data[start - 1] != '\n')

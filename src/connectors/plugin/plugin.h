@@ -4,6 +4,9 @@
 #define PW_CONNECTORS_PLUGIN_H
 
 #include <jansson.h>
+#include <pthread.h>
+
+#include "core/buf.h"
 
 #include "pipewright/sys/connector.h"
 
@@ -15,6 +18,27 @@
 #define PW_EXEC_PROGRAM_PREFIX "pipewright-connector-"
 /* The factory's name (as listed among registered factories). */
 #define PW_EXEC_FACTORY_NAME "executable"
+
+/* The longest journal request on fd 3 (a value still incomplete past it is the result). */
+#define PW_EXEC_REQUEST_MAX ((size_t)64 << 10)
+
+/* fd 3 of execute as it is read (exec.c): the journal requests at its front are answered on
+ * fd and recorded in ex's journal; the first other value and all after it go to result. */
+typedef struct pw_exec_channel {
+	int fd;                /* our end of the socket pair (-1: answers go nowhere) */
+	pw_exec *ex;           /* NULL: nothing is recorded (every request is answered ok) */
+	const char *connector; /* custom:NAME */
+	const char *program;
+	pw_buf pending; /* read, not yet a whole value (bounded: PW_EXEC_RESULT_MAX) */
+	pw_buf *result; /* the result and what follows it (bounded: PW_EXEC_RESULT_MAX) */
+	int serving;    /* still reading requests (no result yet): start at 1 */
+	int overflow;   /* more than PW_EXEC_RESULT_MAX */
+	pthread_t thread;
+} pw_exec_channel;
+
+/* The next bytes read, and the end of the stream (releases pending). */
+void pw__exec_channel_feed(pw_exec_channel *ch, const char *data, size_t len);
+void pw__exec_channel_end(pw_exec_channel *ch);
 
 /* Registers the executable-connector factory on a new manager (called from
  * pw__builtin_factory_register, after the built-in factory). */
