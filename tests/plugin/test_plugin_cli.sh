@@ -123,6 +123,7 @@ steps:
   - name: sleepy
     step_type: custom:sleepy
     timeout: 1
+    env: { SLEEPY_MARK: "373" }
     config:
       connector_path: $CONNS/pipewright-connector-sleepy
       kill_grace: 1
@@ -133,5 +134,5 @@ end=$(date +%s)
 check "timeout: exit 1" [ "$STATUS" -eq 1 ]
 check "timeout: quick" [ $((end - start)) -lt 10 ]
 check "timeout: reported" contains "$WORK/slow.err" "timed out after 1 s"
-check "timeout: no sleep left" no_process '(^|/)slee[p] 371$'
+check "timeout: no sleep left" no_process '(^|/)slee[p] 373$'
 finish
