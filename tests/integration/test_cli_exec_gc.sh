@@ -74,4 +74,27 @@ check "gc: the files are gone" [ ! -e "$WORK/res/res-0" ] && [ ! -e "$WORK/res/r
 check "gc: marked removed by gc" [ "$(count "$(journal exec-hold)" '"by":"gc"')" -eq 3 ]
 run_pw again gc -w "$WORK/ws"
 check "gc again: nothing left" contains "$WORK/again.out" "gc: 0 removed, 0 failed"
+
+# a relative pipeline path and connector_path: the program is found from the workspace it runs
+# in, and its records name it by an absolute path (gc runs from another directory)
+mkdir -p "$WORK/ws/tools"
+cp "$PROG" "$WORK/ws/tools/"
+cat >"$WORK/ws/rel.yml" <<YML
+version: 1
+steps:
+  - name: make
+    step_type: custom:journaled
+    config: { connector_path: ./tools/pipewright-connector-journaled, dir: "$WORK/res", count: 1, hold: true }
+YML
+(cd "$WORK" && exec "$PW_CLI" run ws/rel.yml -q --run-id exec-rel >"$WORK/rel.out" 2>&1 </dev/null) &
+PID=$!
+wait_for_file "$WORK/res/res-0"
+check "relative: the program ran" [ -e "$WORK/res/res-0" ]
+kill -9 "$PID"
+wait "$PID" 2>/dev/null || true
+pkill -f "connector-journaled execute" 2>/dev/null || true
+check "relative: the program named absolutely" contains "$(journal exec-rel)" "\"pipewright.program\":\"$WORK/ws/./tools/pipewright-connector-journaled\""
+(cd / && run_pw relgc gc -w "$WORK/ws")
+check "relative: gc from elsewhere removes it" contains "$WORK/relgc.out" "gc: 1 removed, 0 failed"
+check "relative: the file is gone" [ ! -e "$WORK/res/res-0" ]
 finish

@@ -124,8 +124,18 @@ static int find_program(char **out, const exec_impl *x, const pw_step *step, pw_
 			pw__buf_dispose(&b);
 			return code;
 		}
+		/* absolute (symbolic links kept: argv[0] is the name given): the program runs in
+		 * the workspace (validate: the pipeline file's directory), and its journal records
+		 * name it for gc, which runs from elsewhere */
+		char cwd[PATH_MAX];
+		if (full[0] != '/' && getcwd(cwd, sizeof(cwd))) {
+			pw_buf a = PW_BUF_INIT(0);
+			pw__buf_printf(&a, "%s/%s", cwd, full);
+			pw__buf_dispose(&b);
+			b = a;
+		}
 		*out = pw__buf_detach(&b);
-		return 0;
+		return *out ? 0 : PW_ENOMEM;
 	}
 	pw_error *pe = NULL;
 	int rc = pw__proc_find_program(out, x->program, host_path(), &pe);
