@@ -19,6 +19,14 @@ YML
 journal() { echo "$WORK/ws/.pipewright/runs/$1/journal"; }
 # count FILE TEXT: how many lines of FILE hold TEXT
 count() { grep -cF -- "$2" "$1" || true; }
+# kill_once_made FILE: once FILE exists, kill -9 the background run $PID, then end the program
+# (in a process group of its own, it outlives pipewright until the test ends it)
+kill_once_made() {
+	wait_for_file "$1"
+	kill -9 "$PID"
+	wait "$PID" 2>/dev/null || true
+	pkill -f "connector-journaled execute" 2>/dev/null || true
+}
 
 # a run that ends: each file journaled before it is made, and marked removed after
 pipeline plain "count: 2"
@@ -50,12 +58,7 @@ check "bad request: not journaled" [ "$(count "$(journal exec-bad)" '"event":"cr
 pipeline hold "count: 3, hold: true"
 "$PW_CLI" run "$WORK/ws/hold.yml" -q --run-id exec-hold >"$WORK/hold.out" 2>&1 </dev/null &
 PID=$!
-wait_for_file "$WORK/res/res-2"
-check "hold: three files made" [ -e "$WORK/res/res-2" ]
-kill -9 "$PID"
-wait "$PID" 2>/dev/null || true
-# the program is in a group of its own: it outlives pipewright until the test ends it
-pkill -f "connector-journaled execute" 2>/dev/null || true
+kill_once_made "$WORK/res/res-2"
 check "killed: the files are left" [ -e "$WORK/res/res-0" ] && [ -e "$WORK/res/res-2" ]
 run_pw dry gc -w "$WORK/ws" --dry-run
 check "dry run: three would go" contains "$WORK/dry.out" "gc: 3 would be removed, 0 failed"
@@ -88,11 +91,8 @@ steps:
 YML
 (cd "$WORK" && exec "$PW_CLI" run ws/rel.yml -q --run-id exec-rel >"$WORK/rel.out" 2>&1 </dev/null) &
 PID=$!
-wait_for_file "$WORK/res/res-0"
+kill_once_made "$WORK/res/res-0"
 check "relative: the program ran" [ -e "$WORK/res/res-0" ]
-kill -9 "$PID"
-wait "$PID" 2>/dev/null || true
-pkill -f "connector-journaled execute" 2>/dev/null || true
 check "relative: the program named absolutely" contains "$(journal exec-rel)" "\"pipewright.program\":\"$WORK/ws/./tools/pipewright-connector-journaled\""
 (cd / && run_pw relgc gc -w "$WORK/ws")
 check "relative: gc from elsewhere removes it" contains "$WORK/relgc.out" "gc: 1 removed, 0 failed"
