@@ -546,9 +546,8 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
  * comes: a stall per request, which a new connection (curl's command, say) never sees, as it
  * acknowledges at once. libcurl does not tell a callback the transfer's socket, so this runs
  * between two curl_multi_perform calls, on the lane's sockets (its one transfer's). */
-static void acknowledge_now(struct lane *l, struct xfer *x)
+static void acknowledge_now(struct lane *l)
 {
-	x->ack_due = 0;
 	fd_set rd, wr, ex;
 	FD_ZERO(&rd);
 	FD_ZERO(&wr);
@@ -582,8 +581,10 @@ static enum outcome run_transfer(struct lane *l, struct xfer *x, const struct ca
 		}
 		if (!running)
 			break;
-		if (x->ack_due)
-			acknowledge_now(l, x);
+		if (x->ack_due) {
+			x->ack_due = 0;
+			acknowledge_now(l);
+		}
 		long slice = POLL_SLICE_MS;
 		if (c->deadline) {
 			int64_t left = c->deadline - now_ms();

@@ -215,6 +215,15 @@ static const pw_gc_hook *hook_for(const char *connector)
 	return NULL;
 }
 
+/* A record of a connector without a built-in hook: its own gc_remove, given the record. */
+static int connector_remove(pw_connector *c, const json_t *record, const char *workspace, pw_error **err)
+{
+	char *text = json_dumps(record, JSON_COMPACT);
+	int rc = text ? c->ops->gc_remove(c, text, workspace, err) : PW_ENOMEM;
+	free(text);
+	return rc;
+}
+
 static int valid_id(const char *s)
 {
 	if (!*s || s[0] == '.')
@@ -326,14 +335,8 @@ static void gc_journal(pw_gc *g, const char *runs_dir, run_info *ri)
 			continue;
 		}
 		int rc = 0;
-		if (!g->o->dry_run && h) {
-			rc = h->remove(g, r, &e);
-		} else if (!g->o->dry_run) {
-			char *text = json_dumps(r, JSON_COMPACT);
-			rc = text ? c->ops->gc_remove(c, text, g->o->workspace, &e) : PW_ENOMEM;
-			free(text);
-		}
 		if (!g->o->dry_run) {
+			rc = h ? h->remove(g, r, &e) : connector_remove(c, r, g->o->workspace, &e);
 			if (rc == 0 && pw__journal_mark_removed(pw__buf_cstr(&path), r, "gc", &e) < 0) {
 				report(g, "%s", pw_error_message(e));
 				pw_error_free(e);

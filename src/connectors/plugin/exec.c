@@ -37,6 +37,7 @@ void pw__exec_factory_hide_listing(int hide)
 typedef struct exec_impl {
 	char name[128];    /* NAME of custom:NAME */
 	char program[160]; /* pipewright-connector-NAME */
+	char type[136];    /* custom:NAME */
 } exec_impl;
 
 static const char *host_path(void)
@@ -178,9 +179,7 @@ static char *build_request(const exec_impl *x, const char *verb, const pw_step *
 	json_t *r = json_object();
 	json_object_set_new(r, "protocol", json_integer(PW_EXEC_PROTOCOL_VERSION));
 	json_object_set_new(r, "verb", json_string(verb));
-	char type[200];
-	snprintf(type, sizeof(type), PW_TYPE_CUSTOM_PREFIX "%s", x->name);
-	json_object_set_new(r, "connector", json_string(type));
+	json_object_set_new(r, "connector", json_string(x->type));
 	json_object_set_new(r, "step", json_string(pw_step_name(step)));
 	json_t *cfg = json_loads(pw_step_config_json(step), 0, NULL);
 	json_object_set_new(r, "config", cfg ? cfg : json_object());
@@ -537,11 +536,9 @@ static int run_program(call *c, const exec_impl *x, const char *verb, const pw_s
 	po.stdin_len = strlen(c->request);
 	/* execute: fd 3 is a socket that also carries journal requests; else a pipe */
 	int pair[2] = {-1, -1};
-	char type[200];
-	snprintf(type, sizeof(type), PW_TYPE_CUSTOM_PREFIX "%s", x->name);
 	channel ch = {.fd = -1,
 	              .ex = ex,
-	              .connector = type,
+	              .connector = x->type,
 	              .program = c->program,
 	              .pending = PW_BUF_INIT(PW_EXEC_RESULT_MAX),
 	              .result = &c->result,
@@ -838,7 +835,7 @@ static int exec_execute(pw_result **out, pw_connector *conn, const pw_step *step
 /* ---- gc: the program removes what a killed run of it journaled ---- */
 
 /* The program that made the record (its path is kept in it), else NAME's on PATH. */
-static int gc_program(char **out, const json_t *rec, const char *name, pw_error **err)
+static int gc_program(char **out, const json_t *rec, const exec_impl *x, pw_error **err)
 {
 	const char *kept = json_string_value(json_object_get(json_object_get(rec, "attrs"), PROGRAM_ATTR));
 	struct stat st;
@@ -846,19 +843,17 @@ static int gc_program(char **out, const json_t *rec, const char *name, pw_error 
 		*out = strdup(kept);
 		return *out ? 0 : PW_ENOMEM;
 	}
-	char program[160];
-	snprintf(program, sizeof(program), PW_EXEC_PROGRAM_PREFIX "%s", name);
 	pw_error *pe = NULL;
-	int rc = pw__proc_find_program(out, program, host_path(), &pe);
+	int rc = pw__proc_find_program(out, x->program, host_path(), &pe);
 	if (rc == PW_ENOTFOUND) {
 		pw_error_free(pe);
 		return put(err, PW_ENOTFOUND, NULL,
 		           "load the plug-in that provides it (pipewright gc --plugin FILE, or "
 		           "PIPEWRIGHT_PLUGIN_PATH), or put the program on PATH",
 		           NULL,
-		           "nothing here removes what custom:%s made: no plug-in provides it and no program "
+		           "nothing here removes what %s made: no plug-in provides it and no program "
 		           "'%s' is on PATH",
-		           name, program);
+		           x->type, x->program);
 	}
 	if (rc < 0 && err && !*err)
 		*err = pe;
@@ -911,14 +906,14 @@ static char *gc_request(const json_t *rec, const char *workspace)
 static int exec_gc_remove(pw_connector *conn, const char *record_json, const char *workspace, pw_error **err)
 {
 	const exec_impl *x = pw_connector_impl(conn);
-	const char *name = x->name, *type = pw_connector_type(conn);
 	json_t *rec = json_loads(record_json, 0, NULL);
 	if (!json_is_object(rec)) {
 		json_decref(rec);
-		return pw_error_set(err, PW_EINVAL, "%s: a journal record that is not a JSON object", type);
+		return pw_error_set(err, PW_EINVAL, "%s: a journal record that is not a JSON object",
+		                    x->type);
 	}
 	char *program = NULL;
-	int rc = gc_program(&program, rec, name, err);
+	int rc = gc_program(&program, rec, x, err);
 	if (rc < 0) {
 		json_decref(rec);
 		return rc;
@@ -928,7 +923,7 @@ static int exec_gc_remove(pw_connector *conn, const char *record_json, const cha
 	pw_map *m = host_env();
 	char **envp = NULL;
 	if (m) {
-		protocol_env(m, name, "gc");
+		protocol_env(m, x->name, "gc");
 		envp = pw__proc_envp_from_map(m);
 		pw_map_free(m);
 	}
@@ -966,12 +961,12 @@ static int exec_gc_remove(pw_connector *conn, const char *record_json, const cha
 			rc = put(
 			    err, PW_EEXTERNAL, NULL,
 			    "the program's gc verb removes the object of the record it is given and exits 0 "
-			    "(docs/plugins.md, \"Cleaning up after a killed run\")",
-			    pw__buf_cstr(&tail), "connector program '%s' (%s) %s in gc%s%s", program, type,
+			    "(docs/plugins.md, \"Journaling what you create, and gc\")",
+			    pw__buf_cstr(&tail), "connector program '%s' (%s) %s in gc%s%s", program, x->type,
 			    pr.capture_overflow ? "wrote more than 1 MiB on fd 3" : pw__buf_cstr(&how),
 			    *said ? ": " : "", said);
-		} else if (result.len > 0 &&
-		           !(j = pw__exec_parse_result(result.data, result.len, program, name, "gc", err))) {
+		} else if (result.len > 0 && !(j = pw__exec_parse_result(result.data, result.len, program,
+		                                                         x->name, "gc", err))) {
 			rc = PW_EEXTERNAL;
 		}
 		json_decref(j);
@@ -1064,6 +1059,7 @@ static int exec_create(pw_connector **out, const char *type, pw_manager *m, void
 	}
 	snprintf(x->name, sizeof(x->name), "%s", name);
 	snprintf(x->program, sizeof(x->program), PW_EXEC_PROGRAM_PREFIX "%s", name);
+	snprintf(x->type, sizeof(x->type), "%s", type);
 	int rc = pw_connector_new(out, &exec_ops, x->program, type, x, err);
 	if (rc < 0)
 		free(x);
