@@ -1964,6 +1964,7 @@ int pw_pipeline_load_string(pw_pipeline **out, const char *yaml, size_t len, con
 	pw__buf_dispose(&c.text);
 	pw__buf_dispose(&c.path);
 	if (c.errors) {
+		pw__pipeline_mask_errors(c.p, c.errors);
 		pw_pipeline_free(c.p);
 		hand_over(err, c.errors);
 		return PW_EPIPELINE;

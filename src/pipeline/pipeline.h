@@ -27,4 +27,8 @@ struct pw_pipeline {
 	json_t *sections;
 };
 
+/* Masks, in every message of the chain e, the values of p's secrets that are set in the
+ * environment: an error may quote the file's text, and the file may hold a secret's value. */
+void pw__pipeline_mask_errors(const pw_pipeline *p, pw_error *e);
+
 #endif

@@ -60,6 +60,20 @@ int pw__pipeline_load_secrets(const pw_pipeline *p, pw_secrets *into, pw_error *
 	return check_secrets(p, into, err);
 }
 
+void pw__pipeline_mask_errors(const pw_pipeline *p, pw_error *e)
+{
+	if (!e || !p->secrets_count)
+		return;
+	pw_secrets *s = NULL;
+	if (pw_secrets_new(&s) < 0)
+		return;
+	pw_error *serr = NULL;
+	check_secrets(p, s, &serr); /* an unset or refused secret has nothing to mask */
+	pw_error_free(serr);
+	pw__error_mask(e, s);
+	pw_secrets_free(s);
+}
+
 int pw_pipeline_validate(pw_pipeline *p, pw_manager *m, pw_error **err)
 {
 	int rc = check_secrets(p, NULL, err);
@@ -93,6 +107,8 @@ int pw_pipeline_validate(pw_pipeline *p, pw_manager *m, pw_error **err)
 		}
 		free(type);
 	}
+	if (err)
+		pw__pipeline_mask_errors(p, *err);
 	return rc;
 }
 

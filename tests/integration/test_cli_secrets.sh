@@ -23,4 +23,33 @@ DEPLOY_TOKEN=abc run_pw short run "$f"
 check "short secret: exit 2" [ "$STATUS" -eq 2 ]
 check "short secret: explained" contains "$WORK/short.err" "shorter than 4"
 check "short secret: value not printed" lacks "$WORK/short.err" "abc"
+
+# a pipeline file that quotes a secret's value: the loader's and the connectors' errors are
+# masked like everything else (validate, run and plan all report them)
+cat >"$WORK/ws/quoted.yml" <<'EOF_YML'
+version: 1
+secrets: [DEPLOY_TOKEN]
+steps:
+  - name: wd
+    command: "true"
+    config: { working_directory: "../s3cr3t-token-quoted" }
+EOF_YML
+cat >"$WORK/ws/quoted-load.yml" <<'EOF_YML'
+version: 1
+secrets: [DEPLOY_TOKEN]
+steps:
+  - name: wd
+    when: s3cr3t-token-quoted
+    command: "true"
+EOF_YML
+for cmd in validate run plan; do
+	DEPLOY_TOKEN=s3cr3t-token-quoted run_pw "quoted-$cmd" "$cmd" "$WORK/ws/quoted.yml"
+	check "$cmd: a quoted secret is an invalid pipeline" [ "$STATUS" -eq 2 ]
+	check "$cmd: the connector's error is masked" contains "$WORK/quoted-$cmd.err" "quoted.yml:6:34: working_directory '../***' leaves the workspace"
+	check "$cmd: the value is not printed" lacks "$WORK/quoted-$cmd.err" "s3cr3t"
+done
+DEPLOY_TOKEN=s3cr3t-token-quoted run_pw quoted-load validate "$WORK/ws/quoted-load.yml"
+check "load error: exit 2" [ "$STATUS" -eq 2 ]
+check "load error: masked" contains "$WORK/quoted-load.err" "quoted-load.yml:5:11: when of step 'wd' must be on_success, on_failure or always, not '***'"
+check "load error: the value is not printed" lacks "$WORK/quoted-load.err" "s3cr3t"
 finish
