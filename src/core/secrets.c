@@ -12,6 +12,7 @@
 #endif
 
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "pipewright/secrets.h"
 
 /* States up to this depth get a dense transition row (one entry per byte class); deeper states
@@ -408,21 +409,43 @@ static int form_base64_aligned(pw_buf *out, const unsigned char *v, size_t n, si
 	return rc;
 }
 
+/* Base64 as encoders that wrap lines write it when the value is encoded on its own: `base64`
+ * and MIME wrap at 76 columns, OpenSSL and PEM at 64, some with CRLF. full: the padded
+ * encoding of the value alone, else only the digits it fixes (`echo "$V" | base64` also encodes
+ * the newline). Within a longer encoded blob the wrap falls anywhere and is not matched. */
+static int form_base64_wrapped(pw_buf *out, const unsigned char *v, size_t n, bool full, size_t width,
+                               const char *eol)
+{
+	pw_buf line = PW_BUF_INIT(0);
+	int rc = full ? form_base64(&line, v, n) : form_base64_aligned(&line, v, n, 0);
+	for (size_t at = 0; rc == 0 && at < line.len; at += width) {
+		size_t take = line.len - at < width ? line.len - at : width;
+		if (at)
+			rc = pw__buf_puts(out, eol);
+		if (rc == 0)
+			rc = pw__buf_append(out, line.data + at, take);
+	}
+	pw__buf_dispose(&line);
+	return rc;
+}
+
 static bool url_unreserved(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
 	       c == '.' || c == '_' || c == '~';
 }
 
-/* Percent-encoding of everything outside RFC 3986 unreserved; plus_for_space gives the
- * application/x-www-form-urlencoded variant. */
-static int form_url(pw_buf *out, const unsigned char *v, size_t n, bool lower_hex, bool plus_for_space)
+/* Percent-encoding of everything outside RFC 3986 unreserved and `keep` (the characters an
+ * encoder leaves alone besides those: "/" for Python's quote(), "!'()*" for JavaScript's
+ * encodeURIComponent); plus_for_space gives the application/x-www-form-urlencoded variant. */
+static int form_url(pw_buf *out, const unsigned char *v, size_t n, bool lower_hex, bool plus_for_space,
+                    const char *keep)
 {
 	const char *hex = lower_hex ? "0123456789abcdef" : "0123456789ABCDEF";
 	for (size_t i = 0; i < n; i++) {
 		char enc[3] = {'%', hex[v[i] >> 4], hex[v[i] & 15]};
 		int rc;
-		if (url_unreserved(v[i]))
+		if (url_unreserved(v[i]) || (v[i] && strchr(keep, v[i])))
 			rc = pw__buf_putc(out, (char)v[i]);
 		else if (plus_for_space && v[i] == ' ')
 			rc = pw__buf_putc(out, '+');
@@ -434,11 +457,35 @@ static int form_url(pw_buf *out, const unsigned char *v, size_t n, bool lower_he
 	return 0;
 }
 
-/* A JSON string body as jansson writes it ("\uXXXX" for other controls, optionally "\/"),
- * or with lowercase hex as most other encoders write it. */
-static int form_json(pw_buf *out, const unsigned char *v, size_t n, bool lower_hex, bool escape_slash)
+/* How a JSON encoder writes a string's body: jansson writes "\uXXXX" for other controls
+ * (optionally "\/"); most others write lowercase hex; some also escape every character
+ * outside ASCII (Python's json.dumps, PHP's json_encode: JSON_NON_ASCII, with UTF-16 surrogate
+ * pairs above U+FFFF) or, as Go's encoding/json does, "<", ">", "&", U+2028 and U+2029
+ * (JSON_HTML). */
+enum { JSON_LOWER = 1, JSON_SLASH = 2, JSON_NON_ASCII = 4, JSON_HTML = 8 };
+
+/* Not a form of this value (a JSON_NON_ASCII form of bytes that are not UTF-8). */
+#define FORM_NONE 1
+
+static int put_u_escape(pw_buf *out, uint32_t unit, const char *hex)
 {
-	const char *hex = lower_hex ? "0123456789abcdef" : "0123456789ABCDEF";
+	char u[6] = {'\\',          'u', hex[unit >> 12 & 15], hex[unit >> 8 & 15], hex[unit >> 4 & 15],
+	             hex[unit & 15]};
+	return pw__buf_append(out, u, 6);
+}
+
+/* The code point of the valid UTF-8 sequence of len (2..4) bytes at s. */
+static uint32_t utf8_code_point(const unsigned char *s, size_t len)
+{
+	uint32_t cp = s[0] & (0x7f >> len);
+	for (size_t k = 1; k < len; k++)
+		cp = cp << 6 | (s[k] & 0x3f);
+	return cp;
+}
+
+static int form_json(pw_buf *out, const unsigned char *v, size_t n, int flags)
+{
+	const char *hex = flags & JSON_LOWER ? "0123456789abcdef" : "0123456789ABCDEF";
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = v[i];
 		const char *esc = NULL;
@@ -466,16 +513,30 @@ static int form_json(pw_buf *out, const unsigned char *v, size_t n, bool lower_h
 			esc = "\\t";
 			break;
 		case '/':
-			esc = escape_slash ? "\\/" : NULL;
+			esc = flags & JSON_SLASH ? "\\/" : NULL;
 			break;
 		default:
 			break;
 		}
 		if (esc) {
 			rc = pw__buf_puts(out, esc);
-		} else if (c < 0x20) {
-			char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-			rc = pw__buf_append(out, u, 6);
+		} else if (c < 0x20 || ((flags & JSON_HTML) && (c == '<' || c == '>' || c == '&'))) {
+			rc = put_u_escape(out, c, hex);
+		} else if (c >= 0x80 && (flags & (JSON_NON_ASCII | JSON_HTML))) {
+			size_t len = pw__utf8_len(v + i, n - i);
+			if (!len)
+				return FORM_NONE;
+			uint32_t cp = utf8_code_point(v + i, len);
+			if (flags & JSON_NON_ASCII && cp > 0xffff) {
+				rc = put_u_escape(out, 0xd800 + ((cp - 0x10000) >> 10), hex);
+				if (rc == 0)
+					rc = put_u_escape(out, 0xdc00 + ((cp - 0x10000) & 0x3ff), hex);
+			} else if (flags & JSON_NON_ASCII || cp == 0x2028 || cp == 0x2029) {
+				rc = put_u_escape(out, cp, hex);
+			} else {
+				rc = pw__buf_append(out, (const char *)v + i, len);
+			}
+			i += len - 1;
 		} else {
 			rc = pw__buf_putc(out, (char)c);
 		}
@@ -533,49 +594,60 @@ static int add_pattern(pw_secrets *s, char *data, size_t len)
 	return 0;
 }
 
-enum form_kind {
-	FORM_BASE64,
-	FORM_B64_ALIGN0,
-	FORM_B64_ALIGN1,
-	FORM_B64_ALIGN2,
-	FORM_URL,
-	FORM_URL_LOWER,
-	FORM_URL_PLUS,
-	FORM_URL_PLUS_LOWER,
-	FORM_JSON,
-	FORM_JSON_LOWER,
-	FORM_JSON_SLASH,
-	FORM_JSON_SLASH_LOWER,
-	FORM_COUNT
+/* The encoded forms registered with every value (a form equal to the value or to an earlier
+ * form, or shorter than PW_SECRET_MIN_LENGTH, is skipped). */
+enum form_how { HOW_BASE64, HOW_B64_ALIGNED, HOW_B64_WRAPPED, HOW_URL, HOW_JSON };
+
+static const struct form {
+	uint8_t how;
+	uint8_t arg;      /* HOW_B64_ALIGNED: the alignment; HOW_B64_WRAPPED: 1 = padded, whole;
+	                   * HOW_URL: 1 = lowercase hex, 2 = "+" for space; HOW_JSON: JSON_* */
+	uint8_t width;    /* HOW_B64_WRAPPED: the line length */
+	const char *text; /* HOW_B64_WRAPPED: the line end; HOW_URL: characters kept */
+} forms[] = {
+    {HOW_BASE64, 0, 0, NULL},
+    {HOW_B64_ALIGNED, 0, 0, NULL},
+    {HOW_B64_ALIGNED, 1, 0, NULL},
+    {HOW_B64_ALIGNED, 2, 0, NULL},
+    {HOW_B64_WRAPPED, 1, 76, "\n"},
+    {HOW_B64_WRAPPED, 0, 76, "\n"},
+    {HOW_B64_WRAPPED, 1, 76, "\r\n"},
+    {HOW_B64_WRAPPED, 0, 76, "\r\n"},
+    {HOW_B64_WRAPPED, 1, 64, "\n"},
+    {HOW_B64_WRAPPED, 0, 64, "\n"},
+    {HOW_B64_WRAPPED, 1, 64, "\r\n"},
+    {HOW_B64_WRAPPED, 0, 64, "\r\n"},
+    {HOW_URL, 0, 0, ""},
+    {HOW_URL, 1, 0, ""},
+    {HOW_URL, 2, 0, ""},
+    {HOW_URL, 3, 0, ""},
+    {HOW_URL, 0, 0, "/"},                /* Python's urllib.parse.quote() */
+    {HOW_URL, 0, 0, "!'()*"},            /* JavaScript's encodeURIComponent() */
+    {HOW_URL, 0, 0, "!#$&'()*+,/:;=?@"}, /* JavaScript's encodeURI() */
+    {HOW_JSON, 0, 0, NULL},
+    {HOW_JSON, JSON_LOWER, 0, NULL},
+    {HOW_JSON, JSON_SLASH, 0, NULL},
+    {HOW_JSON, JSON_SLASH | JSON_LOWER, 0, NULL},
+    {HOW_JSON, JSON_NON_ASCII | JSON_LOWER, 0, NULL},              /* Python */
+    {HOW_JSON, JSON_NON_ASCII, 0, NULL},                           /* Java (Jackson) */
+    {HOW_JSON, JSON_NON_ASCII | JSON_SLASH | JSON_LOWER, 0, NULL}, /* PHP */
+    {HOW_JSON, JSON_HTML | JSON_LOWER, 0, NULL},                   /* Go */
 };
 
-static int make_form(pw_buf *b, int kind, const unsigned char *v, size_t n)
+/* 0, FORM_NONE, or PW_ENOMEM. */
+static int make_form(pw_buf *b, const struct form *f, const unsigned char *v, size_t n)
 {
-	switch (kind) {
-	case FORM_BASE64:
+	switch (f->how) {
+	case HOW_BASE64:
 		return form_base64(b, v, n);
-	case FORM_B64_ALIGN0:
-		return form_base64_aligned(b, v, n, 0);
-	case FORM_B64_ALIGN1:
-		return form_base64_aligned(b, v, n, 1);
-	case FORM_B64_ALIGN2:
-		return form_base64_aligned(b, v, n, 2);
-	case FORM_URL:
-		return form_url(b, v, n, false, false);
-	case FORM_URL_LOWER:
-		return form_url(b, v, n, true, false);
-	case FORM_URL_PLUS:
-		return form_url(b, v, n, false, true);
-	case FORM_URL_PLUS_LOWER:
-		return form_url(b, v, n, true, true);
-	case FORM_JSON:
-		return form_json(b, v, n, false, false);
-	case FORM_JSON_LOWER:
-		return form_json(b, v, n, true, false);
-	case FORM_JSON_SLASH:
-		return form_json(b, v, n, false, true);
+	case HOW_B64_ALIGNED:
+		return form_base64_aligned(b, v, n, f->arg);
+	case HOW_B64_WRAPPED:
+		return form_base64_wrapped(b, v, n, f->arg, f->width, f->text);
+	case HOW_URL:
+		return form_url(b, v, n, f->arg & 1, f->arg & 2, f->text);
 	default:
-		return form_json(b, v, n, true, true);
+		return form_json(b, v, n, f->arg);
 	}
 }
 
@@ -602,14 +674,12 @@ static int add_locked(pw_secrets *s, const char *value, size_t n)
 	memcpy(copy, value, n + 1);
 	memcpy(raw, value, n + 1);
 	rc = add_pattern(s, raw, n);
-	for (int kind = 0; kind < FORM_COUNT && rc == 0; kind++) {
+	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]) && rc == 0; f++) {
 		pw_buf b = PW_BUF_INIT(0);
-		rc = make_form(&b, kind, (const unsigned char *)value, n);
-		if (rc == 0 && b.len == n && memcmp(b.data, value, n) == 0) {
-			pw__buf_dispose(&b);
-			continue;
-		}
-		if (rc == 0) {
+		int made = make_form(&b, &forms[f], (const unsigned char *)value, n);
+		if (made < 0) {
+			rc = made;
+		} else if (made == 0 && !(b.len == n && memcmp(b.data, value, n) == 0)) {
 			size_t len = b.len;
 			char *data = pw__buf_detach(&b);
 			rc = add_pattern(s, data, len);

@@ -52,4 +52,39 @@ DEPLOY_TOKEN=s3cr3t-token-quoted run_pw quoted-load validate "$WORK/ws/quoted-lo
 check "load error: exit 2" [ "$STATUS" -eq 2 ]
 check "load error: masked" contains "$WORK/quoted-load.err" "quoted-load.yml:5:11: when of step 'wd' must be on_success, on_failure or always, not '***'"
 check "load error: the value is not printed" lacks "$WORK/quoted-load.err" "s3cr3t"
+
+# the forms real encoders print: base64 and openssl wrap long values, Python's json.dumps
+# escapes what is not ASCII and urllib's quote() keeps "/"
+cat >"$WORK/ws/encoders.yml" <<'EOF_YML'
+version: 1
+secrets: [LONG_TOKEN]
+steps:
+  - name: enc
+    command: |
+      printf %s "$LONG_TOKEN" | base64
+      echo "$LONG_TOKEN" | base64
+      printf %s "$LONG_TOKEN" | openssl base64
+      python3 -c 'import json, os; print(json.dumps(os.environ["LONG_TOKEN"]))'
+      python3 -c 'import os, urllib.parse; print(urllib.parse.quote(os.environ["LONG_TOKEN"]))'
+EOF_YML
+LONG='eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZXBsb3kiLCJ3aG8iOiJwXHUwMGU0c3MifQ/sïgnätüre-välue'
+LONG_TOKEN=$LONG run_pw enc run "$WORK/ws/encoders.yml" --run-id enc-1
+check "encoders: exit 0" [ "$STATUS" -eq 0 ]
+rd="$WORK/ws/.pipewright/runs/enc-1"
+check "encoders: five masked values" [ "$(grep -c '\*\*\*' "$rd/enc.log")" -ge 5 ]
+# no 12 characters of any encoding's lines survive (the last base64 group may)
+printf %s "$LONG" | base64 >"$WORK/forms"
+echo "$LONG" | base64 >>"$WORK/forms"
+printf %s "$LONG" | openssl base64 >>"$WORK/forms"
+LONG_TOKEN=$LONG python3 -c 'import json, os; print(json.dumps(os.environ["LONG_TOKEN"]))' >>"$WORK/forms"
+LONG_TOKEN=$LONG python3 -c 'import os, urllib.parse; print(urllib.parse.quote(os.environ["LONG_TOKEN"]))' >>"$WORK/forms"
+leaked=0
+while read -r line; do
+	piece=$(printf %s "$line" | tr -d '"' | cut -c1-12)
+	if [ ${#piece} -eq 12 ] && grep -qF -- "$piece" "$rd/enc.log" "$WORK/enc.out"; then
+		leaked=$((leaked + 1))
+		echo "leaked: $piece" >&2
+	fi
+done <"$WORK/forms"
+check "encoders: no encoded line leaks" [ "$leaked" -eq 0 ]
 finish

@@ -261,6 +261,99 @@ PW_TEST(json_escaped_forms)
 	pw_secrets_free(s);
 }
 
+/* s with eol inserted after every width characters (not at the end). */
+static char *wrap(const char *s, size_t width, const char *eol)
+{
+	size_t n = strlen(s), lines = n / width + 1;
+	char *out = calloc(n + lines * strlen(eol) + 1, 1);
+	for (size_t at = 0; at < n; at += width) {
+		if (at)
+			strcat(out, eol);
+		strncat(out, s + at, width);
+	}
+	return out;
+}
+
+PW_TEST(base64_wrapped_forms)
+{
+	/* 83 bytes: 112 base64 digits, two lines at 76 columns and at 64 */
+	const char *value =
+	    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZXBsb3kiLCJpYXQiOjE1MTYyMzkwMjJ9.c2lnbmF0dXJlLXZhbHVl";
+	const char *v[] = {value, NULL};
+	pw_secrets *s = secrets_of(v);
+	PW_REQUIRE(s);
+	size_t n = strlen(value);
+	char *whole = b64((const unsigned char *)value, n);
+	char *with_newline_src = calloc(n + 2, 1);
+	memcpy(with_newline_src, value, n);
+	with_newline_src[n] = '\n'; /* echo "$V" | base64 */
+	char *with_newline = b64((const unsigned char *)with_newline_src, n + 1);
+	const char *encodings[] = {whole, with_newline};
+	const size_t widths[] = {76, 64};
+	const char *eols[] = {"\n", "\r\n"};
+	for (size_t e = 0; e < 2; e++)
+		for (size_t w = 0; w < 2; w++)
+			for (size_t l = 0; l < 2; l++) {
+				char *wrapped = wrap(encodings[e], widths[w], eols[l]);
+				char *text = calloc(strlen(wrapped) + 16, 1);
+				sprintf(text, "<%s%s>", wrapped, eols[l]);
+				char *got = pw_secrets_mask_str(s, text);
+				PW_CHECK(got && strncmp(got, "<***", 4) == 0);
+				/* what is left is at most the encoding's last group (the newline's bits,
+				 * padding) */
+				PW_CHECK(got && strlen(got) <= strlen("<***") + 4 + strlen(eols[l]) + 1);
+				PW_CHECK_NOT_CONTAINS(got, "eyJ");
+				pw_free(got);
+				free(text);
+				free(wrapped);
+			}
+	free(whole);
+	free(with_newline);
+	free(with_newline_src);
+	pw_secrets_free(s);
+}
+
+PW_TEST(url_forms_that_keep_reserved_characters)
+{
+	const char *value = "s3cr3t/p@ss w0rd\"x!(y)*'";
+	const char *v[] = {value, NULL};
+	pw_secrets *s = secrets_of(v);
+	PW_REQUIRE(s);
+	/* urllib.parse.quote(v): "/" kept */
+	PW_CHECK(check_mask(s, "u=s3cr3t/p%40ss%20w0rd%22x%21%28y%29%2A%27;", "u=***;"));
+	/* encodeURIComponent(v): !'()* kept */
+	PW_CHECK(check_mask(s, "u=s3cr3t%2Fp%40ss%20w0rd%22x!(y)*';", "u=***;"));
+	/* encodeURI(v): the reserved characters kept */
+	PW_CHECK(check_mask(s, "u=s3cr3t/p@ss%20w0rd%22x!(y)*';", "u=***;"));
+	pw_secrets_free(s);
+}
+
+PW_TEST(json_forms_of_other_encoders)
+{
+	/* ä (2 bytes), € (3 bytes), U+1F511 (4 bytes: a surrogate pair), and Go's HTML escapes */
+	const char *value = "p\xc3\xa4ss/w\xe2\x82\xac<rd>&\xf0\x9f\x94\x91";
+	const char *v[] = {value, NULL};
+	pw_secrets *s = secrets_of(v);
+	PW_REQUIRE(s);
+	/* Python json.dumps (ensure_ascii) */
+	PW_CHECK(check_mask(s, "{\"k\": \"p\\u00e4ss/w\\u20ac<rd>&\\ud83d\\udd11\"}", "{\"k\": \"***\"}"));
+	/* Jackson, ESCAPE_NON_ASCII */
+	PW_CHECK(check_mask(s, "{\"k\":\"p\\u00E4ss/w\\u20AC<rd>&\\uD83D\\uDD11\"}", "{\"k\":\"***\"}"));
+	/* PHP json_encode */
+	PW_CHECK(check_mask(s, "{\"k\":\"p\\u00e4ss\\/w\\u20ac<rd>&\\ud83d\\udd11\"}", "{\"k\":\"***\"}"));
+	/* Go encoding/json */
+	PW_CHECK(check_mask(s, "{\"k\":\"p\xc3\xa4ss/w\xe2\x82\xac\\u003crd\\u003e\\u0026\xf0\x9f\x94\x91\"}",
+	                    "{\"k\":\"***\"}"));
+	pw_secrets_free(s);
+
+	/* bytes that are not UTF-8 have no \u form; the others still apply */
+	const char *v2[] = {"bad\xff\"utf8", NULL};
+	s = secrets_of(v2);
+	PW_REQUIRE(s);
+	PW_CHECK(check_mask(s, "[bad\xff\\\"utf8]", "[***]"));
+	pw_secrets_free(s);
+}
+
 PW_TEST(forms_equal_to_raw_or_short_are_harmless)
 {
 	/* Alphanumeric values have URL/JSON forms equal to themselves; a 4-byte value has
