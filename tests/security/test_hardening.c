@@ -196,6 +196,27 @@ static void check_refused(const char *wd, const char *message)
 	pw_error_free(e);
 }
 
+PW_TEST(working_directory_that_is_not_text_is_refused)
+{
+	make_workdir();
+	PW_REQUIRE(workdir[0]);
+	const char *cfgs[] = {"{\"command\": \"true\", \"working_directory\": 5}",
+	                      "{\"command\": \"true\", \"working_directory\": [\"a\"]}"};
+	for (size_t i = 0; i < 2; i++) {
+		pw_result *r = NULL;
+		pw_error *e = NULL;
+		PW_CHECK_INT(run_step(&r, &e, "shell", cfgs[i], NULL), PW_ECONFIG);
+		PW_CHECK(r == NULL);
+		PW_REQUIRE(e != NULL);
+		PW_CHECK_CONTAINS(pw_error_message(e), "working_directory must be a path");
+		PW_CHECK_NOT_CONTAINS(pw_error_message(e), "leaves the workspace");
+		PW_CHECK_STR(pw_error_key(e), "working_directory");
+		PW_CHECK_CONTAINS(pw_error_hint(e), "relative to the workspace");
+		pw_error_free(e);
+	}
+	remove_workdir();
+}
+
 PW_TEST(working_directory_with_dotdot_is_refused)
 {
 	make_workdir();

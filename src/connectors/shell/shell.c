@@ -110,13 +110,16 @@ static int shell_validate(pw_connector *c, const pw_step *step, pw_error **err)
 		    &rc);
 	}
 	json_t *wd = json_object_get(cfg, "working_directory");
-	if (wd && (!json_is_string(wd) || !pw__path_stays_inside(json_string_value(wd))))
+	if (wd && !json_is_string(wd))
+		add(err,
+		    key_error("working_directory", "write a path relative to the workspace, e.g. `src/app`",
+		              "working_directory must be a path (text)%s%s", "", ""),
+		    &rc);
+	else if (wd && !pw__path_stays_inside(json_string_value(wd)))
 		add(err,
 		    key_error("working_directory",
 		              "use a path relative to the workspace that stays inside it",
-		              "working_directory '%s' leaves the workspace%s",
-		              json_is_string(wd) ? json_string_value(wd) : "?",
-		              json_is_string(wd) ? "" : " (not a string)"),
+		              "working_directory '%s' leaves the workspace%s", json_string_value(wd), ""),
 		    &rc);
 	json_t *ie = json_object_get(cfg, "inherit_env");
 	if (ie && !json_is_boolean(ie))
