@@ -225,8 +225,11 @@ static void on_event(const char *step, pw_step_status status, unsigned int attem
 		break;
 	case PW_STEP_SKIPPED:
 	case PW_STEP_CANCELLED:
-		fprintf(stdout, "%s%s |%s %s%s%s\n", step_color(step), step, col(C_RESET), col(C_YELLOW),
+		fprintf(stdout, "%s%s |%s %s%s%s", step_color(step), step, col(C_RESET), col(C_YELLOW),
 		        pw_step_status_name(status), col(C_RESET));
+		if (result) /* it was running: how its process took the cancel */
+			fprintf(stdout, " (exit code %d)", pw_result_exit_code(result));
+		fputc('\n', stdout);
 		break;
 	default:
 		fprintf(stdout, "%s%s |%s %s%s%s", step_color(step), step, col(C_RESET), col(C_RED),

@@ -281,25 +281,37 @@ static void error_text(pw_buf *b, json_t *err)
 		pw__buf_printf(b, "\nhint: %s", jstr(err, "hint"));
 }
 
-/* "exit code 2", "killed by signal 9", "timed out", ... */
-static void outcome_text(pw_buf *b, json_t *o)
+/* How the step's process ended, when it ran: "killed by signal 15", "exit code 5", "". */
+static void ended_text(pw_buf *b, json_t *o)
 {
-	const char *st = jstr(o, "status");
 	json_t *code = json_object_get(o, "exit_code");
-	if (!strcmp(st, "timed_out"))
-		pw__buf_puts(b, "timed out");
-	else if (!strcmp(st, "cancelled"))
-		pw__buf_puts(b, "cancelled");
-	else if (!strcmp(st, "skipped"))
-		pw__buf_puts(b, "not run: a step it needs failed, or its `when` condition did not hold");
-	else if (json_is_integer(json_object_get(o, "signal")))
+	if (json_is_integer(json_object_get(o, "signal")))
 		pw__buf_printf(b, "killed by signal %lld", (long long)jint(o, "signal", 0));
 	else if (json_is_integer(code))
 		pw__buf_printf(b, "exit code %lld", (long long)json_integer_value(code));
-	else if (json_is_object(json_object_get(o, "error")))
+}
+
+/* "exit code 2", "killed by signal 9", "timed out (killed by signal 15)", ... */
+static void outcome_text(pw_buf *b, json_t *o)
+{
+	const char *st = jstr(o, "status");
+	pw_buf how = PW_BUF_INIT(0);
+	ended_text(&how, o);
+	if (!strcmp(st, "timed_out") || !strcmp(st, "cancelled")) {
+		/* stopped by us: how its process took it, when it had one */
+		pw__buf_puts(b, !strcmp(st, "timed_out") ? "timed out" : "cancelled");
+		if (how.len)
+			pw__buf_printf(b, " (%s)", pw__buf_cstr(&how));
+	} else if (!strcmp(st, "skipped")) {
+		pw__buf_puts(b, "not run: a step it needs failed, or its `when` condition did not hold");
+	} else if (how.len) {
+		pw__buf_puts(b, pw__buf_cstr(&how));
+	} else if (json_is_object(json_object_get(o, "error"))) {
 		pw__buf_puts(b, jstr(json_object_get(o, "error"), "message"));
-	else
+	} else {
 		pw__buf_puts(b, st);
+	}
+	pw__buf_dispose(&how);
 	if (!strcmp(st, "allowed_failure"))
 		pw__buf_puts(b, " (allowed to fail)");
 }

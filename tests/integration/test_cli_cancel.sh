@@ -19,6 +19,31 @@ os.execv(sys.argv[1], sys.argv[1:])' "$PW_CLI" run "$f" --run-id "cancel-$sig" >
 	check "SIG$sig: long cancelled" contains "$r" '"status": "cancelled"'
 	check "SIG$sig: no process of the run left" no_run_process "cancel-$sig"
 done
+# a cancelled step keeps what its process did on SIGTERM: here a trap that exits 5
+cat >"$WORK/ws/trap.yml" <<'YML'
+version: 1
+steps:
+  - name: trapped
+    command: |
+      trap 'echo stopping; exit 5' TERM
+      echo ready
+      while :; do sleep 0.1; done
+YML
+python3 -c 'import os, signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$PW_CLI" run "$WORK/ws/trap.yml" --run-id trap-1 >"$WORK/trap.out" 2>"$WORK/trap.err" </dev/null &
+pid=$!
+wait_for_text "$WORK/trap.out" "trapped | ready"
+signal_and_wait TERM $pid
+check "trap: exit status 130" [ "$STATUS" -eq 130 ]
+check "trap: the step's exit code, its metadata and the cancel error in result.json" python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))['steps'][0]
+ok = (s['status'] == 'cancelled' and s['exit_code'] == 5 and 'signal' not in s
+      and 'exited with code 5' in s['metadata']['ended'] and s['error']['code'] == 'ECANCELLED')
+sys.exit(0 if ok else 1)" "$WORK/ws/.pipewright/runs/trap-1/result.json"
+check "trap: the exit code in the audit log" contains "$WORK/ws/.pipewright/runs/trap-1/audit.jsonl" '"outcome":"cancelled","detail":"exit_code=5 attempts=1"'
+check "trap: shown with the step's end" contains "$WORK/trap.out" "trapped | cancelled (exit code 5)"
 # started with SIGHUP ignored (nohup), a hangup is ignored: the run goes on and succeeds
 cat >"$WORK/ws/hup.yml" <<'YML'
 version: 1

@@ -13,6 +13,14 @@ check "error code ETIMEOUT" contains "$r" '"code": "ETIMEOUT"'
 check "error names the step and timeout" contains "$WORK/to.err" "step 'too-slow' timed out after 1 s"
 check "hint about timeout" contains "$WORK/to.err" "hint: raise the step's \`timeout:\`"
 check "report ran" contains "$WORK/to.out" "report | too-slow was stopped"
+check "the stopped process's exit code, signal and metadata in result.json" python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))['steps'][0]
+ok = (s['exit_code'] == 143 and s['signal'] == 15 and s['metadata']['signal'] == '15'
+      and 'signal 15' in s['metadata']['ended'])
+sys.exit(0 if ok else 1)" "$r"
+check "exit code in the audit log" contains "$WORK/ws/.pipewright/runs/to-1/audit.jsonl" '"outcome":"timed_out","detail":"exit_code=143 attempts=1"'
+check "exit code shown with the step's end" contains "$WORK/to.out" "too-slow | timed_out (exit code 143)"
 check "no process of the run left behind" no_run_process to-1
 # one worker: the step after the timed-out one runs with the same cancel descriptor, which
 # must have been emptied
