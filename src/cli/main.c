@@ -207,9 +207,13 @@ static void on_event(const char *step, pw_step_status status, unsigned int attem
 {
 	if (g_quiet) /* only the summary */
 		return;
+	/* payload: the pipeline, whose step index is the run's */
+	long idx = pw_pipeline_find_step(payload, step);
+	int allowed = idx >= 0 && g_cli.run && pw_run_step_allowed(g_cli.run, (size_t)idx);
 	pthread_mutex_lock(&g_cli.print_lock);
 	if (g_cli.board) {
-		board_step_event(g_cli.board, step, status, result ? pw_result_exit_code(result) : -1);
+		board_step_event(g_cli.board, step, status, result ? pw_result_exit_code(result) : -1,
+		                 allowed);
 		board_render(g_cli.board);
 		pthread_mutex_unlock(&g_cli.print_lock);
 		return;
@@ -232,10 +236,12 @@ static void on_event(const char *step, pw_step_status status, unsigned int attem
 		fputc('\n', stdout);
 		break;
 	default:
-		fprintf(stdout, "%s%s |%s %s%s%s", step_color(step), step, col(C_RESET), col(C_RED),
-		        pw_step_status_name(status), col(C_RESET));
+		fprintf(stdout, "%s%s |%s %s%s%s", step_color(step), step, col(C_RESET),
+		        col(allowed ? C_YELLOW : C_RED), pw_step_status_name(status), col(C_RESET));
 		if (result)
 			fprintf(stdout, " (exit code %d)", pw_result_exit_code(result));
+		if (allowed && status != PW_STEP_ALLOWED_FAILURE)
+			fputs(" (allowed to fail)", stdout);
 		fputc('\n', stdout);
 		break;
 	}
@@ -659,6 +665,7 @@ static int cmd_run(int argc, char **argv)
 	ro.on_log = on_log;
 	ro.log_level = g_cli.level;
 	ro.on_step_event = on_event;
+	ro.event_payload = p;
 	pw_error *e = NULL;
 	pw_run *run = NULL;
 	if (pw_run_new(&run, m, p, &ro, &e) < 0) {
@@ -715,14 +722,17 @@ static int cmd_run(int argc, char **argv)
 	fprintf(stdout, "\n%ssummary%s (run %s)\n", col(C_BOLD), col(C_RESET), pw_run_id(run));
 	for (size_t i = 0; i < n; i++) {
 		pw_step_status st = pw_run_step_status(run, i);
+		int allowed = pw_run_step_allowed(run, i);
 		const char *c = st == PW_STEP_SUCCEEDED                              ? C_GREEN
 		                : (st == PW_STEP_SKIPPED || st == PW_STEP_CANCELLED) ? C_YELLOW
-		                : st == PW_STEP_ALLOWED_FAILURE                      ? C_YELLOW
+		                : allowed                                            ? C_YELLOW
 		                                                                     : C_RED;
 		fprintf(stdout, "  %s%-16s%s %-*s %8.2fs", col(c), pw_step_status_name(st), col(C_RESET),
 		        namew, pw_run_step_name(run, i), pw_run_step_duration_ms(run, i) / 1000.0);
 		if (pw_run_step_attempts(run, i) > 1)
 			fprintf(stdout, "  (%u attempts)", pw_run_step_attempts(run, i));
+		if (allowed && st != PW_STEP_ALLOWED_FAILURE)
+			fputs("  (allowed to fail)", stdout);
 		fputc('\n', stdout);
 	}
 	fprintf(stdout, "logs: %s\n", pw_run_dir(run));

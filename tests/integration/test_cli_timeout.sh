@@ -31,4 +31,27 @@ check "-j 1: report succeeded" python3 -c "
 import json, sys
 s = {x['name']: x['status'] for x in json.load(open(sys.argv[1]))['steps']}
 sys.exit(0 if s == {'too-slow': 'timed_out', 'report': 'succeeded'} else 1)" "$WORK/ws/.pipewright/runs/to-j1/result.json"
+# allow_failure covers a timeout: the step stays timed_out, marked allowed, and the run succeeds
+cat >"$WORK/ws/allowed.yml" <<'YML'
+version: 1
+steps:
+  - name: optional
+    timeout: 1
+    retries: 1
+    allow_failure: true
+    command: sleep 5
+  - name: next
+    command: echo next ran
+YML
+run_pw al run "$WORK/ws/allowed.yml" --run-id allowed-1
+check "allowed timeout: exit 0" [ "$STATUS" -eq 0 ]
+check "allowed timeout: timed_out, allowed, run succeeded, next ran" python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = {x['name']: x for x in r['steps']}
+ok = (r['status'] == 'succeeded' and s['optional']['status'] == 'timed_out'
+      and s['optional']['allowed'] is True and s['optional']['attempts'] == 2
+      and s['next']['status'] == 'succeeded')
+sys.exit(0 if ok else 1)" "$WORK/ws/.pipewright/runs/allowed-1/result.json"
+check "allowed timeout: said so" contains "$WORK/al.out" "optional | timed_out (exit code 143) (allowed to fail)"
 finish
