@@ -109,6 +109,26 @@ check "the step did not start" [ ! -e "$WORK/of/d-ran" ]
 check "the limit is named" contains "$WORK/big.err" "its arguments and environment (27"
 check "so is the cause" contains "$WORK/big.err" "27000 of the variables"
 check "not blamed on the command" lacks "$WORK/big.err" "config: command"
+# a NUL byte: the line holding it is refused by its number, as a malformed line is, and
+# fails the step; the text is not silently cut there
+cat >"$WORK/of/nul.yml" <<'EOF'
+version: 1
+steps:
+  - name: nul
+    command: printf 'a=1\0b=2\nc=3\n' >> "$PIPEWRIGHT_OUTPUT"
+  - name: bad
+    command: printf 'a=1\nno equals sign\n' >> "$PIPEWRIGHT_OUTPUT"
+    needs: []
+EOF
+run_pw nul run "$WORK/of/nul.yml" -w "$WORK/of" -j 1 --run-id nul-1
+check "NUL: the step fails" [ "$STATUS" -eq 1 ]
+check "NUL: the line is named" contains "$WORK/nul.out" "nul | pipewright: PIPEWRIGHT_OUTPUT line 1 holds a NUL byte"
+check "NUL: refused as a line without '=' is" python3 -c "
+import json, sys
+s = {x['name']: x for x in json.load(open(sys.argv[1]))['steps']}
+ok = all(s[n]['status'] == 'failed' and s[n]['exit_code'] == 1 and 'outputs_error' in s[n]['metadata']
+         and 'outputs' not in s[n] for n in ('nul', 'bad'))
+sys.exit(0 if ok else 1)" "$WORK/of/.pipewright/runs/nul-1/result.json"
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	check "in memory (/dev/shm)" contains "$WORK/of/path-one" "/dev/shm/pipewright-outputs-"
 fi

@@ -306,15 +306,27 @@ static void on_proc_output(int stream, const char *data, size_t len, void *paylo
 	pw_exec_output(o->ex, stream == PW_PROC_STDERR ? PW_STREAM_STDERR : PW_STREAM_STDOUT, data, len);
 }
 
-/* The next line of *p (without its '\n'), advancing *p past it. */
-static size_t next_line(const char **p, const char **line)
+/* The next line of *p, before end (without its '\n'), advancing *p past it. Lines may hold
+ * NUL bytes: the length says where they end. */
+static size_t next_line(const char **p, const char *end, const char **line)
 {
 	*line = *p;
-	size_t n = strcspn(*p, "\n");
+	const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+	size_t n = nl ? (size_t)(nl - *p) : (size_t)(end - *p);
 	*p += n;
-	if (**p == '\n')
+	if (*p < end)
 		(*p)++;
 	return n;
+}
+
+/* A NUL byte cannot be part of an environment variable's name or value: the line is refused
+ * (not cut at the NUL, which would drop the rest of it unseen). */
+static int nul_line(pw_error **err, int line)
+{
+	return pw_error_set(err, PW_EVALIDATION,
+	                    "PIPEWRIGHT_OUTPUT line %d holds a NUL byte, which no environment variable "
+	                    "can hold",
+	                    line);
 }
 
 static const char *find_heredoc(const char *l, size_t n)
@@ -328,19 +340,23 @@ static const char *find_heredoc(const char *l, size_t n)
 /* Error messages name the line, never quote its text beyond a valid name: values written
  * there are often secrets, and a message quoting part of a line could show a part of a secret
  * that masking cannot recognise. Lines of any length are kept whole. */
-int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
+int pw__shell_parse_outputs(const char *text, size_t len, pw_exec *ex, pw_error **err)
 {
-	const char *p = text;
+	const char *p = text, *end = text + len;
 	int line = 0, rc = 0;
 	pw_buf key = PW_BUF_INIT(OUTPUTS_MAX), val = PW_BUF_INIT(OUTPUTS_MAX);
-	while (*p && rc == 0) {
+	while (p < end && rc == 0) {
 		const char *l;
-		size_t n = next_line(&p, &l);
+		size_t n = next_line(&p, end, &l);
 		line++;
 		if (n && l[n - 1] == '\r')
 			n--;
 		if (n == 0)
 			continue;
+		if (memchr(l, '\0', n)) {
+			rc = nul_line(err, line);
+			break;
+		}
 		const char *eq = memchr(l, '=', n);
 		const char *heredoc = find_heredoc(l, n);
 		pw__buf_clear(&key);
@@ -360,10 +376,14 @@ int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 				break;
 			}
 			int closed = 0, first = 1;
-			while (*p) {
+			while (p < end) {
 				const char *c;
-				size_t m = next_line(&p, &c);
+				size_t m = next_line(&p, end, &c);
 				line++;
+				if (memchr(c, '\0', m)) {
+					rc = nul_line(err, line);
+					break;
+				}
 				if ((m == dl || (m == dl + 1 && c[dl] == '\r')) &&
 				    memcmp(c, delim, dl) == 0) {
 					closed = 1;
@@ -375,6 +395,8 @@ int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 				if (pw__buf_append(&val, c, m) < 0)
 					break;
 			}
+			if (rc < 0)
+				break;
 			if (!closed) {
 				rc = pw_error_set(
 				    err, PW_EVALIDATION,
@@ -432,7 +454,7 @@ static int read_outputs(const char *path, const struct stat *own, pw_exec *ex, p
 	}
 	fclose(f);
 	if (rc == 0)
-		rc = pw__shell_parse_outputs(pw__buf_cstr(&b), ex, err);
+		rc = pw__shell_parse_outputs(pw__buf_cstr(&b), b.len, ex, err);
 	pw__buf_dispose(&b);
 	return rc;
 }
