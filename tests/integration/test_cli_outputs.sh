@@ -85,6 +85,43 @@ check "outputs read through the link" [ -f "$WORK/of/seen-b" ]
 check "a file behind a link is not handed on" [ "$(cat "$WORK/of/path-a")" != "$(cat "$WORK/of/path-b")" ]
 check "the link is gone after the run" sh -c "p=\$(cat '$WORK/of/path-a'); [ ! -e \"\$p\" ] && [ ! -L \"\$p\" ]"
 rm -f "$(cat "$WORK/of/path-a").away"
+# replaced by a directory (with a file, a directory and a link out of it inside): removed
+# with what is in it, never following the link; a tree too deep to remove is left with a
+# warning that names it
+mkdir -p "$WORK/of/keep" && echo kept >"$WORK/of/keep/file"
+cat >"$WORK/of/dir.yml" <<'EOF'
+version: 1
+steps:
+  - name: d
+    command: |
+      echo "$PIPEWRIGHT_OUTPUT" > path-d
+      rm "$PIPEWRIGHT_OUTPUT"
+      mkdir -p "$PIPEWRIGHT_OUTPUT/sub"
+      touch "$PIPEWRIGHT_OUTPUT/f" "$PIPEWRIGHT_OUTPUT/sub/g"
+      ln -s "$PIPEWRIGHT_WORKSPACE/keep" "$PIPEWRIGHT_OUTPUT/sub/out"
+  - name: e
+    command: echo "$PIPEWRIGHT_OUTPUT" > path-e
+EOF
+run_pw dir run "$WORK/of/dir.yml" -w "$WORK/of" -j 1
+check "directory run exit 0" [ "$STATUS" -eq 0 ]
+check "the directory is gone after the step" sh -c "p=\$(cat '$WORK/of/path-d'); [ ! -e \"\$p\" ] && [ ! -L \"\$p\" ]"
+check "not handed on" [ "$(cat "$WORK/of/path-d")" != "$(cat "$WORK/of/path-e")" ]
+check "the link in it was not followed" [ "$(cat "$WORK/of/keep/file")" = kept ]
+check "no warning" lacks "$WORK/dir.err" "cannot remove"
+cat >"$WORK/of/deep.yml" <<'EOF'
+version: 1
+steps:
+  - name: deep
+    command: |
+      echo "$PIPEWRIGHT_OUTPUT" > path-deep
+      rm "$PIPEWRIGHT_OUTPUT"
+      mkdir -p "$PIPEWRIGHT_OUTPUT/$(seq -s / 1 40)"
+EOF
+run_pw deep run "$WORK/of/deep.yml" -w "$WORK/of" -j 1
+deep=$(cat "$WORK/of/path-deep")
+check "too deep: the run still succeeds" [ "$STATUS" -eq 0 ]
+check "too deep: a warning names the path" contains "$WORK/deep.err" "cannot remove what the step left at its PIPEWRIGHT_OUTPUT path $deep"
+case "$deep" in */pipewright-outputs-* | */.outputs-*) rm -rf "$deep" ;; esac
 # Every earlier step's outputs are in a later step's environment: when together they pass
 # the kernel's limit, the step that cannot start says so, and by how much, not that its
 # command is wrong. (Three steps of 9,000 outputs of 84 bytes: over the 2 MiB that an 8 MiB

@@ -2,6 +2,7 @@
  * workspace, with exactly the environment the pipeline gives it. */
 #define _GNU_SOURCE /* mkostemp */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -510,12 +511,90 @@ static outputs_file *outputs_take(shell_impl *impl, const char *rundir)
 	return of;
 }
 
-static void outputs_drop(outputs_file *of)
+#define OUTPUTS_TREE_DEPTH 32 /* directories the step made there, nested: deeper is left */
+
+/* Removes `name` in the directory dirfd: a file, a link (never followed) or a directory with
+ * everything in it, walked by descriptors opened O_NOFOLLOW, so that nothing outside it is
+ * touched whatever the step put there. 0, or -1 with errno (of the first failure). */
+static int remove_tree_at(int dirfd, const char *name, int depth)
+{
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	if (depth >= OUTPUTS_TREE_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	int rc = 0, first_errno = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (remove_tree_at(fd, e->d_name, depth + 1) < 0 && rc == 0) {
+			rc = -1;
+			first_errno = errno;
+		}
+	}
+	closedir(d);
+	if (rc == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0) {
+		rc = -1;
+		first_errno = errno;
+	}
+	errno = first_errno;
+	return rc;
+}
+
+/* Removes whatever is at `path` now: our file, or what the step put there instead (a file,
+ * a link, a directory tree). 0, or -1 with errno. */
+static int remove_outputs_path(const char *path)
+{
+	if (unlink(path) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path || !slash[1])
+		return -1;
+	char dir[sizeof(((outputs_file *)0)->path)];
+	size_t n = (size_t)(slash - path);
+	if (n >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	int rc = remove_tree_at(dirfd, slash + 1, 0);
+	int saved = errno;
+	close(dirfd);
+	errno = saved;
+	return rc;
+}
+
+/* ex: the step's, for a warning when what is at the path cannot be removed; may be NULL. */
+static void outputs_drop(outputs_file *of, pw_exec *ex)
 {
 	if (!of)
 		return;
 	/* whatever is at the path now: ours, or what the step put there */
-	unlink(of->path);
+	if (remove_outputs_path(of->path) < 0 && ex)
+		pw_exec_log(ex, PW_LOG_WARN, "shell",
+		            "cannot remove what the step left at its PIPEWRIGHT_OUTPUT path %s: %s; remove "
+		            "it by hand",
+		            of->path, strerror(errno));
 	close(of->fd);
 	free(of);
 }
@@ -531,8 +610,8 @@ static int outputs_intact(const outputs_file *of, const struct stat *st)
 }
 
 /* After the step (own: fstat of our descriptor then, or NULL): back to the pool, emptied,
- * when it is intact; else removed. */
-static void outputs_give_back(shell_impl *impl, outputs_file *of, const struct stat *own)
+ * when it is intact; else removed, with whatever the step put at its path. */
+static void outputs_give_back(shell_impl *impl, outputs_file *of, const struct stat *own, pw_exec *ex)
 {
 	if (!of)
 		return;
@@ -544,7 +623,7 @@ static void outputs_give_back(shell_impl *impl, outputs_file *of, const struct s
 			impl->pool[impl->pooled++] = of, of = NULL;
 		pthread_mutex_unlock(&impl->lock);
 	}
-	outputs_drop(of);
+	outputs_drop(of, ex);
 }
 
 static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, const pw_workspace *ws,
@@ -561,7 +640,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	pw_map *envm = build_env(step, env, outputs_path);
 	char **envp = envm ? pw__proc_envp_from_map(envm) : NULL;
 	if (!argv || !envp) {
-		outputs_drop(of);
+		outputs_drop(of, ex);
 		free(cwd);
 		free_strv(argv);
 		pw_map_free(envm);
@@ -626,7 +705,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	}
 	/* what the step wrote there is now in the exec's outputs (masked wherever it is shown);
 	 * the raw file is emptied for the next step or removed */
-	outputs_give_back(impl, of, ownp);
+	outputs_give_back(impl, of, ownp, ex);
 	free(cwd);
 	free_strv(argv);
 	pw_map_free(envm);
@@ -702,7 +781,7 @@ static void shell_destroy(pw_connector *c)
 	if (!impl)
 		return;
 	for (size_t i = 0; i < impl->pooled; i++)
-		outputs_drop(impl->pool[i]);
+		outputs_drop(impl->pool[i], NULL);
 	if (impl->null_fd >= 0)
 		close(impl->null_fd);
 	pthread_mutex_destroy(&impl->lock);
