@@ -254,6 +254,37 @@ PW_TEST(working_directory_through_a_symlink_out_is_refused)
 	remove_workdir();
 }
 
+/* A working_directory that exists but is a file: the step cannot start, and the error says so
+ * of working_directory (not of the command), with a hint that fits. */
+PW_TEST(working_directory_that_is_a_file_is_named)
+{
+	make_workdir();
+	PW_REQUIRE(workdir[0]);
+	char p[512];
+	snprintf(p, sizeof(p), "%s/ws/p.yml", workdir);
+	FILE *f = fopen(p, "w");
+	PW_REQUIRE(f != NULL);
+	fclose(f);
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	PW_CHECK(run_step(&r, &e, "shell", "{\"command\": \"touch here\", \"working_directory\": \"p.yml\"}",
+	                  NULL) < 0);
+	PW_REQUIRE(e != NULL);
+	PW_CHECK_STR(pw_error_key(e), "working_directory");
+	PW_CHECK_CONTAINS(pw_error_message(e), "Not a directory");
+	PW_CHECK_CONTAINS(pw_error_hint(e), "names a file, not a directory");
+	pw_result_free(r);
+	pw_error_free(e);
+	/* a command that cannot start is still the command's */
+	r = NULL;
+	e = NULL;
+	PW_CHECK(run_step(&r, &e, "shell", "{\"command\": [\"./no-such-program\"]}", NULL) < 0);
+	PW_CHECK_STR(e ? pw_error_key(e) : NULL, "command");
+	pw_result_free(r);
+	pw_error_free(e);
+	remove_workdir();
+}
+
 /* ---- the loader's bounds ---- */
 
 static double now_s(void)

@@ -626,6 +626,24 @@ static void outputs_give_back(shell_impl *impl, outputs_file *of, const struct s
 	outputs_drop(of, ex);
 }
 
+/* Says which key a failure to start the step is about: the working_directory when the step
+ * could not enter it (it names a file, or one it cannot search), else the command. */
+static void tag_start_error(pw_error *e, const pw_step *step, const char *cwd)
+{
+	struct stat st;
+	int not_dir = stat(cwd, &st) == 0 && !S_ISDIR(st.st_mode);
+	int unusable = not_dir || access(cwd, X_OK) != 0;
+	if (!unusable || !json_is_string(json_object_get(step->config, "working_directory"))) {
+		pw_error_set_key(e, "command");
+		return;
+	}
+	pw_error_set_key(e, "working_directory");
+	pw_error_set_hint(e, not_dir ? "working_directory names a file, not a directory: give the "
+	                               "directory to run in, relative to the workspace"
+	                             : "working_directory must be a directory this user can enter: "
+	                               "check that it exists and its permissions");
+}
+
 static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, const pw_workspace *ws,
                          const pw_map *env, pw_exec *ex, pw_error **err)
 {
@@ -665,7 +683,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	const struct stat *ownp = of && fstat(of->fd, &own) == 0 ? &own : NULL;
 	/* (a configuration error here is an environment too large to start the step with) */
 	if (rc < 0 && err && *err && !pw_error_key(*err) && pw_error_code(*err) != PW_ECONFIG)
-		pw_error_set_key(*err, "command");
+		tag_start_error(*err, step, cwd);
 	if (rc == 0) {
 		int code = pr.exited ? pr.exit_code : 128 + pr.term_signal;
 		pw_result *r = pw_result_new(code, NULL, NULL);
