@@ -494,13 +494,18 @@ static void *helper_main(void *arg)
 {
 	sigctx *sc = arg;
 	const struct timespec period = {0, 100 * 1000 * 1000};
+	unsigned int cancels = 0;
 	for (;;) {
 		int sig = sigtimedwait(&sc->set, NULL, &period);
 		int stop = sig == SIGUSR1 && __atomic_load_n(&sc->stop, __ATOMIC_SEQ_CST);
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
-			const char msg[] =
+			/* the first cancels all but the `always` steps, the next ones those too */
+			static const char first[] =
 			    "\npipewright: cancelling (signal again to stop `always` steps too)\n";
-			ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+			static const char again[] = "\npipewright: stopping the `always` steps too\n";
+			int repeated = cancels++ > 0;
+			ssize_t n = repeated ? write(STDERR_FILENO, again, sizeof(again) - 1)
+			                     : write(STDERR_FILENO, first, sizeof(first) - 1);
 			(void)n;
 			pw_run_cancel(g_cli.run);
 		}
