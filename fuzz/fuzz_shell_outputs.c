@@ -1,7 +1,8 @@
 /* Fuzz target: the shell connector's PIPEWRIGHT_OUTPUT parser (key=value lines and
  * key<<DELIM heredocs) on arbitrary text. It must parse or fail with one error, and every
  * output it sets has a valid name. A single NAME=value line (no newline, no '<<' before the
- * '=') round-trips: the output holds the value whole, whatever its length. */
+ * '=') round-trips: the output holds the value whole, whatever its length. A text holding a
+ * NUL byte never parses whole. */
 #include <string.h>
 
 #include "connectors/shell/shell.h"
@@ -31,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts.capture_limit = 64; /* the default 1 MiB capture would dominate each run */
 	FUZZ_ASSERT(pw_exec_new(&ex, &opts, NULL) == 0);
 	pw_error *err = NULL;
-	int rc = pw__shell_parse_outputs(text, ex, &err);
+	int rc = pw__shell_parse_outputs(text, size, ex, &err);
 	if (rc == 0) {
 		FUZZ_ASSERT(err == NULL);
 	} else {
@@ -39,6 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(err != NULL && pw_error_message(err) != NULL);
 		pw_error_free(err);
 	}
+	/* every line is looked at (none is cut at a NUL byte), and one holding a NUL is refused */
+	if (memchr(text, '\0', size))
+		FUZZ_ASSERT(rc < 0);
 	const pw_map *outs = pw_exec_outputs(ex);
 	const char *eq = memchr(text, '=', size);
 	const char *hd = strstr(text, "<<");

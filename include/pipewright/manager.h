@@ -50,7 +50,11 @@ PW_EXTERN int pw_manager_get_connector(pw_connector **out, pw_manager *m, const 
 /* ConnectorManager::execute_step: determines the type, gets the connector, validates,
  * runs pre_execute, execute_step and post_execute, and records statistics. ex may be NULL
  * (a default context). The result's stdout/stderr hold the masked, bounded capture of the
- * step's output when the connector streamed it. Caller frees *out. */
+ * step's output when the connector streamed it. *out is the connector's result whenever it
+ * made one, also when an error is returned: a step stopped at its timeout (PW_ETIMEOUT) or
+ * cancelled (PW_ECANCELLED) keeps its process's exit code, signal, output and metadata
+ * beside the error. *out is NULL when the step did not get that far. The caller frees *out
+ * (pw_result_free accepts NULL) whatever the return value. */
 PW_EXTERN int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step,
                                       const pw_workspace *ws, const pw_map *env, pw_exec *ex, pw_error **err);
 

@@ -55,6 +55,9 @@ PW_EXTERN int64_t pw_report_duration_ms(const pw_report *rep);
 PW_EXTERN size_t pw_report_step_count(const pw_report *rep);
 PW_EXTERN const char *pw_report_step_name(const pw_report *rep, size_t i);
 PW_EXTERN const char *pw_report_step_status(const pw_report *rep, size_t i);
+/* Non-zero when the step failed or timed out and allow_failure: true kept the run going
+ * (status "allowed_failure", or "timed_out" marked allowed). */
+PW_EXTERN int pw_report_step_allowed(const pw_report *rep, size_t i);
 PW_EXTERN int64_t pw_report_step_duration_ms(const pw_report *rep, size_t i);
 /* The step's masked log; NULL in *out when the step wrote none. Caller frees with pw_free. */
 PW_EXTERN int pw_report_step_log(char **out, size_t *out_len, const pw_report *rep, size_t i, pw_error **err);

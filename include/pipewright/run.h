@@ -22,7 +22,7 @@ typedef enum pw_step_status {
 	PW_STEP_FAILED,
 	PW_STEP_ALLOWED_FAILURE, /* failed with allow_failure: true */
 	PW_STEP_SKIPPED,         /* its `when` condition did not hold */
-	PW_STEP_TIMED_OUT,
+	PW_STEP_TIMED_OUT,       /* with allow_failure: true, pw_run_step_allowed says so */
 	PW_STEP_CANCELLED
 } pw_step_status;
 
@@ -62,8 +62,9 @@ typedef struct pw_run_options {
  * p and m are borrowed and must outlive the run. Caller frees with pw_run_free. */
 PW_EXTERN int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options *opts,
                          pw_error **err);
-/* Runs every step. Returns 0 when every step succeeded or was allowed to fail or skipped
- * by design, PW_ESTEP when a step failed or timed out, PW_ECANCELLED when the run was
+/* Runs every step. Returns 0 when every step succeeded or was allowed to fail (also by
+ * timing out) or skipped by design, PW_ESTEP when a step failed or timed out without
+ * allow_failure, PW_ECANCELLED when the run was
  * cancelled; other codes when the run could not be carried out (*err says why). */
 PW_EXTERN int pw_run_execute(pw_run *r, pw_error **err);
 /* Cancels running steps (their connectors clean up); `when: always` steps still run.
@@ -80,6 +81,10 @@ PW_EXTERN const char *pw_run_step_name(const pw_run *r, size_t i);
 PW_EXTERN pw_step_status pw_run_step_status(const pw_run *r, size_t i);
 PW_EXTERN const pw_result *pw_run_step_result(const pw_run *r, size_t i);
 PW_EXTERN const pw_error *pw_run_step_error(const pw_run *r, size_t i);
+/* Non-zero when the step failed (PW_STEP_ALLOWED_FAILURE) or timed out (PW_STEP_TIMED_OUT)
+ * and allow_failure: true kept that from failing the run and the steps that need it: for
+ * their `when`, it did not fail. */
+PW_EXTERN int pw_run_step_allowed(const pw_run *r, size_t i);
 PW_EXTERN unsigned int pw_run_step_attempts(const pw_run *r, size_t i);
 PW_EXTERN double pw_run_step_duration_ms(const pw_run *r, size_t i);
 

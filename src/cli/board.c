@@ -14,6 +14,7 @@
 typedef struct entry {
 	char *name;
 	pw_step_status status;
+	int allowed; /* failed or timed out with allow_failure: true */
 	int exit_code;
 	int64_t start_ms, end_ms;
 	char last[LAST_LINE_MAX]; /* printable ASCII/UTF-8, no control characters */
@@ -119,7 +120,7 @@ static entry *find(board *b, const char *step, int create)
 	return e;
 }
 
-void board_step_event(board *b, const char *step, pw_step_status status, int exit_code)
+void board_step_event(board *b, const char *step, pw_step_status status, int exit_code, int allowed)
 {
 	entry *e = find(b, step, 1);
 	if (!e)
@@ -130,6 +131,7 @@ void board_step_event(board *b, const char *step, pw_step_status status, int exi
 	if (status != PW_STEP_RUNNING && status != PW_STEP_PENDING)
 		e->end_ms = t;
 	e->status = status;
+	e->allowed = allowed;
 	e->exit_code = exit_code;
 	e->order = ++b->events;
 	b->dirty = 1;
@@ -269,6 +271,8 @@ static const char *state_word(const entry *e)
 
 static const char *state_color(const entry *e)
 {
+	if (e->allowed)
+		return "\033[33m";
 	switch (e->status) {
 	case PW_STEP_RUNNING:
 		return "\033[36m";
@@ -291,6 +295,7 @@ static int draw_entry(board *b, const entry *e, int width, int namew, int64_t t)
 	int used = 0;
 	char sym = e->status == PW_STEP_RUNNING           ? spinner[b->spin % 4]
 	           : e->status == PW_STEP_SUCCEEDED       ? '+'
+	           : e->allowed                           ? '!'
 	           : e->status == PW_STEP_FAILED          ? 'x'
 	           : e->status == PW_STEP_TIMED_OUT       ? 'x'
 	           : e->status == PW_STEP_SKIPPED         ? '-'
@@ -434,7 +439,7 @@ static void draw(board *b)
 			running++;
 		else if (e->status != PW_STEP_PENDING)
 			done++;
-		if (e->status == PW_STEP_FAILED || e->status == PW_STEP_TIMED_OUT)
+		if ((e->status == PW_STEP_FAILED || e->status == PW_STEP_TIMED_OUT) && !e->allowed)
 			failed++;
 		int l = text_cols(e->name, strlen(e->name));
 		if (l > namew)

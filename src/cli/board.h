@@ -14,8 +14,9 @@ typedef struct board board;
 board *board_new(FILE *out, const char *name, size_t total, int color);
 void board_free(board *b);
 
-/* A step changed state; exit_code is -1 when there is no result. */
-void board_step_event(board *b, const char *step, pw_step_status status, int exit_code);
+/* A step changed state; exit_code is -1 when there is no result; allowed: it failed or timed
+ * out with allow_failure: true (pw_run_step_allowed). */
+void board_step_event(board *b, const char *step, pw_step_status status, int exit_code, int allowed);
 /* Masked whole lines of a step's output: the last non-empty one becomes its latest line. */
 void board_output(board *b, const char *step, const char *data, size_t len);
 /* Redraws in place when something changed or a running step's time ticked. */

@@ -207,9 +207,13 @@ static void on_event(const char *step, pw_step_status status, unsigned int attem
 {
 	if (g_quiet) /* only the summary */
 		return;
+	/* payload: the pipeline, whose step index is the run's */
+	long idx = pw_pipeline_find_step(payload, step);
+	int allowed = idx >= 0 && g_cli.run && pw_run_step_allowed(g_cli.run, (size_t)idx);
 	pthread_mutex_lock(&g_cli.print_lock);
 	if (g_cli.board) {
-		board_step_event(g_cli.board, step, status, result ? pw_result_exit_code(result) : -1);
+		board_step_event(g_cli.board, step, status, result ? pw_result_exit_code(result) : -1,
+		                 allowed);
 		board_render(g_cli.board);
 		pthread_mutex_unlock(&g_cli.print_lock);
 		return;
@@ -225,14 +229,19 @@ static void on_event(const char *step, pw_step_status status, unsigned int attem
 		break;
 	case PW_STEP_SKIPPED:
 	case PW_STEP_CANCELLED:
-		fprintf(stdout, "%s%s |%s %s%s%s\n", step_color(step), step, col(C_RESET), col(C_YELLOW),
+		fprintf(stdout, "%s%s |%s %s%s%s", step_color(step), step, col(C_RESET), col(C_YELLOW),
 		        pw_step_status_name(status), col(C_RESET));
+		if (result) /* it was running: how its process took the cancel */
+			fprintf(stdout, " (exit code %d)", pw_result_exit_code(result));
+		fputc('\n', stdout);
 		break;
 	default:
-		fprintf(stdout, "%s%s |%s %s%s%s", step_color(step), step, col(C_RESET), col(C_RED),
-		        pw_step_status_name(status), col(C_RESET));
+		fprintf(stdout, "%s%s |%s %s%s%s", step_color(step), step, col(C_RESET),
+		        col(allowed ? C_YELLOW : C_RED), pw_step_status_name(status), col(C_RESET));
 		if (result)
 			fprintf(stdout, " (exit code %d)", pw_result_exit_code(result));
+		if (allowed && status != PW_STEP_ALLOWED_FAILURE)
+			fputs(" (allowed to fail)", stdout);
 		fputc('\n', stdout);
 		break;
 	}
@@ -485,13 +494,18 @@ static void *helper_main(void *arg)
 {
 	sigctx *sc = arg;
 	const struct timespec period = {0, 100 * 1000 * 1000};
+	unsigned int cancels = 0;
 	for (;;) {
 		int sig = sigtimedwait(&sc->set, NULL, &period);
 		int stop = sig == SIGUSR1 && __atomic_load_n(&sc->stop, __ATOMIC_SEQ_CST);
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
-			const char msg[] =
+			/* the first cancels all but the `always` steps, the next ones those too */
+			static const char first[] =
 			    "\npipewright: cancelling (signal again to stop `always` steps too)\n";
-			ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+			static const char again[] = "\npipewright: stopping the `always` steps too\n";
+			int repeated = cancels++ > 0;
+			ssize_t n = repeated ? write(STDERR_FILENO, again, sizeof(again) - 1)
+			                     : write(STDERR_FILENO, first, sizeof(first) - 1);
 			(void)n;
 			pw_run_cancel(g_cli.run);
 		}
@@ -656,6 +670,7 @@ static int cmd_run(int argc, char **argv)
 	ro.on_log = on_log;
 	ro.log_level = g_cli.level;
 	ro.on_step_event = on_event;
+	ro.event_payload = p;
 	pw_error *e = NULL;
 	pw_run *run = NULL;
 	if (pw_run_new(&run, m, p, &ro, &e) < 0) {
@@ -712,14 +727,17 @@ static int cmd_run(int argc, char **argv)
 	fprintf(stdout, "\n%ssummary%s (run %s)\n", col(C_BOLD), col(C_RESET), pw_run_id(run));
 	for (size_t i = 0; i < n; i++) {
 		pw_step_status st = pw_run_step_status(run, i);
+		int allowed = pw_run_step_allowed(run, i);
 		const char *c = st == PW_STEP_SUCCEEDED                              ? C_GREEN
 		                : (st == PW_STEP_SKIPPED || st == PW_STEP_CANCELLED) ? C_YELLOW
-		                : st == PW_STEP_ALLOWED_FAILURE                      ? C_YELLOW
+		                : allowed                                            ? C_YELLOW
 		                                                                     : C_RED;
 		fprintf(stdout, "  %s%-16s%s %-*s %8.2fs", col(c), pw_step_status_name(st), col(C_RESET),
 		        namew, pw_run_step_name(run, i), pw_run_step_duration_ms(run, i) / 1000.0);
 		if (pw_run_step_attempts(run, i) > 1)
 			fprintf(stdout, "  (%u attempts)", pw_run_step_attempts(run, i));
+		if (allowed && st != PW_STEP_ALLOWED_FAILURE)
+			fputs("  (allowed to fail)", stdout);
 		fputc('\n', stdout);
 	}
 	fprintf(stdout, "logs: %s\n", pw_run_dir(run));

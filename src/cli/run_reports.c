@@ -86,7 +86,7 @@ void cli_print_failed_tails(const pw_run *run, FILE *out, int lines)
 	}
 	for (size_t i = 0; i < pw_report_step_count(rep); i++) {
 		const char *st = pw_report_step_status(rep, i);
-		if (strcmp(st, "failed") && strcmp(st, "timed_out"))
+		if ((strcmp(st, "failed") && strcmp(st, "timed_out")) || pw_report_step_allowed(rep, i))
 			continue;
 		char *log = NULL;
 		size_t len = 0;

@@ -560,10 +560,10 @@ int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step,
 	double ms = (double)(pw__now_ms() - t0);
 	record(m, type, rc == 0 && pw_result_is_success(r), ms);
 	if (rc < 0) {
+		/* the connector's result stays with the error: a step stopped at its deadline or
+		 * by a cancel still has the exit code, signal, output and metadata of its process */
 		if (e)
 			mask_error(e, ex);
-		pw_result_free(r);
-		r = NULL;
 		if (err && !*err)
 			*err = e;
 		else

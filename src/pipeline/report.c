@@ -315,6 +315,17 @@ const char *pw_report_step_status(const pw_report *rep, size_t i)
 	return i < rep->count ? jstr(rep->steps[i].json, "status") : NULL;
 }
 
+int pw__report_step_allowed(json_t *step)
+{
+	return !strcmp(jstr(step, "status"), "allowed_failure") ||
+	       json_is_true(json_object_get(step, "allowed"));
+}
+
+int pw_report_step_allowed(const pw_report *rep, size_t i)
+{
+	return i < rep->count && pw__report_step_allowed(rep->steps[i].json);
+}
+
 int64_t pw_report_step_duration_ms(const pw_report *rep, size_t i)
 {
 	return i < rep->count ? rep->steps[i].duration_ms : 0;

@@ -28,6 +28,9 @@ struct pw_report {
 	int64_t total_ms; /* the run's duration, at least the end of its last step */
 };
 
+/* The step (its result.json entry) failed or timed out with allow_failure: true: status
+ * allowed_failure, or "allowed": true. */
+int pw__report_step_allowed(json_t *step);
 /* Fills offset_ms, duration_ms and total_ms from result.json. */
 void pw__report_compute_times(pw_report *rep);
 /* The run's secrets (run.c); borrowed. */

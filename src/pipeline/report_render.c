@@ -243,6 +243,7 @@ static void put_duration(pw_buf *b, int64_t ms)
 
 typedef struct counts {
 	size_t total, succeeded, failed, allowed_failure, skipped, timed_out, cancelled, other;
+	size_t timed_out_allowed; /* of timed_out: with allow_failure: true */
 } counts;
 
 static counts count_steps(const pw_report *rep)
@@ -259,9 +260,11 @@ static counts count_steps(const pw_report *rep)
 			c.allowed_failure++;
 		else if (!strcmp(st, "skipped"))
 			c.skipped++;
-		else if (!strcmp(st, "timed_out"))
+		else if (!strcmp(st, "timed_out")) {
 			c.timed_out++;
-		else if (!strcmp(st, "cancelled"))
+			if (pw__report_step_allowed(rep->steps[i].json))
+				c.timed_out_allowed++;
+		} else if (!strcmp(st, "cancelled"))
 			c.cancelled++;
 		else
 			c.other++;
@@ -281,27 +284,46 @@ static void error_text(pw_buf *b, json_t *err)
 		pw__buf_printf(b, "\nhint: %s", jstr(err, "hint"));
 }
 
-/* "exit code 2", "killed by signal 9", "timed out", ... */
-static void outcome_text(pw_buf *b, json_t *o)
+/* How the step's process ended, when it ran: "killed by signal 15", "exit code 5", "". */
+static void ended_text(pw_buf *b, json_t *o)
 {
-	const char *st = jstr(o, "status");
 	json_t *code = json_object_get(o, "exit_code");
-	if (!strcmp(st, "timed_out"))
-		pw__buf_puts(b, "timed out");
-	else if (!strcmp(st, "cancelled"))
-		pw__buf_puts(b, "cancelled");
-	else if (!strcmp(st, "skipped"))
-		pw__buf_puts(b, "not run: a step it needs failed, or its `when` condition did not hold");
-	else if (json_is_integer(json_object_get(o, "signal")))
+	if (json_is_integer(json_object_get(o, "signal")))
 		pw__buf_printf(b, "killed by signal %lld", (long long)jint(o, "signal", 0));
 	else if (json_is_integer(code))
 		pw__buf_printf(b, "exit code %lld", (long long)json_integer_value(code));
-	else if (json_is_object(json_object_get(o, "error")))
+}
+
+/* "exit code 2", "killed by signal 9", "timed out (killed by signal 15)", ... */
+static void outcome_text(pw_buf *b, json_t *o)
+{
+	const char *st = jstr(o, "status");
+	pw_buf how = PW_BUF_INIT(0);
+	ended_text(&how, o);
+	if (!strcmp(st, "timed_out") || !strcmp(st, "cancelled")) {
+		/* stopped by us: how its process took it, when it had one */
+		pw__buf_puts(b, !strcmp(st, "timed_out") ? "timed out" : "cancelled");
+		if (how.len)
+			pw__buf_printf(b, " (%s)", pw__buf_cstr(&how));
+	} else if (!strcmp(st, "skipped")) {
+		pw__buf_puts(b, "not run: a step it needs failed, or its `when` condition did not hold");
+	} else if (how.len) {
+		pw__buf_puts(b, pw__buf_cstr(&how));
+	} else if (json_is_object(json_object_get(o, "error"))) {
 		pw__buf_puts(b, jstr(json_object_get(o, "error"), "message"));
-	else
+	} else {
 		pw__buf_puts(b, st);
-	if (!strcmp(st, "allowed_failure"))
+	}
+	pw__buf_dispose(&how);
+	if (pw__report_step_allowed(o))
 		pw__buf_puts(b, " (allowed to fail)");
+}
+
+/* Failed or timed out, and not allowed to: it fails the run. */
+static int step_fails_run(json_t *o)
+{
+	const char *st = jstr(o, "status");
+	return (!strcmp(st, "failed") || !strcmp(st, "timed_out")) && !pw__report_step_allowed(o);
 }
 
 /* ---- JUnit ---- */
@@ -323,11 +345,11 @@ static void junit_testcase(pw_buf *b, const pw_report *rep, size_t i, const char
 	pw_buf detail = PW_BUF_INIT(0);
 	error_text(&detail, json_object_get(o, "error"));
 	const char *elem = NULL;
-	if (!strcmp(st, "failed") || !strcmp(st, "timed_out"))
+	if (step_fails_run(o))
 		elem = "failure";
 	else if (!strcmp(st, "cancelled"))
 		elem = "error";
-	if (!strcmp(st, "skipped") || !strcmp(st, "allowed_failure") || !strcmp(st, "pending")) {
+	if (!strcmp(st, "skipped") || pw__report_step_allowed(o) || !strcmp(st, "pending")) {
 		pw__buf_puts(b, "      <skipped message=\"");
 		put_str(b, pw__buf_cstr(&why));
 		pw__buf_puts(b, "\"/>\n");
@@ -356,8 +378,8 @@ static void render_junit(pw_buf *b, const pw_report *rep)
 {
 	counts c = count_steps(rep);
 	const char *name = *jstr(rep->root, "pipeline") ? jstr(rep->root, "pipeline") : "pipewright";
-	size_t failures = c.failed + c.timed_out, errors = c.cancelled,
-	       skipped = c.skipped + c.allowed_failure + c.other;
+	size_t failures = c.failed + c.timed_out - c.timed_out_allowed, errors = c.cancelled,
+	       skipped = c.skipped + c.allowed_failure + c.timed_out_allowed + c.other;
 	char ts[32] = "1970-01-01T00:00:00";
 	int64_t start = parse_iso_ms(jstr(rep->root, "started_at"));
 	if (start >= 0) {
@@ -406,6 +428,7 @@ static json_t *json_step(const pw_report *rep, size_t i)
 	json_t *conn = json_object_get(in, "connector");
 	json_object_set_new(o, "connector", json_is_string(conn) ? json_deep_copy(conn) : json_null());
 	json_object_set_new(o, "status", json_string(jstr(in, "status")));
+	json_object_set_new(o, "allowed", json_boolean(pw__report_step_allowed(in)));
 	json_object_set_new(o, "attempts", json_integer(jint(in, "attempts", 0)));
 	json_t *needs = json_object_get(in, "needs");
 	json_object_set_new(o, "needs", json_is_array(needs) ? json_deep_copy(needs) : json_array());
@@ -474,6 +497,7 @@ static int render_json(pw_buf *b, const pw_report *rep)
 	json_object_set_new(sum, "failed", json_integer((json_int_t)c.failed));
 	json_object_set_new(sum, "allowed_failure", json_integer((json_int_t)c.allowed_failure));
 	json_object_set_new(sum, "timed_out", json_integer((json_int_t)c.timed_out));
+	json_object_set_new(sum, "timed_out_allowed", json_integer((json_int_t)c.timed_out_allowed));
 	json_object_set_new(sum, "cancelled", json_integer((json_int_t)c.cancelled));
 	json_object_set_new(sum, "skipped", json_integer((json_int_t)c.skipped));
 	json_object_set_new(sum, "other", json_integer((json_int_t)c.other));
@@ -641,9 +665,9 @@ static void html_step(pw_buf *b, const pw_report *rep, size_t i)
 	const pw_report_step *s = &rep->steps[i];
 	json_t *o = s->json;
 	const char *st = jstr(o, "status");
-	int failed = !strcmp(st, "failed") || !strcmp(st, "timed_out");
-	pw__buf_printf(b, "<details class=\"step\" data-status=\"%s\" id=\"step-%zu\"%s><summary>", st, i,
-	               failed ? " open" : "");
+	int failed = step_fails_run(o);
+	pw__buf_printf(b, "<details class=\"step\" data-status=\"%s\" id=\"step-%zu\"%s%s><summary>", st, i,
+	               pw__report_step_allowed(o) ? " data-allowed=\"true\"" : "", failed ? " open" : "");
 	pw__buf_printf(b, "<span class=\"dot s-%s\"></span><span class=\"name\">", st);
 	put_str(b, jstr(o, "name"));
 	pw__buf_printf(b, "</span><span class=\"st\">%s</span><span class=\"info\">", st);
@@ -744,6 +768,8 @@ static void render_html(pw_buf *b, const pw_report *rep)
 		pw__buf_printf(b, ", %zu failed", c.failed);
 	if (c.timed_out)
 		pw__buf_printf(b, ", %zu timed out", c.timed_out);
+	if (c.timed_out_allowed)
+		pw__buf_printf(b, " (%zu allowed to)", c.timed_out_allowed);
 	if (c.allowed_failure)
 		pw__buf_printf(b, ", %zu allowed to fail", c.allowed_failure);
 	if (c.cancelled)

@@ -39,6 +39,7 @@ typedef struct step_state {
 	pw_run *run;
 	size_t index;
 	pw_step_status status;
+	int allowed; /* failed or timed out, and allow_failure: true keeps the run going */
 	unsigned int attempts;
 	pw_result *result;
 	pw_error *error;
@@ -118,6 +119,14 @@ const char *pw_step_status_name(pw_step_status s)
 static int is_failure(pw_step_status s)
 {
 	return s == PW_STEP_FAILED || s == PW_STEP_TIMED_OUT || s == PW_STEP_CANCELLED;
+}
+
+/* A failure that counts: for the run's outcome and for the `when` of the steps that need it.
+ * A step allowed to fail (allow_failure: true) that failed or timed out does not count, as in
+ * GitLab's allow_failure and GitHub's continue-on-error. */
+static int step_failed(const step_state *st)
+{
+	return is_failure(st->status) && !st->allowed;
 }
 
 static void run_log(pw_run *r, pw_log_level level, const char *step, const char *fmt, ...) PW_PRINTF(4, 5);
@@ -995,8 +1004,12 @@ static void run_step(pw_run *r, step_state *st, int cancel_fd)
 			break;
 		}
 	}
+	/* a failure allowed to happen has a status of its own; a timeout stays one, marked
+	 * allowed (result.json "allowed": true) */
 	if (st->status == PW_STEP_FAILED && s->allow_failure)
 		st->status = PW_STEP_ALLOWED_FAILURE;
+	st->allowed =
+	    s->allow_failure && (st->status == PW_STEP_ALLOWED_FAILURE || st->status == PW_STEP_TIMED_OUT);
 	st->end_ms = pw__now_ms();
 	char detail[64];
 	snprintf(detail, sizeof(detail), "exit_code=%d attempts=%u",
@@ -1027,7 +1040,7 @@ static int decide(pw_run *r, step_state *st)
 	int failed = 0;
 	for (size_t n = 0; n < st->needs_count; n++) {
 		step_state *d = &r->steps[st->needs[n]];
-		if (is_failure(d->status) || d->failed_upstream)
+		if (step_failed(d) || d->failed_upstream)
 			failed = 1;
 	}
 	st->failed_upstream = failed;
@@ -1276,6 +1289,10 @@ static char *render_entry(pw_run *r, step_state *st)
 	ew_str(&w, "name", st->step->name);
 	ew_str(&w, "connector", st->type);
 	ew_str(&w, "status", pw_step_status_name(st->status));
+	if (st->allowed) {
+		ew_key(&w, "allowed");
+		w.bad |= pw__buf_puts(&w.b, "true");
+	}
 	ew_int(&w, "attempts", st->attempts);
 	ew_key(&w, "needs");
 	ew_open(&w, '[');
@@ -1500,7 +1517,8 @@ int pw_run_execute(pw_run *r, pw_error **err)
 		unlinkat(r->dir_fd, EMPTY_LOG, 0);
 	int failed = 0;
 	for (size_t i = 0; i < r->count; i++)
-		if (r->steps[i].status == PW_STEP_FAILED || r->steps[i].status == PW_STEP_TIMED_OUT)
+		if ((r->steps[i].status == PW_STEP_FAILED || r->steps[i].status == PW_STEP_TIMED_OUT) &&
+		    !r->steps[i].allowed)
 			failed = 1;
 	const char *status = "succeeded";
 	if (rc == 0 && atomic_load(&r->cancel_requests) > 0) {
@@ -1557,6 +1575,11 @@ const pw_result *pw_run_step_result(const pw_run *r, size_t i)
 const pw_error *pw_run_step_error(const pw_run *r, size_t i)
 {
 	return i < r->count ? r->steps[i].error : NULL;
+}
+
+int pw_run_step_allowed(const pw_run *r, size_t i)
+{
+	return i < r->count && r->steps[i].allowed;
 }
 
 unsigned int pw_run_step_attempts(const pw_run *r, size_t i)

@@ -358,6 +358,71 @@ PW_TEST(test_execute_step_error_and_stats)
 	pw_manager_free(m);
 }
 
+/* Cancels the step once its TERM trap is set (it prints "ready"). */
+static void cancel_when_ready(const char *step, pw_stream stream, const char *data, size_t len, void *payload)
+{
+	if (len >= 5 && !memcmp(data, "ready", 5))
+		pw_exec_cancel(*(pw_exec **)payload, PW_CANCEL_USER);
+}
+
+/* A step stopped at its deadline, or cancelled, returns its error together with what its
+ * process left: exit code 128 + signal, the signal, the output so far and the metadata. */
+PW_TEST(test_execute_step_timeout_keeps_result)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	pw_step *s =
+	    step_with("slow", "shell", "{\"command\": \"echo begun; sleep 1000\", \"kill_grace\": 1}");
+	pw_step_set_timeout(s, 0.5);
+	pw_workspace *ws = NULL;
+	PW_REQUIRE(pw_workspace_new(&ws, "/tmp", NULL, NULL, NULL) == 0);
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_manager_execute_step(&r, m, s, ws, NULL, NULL, &e), PW_ETIMEOUT);
+	PW_REQUIRE(e != NULL);
+	PW_CHECK_INT(pw_error_code(e), PW_ETIMEOUT);
+	PW_CHECK_CONTAINS(pw_error_message(e), "step 'slow' timed out after 0.5 s");
+	PW_REQUIRE(r != NULL);
+	PW_CHECK_INT(pw_result_signal(r), 15);
+	PW_CHECK_INT(pw_result_exit_code(r), 128 + 15);
+	PW_CHECK_STR(pw_result_stdout(r), "begun\n");
+	const pw_map *md = pw_result_metadata_const(r);
+	PW_CHECK_STR(pw_map_get(md, "signal"), "15");
+	PW_CHECK(pw_map_get(md, "killed") == NULL); /* it ended at SIGTERM */
+	PW_CHECK_CONTAINS(pw_map_get(md, "ended"), "signal 15");
+	pw_result_free(r);
+	pw_error_free(e);
+
+	/* cancelled: the exit code the process chose on SIGTERM */
+	pw_step *t =
+	    step_with("trap", "shell",
+	              "{\"command\": \"trap 'exit 5' TERM; echo ready; while :; do sleep 0.05; done\"}");
+	pw_exec *ex = NULL;
+	pw_exec_options o = PW_EXEC_OPTIONS_INIT;
+	o.on_output = cancel_when_ready;
+	o.output_payload = &ex;
+	PW_REQUIRE(pw_exec_new(&ex, &o, NULL) == 0);
+	r = NULL;
+	e = NULL;
+	PW_CHECK_INT(pw_manager_execute_step(&r, m, t, ws, NULL, ex, &e), PW_ECANCELLED);
+	PW_CHECK_INT(pw_error_code(e), PW_ECANCELLED);
+	PW_REQUIRE(r != NULL);
+	PW_CHECK_INT(pw_result_exit_code(r), 5);
+	PW_CHECK_INT(pw_result_signal(r), 0);
+	PW_CHECK_STR(pw_result_stdout(r), "ready\n");
+	PW_CHECK_CONTAINS(pw_map_get(pw_result_metadata_const(r), "ended"), "5");
+	pw_result_free(r);
+	pw_error_free(e);
+	pw_exec_free(ex);
+	pw_connector_stats st;
+	pw_manager_get_stats(m, &st, 1);
+	PW_CHECK_INT(st.failures, 2);
+	pw_workspace_free(ws);
+	pw_step_free(t);
+	pw_step_free(s);
+	pw_manager_free(m);
+}
+
 PW_TEST(test_validate_error_is_located)
 {
 	pw_manager *m = new_manager();

@@ -115,4 +115,21 @@ for c in run validate plan connectors; do
 done
 run_pw nocmd frobnicate
 check "unknown command is a usage error" [ "$STATUS" -eq 3 ]
+# a working_directory that names a file: the error is about working_directory, where it is
+# written, with a hint that fits (the command is not blamed)
+cat >"$WORK/ws/wd.yml" <<'YML'
+version: 1
+steps:
+  - name: a
+    command: echo hi
+    config:
+      working_directory: wd.yml
+YML
+run_pw wd run "$WORK/ws/wd.yml"
+check "file as working_directory: the step fails" [ "$STATUS" -eq 1 ]
+check "file as working_directory: located at the key's value" contains "$WORK/wd.err" "wd.yml:6:26: cannot run '/bin/sh': working directory '$WORK/ws/wd.yml': Not a directory"
+check "file as working_directory: the key" contains "$WORK/wd.err" "config: working_directory"
+check "file as working_directory: the hint" contains "$WORK/wd.err" "hint: working_directory names a file, not a directory"
+check "file as working_directory: not the command" lacks "$WORK/wd.err" "config: command"
+check "file as working_directory: no hint to create it" lacks "$WORK/wd.err" "create the directory"
 finish

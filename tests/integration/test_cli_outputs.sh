@@ -85,6 +85,43 @@ check "outputs read through the link" [ -f "$WORK/of/seen-b" ]
 check "a file behind a link is not handed on" [ "$(cat "$WORK/of/path-a")" != "$(cat "$WORK/of/path-b")" ]
 check "the link is gone after the run" sh -c "p=\$(cat '$WORK/of/path-a'); [ ! -e \"\$p\" ] && [ ! -L \"\$p\" ]"
 rm -f "$(cat "$WORK/of/path-a").away"
+# replaced by a directory (with a file, a directory and a link out of it inside): removed
+# with what is in it, never following the link; a tree too deep to remove is left with a
+# warning that names it
+mkdir -p "$WORK/of/keep" && echo kept >"$WORK/of/keep/file"
+cat >"$WORK/of/dir.yml" <<'EOF'
+version: 1
+steps:
+  - name: d
+    command: |
+      echo "$PIPEWRIGHT_OUTPUT" > path-d
+      rm "$PIPEWRIGHT_OUTPUT"
+      mkdir -p "$PIPEWRIGHT_OUTPUT/sub"
+      touch "$PIPEWRIGHT_OUTPUT/f" "$PIPEWRIGHT_OUTPUT/sub/g"
+      ln -s "$PIPEWRIGHT_WORKSPACE/keep" "$PIPEWRIGHT_OUTPUT/sub/out"
+  - name: e
+    command: echo "$PIPEWRIGHT_OUTPUT" > path-e
+EOF
+run_pw dir run "$WORK/of/dir.yml" -w "$WORK/of" -j 1
+check "directory run exit 0" [ "$STATUS" -eq 0 ]
+check "the directory is gone after the step" sh -c "p=\$(cat '$WORK/of/path-d'); [ ! -e \"\$p\" ] && [ ! -L \"\$p\" ]"
+check "not handed on" [ "$(cat "$WORK/of/path-d")" != "$(cat "$WORK/of/path-e")" ]
+check "the link in it was not followed" [ "$(cat "$WORK/of/keep/file")" = kept ]
+check "no warning" lacks "$WORK/dir.err" "cannot remove"
+cat >"$WORK/of/deep.yml" <<'EOF'
+version: 1
+steps:
+  - name: deep
+    command: |
+      echo "$PIPEWRIGHT_OUTPUT" > path-deep
+      rm "$PIPEWRIGHT_OUTPUT"
+      mkdir -p "$PIPEWRIGHT_OUTPUT/$(seq -s / 1 40)"
+EOF
+run_pw deep run "$WORK/of/deep.yml" -w "$WORK/of" -j 1
+deep=$(cat "$WORK/of/path-deep")
+check "too deep: the run still succeeds" [ "$STATUS" -eq 0 ]
+check "too deep: a warning names the path" contains "$WORK/deep.err" "cannot remove what the step left at its PIPEWRIGHT_OUTPUT path $deep"
+case "$deep" in */pipewright-outputs-* | */.outputs-*) rm -rf "$deep" ;; esac
 # Every earlier step's outputs are in a later step's environment: when together they pass
 # the kernel's limit, the step that cannot start says so, and by how much, not that its
 # command is wrong. (Three steps of 9,000 outputs of 84 bytes: over the 2 MiB that an 8 MiB
@@ -109,6 +146,26 @@ check "the step did not start" [ ! -e "$WORK/of/d-ran" ]
 check "the limit is named" contains "$WORK/big.err" "its arguments and environment (27"
 check "so is the cause" contains "$WORK/big.err" "27000 of the variables"
 check "not blamed on the command" lacks "$WORK/big.err" "config: command"
+# a NUL byte: the line holding it is refused by its number, as a malformed line is, and
+# fails the step; the text is not silently cut there
+cat >"$WORK/of/nul.yml" <<'EOF'
+version: 1
+steps:
+  - name: nul
+    command: printf 'a=1\0b=2\nc=3\n' >> "$PIPEWRIGHT_OUTPUT"
+  - name: bad
+    command: printf 'a=1\nno equals sign\n' >> "$PIPEWRIGHT_OUTPUT"
+    needs: []
+EOF
+run_pw nul run "$WORK/of/nul.yml" -w "$WORK/of" -j 1 --run-id nul-1
+check "NUL: the step fails" [ "$STATUS" -eq 1 ]
+check "NUL: the line is named" contains "$WORK/nul.out" "nul | pipewright: PIPEWRIGHT_OUTPUT line 1 holds a NUL byte"
+check "NUL: refused as a line without '=' is" python3 -c "
+import json, sys
+s = {x['name']: x for x in json.load(open(sys.argv[1]))['steps']}
+ok = all(s[n]['status'] == 'failed' and s[n]['exit_code'] == 1 and 'outputs_error' in s[n]['metadata']
+         and 'outputs' not in s[n] for n in ('nul', 'bad'))
+sys.exit(0 if ok else 1)" "$WORK/of/.pipewright/runs/nul-1/result.json"
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	check "in memory (/dev/shm)" contains "$WORK/of/path-one" "/dev/shm/pipewright-outputs-"
 fi

@@ -13,6 +13,14 @@ check "error code ETIMEOUT" contains "$r" '"code": "ETIMEOUT"'
 check "error names the step and timeout" contains "$WORK/to.err" "step 'too-slow' timed out after 1 s"
 check "hint about timeout" contains "$WORK/to.err" "hint: raise the step's \`timeout:\`"
 check "report ran" contains "$WORK/to.out" "report | too-slow was stopped"
+check "the stopped process's exit code, signal and metadata in result.json" python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))['steps'][0]
+ok = (s['exit_code'] == 143 and s['signal'] == 15 and s['metadata']['signal'] == '15'
+      and 'signal 15' in s['metadata']['ended'])
+sys.exit(0 if ok else 1)" "$r"
+check "exit code in the audit log" contains "$WORK/ws/.pipewright/runs/to-1/audit.jsonl" '"outcome":"timed_out","detail":"exit_code=143 attempts=1"'
+check "exit code shown with the step's end" contains "$WORK/to.out" "too-slow | timed_out (exit code 143)"
 check "no process of the run left behind" no_run_process to-1
 # one worker: the step after the timed-out one runs with the same cancel descriptor, which
 # must have been emptied
@@ -23,4 +31,27 @@ check "-j 1: report succeeded" python3 -c "
 import json, sys
 s = {x['name']: x['status'] for x in json.load(open(sys.argv[1]))['steps']}
 sys.exit(0 if s == {'too-slow': 'timed_out', 'report': 'succeeded'} else 1)" "$WORK/ws/.pipewright/runs/to-j1/result.json"
+# allow_failure covers a timeout: the step stays timed_out, marked allowed, and the run succeeds
+cat >"$WORK/ws/allowed.yml" <<'YML'
+version: 1
+steps:
+  - name: optional
+    timeout: 1
+    retries: 1
+    allow_failure: true
+    command: sleep 5
+  - name: next
+    command: echo next ran
+YML
+run_pw al run "$WORK/ws/allowed.yml" --run-id allowed-1
+check "allowed timeout: exit 0" [ "$STATUS" -eq 0 ]
+check "allowed timeout: timed_out, allowed, run succeeded, next ran" python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = {x['name']: x for x in r['steps']}
+ok = (r['status'] == 'succeeded' and s['optional']['status'] == 'timed_out'
+      and s['optional']['allowed'] is True and s['optional']['attempts'] == 2
+      and s['next']['status'] == 'succeeded')
+sys.exit(0 if ok else 1)" "$WORK/ws/.pipewright/runs/allowed-1/result.json"
+check "allowed timeout: said so" contains "$WORK/al.out" "optional | timed_out (exit code 143) (allowed to fail)"
 finish

@@ -183,6 +183,81 @@ PW_TEST(reports_from_a_run)
 	pw_pipeline_free(p);
 }
 
+/* A step stopped at its timeout is reported with how its process ended (exit code 128 +
+ * signal, the signal, the connector's metadata), beside the timeout error; one allowed to
+ * fail stays timed_out, is marked allowed and is no failure. */
+PW_TEST(timed_out_step_reports_how_it_ended)
+{
+	static const char yaml[] = "version: 1\n"
+	                           "name: stopped\n"
+	                           "steps:\n"
+	                           "  - name: slow\n"
+	                           "    timeout: 1\n"
+	                           "    command: sleep 1000\n"
+	                           "    config: { kill_grace: 1 }\n"
+	                           "  - name: optional\n"
+	                           "    needs: []\n"
+	                           "    timeout: 1\n"
+	                           "    allow_failure: true\n"
+	                           "    command: sleep 1000\n";
+	char path[512];
+	snprintf(path, sizeof(path), "%s/stopped.yml", workdir);
+	pw_pipeline *p = NULL;
+	PW_REQUIRE(pw_pipeline_load_string(&p, yaml, strlen(yaml), path, NULL) == 0);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_run_options ro = PW_RUN_OPTIONS_INIT;
+	ro.run_id = "rep-stopped";
+	ro.jobs = 2;
+	pw_run *run = NULL;
+	PW_REQUIRE(pw_run_new(&run, m, p, &ro, NULL) == 0);
+	PW_CHECK_INT(pw_run_execute(run, NULL), PW_ESTEP);
+	pw_report *rep = NULL;
+	PW_REQUIRE(pw_report_from_run(&rep, run, NULL) == 0);
+
+	char *junit = render(rep, PW_REPORT_JUNIT);
+	PW_REQUIRE(junit);
+	PW_CHECK_CONTAINS(junit, "<failure message=\"timed out (killed by signal 15)\" type=\"timed_out\">");
+	PW_CHECK_CONTAINS(junit, "ETIMEOUT: step &#39;slow&#39; timed out after 1 s");
+	PW_CHECK_CONTAINS(junit, "tests=\"2\" failures=\"1\" errors=\"0\" skipped=\"1\"");
+	PW_CHECK_CONTAINS(junit, "<skipped message=\"timed out (killed by signal 15) (allowed to fail)\"/>");
+	pw_free(junit);
+
+	char *json = render(rep, PW_REPORT_JSON);
+	PW_REQUIRE(json);
+	json_t *root = json_loads(json, 0, NULL);
+	PW_REQUIRE(root);
+	json_t *st = json_array_get(json_object_get(root, "steps"), 0);
+	PW_CHECK_STR(json_string_value(json_object_get(st, "status")), "timed_out");
+	PW_CHECK_INT(json_integer_value(json_object_get(st, "exit_code")), 143);
+	PW_CHECK_INT(json_integer_value(json_object_get(st, "signal")), 15);
+	PW_CHECK_CONTAINS(json_string_value(json_object_get(json_object_get(st, "metadata"), "ended")),
+	                  "signal 15");
+	PW_CHECK_STR(json_string_value(json_object_get(json_object_get(st, "error"), "code")), "ETIMEOUT");
+	PW_CHECK(json_is_false(json_object_get(st, "allowed")));
+	json_t *opt = json_array_get(json_object_get(root, "steps"), 1);
+	PW_CHECK_STR(json_string_value(json_object_get(opt, "status")), "timed_out");
+	PW_CHECK(json_is_true(json_object_get(opt, "allowed")));
+	json_t *sum = json_object_get(root, "summary");
+	PW_CHECK_INT(json_integer_value(json_object_get(sum, "timed_out")), 2);
+	PW_CHECK_INT(json_integer_value(json_object_get(sum, "timed_out_allowed")), 1);
+	json_decref(root);
+	pw_free(json);
+
+	char *html = render(rep, PW_REPORT_HTML);
+	PW_REQUIRE(html);
+	PW_CHECK_CONTAINS(html, "timed out (killed by signal 15)");
+	PW_CHECK_CONTAINS(html, "2 timed out (1 allowed to)");
+	PW_CHECK_CONTAINS(html, "data-status=\"timed_out\" id=\"step-1\" data-allowed=\"true\"><summary>");
+	PW_CHECK_CONTAINS(html, "data-status=\"timed_out\" id=\"step-0\" open><summary>");
+	pw_free(html);
+
+	pw_report_free(rep);
+	pw_run_free(run);
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+}
+
 PW_TEST(missing_and_corrupt_directories)
 {
 	pw_report *rep = NULL;

@@ -317,6 +317,108 @@ PW_TEST(test_result_json_entries_made_during_the_run)
 	fixture_free(&f);
 }
 
+/* A step stopped at its timeout keeps the timeout error and what its process left: exit code
+ * 128 + signal, the signal and the connector's metadata, in the run, result.json and the
+ * audit log. */
+PW_TEST(test_timed_out_step_keeps_exit_code_and_metadata)
+{
+	const char *yaml = "version: 1\n"
+	                   "steps:\n"
+	                   "  - { name: slow, timeout: 1, command: 'echo begun; sleep 1000', config: "
+	                   "{ kill_grace: 1 } }\n";
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.run_id = "r-timeout-result";
+	fixture f;
+	PW_REQUIRE(fixture_new(&f, yaml, &o) == 0);
+	pw_run *run = f.run;
+	PW_CHECK_INT(pw_run_execute(run, NULL), PW_ESTEP);
+	PW_CHECK_INT(pw_run_step_status(run, 0), PW_STEP_TIMED_OUT);
+	PW_CHECK_INT(pw_error_code(pw_run_step_error(run, 0)), PW_ETIMEOUT);
+	const pw_result *r = pw_run_step_result(run, 0);
+	PW_REQUIRE(r != NULL);
+	PW_CHECK_INT(pw_result_exit_code(r), 143);
+	PW_CHECK_INT(pw_result_signal(r), 15);
+	PW_CHECK_STR(pw_result_stdout(r), "begun\n");
+	char path[600];
+	snprintf(path, sizeof(path), "%s/result.json", pw_run_dir(run));
+	json_error_t je;
+	json_t *rj = json_load_file(path, 0, &je);
+	PW_REQUIRE(rj != NULL);
+	json_t *st = json_array_get(json_object_get(rj, "steps"), 0);
+	PW_CHECK_STR(json_string_value(json_object_get(st, "status")), "timed_out");
+	PW_CHECK_INT(json_integer_value(json_object_get(st, "exit_code")), 143);
+	PW_CHECK_INT(json_integer_value(json_object_get(st, "signal")), 15);
+	json_t *md = json_object_get(st, "metadata");
+	PW_CHECK_STR(json_string_value(json_object_get(md, "signal")), "15");
+	PW_CHECK_CONTAINS(json_string_value(json_object_get(md, "ended")), "signal 15");
+	PW_CHECK_STR(json_string_value(json_object_get(json_object_get(st, "error"), "code")), "ETIMEOUT");
+	json_decref(rj);
+	snprintf(path, sizeof(path), "%s/audit.jsonl", pw_run_dir(run));
+	char *audit = read_text(path);
+	PW_REQUIRE(audit != NULL);
+	PW_CHECK_CONTAINS(audit, "\"outcome\":\"timed_out\",\"detail\":\"exit_code=143 attempts=1\"");
+	free(audit);
+	fixture_free(&f);
+}
+
+/* allow_failure covers a timeout, as GitLab's allow_failure and GitHub's continue-on-error do:
+ * the step keeps its timed_out status, marked allowed; the run succeeds, and the steps that
+ * need it see no failure for their `when`. */
+PW_TEST(test_allow_failure_covers_a_timeout)
+{
+	const char *yaml =
+	    "version: 1\n"
+	    "steps:\n"
+	    "  - { name: slow, timeout: 1, retries: 1, allow_failure: true, command: 'sleep 5',"
+	    " config: { kill_grace: 1 } }\n"
+	    "  - { name: after, needs: [slow], command: 'echo after' }\n"
+	    "  - { name: rescue, needs: [slow], when: on_failure, command: 'echo rescue' }\n"
+	    "  - { name: strict, needs: [], timeout: 1, command: 'sleep 5' }\n";
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.run_id = "r-allowed-timeout";
+	o.retry_backoff_seconds = 0.05;
+	fixture f;
+	PW_REQUIRE(fixture_new(&f, yaml, &o) == 0);
+	pw_run *run = f.run;
+	/* the run fails only because of `strict`, which timed out without allow_failure */
+	PW_CHECK_INT(pw_run_execute(run, NULL), PW_ESTEP);
+	PW_CHECK_INT(pw_run_step_status(run, 0), PW_STEP_TIMED_OUT);
+	PW_CHECK(pw_run_step_allowed(run, 0));
+	PW_CHECK_INT(pw_run_step_attempts(run, 0), 2);
+	PW_CHECK_INT(pw_error_code(pw_run_step_error(run, 0)), PW_ETIMEOUT);
+	PW_CHECK_INT(pw_run_step_status(run, 1), PW_STEP_SUCCEEDED);
+	PW_CHECK_INT(pw_run_step_status(run, 2), PW_STEP_SKIPPED);
+	PW_CHECK_INT(pw_run_step_status(run, 3), PW_STEP_TIMED_OUT);
+	PW_CHECK(!pw_run_step_allowed(run, 3));
+	char path[600];
+	snprintf(path, sizeof(path), "%s/result.json", pw_run_dir(run));
+	json_error_t je;
+	json_t *rj = json_load_file(path, 0, &je);
+	PW_REQUIRE(rj != NULL);
+	json_t *steps = json_object_get(rj, "steps");
+	PW_CHECK_STR(json_string_value(json_object_get(json_array_get(steps, 0), "status")), "timed_out");
+	PW_CHECK(json_is_true(json_object_get(json_array_get(steps, 0), "allowed")));
+	PW_CHECK(json_object_get(json_array_get(steps, 3), "allowed") == NULL);
+	json_decref(rj);
+	fixture_free(&f);
+
+	/* without the strict step the run succeeds */
+	const char *alone = "version: 1\n"
+	                    "steps:\n"
+	                    "  - { name: slow, timeout: 1, allow_failure: true, command: 'sleep 5' }\n";
+	o.run_id = "r-allowed-timeout-alone";
+	PW_REQUIRE(fixture_new(&f, alone, &o) == 0);
+	PW_CHECK_INT(pw_run_execute(f.run, NULL), 0);
+	PW_CHECK_INT(pw_run_step_status(f.run, 0), PW_STEP_TIMED_OUT);
+	PW_CHECK(pw_run_step_allowed(f.run, 0));
+	snprintf(path, sizeof(path), "%s/result.json", pw_run_dir(f.run));
+	rj = json_load_file(path, 0, &je);
+	PW_REQUIRE(rj != NULL);
+	PW_CHECK_STR(json_string_value(json_object_get(rj, "status")), "succeeded");
+	json_decref(rj);
+	fixture_free(&f);
+}
+
 /* The graph: a step sees the outputs of every step it needs, directly or through others, and
  * of no other; a failure skips what needs it, transitively, and not a step declared before
  * that needs nothing failed; needs may name a step further down the file. */

@@ -275,6 +275,37 @@ PW_TEST(working_directory_through_a_symlink_out_is_refused)
 	remove_workdir();
 }
 
+/* A working_directory that exists but is a file: the step cannot start, and the error says so
+ * of working_directory (not of the command), with a hint that fits. */
+PW_TEST(working_directory_that_is_a_file_is_named)
+{
+	make_workdir();
+	PW_REQUIRE(workdir[0]);
+	char p[512];
+	snprintf(p, sizeof(p), "%s/ws/p.yml", workdir);
+	FILE *f = fopen(p, "w");
+	PW_REQUIRE(f != NULL);
+	fclose(f);
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	PW_CHECK(run_step(&r, &e, "shell", "{\"command\": \"touch here\", \"working_directory\": \"p.yml\"}",
+	                  NULL) < 0);
+	PW_REQUIRE(e != NULL);
+	PW_CHECK_STR(pw_error_key(e), "working_directory");
+	PW_CHECK_CONTAINS(pw_error_message(e), "Not a directory");
+	PW_CHECK_CONTAINS(pw_error_hint(e), "names a file, not a directory");
+	pw_result_free(r);
+	pw_error_free(e);
+	/* a command that cannot start is still the command's */
+	r = NULL;
+	e = NULL;
+	PW_CHECK(run_step(&r, &e, "shell", "{\"command\": [\"./no-such-program\"]}", NULL) < 0);
+	PW_CHECK_STR(e ? pw_error_key(e) : NULL, "command");
+	pw_result_free(r);
+	pw_error_free(e);
+	remove_workdir();
+}
+
 /* ---- the loader's bounds ---- */
 
 static double now_s(void)
@@ -357,7 +388,7 @@ PW_TEST(outputs_errors_do_not_quote_the_line)
 		pw_exec *ex = NULL;
 		PW_REQUIRE(pw_exec_new(&ex, NULL, NULL) == 0);
 		pw_error *e = NULL;
-		PW_CHECK_INT(pw__shell_parse_outputs(bad[i], ex, &e), PW_EVALIDATION);
+		PW_CHECK_INT(pw__shell_parse_outputs(bad[i], strlen(bad[i]), ex, &e), PW_EVALIDATION);
 		PW_REQUIRE(e != NULL);
 		PW_CHECK_CONTAINS(pw_error_message(e), "PIPEWRIGHT_OUTPUT line 1");
 		PW_CHECK_NOT_CONTAINS(pw_error_message(e), "s3cr3t");
@@ -378,7 +409,7 @@ PW_TEST(outputs_keep_long_lines_and_empty_lines_whole)
 	pw_exec *ex = NULL;
 	PW_REQUIRE(pw_exec_new(&ex, NULL, NULL) == 0);
 	pw_error *e = NULL;
-	PW_CHECK_INT(pw__shell_parse_outputs(pw__buf_cstr(&b), ex, &e), 0);
+	PW_CHECK_INT(pw__shell_parse_outputs(pw__buf_cstr(&b), b.len, ex, &e), 0);
 	const char *v = pw_map_get(pw_exec_outputs(ex), "long");
 	PW_REQUIRE(v != NULL);
 	PW_CHECK_INT(strlen(v), len);
@@ -388,6 +419,42 @@ PW_TEST(outputs_keep_long_lines_and_empty_lines_whole)
 	pw_error_free(e);
 	pw_exec_free(ex);
 	pw__buf_dispose(&b);
+}
+
+/* A NUL byte does not end the text: the lines after it are read, and the line holding it,
+ * which no environment variable could carry, is refused by its number like any other
+ * malformed line (and not quoted). */
+PW_TEST(outputs_refuse_a_line_holding_a_nul_byte)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		int line;
+	} cases[] = {
+	    {"a=1\0b=2\nc=3\n", 12, 1},
+	    {"a=1\nb=s3cr3t\0x\nc=3\n", 19, 2},
+	    {"a=1\nnotes<<END\none\ntw\0o\nEND\n", 28, 4},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pw_exec *ex = NULL;
+		PW_REQUIRE(pw_exec_new(&ex, NULL, NULL) == 0);
+		pw_error *e = NULL;
+		PW_CHECK_INT(pw__shell_parse_outputs(cases[i].text, cases[i].len, ex, &e), PW_EVALIDATION);
+		PW_REQUIRE(e != NULL);
+		char want[64];
+		snprintf(want, sizeof(want), "PIPEWRIGHT_OUTPUT line %d holds a NUL byte", cases[i].line);
+		PW_CHECK_CONTAINS(pw_error_message(e), want);
+		PW_CHECK_NOT_CONTAINS(pw_error_message(e), "s3cr3t");
+		pw_error_free(e);
+		pw_exec_free(ex);
+	}
+	/* with the length, what follows a NUL-free text's end is not read */
+	pw_exec *ex = NULL;
+	PW_REQUIRE(pw_exec_new(&ex, NULL, NULL) == 0);
+	PW_CHECK_INT(pw__shell_parse_outputs("a=1\nb=2\n\0c=3\n", 8, ex, NULL), 0);
+	PW_CHECK_STR(pw_map_get(pw_exec_outputs(ex), "b"), "2");
+	PW_CHECK(pw_map_get(pw_exec_outputs(ex), "c") == NULL);
+	pw_exec_free(ex);
 }
 
 PW_TEST(error_mask_covers_every_text_of_the_chain)

@@ -2,6 +2,7 @@
  * workspace, with exactly the environment the pipeline gives it. */
 #define _GNU_SOURCE /* mkostemp */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -309,15 +310,27 @@ static void on_proc_output(int stream, const char *data, size_t len, void *paylo
 	pw_exec_output(o->ex, stream == PW_PROC_STDERR ? PW_STREAM_STDERR : PW_STREAM_STDOUT, data, len);
 }
 
-/* The next line of *p (without its '\n'), advancing *p past it. */
-static size_t next_line(const char **p, const char **line)
+/* The next line of *p, before end (without its '\n'), advancing *p past it. Lines may hold
+ * NUL bytes: the length says where they end. */
+static size_t next_line(const char **p, const char *end, const char **line)
 {
 	*line = *p;
-	size_t n = strcspn(*p, "\n");
+	const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+	size_t n = nl ? (size_t)(nl - *p) : (size_t)(end - *p);
 	*p += n;
-	if (**p == '\n')
+	if (*p < end)
 		(*p)++;
 	return n;
+}
+
+/* A NUL byte cannot be part of an environment variable's name or value: the line is refused
+ * (not cut at the NUL, which would drop the rest of it unseen). */
+static int nul_line(pw_error **err, int line)
+{
+	return pw_error_set(err, PW_EVALIDATION,
+	                    "PIPEWRIGHT_OUTPUT line %d holds a NUL byte, which no environment variable "
+	                    "can hold",
+	                    line);
 }
 
 static const char *find_heredoc(const char *l, size_t n)
@@ -331,19 +344,23 @@ static const char *find_heredoc(const char *l, size_t n)
 /* Error messages name the line, never quote its text beyond a valid name: values written
  * there are often secrets, and a message quoting part of a line could show a part of a secret
  * that masking cannot recognise. Lines of any length are kept whole. */
-int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
+int pw__shell_parse_outputs(const char *text, size_t len, pw_exec *ex, pw_error **err)
 {
-	const char *p = text;
+	const char *p = text, *end = text + len;
 	int line = 0, rc = 0;
 	pw_buf key = PW_BUF_INIT(OUTPUTS_MAX), val = PW_BUF_INIT(OUTPUTS_MAX);
-	while (*p && rc == 0) {
+	while (p < end && rc == 0) {
 		const char *l;
-		size_t n = next_line(&p, &l);
+		size_t n = next_line(&p, end, &l);
 		line++;
 		if (n && l[n - 1] == '\r')
 			n--;
 		if (n == 0)
 			continue;
+		if (memchr(l, '\0', n)) {
+			rc = nul_line(err, line);
+			break;
+		}
 		const char *eq = memchr(l, '=', n);
 		const char *heredoc = find_heredoc(l, n);
 		pw__buf_clear(&key);
@@ -363,10 +380,14 @@ int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 				break;
 			}
 			int closed = 0, first = 1;
-			while (*p) {
+			while (p < end) {
 				const char *c;
-				size_t m = next_line(&p, &c);
+				size_t m = next_line(&p, end, &c);
 				line++;
+				if (memchr(c, '\0', m)) {
+					rc = nul_line(err, line);
+					break;
+				}
 				if ((m == dl || (m == dl + 1 && c[dl] == '\r')) &&
 				    memcmp(c, delim, dl) == 0) {
 					closed = 1;
@@ -378,6 +399,8 @@ int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err)
 				if (pw__buf_append(&val, c, m) < 0)
 					break;
 			}
+			if (rc < 0)
+				break;
 			if (!closed) {
 				rc = pw_error_set(
 				    err, PW_EVALIDATION,
@@ -435,7 +458,7 @@ static int read_outputs(const char *path, const struct stat *own, pw_exec *ex, p
 	}
 	fclose(f);
 	if (rc == 0)
-		rc = pw__shell_parse_outputs(pw__buf_cstr(&b), ex, err);
+		rc = pw__shell_parse_outputs(pw__buf_cstr(&b), b.len, ex, err);
 	pw__buf_dispose(&b);
 	return rc;
 }
@@ -491,12 +514,90 @@ static outputs_file *outputs_take(shell_impl *impl, const char *rundir)
 	return of;
 }
 
-static void outputs_drop(outputs_file *of)
+#define OUTPUTS_TREE_DEPTH 32 /* directories the step made there, nested: deeper is left */
+
+/* Removes `name` in the directory dirfd: a file, a link (never followed) or a directory with
+ * everything in it, walked by descriptors opened O_NOFOLLOW, so that nothing outside it is
+ * touched whatever the step put there. 0, or -1 with errno (of the first failure). */
+static int remove_tree_at(int dirfd, const char *name, int depth)
+{
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	if (depth >= OUTPUTS_TREE_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	int rc = 0, first_errno = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (remove_tree_at(fd, e->d_name, depth + 1) < 0 && rc == 0) {
+			rc = -1;
+			first_errno = errno;
+		}
+	}
+	closedir(d);
+	if (rc == 0 && unlinkat(dirfd, name, AT_REMOVEDIR) < 0) {
+		rc = -1;
+		first_errno = errno;
+	}
+	errno = first_errno;
+	return rc;
+}
+
+/* Removes whatever is at `path` now: our file, or what the step put there instead (a file,
+ * a link, a directory tree). 0, or -1 with errno. */
+static int remove_outputs_path(const char *path)
+{
+	if (unlink(path) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path || !slash[1])
+		return -1;
+	char dir[sizeof(((outputs_file *)0)->path)];
+	size_t n = (size_t)(slash - path);
+	if (n >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -1;
+	int rc = remove_tree_at(dirfd, slash + 1, 0);
+	int saved = errno;
+	close(dirfd);
+	errno = saved;
+	return rc;
+}
+
+/* ex: the step's, for a warning when what is at the path cannot be removed; may be NULL. */
+static void outputs_drop(outputs_file *of, pw_exec *ex)
 {
 	if (!of)
 		return;
 	/* whatever is at the path now: ours, or what the step put there */
-	unlink(of->path);
+	if (remove_outputs_path(of->path) < 0 && ex)
+		pw_exec_log(ex, PW_LOG_WARN, "shell",
+		            "cannot remove what the step left at its PIPEWRIGHT_OUTPUT path %s: %s; remove "
+		            "it by hand",
+		            of->path, strerror(errno));
 	close(of->fd);
 	free(of);
 }
@@ -512,8 +613,8 @@ static int outputs_intact(const outputs_file *of, const struct stat *st)
 }
 
 /* After the step (own: fstat of our descriptor then, or NULL): back to the pool, emptied,
- * when it is intact; else removed. */
-static void outputs_give_back(shell_impl *impl, outputs_file *of, const struct stat *own)
+ * when it is intact; else removed, with whatever the step put at its path. */
+static void outputs_give_back(shell_impl *impl, outputs_file *of, const struct stat *own, pw_exec *ex)
 {
 	if (!of)
 		return;
@@ -525,7 +626,25 @@ static void outputs_give_back(shell_impl *impl, outputs_file *of, const struct s
 			impl->pool[impl->pooled++] = of, of = NULL;
 		pthread_mutex_unlock(&impl->lock);
 	}
-	outputs_drop(of);
+	outputs_drop(of, ex);
+}
+
+/* Says which key a failure to start the step is about: the working_directory when the step
+ * could not enter it (it names a file, or one it cannot search), else the command. */
+static void tag_start_error(pw_error *e, const pw_step *step, const char *cwd)
+{
+	struct stat st;
+	int not_dir = stat(cwd, &st) == 0 && !S_ISDIR(st.st_mode);
+	int unusable = not_dir || access(cwd, X_OK) != 0;
+	if (!unusable || !json_is_string(json_object_get(step->config, "working_directory"))) {
+		pw_error_set_key(e, "command");
+		return;
+	}
+	pw_error_set_key(e, "working_directory");
+	pw_error_set_hint(e, not_dir ? "working_directory names a file, not a directory: give the "
+	                               "directory to run in, relative to the workspace"
+	                             : "working_directory must be a directory this user can enter: "
+	                               "check that it exists and its permissions");
 }
 
 static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, const pw_workspace *ws,
@@ -542,7 +661,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	pw_map *envm = build_env(step, env, outputs_path);
 	char **envp = envm ? pw__proc_envp_from_map(envm) : NULL;
 	if (!argv || !envp) {
-		outputs_drop(of);
+		outputs_drop(of, ex);
 		free(cwd);
 		free_strv(argv);
 		pw_map_free(envm);
@@ -567,7 +686,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	const struct stat *ownp = of && fstat(of->fd, &own) == 0 ? &own : NULL;
 	/* (a configuration error here is an environment too large to start the step with) */
 	if (rc < 0 && err && *err && !pw_error_key(*err) && pw_error_code(*err) != PW_ECONFIG)
-		pw_error_set_key(*err, "command");
+		tag_start_error(*err, step, cwd);
 	if (rc == 0) {
 		int code = pr.exited ? pr.exit_code : 128 + pr.term_signal;
 		pw_result *r = pw_result_new(code, NULL, NULL);
@@ -607,7 +726,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	}
 	/* what the step wrote there is now in the exec's outputs (masked wherever it is shown);
 	 * the raw file is emptied for the next step or removed */
-	outputs_give_back(impl, of, ownp);
+	outputs_give_back(impl, of, ownp, ex);
 	free(cwd);
 	free_strv(argv);
 	pw_map_free(envm);
@@ -683,7 +802,7 @@ static void shell_destroy(pw_connector *c)
 	if (!impl)
 		return;
 	for (size_t i = 0; i < impl->pooled; i++)
-		outputs_drop(impl->pool[i]);
+		outputs_drop(impl->pool[i], NULL);
 	if (impl->null_fd >= 0)
 		close(impl->null_fd);
 	pthread_mutex_destroy(&impl->lock);

@@ -5,8 +5,9 @@
 #include "pipewright/sys/connector.h"
 
 int pw__shell_connector_create(pw_connector **out, pw_manager *m, pw_error **err);
-/* Parses PIPEWRIGHT_OUTPUT text (key=value lines, or key<<DELIM ... DELIM) into the exec's
- * outputs. */
-int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err);
+/* Parses PIPEWRIGHT_OUTPUT text, len bytes (key=value lines, or key<<DELIM ... DELIM), into
+ * the exec's outputs. The first malformed line (one holding a NUL byte, too) stops it with a
+ * PW_EVALIDATION error naming the line; the lines before it have been set. */
+int pw__shell_parse_outputs(const char *text, size_t len, pw_exec *ex, pw_error **err);
 
 #endif
