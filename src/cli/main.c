@@ -207,9 +207,13 @@ static void on_event(const char *step, pw_step_status status, unsigned int attem
 {
 	if (g_quiet) /* only the summary */
 		return;
-	/* payload: the pipeline, whose step index is the run's */
-	long idx = pw_pipeline_find_step(payload, step);
-	int allowed = idx >= 0 && g_cli.run && pw_run_step_allowed(g_cli.run, (size_t)idx);
+	/* a timeout may be allowed too: asked of the run (payload: the pipeline, whose step index
+	 * is the run's) only then, the search being linear */
+	int allowed = status == PW_STEP_ALLOWED_FAILURE;
+	if (status == PW_STEP_TIMED_OUT && g_cli.run) {
+		long idx = pw_pipeline_find_step(payload, step);
+		allowed = idx >= 0 && pw_run_step_allowed(g_cli.run, (size_t)idx);
+	}
 	pthread_mutex_lock(&g_cli.print_lock);
 	if (g_cli.board) {
 		board_step_event(g_cli.board, step, status, result ? pw_result_exit_code(result) : -1,
