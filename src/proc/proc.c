@@ -34,6 +34,8 @@
 /* After the final SIGKILL, how long pipes held by something outside the group (setsid) are
  * still drained before we stop listening. */
 #define PROC_DRAIN_AFTER_KILL_MS 200
+/* While the rest of a stopped group uses up its grace: how often we look whether it is gone. */
+#define PROC_GROUP_POLL_MS 20
 
 int pw__proc_test_no_pidfd;
 
@@ -236,6 +238,8 @@ struct proc_run {
 	size_t in_off;
 	int leader_exited; /* the child is a zombie: its pid and pgid cannot be reused yet */
 	int lost;          /* someone else reaped it: never signal that pid again */
+	int reaped;        /* we reaped it already (status holds its wait status) */
+	int status;
 	char *rbuf;
 };
 
@@ -782,6 +786,29 @@ static void check_leader(struct proc_run *pr)
 		pr->leader_exited = 1;
 }
 
+/* Reaps the exited child (a zombie: this does not block) and keeps its status for the
+ * caller. From here on kill(-pid, 0) tells whether anything of its group is left: a group id
+ * cannot be taken by a new process while a member of the group lives. */
+static void reap_leader(struct proc_run *pr)
+{
+	if (pr->lost || pr->reaped)
+		return;
+	pid_t w;
+	do
+		w = waitpid(pr->pid, &pr->status, 0);
+	while (w < 0 && errno == EINTR);
+	if (w == pr->pid)
+		pr->reaped = 1;
+	else
+		pr->lost = 1;
+}
+
+/* 1 while some process of the (reaped) child's group lives. */
+static int group_alive(struct proc_run *pr)
+{
+	return !pr->lost && (kill(-pr->pid, 0) == 0 || errno != ESRCH);
+}
+
 static int64_t earliest(int64_t a, int64_t b)
 {
 	if (a < 0)
@@ -800,8 +827,10 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 	int64_t linger = o->linger_ms > 0 ? o->linger_ms : 0;
 	int64_t kill_at = -1, give_up_at = -1;
 	int stopping = 0, killed = 0, cancel_live = o->cancel_fd >= 0;
-	int settle = 0; /* the child exited and the held ends were closed: look at the pipes once
-	                 * more before deciding whether anything else holds them */
+	int settle = 0;      /* the child exited and the held ends were closed: look at the pipes once
+	                      * more before deciding whether anything else holds them */
+	int group_grace = 0; /* stopping, the child was reaped: the rest of its group has until
+	                      * kill_at to exit after its SIGTERM */
 	char rb[128];
 
 	for (;;) {
@@ -812,6 +841,12 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 			signal_group(pr, SIGTERM);
 			kill_at = now + grace;
 		}
+		if (group_grace && !killed && !group_alive(pr)) {
+			/* the whole group went within its grace: nothing to kill; pipes still open
+			 * are held from outside it (setsid) and drained a little longer */
+			killed = 1;
+			give_up_at = now + PROC_DRAIN_AFTER_KILL_MS;
+		}
 		if (!killed && kill_at >= 0 && now >= kill_at) {
 			signal_group(pr, SIGKILL);
 			killed = 1;
@@ -821,7 +856,7 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 				r->killed = 1;
 		}
 		int pipes_open = pr->out_fd >= 0 || pr->err_fd >= 0 || pr->cap_fd >= 0;
-		if (pr->leader_exited && !pipes_open)
+		if (pr->leader_exited && !pipes_open && !(group_grace && !killed))
 			break;
 		if (pr->leader_exited && give_up_at >= 0 && now >= give_up_at)
 			break;
@@ -834,6 +869,8 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 		wake = earliest(wake, give_up_at);
 		if (pr->pidfd < 0 && !pr->leader_exited)
 			wake = earliest(wake, now + PROC_PID_POLL_MS);
+		if (group_grace && !killed)
+			wake = earliest(wake, now + PROC_GROUP_POLL_MS);
 		int timeout = -1;
 		if (wake >= 0)
 			timeout = wake - now > INT_MAX ? INT_MAX : (int)(wake > now ? wake - now : 0);
@@ -899,6 +936,14 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 			check_leader(pr);
 			if (pr->leader_exited) {
 				close_fd(&pr->in_fd);
+				if (stopping && !killed) {
+					/* A timeout or cancel sent SIGTERM to the whole group: all of
+					 * it, not only the child, gets the rest of kill_grace to clean
+					 * up. The child is reaped so that kill(-pgid, 0) can tell when
+					 * the group is gone. */
+					reap_leader(pr);
+					group_grace = !pr->lost;
+				}
 				if (release_held(pr))
 					settle = 1;
 				else
@@ -912,6 +957,8 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 			int64_t t = now_ms();
 			if (killed) {
 				give_up_at = t + PROC_DRAIN_AFTER_KILL_MS;
+			} else if (group_grace) {
+				/* the group's grace runs on (see the top of the loop) */
 			} else if (pr->out_fd >= 0 || pr->err_fd >= 0 || pr->cap_fd >= 0) {
 				/* What is left of its group holds our pipes: ask it to go. */
 				if (!stopping)
@@ -922,7 +969,8 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 			 * not hold the pipes */
 		}
 	}
-	/* Before reaping, while the zombie still holds the group id. */
+	/* Before reaping, while the zombie still holds the group id. (Reaped already only with
+	 * group_grace, and then killed is set.) */
 	if (!killed)
 		signal_group(pr, SIGKILL);
 	return 0;
@@ -957,7 +1005,7 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 	if (rc < 0)
 		return rc;
 
-	struct proc_run pr = {opts, out, -1, -1, -1, -1, -1, -1, {-1, -1, -1}, 0, 0, 0, NULL};
+	struct proc_run pr = {opts, out, -1, -1, -1, -1, -1, -1, {-1, -1, -1}, 0, 0, 0, 0, 0, NULL};
 	pr.rbuf = malloc(PROC_READ_CHUNK);
 	if (!pr.rbuf) {
 		free(path);
@@ -974,9 +1022,9 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 
 	rc = proc_loop(&pr, start, err);
 
-	int status = 0;
-	pid_t w = -1;
-	if (!pr.lost) {
+	int status = pr.status;
+	pid_t w = pr.reaped ? pr.pid : -1;
+	if (!pr.lost && !pr.reaped) {
 		do
 			w = waitpid(pr.pid, &status, 0);
 		while (w < 0 && errno == EINTR);

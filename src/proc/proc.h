@@ -38,7 +38,8 @@ typedef struct pw_proc_options {
 	                        * stop (e.g. pw_exec_cancel_fd); it is polled, never read */
 	int64_t timeout_ms;    /* 0: none; measured from the spawn */
 	int64_t kill_grace_ms; /* after a timeout or cancel: SIGTERM to the group, SIGKILL this
-	                        * much later (0: at once) */
+	                        * much later (0: at once) to whatever of the group is left, even
+	                        * when the child itself exited sooner */
 	int64_t linger_ms;     /* once the child has exited: how long what is left of its group
 	                        * may keep our pipes open after a SIGTERM before SIGKILL */
 	/* Called from the calling thread as soon as output is read; data is borrowed for the
@@ -95,8 +96,11 @@ typedef struct pw_proc_result {
  * naming the PATH searched; also for a missing working directory, named in the message),
  * PW_EPERM (not executable), PW_EINVAL (bad options), PW_EIO (pipe/spawn failures). *out is
  * zeroed then (out->pid stays 0). On a timeout or cancel, the group gets SIGTERM (and SIGCONT)
- * and SIGKILL kill_grace_ms later. All signals go out before the child is reaped, so the
- * pid and group id cannot have been reused by then.
+ * and SIGKILL kill_grace_ms later: the whole group has that long to clean up (a trap in a
+ * background shell included), not only the child. Signals go out before the child is reaped,
+ * so the pid and group id cannot have been reused by then; the one exception is that grace:
+ * once the child has exited, it is reaped and the rest of its group is watched with
+ * kill(-pgid, 0), and a group id cannot be reused while any member of the group lives.
  *
  * Thread-safe: installs no signal handler and does not rely on SIGCHLD; the embedding program
  * must not reap children it did not start (waitpid(-1), SIGCHLD set to SIG_IGN). */

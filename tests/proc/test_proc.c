@@ -598,6 +598,73 @@ PROC_TEST(timeout_with_a_cooperative_child_needs_no_sigkill)
 	cap_dispose(&c);
 }
 
+/* A timeout's SIGTERM gives the whole group kill_grace_ms, not only the child: a background
+ * shell's trap that takes a second still runs to its end after the child (sh) has exited, held
+ * pipes or not; and what outlives the grace is killed then, not sooner. */
+PROC_TEST(timeout_grace_covers_the_whole_group)
+{
+	make_tmpdir();
+	PW_REQUIRE(tmpdir[0]);
+	static const char *const redirects[] = {"", " >/dev/null 2>&1"};
+	for (int i = 0; i < 2; i++) {
+		char script[512], done[256];
+		snprintf(done, sizeof(done), "%s/done%d", tmpdir, i);
+		snprintf(script, sizeof(script),
+		         "sh -c \"trap 'sleep 1; echo cleaned > %s; exit 0' TERM; "
+		         "while :; do sleep 0.1; done\"%s & echo ready; wait",
+		         done, redirects[i]);
+		const char *argv[] = {"sh", "-c", script, NULL};
+		struct cap c;
+		cap_init(&c);
+		pw_proc_options o = sh_opts(argv, &c);
+		o.timeout_ms = 500;
+		o.kill_grace_ms = 5000;
+		pw_proc_result r;
+		PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
+		PW_CHECK_INT(r.timed_out, 1);
+		PW_CHECK_INT(r.term_signal, SIGTERM);
+		PW_CHECK_INT(r.killed, 0);
+		PW_CHECK(r.duration_ms >= 1400);
+		PW_CHECK(r.duration_ms < 4500); /* it ended when the group did, not at the grace */
+		char text[32] = {0};
+		FILE *f = fopen(done, "r");
+		PW_CHECK(f != NULL);
+		if (f) {
+			PW_CHECK(fgets(text, sizeof(text), f) != NULL);
+			fclose(f);
+		}
+		PW_CHECK_STR(text, "cleaned\n");
+		PW_CHECK_STR(pw__buf_cstr(&c.out), "ready\n");
+		cap_dispose(&c);
+	}
+
+	/* a member that ignores SIGTERM is killed when the grace is over */
+	char script[256];
+	snprintf(script, sizeof(script),
+	         "sh -c \"trap '' TERM; while :; do sleep 0.1; done\" >/dev/null & echo $! > %s/gc; "
+	         "wait",
+	         tmpdir);
+	const char *argv[] = {"sh", "-c", script, NULL};
+	struct cap c;
+	cap_init(&c);
+	pw_proc_options o = sh_opts(argv, &c);
+	o.timeout_ms = 300;
+	o.kill_grace_ms = 700;
+	pw_proc_result r;
+	PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
+	PW_CHECK_INT(r.timed_out, 1);
+	PW_CHECK_INT(r.term_signal, SIGTERM);
+	PW_CHECK(r.duration_ms >= 950);
+	PW_CHECK(r.duration_ms < 3000);
+	pid_t gc = read_pid("gc");
+	PW_CHECK(gc > 0);
+	if (gc > 0)
+		PW_CHECK(pid_dead(gc));
+	cap_dispose(&c);
+	const char *files[] = {"done0", "done1", "gc", NULL};
+	remove_tmpdir(files);
+}
+
 struct canceller {
 	int fd;
 	const char *ready; /* cancels once this file exists (the child got going), 20 s at most */
@@ -1041,6 +1108,7 @@ PROC_TEST(without_pidfd)
 	pwt_exit_codes();
 	pwt_stdin_data_is_fed();
 	pwt_timeout_kills_the_whole_group_after_the_grace();
+	pwt_timeout_grace_covers_the_whole_group();
 	pwt_cancel_fd_from_another_thread();
 	pwt_background_child_holding_stdout_does_not_hang_the_run();
 	pwt_signal_termination_is_reported();
