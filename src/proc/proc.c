@@ -394,6 +394,7 @@ struct spawn_args {
 	char *const *argv;
 	char *const *envp;
 	const char *cwd;
+	int cwd_fd; /* >= 0: fchdir to it, cwd unused */
 	const struct fd_map *maps;
 	size_t nmaps;
 	int stdin_null;     /* stdin from /dev/null opened here (no stdin_data, no null_fd) */
@@ -457,6 +458,9 @@ static PROC_NO_ASAN int spawn_child(void *arg)
 		child_fail(a, SPAWN_FAIL_SETUP);
 	if (a->tty_fd >= 0)
 		syscall(SYS_ioctl, a->tty_fd, TIOCNOTTY, 0);
+	/* before the descriptors are moved and closed: cwd_fd may be among them */
+	if (a->cwd_fd >= 0 && syscall(SYS_fchdir, a->cwd_fd) < 0)
+		child_fail(a, SPAWN_FAIL_CHDIR);
 	if (a->stdin_null) {
 		int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
 		if (fd < 0)
@@ -476,7 +480,7 @@ static PROC_NO_ASAN int spawn_child(void *arg)
 		for (int fd = a->close_from; fd < a->fd_limit; fd++) /* kernels before 5.9 */
 			syscall(SYS_close, fd);
 	}
-	if (a->cwd && syscall(SYS_chdir, a->cwd) < 0)
+	if (a->cwd_fd < 0 && a->cwd && syscall(SYS_chdir, a->cwd) < 0)
 		child_fail(a, SPAWN_FAIL_CHDIR);
 	uint64_t none = 0;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
@@ -601,6 +605,7 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 	    .argv = (char *const *)o->argv,
 	    .envp = (char *const *)(o->envp ? o->envp : (const char *const[]){NULL}),
 	    .cwd = o->cwd,
+	    .cwd_fd = o->cwd_fd,
 	    .maps = maps,
 	    .nmaps = nmaps,
 	    .stdin_null = !o->stdin_data && o->null_fd < 0,
@@ -651,8 +656,8 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 			               : a.err == EACCES ? PW_EPERM
 			                                 : PW_EINVAL,
 			               "create the directory first or fix the step's working directory",
-			               "cannot run '%s': working directory '%s': %s", name, o->cwd,
-			               os_reason(a.err, rb, sizeof(rb)));
+			               "cannot run '%s': working directory '%s': %s", name,
+			               o->cwd ? o->cwd : "(descriptor)", os_reason(a.err, rb, sizeof(rb)));
 		else if (a.stage == SPAWN_FAIL_SETUP)
 			rc = set_error(err, PW_EIO, NULL, "cannot run '%s': setting up the process: %s", name,
 			               os_reason(a.err, rb, sizeof(rb)));

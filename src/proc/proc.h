@@ -61,13 +61,18 @@ typedef struct pw_proc_options {
 	/* -1, or /dev/null opened by the caller (borrowed), for the child's stdin when there is no
 	 * stdin_data: a caller that starts many children opens it once instead of each child. */
 	int null_fd;
+	/* -1, or an open directory (O_PATH is enough; borrowed) that the child fchdir()s to
+	 * instead of walking cwd: the directory the caller checked is the one the child runs in,
+	 * whatever is renamed or replaced by a symbolic link in between. cwd then only names it
+	 * in messages (NULL: "(descriptor)"). */
+	int cwd_fd;
 } pw_proc_options;
 
 #define PW_PROC_OPTIONS_VERSION 1
 #define PW_PROC_OPTIONS_INIT                                                                     \
 	{                                                                                        \
 		PW_PROC_OPTIONS_VERSION, NULL, NULL, NULL, -1, 0, PW_PROC_DEFAULT_KILL_GRACE_MS, \
-		    PW_PROC_DEFAULT_LINGER_MS, NULL, NULL, NULL, 0, -1, NULL, NULL, 0, -1        \
+		    PW_PROC_DEFAULT_LINGER_MS, NULL, NULL, NULL, 0, -1, NULL, NULL, 0, -1, -1    \
 	}
 
 typedef struct pw_proc_result {

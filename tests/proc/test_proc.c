@@ -307,6 +307,57 @@ PROC_TEST(working_directory)
 
 /* A missing directory is reported as such (by the child's chdir), not as a missing program,
  * with the hint; no child is left behind. */
+/* With cwd_fd the child enters that directory, not whatever cwd names by then; a descriptor of
+ * something else than a directory is reported like a bad cwd. */
+PROC_TEST(working_directory_descriptor_is_entered)
+{
+	make_tmpdir();
+	PW_REQUIRE(tmpdir[0]);
+	char dir[256], moved[256];
+	snprintf(dir, sizeof(dir), "%s/dir", tmpdir);
+	snprintf(moved, sizeof(moved), "%s/moved", tmpdir);
+	PW_REQUIRE(mkdir(dir, 0700) == 0);
+	int fd = open(dir, O_PATH | O_CLOEXEC);
+	PW_REQUIRE(fd >= 0);
+	/* the path now leads elsewhere */
+	PW_REQUIRE(rename(dir, moved) == 0);
+	PW_REQUIRE(symlink("/", dir) == 0);
+	const char *argv[] = {"sh", "-c", "pwd -P", NULL};
+	struct cap c;
+	cap_init(&c);
+	pw_proc_options o = sh_opts(argv, &c);
+	o.cwd = dir;
+	o.cwd_fd = fd;
+	pw_proc_result r;
+	PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
+	PW_CHECK_INT(r.exit_code, 0);
+	char want[600];
+	snprintf(want, sizeof(want), "%s\n", moved);
+	PW_CHECK_STR(pw__buf_cstr(&c.out), want);
+	cap_dispose(&c);
+	close(fd);
+
+	char file[256];
+	PW_REQUIRE(tmp_file(file, sizeof(file), "notadir", "", 0644) == 0);
+	fd = open(file, O_PATH | O_CLOEXEC);
+	PW_REQUIRE(fd >= 0);
+	o = sh_opts(argv, NULL);
+	o.on_output = NULL;
+	o.cwd = file;
+	o.cwd_fd = fd;
+	pw_error *err = NULL;
+	PW_CHECK_INT(pw__proc_run(&r, &o, &err), PW_EINVAL);
+	PW_CHECK(err != NULL);
+	snprintf(want, sizeof(want), "cannot run 'sh': working directory '%s': Not a directory", file);
+	PW_CHECK_STR(err ? pw_error_message(err) : "", want);
+	pw_error_free(err);
+	close(fd);
+	unlink(dir);
+	rmdir(moved);
+	const char *files[] = {"notadir", NULL};
+	remove_tmpdir(files);
+}
+
 PROC_TEST(missing_working_directory_is_named)
 {
 	const char *argv[] = {"sh", "-c", "pwd -P", NULL};

@@ -9,4 +9,8 @@ int pw__shell_connector_create(pw_connector **out, pw_manager *m, pw_error **err
  * outputs. */
 int pw__shell_parse_outputs(const char *text, pw_exec *ex, pw_error **err);
 
+/* For tests only: when set, called with the step's checked working directory (its real path)
+ * just before the step's process is started. */
+extern void (*pw__shell_test_before_spawn)(const char *cwd);
+
 #endif
