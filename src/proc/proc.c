@@ -39,6 +39,69 @@
 
 int pw__proc_test_no_pidfd;
 
+/* The children pw__proc_run is running, for pw__proc_owns: whatever else is a child of this
+ * process at a run's end was left behind (strays.c). Spawns between their clone and their
+ * registration are counted, so that a child exiting at once is never taken for a stray. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *live_pids;
+static size_t live_count, live_cap;
+static unsigned int live_spawning;
+static unsigned int live_unknown; /* running, but not in live_pids (no memory) */
+
+static void live_spawn_begin(void)
+{
+	pthread_mutex_lock(&live_lock);
+	live_spawning++;
+	pthread_mutex_unlock(&live_lock);
+}
+
+/* pid > 0: registered (when there is no memory for it, counted in live_unknown instead). */
+static void live_spawn_end(pid_t pid)
+{
+	pthread_mutex_lock(&live_lock);
+	live_spawning--;
+	if (pid > 0) {
+		if (live_count == live_cap) {
+			size_t cap = live_cap ? live_cap * 2 : 16;
+			pid_t *n = realloc(live_pids, cap * sizeof(pid_t));
+			if (n)
+				live_pids = n, live_cap = cap;
+		}
+		if (live_count < live_cap)
+			live_pids[live_count++] = pid;
+		else
+			live_unknown++;
+	}
+	pthread_mutex_unlock(&live_lock);
+}
+
+static void live_forget(pid_t pid)
+{
+	pthread_mutex_lock(&live_lock);
+	size_t i = 0;
+	while (i < live_count && live_pids[i] != pid)
+		i++;
+	if (i < live_count)
+		live_pids[i] = live_pids[--live_count];
+	else if (live_unknown)
+		live_unknown--;
+	pthread_mutex_unlock(&live_lock);
+}
+
+int pw__proc_owns(const int *pids, size_t count, unsigned char *owned)
+{
+	pthread_mutex_lock(&live_lock);
+	int busy = live_spawning > 0 || live_unknown > 0;
+	for (size_t i = 0; i < count; i++) {
+		owned[i] = 0;
+		for (size_t j = 0; j < live_count; j++)
+			if (live_pids[j] == (pid_t)pids[i])
+				owned[i] = 1;
+	}
+	pthread_mutex_unlock(&live_lock);
+	return busy ? -1 : 0;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -622,6 +685,7 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	live_spawn_begin();
 	*start = now_ms();
 	/* CLONE_PIDFD (Linux 5.2) hands us the pidfd with the pid, race-free and in the same call;
 	 * a kernel without it says EINVAL, and the child is started without */
@@ -638,6 +702,7 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 	if (!with_pidfd)
 		pid = clone(spawn_child, stack + sizeof(stack), flags, &a);
 	int clone_errno = errno;
+	live_spawn_end(pid);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (a.tty_fd >= 0)
 		close(a.tty_fd);
@@ -650,6 +715,7 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 		int status;
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
+		live_forget(pid);
 		if (a.stage == SPAWN_FAIL_CHDIR)
 			rc = set_error(err,
 			               a.err == ENOENT   ? PW_ENOTFOUND
@@ -802,16 +868,33 @@ static void reap_leader(struct proc_run *pr)
 	do
 		w = waitpid(pr->pid, &pr->status, 0);
 	while (w < 0 && errno == EINTR);
-	if (w == pr->pid)
+	if (w == pr->pid) {
 		pr->reaped = 1;
-	else
+		live_forget(pr->pid);
+	} else {
 		pr->lost = 1;
+	}
 }
 
-/* 1 while some process of the (reaped) child's group lives. */
+/* 1 while some process of the (reaped) child's group lives. Members that became our children
+ * (this process is a child subreaper: orphans are reparented to it) and exited are reaped
+ * first, or their zombies would keep the group "alive" until the grace is over. */
 static int group_alive(struct proc_run *pr)
 {
-	return !pr->lost && (kill(-pr->pid, 0) == 0 || errno != ESRCH);
+	if (pr->lost)
+		return 0;
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PGID, (id_t)pr->pid, &si, WEXITED | WNOHANG) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (si.si_pid == 0)
+			break;
+	}
+	return kill(-pr->pid, 0) == 0 || errno != ESRCH;
 }
 
 static int64_t earliest(int64_t a, int64_t b)
@@ -1034,6 +1117,8 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 			w = waitpid(pr.pid, &status, 0);
 		while (w < 0 && errno == EINTR);
 	}
+	if (!pr.reaped) /* (reap_leader forgot it already) */
+		live_forget(pr.pid);
 	out->duration_ms = now_ms() - start;
 	if (w == pr.pid) {
 		if (WIFEXITED(status)) {

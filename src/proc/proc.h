@@ -115,6 +115,44 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
  * child's exit by WNOHANG polling, as on kernels older than 5.3. Set it while no run is going. */
 extern int pw__proc_test_no_pidfd;
 
+/* For each of count pids, owned[i] = 1 when it is a child pw__proc_run is running now (in any
+ * thread). Returns -1 when a spawn is under way (a child may exist that is not known yet: ask
+ * again a little later), else 0. */
+int pw__proc_owns(const int *pids, size_t count, unsigned char *owned);
+
+/* Processes a run left behind (strays.c). */
+typedef struct pw_proc_strays {
+	const char *run_id;    /* the PIPEWRIGHT_RUN_ID every step of the run was given */
+	int64_t since_boot_ms; /* CLOCK_BOOTTIME when the run started: children older than
+	                        * that are not the run's */
+	int64_t grace_ms;      /* from the first SIGTERM to SIGKILL */
+	/* Called once for each process, as it gets its first signal: its pid, command line
+	 * (arguments joined by spaces, shortened) and PIPEWRIGHT_STEP when readable (else "").
+	 * Borrowed for the call. */
+	void (*on_stray)(int pid, const char *command, const char *step, void *payload);
+	void *payload;
+	const char *const *other_runs; /* run ids live in this process besides this one, whose
+	                                * processes are left alone; NULL-terminated or NULL */
+} pw_proc_strays;
+
+/* Ends what the run's steps left running, once no step of the run runs any more, and returns
+ * how many processes it signalled.
+ *
+ * When this process is a child subreaper (PR_SET_CHILD_SUBREAPER), every orphaned descendant
+ * of a step was reparented to it: its children that pw__proc_run is not running, that started
+ * after since_boot_ms and whose environment does not name one of other_runs are the strays.
+ * Each gets SIGTERM and SIGCONT (and so does its process group when it leads one), then
+ * SIGKILL once grace_ms has passed since the first SIGTERM; their own children, reparented to
+ * us as they die, are found in turn, until no stray is left (or grace_ms + 5 s have passed).
+ * Strays are reaped with waitid(P_PID): so are the zombies of orphans that exited during the
+ * run. The first look is one waitid(P_ALL, WNOHANG | WNOWAIT): ECHILD means nothing to do.
+ *
+ * Otherwise the processes whose environment holds PIPEWRIGHT_RUN_ID=run_id are found in
+ * /proc/<pid>/environ (those this user may read) and signalled the same way through a pidfd;
+ * a process that cleared its environment escapes that scan, and the processes' own parents
+ * (or init) reap them. */
+size_t pw__proc_end_strays(const pw_proc_strays *opts);
+
 /* Resolves a program name the way the child's execvp would, against path_value (a PATH
  * value; NULL: PW_PROC_DEFAULT_PATH). A name containing '/' is returned unchanged. Sets *out
  * to a string the caller frees (pw_free). Returns PW_ENOTFOUND when no entry holds it,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -714,6 +715,27 @@ PROC_TEST(timeout_grace_covers_the_whole_group)
 	cap_dispose(&c);
 	const char *files[] = {"done0", "done1", "gc", NULL};
 	remove_tmpdir(files);
+}
+
+/* In a child subreaper, members of the group that outlive the child become our children: when
+ * they go, the grace ends, their zombies do not keep the group alive until it is over. */
+PROC_TEST(timeout_grace_ends_with_the_group_in_a_subreaper)
+{
+	PW_REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0);
+	const char *argv[] = {"sh", "-c", "sleep 30 & sleep 0.2; echo ready; wait", NULL};
+	struct cap c;
+	cap_init(&c);
+	pw_proc_options o = sh_opts(argv, &c);
+	o.timeout_ms = 500;
+	o.kill_grace_ms = 5000;
+	pw_proc_result r;
+	PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
+	PW_CHECK_INT(r.timed_out, 1);
+	PW_CHECK(r.duration_ms < 2500);
+	int status;
+	PW_CHECK(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD);
+	cap_dispose(&c);
+	prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
 }
 
 struct canceller {
