@@ -64,8 +64,24 @@ PW_EXTERN int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_r
                          pw_error **err);
 /* Runs every step. Returns 0 when every step succeeded or was allowed to fail (also by
  * timing out) or skipped by design, PW_ESTEP when a step failed or timed out without
- * allow_failure, PW_ECANCELLED when the run was
- * cancelled; other codes when the run could not be carried out (*err says why). */
+ * allow_failure, PW_ECANCELLED when the run was cancelled; other codes when the run could not
+ * be carried out (*err says why).
+ *
+ * Processes a step leaves running outside its process group (`setsid server &`, a double
+ * fork) stay up for the later steps and are ended when the run ends, after the last step
+ * (`when: always` ones included), also after a cancel: SIGTERM (to the process and the group
+ * it leads), 5 s of grace (none after a second pw_run_cancel), SIGKILL; each gets a warning
+ * on on_log and a "process_left_behind" audit record naming its pid and command, masked.
+ * How they are found depends on the embedding program:
+ * - a child subreaper (prctl(PR_SET_CHILD_SUBREAPER, 1), as `pipewright run` is) adopts
+ *   every orphan of the steps: its children that pipewright is not running, that started
+ *   after this run did and that do not belong to another run executing in the process are
+ *   ended and reaped. Orphans that exit during the run stay zombies until the run's end
+ *   reaps them. Such a program must not start children of its own while a run executes
+ *   that it wants kept (or reaps itself with waitpid(pid)).
+ * - otherwise, the processes whose environment holds PIPEWRIGHT_RUN_ID=<this run's id>
+ *   (every step's does) are found in /proc and signalled; one that cleared or replaced its
+ *   environment, or runs as another user, is not found. */
 PW_EXTERN int pw_run_execute(pw_run *r, pw_error **err);
 /* Cancels running steps (their connectors clean up); `when: always` steps still run.
  * Thread-safe and async-signal-safe. */

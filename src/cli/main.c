@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -665,6 +666,11 @@ static int cmd_run(int argc, char **argv)
 	sigaddset(&sc.set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	/* Every process a step leaves behind (`setsid daemon &`, a double fork) is reparented to
+	 * us rather than to init, and the run ends it when it ends (pw_run_execute). */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 && g_cli.level >= PW_LOG_DEBUG)
+		fprintf(stderr, "pipewright: prctl(PR_SET_CHILD_SUBREAPER): %s\n", strerror(errno));
 
 	pw_run_options ro = PW_RUN_OPTIONS_INIT;
 	ro.workspace = workspace;

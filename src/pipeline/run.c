@@ -28,11 +28,15 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/report_int.h"
 #include "pipewright/run.h"
+#include "proc/proc.h"
 
 int pw__pipeline_load_secrets(const pw_pipeline *p, pw_secrets *into, pw_error **err);
 
 #define LINE_MAX_BYTES (64 * 1024) /* a partial line longer than this is passed on as is */
 #define AUDIT_BUFFER (16 * 1024)   /* records held for one write (audit_put) */
+/* At the run's end, between SIGTERM and SIGKILL of the processes steps left running (shorter
+ * than a step's default kill_grace: nothing waits for these; 0 after a second cancel). */
+#define STRAY_GRACE_MS 5000
 
 typedef struct step_state {
 	pw_step *step;
@@ -107,7 +111,14 @@ struct pw_run {
 	pw_k8s_hooks *hooks; /* lifecycle events of every step, when the pipeline asks; may be NULL */
 	int64_t started_unix_ms;
 	int64_t start_ms;
+	int64_t start_boot_ms; /* CLOCK_BOOTTIME: what started before the run is not its own */
 };
+
+/* The ids of the runs executing in this process: at one run's end, processes of another live
+ * run are not its strays. */
+static pthread_mutex_t live_runs_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char **live_runs;
+static size_t live_runs_count, live_runs_cap;
 
 const char *pw_step_status_name(pw_step_status s)
 {
@@ -1438,6 +1449,68 @@ static void write_result_json(pw_run *r, const char *status)
 		rename(tmp, path);
 }
 
+static void live_run_add(pw_run *r)
+{
+	pthread_mutex_lock(&live_runs_lock);
+	if (live_runs_count == live_runs_cap) {
+		size_t cap = live_runs_cap ? live_runs_cap * 2 : 4;
+		const char **n = realloc(live_runs, cap * sizeof(*n));
+		if (n)
+			live_runs = n, live_runs_cap = cap;
+	}
+	if (live_runs_count < live_runs_cap)
+		live_runs[live_runs_count++] = r->run_id;
+	pthread_mutex_unlock(&live_runs_lock);
+}
+
+/* Removes r and returns a copy of the other live runs' ids (NULL-terminated; caller frees the
+ * array and the strings with pw__proc_envp_free), or NULL when there are none. */
+static char **live_run_remove(pw_run *r)
+{
+	pthread_mutex_lock(&live_runs_lock);
+	for (size_t i = 0; i < live_runs_count; i++)
+		if (live_runs[i] == r->run_id) {
+			live_runs[i] = live_runs[--live_runs_count];
+			break;
+		}
+	char **others = NULL;
+	if (live_runs_count) {
+		others = calloc(live_runs_count + 1, sizeof(char *));
+		for (size_t i = 0; others && i < live_runs_count; i++)
+			others[i] = strdup(live_runs[i]);
+	}
+	pthread_mutex_unlock(&live_runs_lock);
+	return others;
+}
+
+static void on_stray(int pid, const char *command, const char *step, void *payload)
+{
+	pw_run *r = payload;
+	run_log(r, PW_LOG_WARN, *step ? step : NULL,
+	        "process %d was left running%s%s%s when the run ended; stopping it: %s", pid,
+	        *step ? " by step '" : "", step, *step ? "'" : "", command);
+	char detail[400];
+	snprintf(detail, sizeof(detail), "pid %d: %s", pid, command);
+	audit_run(r, *step ? step : NULL, "process_left_behind", "stopped", detail);
+}
+
+/* Ends what the steps left running (see pw__proc_end_strays): after the last step, also
+ * after a cancel. */
+static void end_strays(pw_run *r, char **other_runs)
+{
+	pw_proc_strays so = {0};
+	so.run_id = r->run_id;
+	so.since_boot_ms = r->start_boot_ms;
+	so.grace_ms = atomic_load(&r->cancel_requests) >= 2 ? 0 : STRAY_GRACE_MS;
+	so.on_stray = on_stray;
+	so.payload = r;
+	so.other_runs = (const char *const *)other_runs;
+	size_t n = pw__proc_end_strays(&so);
+	if (n)
+		run_log(r, PW_LOG_INFO, NULL, "stopped %zu process%s left running by the steps", n,
+		        n == 1 ? "" : "es");
+}
+
 /* The run's own thread while the workers run the steps: acts on cancel requests, finishes
  * the steps that ended (finish_ended), and returns when every step has, with how many it
  * finished. */
@@ -1479,6 +1552,10 @@ int pw_run_execute(pw_run *r, pw_error **err)
 {
 	r->started_unix_ms = pw__unix_ms();
 	r->start_ms = pw__now_ms();
+	struct timespec boot;
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	r->start_boot_ms = (int64_t)boot.tv_sec * 1000 + boot.tv_nsec / 1000000;
+	live_run_add(r);
 	audit_run(r, NULL, "run_start", NULL, r->pipeline->path);
 	run_log(r, PW_LOG_INFO, NULL, "run %s: %zu steps, %u parallel, workspace %s", r->run_id, r->count,
 	        r->opts.jobs, pw_workspace_root(r->ws));
@@ -1486,8 +1563,10 @@ int pw_run_execute(pw_run *r, pw_error **err)
 	if (!nworkers)
 		nworkers = 1;
 	pthread_t *workers = calloc(nworkers, sizeof(pthread_t));
-	if (!workers)
+	if (!workers) {
+		pw__proc_envp_free(live_run_remove(r));
 		return PW_ENOMEM;
+	}
 	pthread_mutex_lock(&r->lock);
 	for (size_t i = 0; i < r->count; i++)
 		if (r->steps[i].waiting == 0)
@@ -1512,6 +1591,9 @@ int pw_run_execute(pw_run *r, pw_error **err)
 	for (unsigned int i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	free(workers);
+	char **other_runs = live_run_remove(r);
+	end_strays(r, other_runs);
+	pw__proc_envp_free(other_runs);
 	finish_ended(r, &finished);
 	if (r->empty_log_made)
 		unlinkat(r->dir_fd, EMPTY_LOG, 0);

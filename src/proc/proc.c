@@ -34,8 +34,73 @@
 /* After the final SIGKILL, how long pipes held by something outside the group (setsid) are
  * still drained before we stop listening. */
 #define PROC_DRAIN_AFTER_KILL_MS 200
+/* While the rest of a stopped group uses up its grace: how often we look whether it is gone. */
+#define PROC_GROUP_POLL_MS 20
 
 int pw__proc_test_no_pidfd;
+
+/* The children pw__proc_run is running, for pw__proc_owns: whatever else is a child of this
+ * process at a run's end was left behind (strays.c). Spawns between their clone and their
+ * registration are counted, so that a child exiting at once is never taken for a stray. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *live_pids;
+static size_t live_count, live_cap;
+static unsigned int live_spawning;
+static unsigned int live_unknown; /* running, but not in live_pids (no memory) */
+
+static void live_spawn_begin(void)
+{
+	pthread_mutex_lock(&live_lock);
+	live_spawning++;
+	pthread_mutex_unlock(&live_lock);
+}
+
+/* pid > 0: registered (when there is no memory for it, counted in live_unknown instead). */
+static void live_spawn_end(pid_t pid)
+{
+	pthread_mutex_lock(&live_lock);
+	live_spawning--;
+	if (pid > 0) {
+		if (live_count == live_cap) {
+			size_t cap = live_cap ? live_cap * 2 : 16;
+			pid_t *n = realloc(live_pids, cap * sizeof(pid_t));
+			if (n)
+				live_pids = n, live_cap = cap;
+		}
+		if (live_count < live_cap)
+			live_pids[live_count++] = pid;
+		else
+			live_unknown++;
+	}
+	pthread_mutex_unlock(&live_lock);
+}
+
+static void live_forget(pid_t pid)
+{
+	pthread_mutex_lock(&live_lock);
+	size_t i = 0;
+	while (i < live_count && live_pids[i] != pid)
+		i++;
+	if (i < live_count)
+		live_pids[i] = live_pids[--live_count];
+	else if (live_unknown)
+		live_unknown--;
+	pthread_mutex_unlock(&live_lock);
+}
+
+int pw__proc_owns(const int *pids, size_t count, unsigned char *owned)
+{
+	pthread_mutex_lock(&live_lock);
+	int busy = live_spawning > 0 || live_unknown > 0;
+	for (size_t i = 0; i < count; i++) {
+		owned[i] = 0;
+		for (size_t j = 0; j < live_count; j++)
+			if (live_pids[j] == (pid_t)pids[i])
+				owned[i] = 1;
+	}
+	pthread_mutex_unlock(&live_lock);
+	return busy ? -1 : 0;
+}
 
 static int64_t now_ms(void)
 {
@@ -236,6 +301,8 @@ struct proc_run {
 	size_t in_off;
 	int leader_exited; /* the child is a zombie: its pid and pgid cannot be reused yet */
 	int lost;          /* someone else reaped it: never signal that pid again */
+	int reaped;        /* we reaped it already (status holds its wait status) */
+	int status;
 	char *rbuf;
 };
 
@@ -390,6 +457,7 @@ struct spawn_args {
 	char *const *argv;
 	char *const *envp;
 	const char *cwd;
+	int cwd_fd; /* >= 0: fchdir to it, cwd unused */
 	const struct fd_map *maps;
 	size_t nmaps;
 	int stdin_null;     /* stdin from /dev/null opened here (no stdin_data, no null_fd) */
@@ -453,6 +521,9 @@ static PROC_NO_ASAN int spawn_child(void *arg)
 		child_fail(a, SPAWN_FAIL_SETUP);
 	if (a->tty_fd >= 0)
 		syscall(SYS_ioctl, a->tty_fd, TIOCNOTTY, 0);
+	/* before the descriptors are moved and closed: cwd_fd may be among them */
+	if (a->cwd_fd >= 0 && syscall(SYS_fchdir, a->cwd_fd) < 0)
+		child_fail(a, SPAWN_FAIL_CHDIR);
 	if (a->stdin_null) {
 		int fd = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
 		if (fd < 0)
@@ -472,7 +543,7 @@ static PROC_NO_ASAN int spawn_child(void *arg)
 		for (int fd = a->close_from; fd < a->fd_limit; fd++) /* kernels before 5.9 */
 			syscall(SYS_close, fd);
 	}
-	if (a->cwd && syscall(SYS_chdir, a->cwd) < 0)
+	if (a->cwd_fd < 0 && a->cwd && syscall(SYS_chdir, a->cwd) < 0)
 		child_fail(a, SPAWN_FAIL_CHDIR);
 	uint64_t none = 0;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
@@ -597,6 +668,7 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 	    .argv = (char *const *)o->argv,
 	    .envp = (char *const *)(o->envp ? o->envp : (const char *const[]){NULL}),
 	    .cwd = o->cwd,
+	    .cwd_fd = o->cwd_fd,
 	    .maps = maps,
 	    .nmaps = nmaps,
 	    .stdin_null = !o->stdin_data && o->null_fd < 0,
@@ -613,6 +685,7 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	live_spawn_begin();
 	*start = now_ms();
 	/* CLONE_PIDFD (Linux 5.2) hands us the pidfd with the pid, race-free and in the same call;
 	 * a kernel without it says EINVAL, and the child is started without */
@@ -629,6 +702,7 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 	if (!with_pidfd)
 		pid = clone(spawn_child, stack + sizeof(stack), flags, &a);
 	int clone_errno = errno;
+	live_spawn_end(pid);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (a.tty_fd >= 0)
 		close(a.tty_fd);
@@ -641,14 +715,15 @@ static int proc_spawn(struct proc_run *pr, const char *path, int64_t *start, pw_
 		int status;
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
+		live_forget(pid);
 		if (a.stage == SPAWN_FAIL_CHDIR)
 			rc = set_error(err,
 			               a.err == ENOENT   ? PW_ENOTFOUND
 			               : a.err == EACCES ? PW_EPERM
 			                                 : PW_EINVAL,
 			               "create the directory first or fix the step's working directory",
-			               "cannot run '%s': working directory '%s': %s", name, o->cwd,
-			               os_reason(a.err, rb, sizeof(rb)));
+			               "cannot run '%s': working directory '%s': %s", name,
+			               o->cwd ? o->cwd : "(descriptor)", os_reason(a.err, rb, sizeof(rb)));
 		else if (a.stage == SPAWN_FAIL_SETUP)
 			rc = set_error(err, PW_EIO, NULL, "cannot run '%s': setting up the process: %s", name,
 			               os_reason(a.err, rb, sizeof(rb)));
@@ -782,6 +857,46 @@ static void check_leader(struct proc_run *pr)
 		pr->leader_exited = 1;
 }
 
+/* Reaps the exited child (a zombie: this does not block) and keeps its status for the
+ * caller. From here on kill(-pid, 0) tells whether anything of its group is left: a group id
+ * cannot be taken by a new process while a member of the group lives. */
+static void reap_leader(struct proc_run *pr)
+{
+	if (pr->lost || pr->reaped)
+		return;
+	pid_t w;
+	do
+		w = waitpid(pr->pid, &pr->status, 0);
+	while (w < 0 && errno == EINTR);
+	if (w == pr->pid) {
+		pr->reaped = 1;
+		live_forget(pr->pid);
+	} else {
+		pr->lost = 1;
+	}
+}
+
+/* 1 while some process of the (reaped) child's group lives. Members that became our children
+ * (this process is a child subreaper: orphans are reparented to it) and exited are reaped
+ * first, or their zombies would keep the group "alive" until the grace is over. */
+static int group_alive(struct proc_run *pr)
+{
+	if (pr->lost)
+		return 0;
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PGID, (id_t)pr->pid, &si, WEXITED | WNOHANG) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (si.si_pid == 0)
+			break;
+	}
+	return kill(-pr->pid, 0) == 0 || errno != ESRCH;
+}
+
 static int64_t earliest(int64_t a, int64_t b)
 {
 	if (a < 0)
@@ -800,8 +915,10 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 	int64_t linger = o->linger_ms > 0 ? o->linger_ms : 0;
 	int64_t kill_at = -1, give_up_at = -1;
 	int stopping = 0, killed = 0, cancel_live = o->cancel_fd >= 0;
-	int settle = 0; /* the child exited and the held ends were closed: look at the pipes once
-	                 * more before deciding whether anything else holds them */
+	int settle = 0;      /* the child exited and the held ends were closed: look at the pipes once
+	                      * more before deciding whether anything else holds them */
+	int group_grace = 0; /* stopping, the child was reaped: the rest of its group has until
+	                      * kill_at to exit after its SIGTERM */
 	char rb[128];
 
 	for (;;) {
@@ -812,6 +929,12 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 			signal_group(pr, SIGTERM);
 			kill_at = now + grace;
 		}
+		if (group_grace && !killed && !group_alive(pr)) {
+			/* the whole group went within its grace: nothing to kill; pipes still open
+			 * are held from outside it (setsid) and drained a little longer */
+			killed = 1;
+			give_up_at = now + PROC_DRAIN_AFTER_KILL_MS;
+		}
 		if (!killed && kill_at >= 0 && now >= kill_at) {
 			signal_group(pr, SIGKILL);
 			killed = 1;
@@ -821,7 +944,7 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 				r->killed = 1;
 		}
 		int pipes_open = pr->out_fd >= 0 || pr->err_fd >= 0 || pr->cap_fd >= 0;
-		if (pr->leader_exited && !pipes_open)
+		if (pr->leader_exited && !pipes_open && !(group_grace && !killed))
 			break;
 		if (pr->leader_exited && give_up_at >= 0 && now >= give_up_at)
 			break;
@@ -834,6 +957,8 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 		wake = earliest(wake, give_up_at);
 		if (pr->pidfd < 0 && !pr->leader_exited)
 			wake = earliest(wake, now + PROC_PID_POLL_MS);
+		if (group_grace && !killed)
+			wake = earliest(wake, now + PROC_GROUP_POLL_MS);
 		int timeout = -1;
 		if (wake >= 0)
 			timeout = wake - now > INT_MAX ? INT_MAX : (int)(wake > now ? wake - now : 0);
@@ -899,6 +1024,14 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 			check_leader(pr);
 			if (pr->leader_exited) {
 				close_fd(&pr->in_fd);
+				if (stopping && !killed) {
+					/* A timeout or cancel sent SIGTERM to the whole group: all of
+					 * it, not only the child, gets the rest of kill_grace to clean
+					 * up. The child is reaped so that kill(-pgid, 0) can tell when
+					 * the group is gone. */
+					reap_leader(pr);
+					group_grace = !pr->lost;
+				}
 				if (release_held(pr))
 					settle = 1;
 				else
@@ -912,6 +1045,8 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 			int64_t t = now_ms();
 			if (killed) {
 				give_up_at = t + PROC_DRAIN_AFTER_KILL_MS;
+			} else if (group_grace) {
+				/* the group's grace runs on (see the top of the loop) */
 			} else if (pr->out_fd >= 0 || pr->err_fd >= 0 || pr->cap_fd >= 0) {
 				/* What is left of its group holds our pipes: ask it to go. */
 				if (!stopping)
@@ -922,7 +1057,8 @@ static int proc_loop(struct proc_run *pr, int64_t start, pw_error **err)
 			 * not hold the pipes */
 		}
 	}
-	/* Before reaping, while the zombie still holds the group id. */
+	/* Before reaping, while the zombie still holds the group id. (Reaped already only with
+	 * group_grace, and then killed is set.) */
 	if (!killed)
 		signal_group(pr, SIGKILL);
 	return 0;
@@ -957,7 +1093,7 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 	if (rc < 0)
 		return rc;
 
-	struct proc_run pr = {opts, out, -1, -1, -1, -1, -1, -1, {-1, -1, -1}, 0, 0, 0, NULL};
+	struct proc_run pr = {opts, out, -1, -1, -1, -1, -1, -1, {-1, -1, -1}, 0, 0, 0, 0, 0, NULL};
 	pr.rbuf = malloc(PROC_READ_CHUNK);
 	if (!pr.rbuf) {
 		free(path);
@@ -974,13 +1110,15 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 
 	rc = proc_loop(&pr, start, err);
 
-	int status = 0;
-	pid_t w = -1;
-	if (!pr.lost) {
+	int status = pr.status;
+	pid_t w = pr.reaped ? pr.pid : -1;
+	if (!pr.lost && !pr.reaped) {
 		do
 			w = waitpid(pr.pid, &status, 0);
 		while (w < 0 && errno == EINTR);
 	}
+	if (!pr.reaped) /* (reap_leader forgot it already) */
+		live_forget(pr.pid);
 	out->duration_ms = now_ms() - start;
 	if (w == pr.pid) {
 		if (WIFEXITED(status)) {

@@ -38,7 +38,8 @@ typedef struct pw_proc_options {
 	                        * stop (e.g. pw_exec_cancel_fd); it is polled, never read */
 	int64_t timeout_ms;    /* 0: none; measured from the spawn */
 	int64_t kill_grace_ms; /* after a timeout or cancel: SIGTERM to the group, SIGKILL this
-	                        * much later (0: at once) */
+	                        * much later (0: at once) to whatever of the group is left, even
+	                        * when the child itself exited sooner */
 	int64_t linger_ms;     /* once the child has exited: how long what is left of its group
 	                        * may keep our pipes open after a SIGTERM before SIGKILL */
 	/* Called from the calling thread as soon as output is read; data is borrowed for the
@@ -60,13 +61,18 @@ typedef struct pw_proc_options {
 	/* -1, or /dev/null opened by the caller (borrowed), for the child's stdin when there is no
 	 * stdin_data: a caller that starts many children opens it once instead of each child. */
 	int null_fd;
+	/* -1, or an open directory (O_PATH is enough; borrowed) that the child fchdir()s to
+	 * instead of walking cwd: the directory the caller checked is the one the child runs in,
+	 * whatever is renamed or replaced by a symbolic link in between. cwd then only names it
+	 * in messages (NULL: "(descriptor)"). */
+	int cwd_fd;
 } pw_proc_options;
 
 #define PW_PROC_OPTIONS_VERSION 1
 #define PW_PROC_OPTIONS_INIT                                                                     \
 	{                                                                                        \
 		PW_PROC_OPTIONS_VERSION, NULL, NULL, NULL, -1, 0, PW_PROC_DEFAULT_KILL_GRACE_MS, \
-		    PW_PROC_DEFAULT_LINGER_MS, NULL, NULL, NULL, 0, -1, NULL, NULL, 0, -1        \
+		    PW_PROC_DEFAULT_LINGER_MS, NULL, NULL, NULL, 0, -1, NULL, NULL, 0, -1, -1    \
 	}
 
 typedef struct pw_proc_result {
@@ -95,8 +101,11 @@ typedef struct pw_proc_result {
  * naming the PATH searched; also for a missing working directory, named in the message),
  * PW_EPERM (not executable), PW_EINVAL (bad options), PW_EIO (pipe/spawn failures). *out is
  * zeroed then (out->pid stays 0). On a timeout or cancel, the group gets SIGTERM (and SIGCONT)
- * and SIGKILL kill_grace_ms later. All signals go out before the child is reaped, so the
- * pid and group id cannot have been reused by then.
+ * and SIGKILL kill_grace_ms later: the whole group has that long to clean up (a trap in a
+ * background shell included), not only the child. Signals go out before the child is reaped,
+ * so the pid and group id cannot have been reused by then; the one exception is that grace:
+ * once the child has exited, it is reaped and the rest of its group is watched with
+ * kill(-pgid, 0), and a group id cannot be reused while any member of the group lives.
  *
  * Thread-safe: installs no signal handler and does not rely on SIGCHLD; the embedding program
  * must not reap children it did not start (waitpid(-1), SIGCHLD set to SIG_IGN). */
@@ -105,6 +114,44 @@ int pw__proc_run(pw_proc_result *out, const pw_proc_options *opts, pw_error **er
 /* For tests only: when non-zero, runs started afterwards do without a pidfd and notice the
  * child's exit by WNOHANG polling, as on kernels older than 5.3. Set it while no run is going. */
 extern int pw__proc_test_no_pidfd;
+
+/* For each of count pids, owned[i] = 1 when it is a child pw__proc_run is running now (in any
+ * thread). Returns -1 when a spawn is under way (a child may exist that is not known yet: ask
+ * again a little later), else 0. */
+int pw__proc_owns(const int *pids, size_t count, unsigned char *owned);
+
+/* Processes a run left behind (strays.c). */
+typedef struct pw_proc_strays {
+	const char *run_id;    /* the PIPEWRIGHT_RUN_ID every step of the run was given */
+	int64_t since_boot_ms; /* CLOCK_BOOTTIME when the run started: children older than
+	                        * that are not the run's */
+	int64_t grace_ms;      /* from the first SIGTERM to SIGKILL */
+	/* Called once for each process, as it gets its first signal: its pid, command line
+	 * (arguments joined by spaces, shortened) and PIPEWRIGHT_STEP when readable (else "").
+	 * Borrowed for the call. */
+	void (*on_stray)(int pid, const char *command, const char *step, void *payload);
+	void *payload;
+	const char *const *other_runs; /* run ids live in this process besides this one, whose
+	                                * processes are left alone; NULL-terminated or NULL */
+} pw_proc_strays;
+
+/* Ends what the run's steps left running, once no step of the run runs any more, and returns
+ * how many processes it signalled.
+ *
+ * When this process is a child subreaper (PR_SET_CHILD_SUBREAPER), every orphaned descendant
+ * of a step was reparented to it: its children that pw__proc_run is not running, that started
+ * after since_boot_ms and whose environment does not name one of other_runs are the strays.
+ * Each gets SIGTERM and SIGCONT (and so does its process group when it leads one), then
+ * SIGKILL once grace_ms has passed since the first SIGTERM; their own children, reparented to
+ * us as they die, are found in turn, until no stray is left (or grace_ms + 5 s have passed).
+ * Strays are reaped with waitid(P_PID): so are the zombies of orphans that exited during the
+ * run. The first look is one waitid(P_ALL, WNOHANG | WNOWAIT): ECHILD means nothing to do.
+ *
+ * Otherwise the processes whose environment holds PIPEWRIGHT_RUN_ID=run_id are found in
+ * /proc/<pid>/environ (those this user may read) and signalled the same way through a pidfd;
+ * a process that cleared its environment escapes that scan, and the processes' own parents
+ * (or init) reap them. */
+size_t pw__proc_end_strays(const pw_proc_strays *opts);
 
 /* Resolves a program name the way the child's execvp would, against path_value (a PATH
  * value; NULL: PW_PROC_DEFAULT_PATH). A name containing '/' is returned unchanged. Sets *out

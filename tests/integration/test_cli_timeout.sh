@@ -54,4 +54,19 @@ ok = (r['status'] == 'succeeded' and s['optional']['status'] == 'timed_out'
       and s['next']['status'] == 'succeeded')
 sys.exit(0 if ok else 1)" "$WORK/ws/.pipewright/runs/allowed-1/result.json"
 check "allowed timeout: said so" contains "$WORK/al.out" "optional | timed_out (exit code 143) (allowed to fail)"
+# kill_grace is for the whole process group, not only its leader: a background shell's TERM
+# trap that takes a second finishes after the step's shell has exited
+cat >"$WORK/ws/grace.yml" <<'YML'
+version: 1
+steps:
+  - name: trapper
+    timeout: 1
+    config:
+      kill_grace: 5
+      command: sh -c "trap 'sleep 1; echo cleaned > done1.txt; exit 0' TERM; while :; do sleep 0.1; done" & wait
+YML
+run_pw grace run "$WORK/ws/grace.yml" --run-id to-grace
+check "grace: timed out (exit 1)" [ "$STATUS" -eq 1 ]
+check "grace: the background trap ran to its end" contains "$WORK/ws/done1.txt" "cleaned"
+check "grace: nothing left behind" no_run_process to-grace
 finish

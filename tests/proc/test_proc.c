@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -307,6 +308,57 @@ PROC_TEST(working_directory)
 
 /* A missing directory is reported as such (by the child's chdir), not as a missing program,
  * with the hint; no child is left behind. */
+/* With cwd_fd the child enters that directory, not whatever cwd names by then; a descriptor of
+ * something else than a directory is reported like a bad cwd. */
+PROC_TEST(working_directory_descriptor_is_entered)
+{
+	make_tmpdir();
+	PW_REQUIRE(tmpdir[0]);
+	char dir[256], moved[256];
+	snprintf(dir, sizeof(dir), "%s/dir", tmpdir);
+	snprintf(moved, sizeof(moved), "%s/moved", tmpdir);
+	PW_REQUIRE(mkdir(dir, 0700) == 0);
+	int fd = open(dir, O_PATH | O_CLOEXEC);
+	PW_REQUIRE(fd >= 0);
+	/* the path now leads elsewhere */
+	PW_REQUIRE(rename(dir, moved) == 0);
+	PW_REQUIRE(symlink("/", dir) == 0);
+	const char *argv[] = {"sh", "-c", "pwd -P", NULL};
+	struct cap c;
+	cap_init(&c);
+	pw_proc_options o = sh_opts(argv, &c);
+	o.cwd = dir;
+	o.cwd_fd = fd;
+	pw_proc_result r;
+	PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
+	PW_CHECK_INT(r.exit_code, 0);
+	char want[600];
+	snprintf(want, sizeof(want), "%s\n", moved);
+	PW_CHECK_STR(pw__buf_cstr(&c.out), want);
+	cap_dispose(&c);
+	close(fd);
+
+	char file[256];
+	PW_REQUIRE(tmp_file(file, sizeof(file), "notadir", "", 0644) == 0);
+	fd = open(file, O_PATH | O_CLOEXEC);
+	PW_REQUIRE(fd >= 0);
+	o = sh_opts(argv, NULL);
+	o.on_output = NULL;
+	o.cwd = file;
+	o.cwd_fd = fd;
+	pw_error *err = NULL;
+	PW_CHECK_INT(pw__proc_run(&r, &o, &err), PW_EINVAL);
+	PW_CHECK(err != NULL);
+	snprintf(want, sizeof(want), "cannot run 'sh': working directory '%s': Not a directory", file);
+	PW_CHECK_STR(err ? pw_error_message(err) : "", want);
+	pw_error_free(err);
+	close(fd);
+	unlink(dir);
+	rmdir(moved);
+	const char *files[] = {"notadir", NULL};
+	remove_tmpdir(files);
+}
+
 PROC_TEST(missing_working_directory_is_named)
 {
 	const char *argv[] = {"sh", "-c", "pwd -P", NULL};
@@ -596,6 +648,94 @@ PROC_TEST(timeout_with_a_cooperative_child_needs_no_sigkill)
 	PW_CHECK(r.duration_ms >= 200);
 	PW_CHECK(r.duration_ms < 2000);
 	cap_dispose(&c);
+}
+
+/* A timeout's SIGTERM gives the whole group kill_grace_ms, not only the child: a background
+ * shell's trap that takes a second still runs to its end after the child (sh) has exited, held
+ * pipes or not; and what outlives the grace is killed then, not sooner. */
+PROC_TEST(timeout_grace_covers_the_whole_group)
+{
+	make_tmpdir();
+	PW_REQUIRE(tmpdir[0]);
+	static const char *const redirects[] = {"", " >/dev/null 2>&1"};
+	for (int i = 0; i < 2; i++) {
+		char script[512], done[256];
+		snprintf(done, sizeof(done), "%s/done%d", tmpdir, i);
+		snprintf(script, sizeof(script),
+		         "sh -c \"trap 'sleep 1; echo cleaned > %s; exit 0' TERM; "
+		         "while :; do sleep 0.1; done\"%s & echo ready; wait",
+		         done, redirects[i]);
+		const char *argv[] = {"sh", "-c", script, NULL};
+		struct cap c;
+		cap_init(&c);
+		pw_proc_options o = sh_opts(argv, &c);
+		o.timeout_ms = 500;
+		o.kill_grace_ms = 5000;
+		pw_proc_result r;
+		PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
+		PW_CHECK_INT(r.timed_out, 1);
+		PW_CHECK_INT(r.term_signal, SIGTERM);
+		PW_CHECK_INT(r.killed, 0);
+		PW_CHECK(r.duration_ms >= 1400);
+		PW_CHECK(r.duration_ms < 4500); /* it ended when the group did, not at the grace */
+		char text[32] = {0};
+		FILE *f = fopen(done, "r");
+		PW_CHECK(f != NULL);
+		if (f) {
+			PW_CHECK(fgets(text, sizeof(text), f) != NULL);
+			fclose(f);
+		}
+		PW_CHECK_STR(text, "cleaned\n");
+		PW_CHECK_STR(pw__buf_cstr(&c.out), "ready\n");
+		cap_dispose(&c);
+	}
+
+	/* a member that ignores SIGTERM is killed when the grace is over */
+	char script[256];
+	snprintf(script, sizeof(script),
+	         "sh -c \"trap '' TERM; while :; do sleep 0.1; done\" >/dev/null & echo $! > %s/gc; "
+	         "wait",
+	         tmpdir);
+	const char *argv[] = {"sh", "-c", script, NULL};
+	struct cap c;
+	cap_init(&c);
+	pw_proc_options o = sh_opts(argv, &c);
+	o.timeout_ms = 300;
+	o.kill_grace_ms = 700;
+	pw_proc_result r;
+	PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
+	PW_CHECK_INT(r.timed_out, 1);
+	PW_CHECK_INT(r.term_signal, SIGTERM);
+	PW_CHECK(r.duration_ms >= 950);
+	PW_CHECK(r.duration_ms < 3000);
+	pid_t gc = read_pid("gc");
+	PW_CHECK(gc > 0);
+	if (gc > 0)
+		PW_CHECK(pid_dead(gc));
+	cap_dispose(&c);
+	const char *files[] = {"done0", "done1", "gc", NULL};
+	remove_tmpdir(files);
+}
+
+/* In a child subreaper, members of the group that outlive the child become our children: when
+ * they go, the grace ends, their zombies do not keep the group alive until it is over. */
+PROC_TEST(timeout_grace_ends_with_the_group_in_a_subreaper)
+{
+	PW_REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0);
+	const char *argv[] = {"sh", "-c", "sleep 30 & sleep 0.2; echo ready; wait", NULL};
+	struct cap c;
+	cap_init(&c);
+	pw_proc_options o = sh_opts(argv, &c);
+	o.timeout_ms = 500;
+	o.kill_grace_ms = 5000;
+	pw_proc_result r;
+	PW_CHECK_INT(pw__proc_run(&r, &o, NULL), 0);
+	PW_CHECK_INT(r.timed_out, 1);
+	PW_CHECK(r.duration_ms < 2500);
+	int status;
+	PW_CHECK(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD);
+	cap_dispose(&c);
+	prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
 }
 
 struct canceller {
@@ -1041,6 +1181,7 @@ PROC_TEST(without_pidfd)
 	pwt_exit_codes();
 	pwt_stdin_data_is_fed();
 	pwt_timeout_kills_the_whole_group_after_the_grace();
+	pwt_timeout_grace_covers_the_whole_group();
 	pwt_cancel_fd_from_another_thread();
 	pwt_background_child_holding_stdout_does_not_hang_the_run();
 	pwt_signal_termination_is_reported();

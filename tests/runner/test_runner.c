@@ -1,9 +1,14 @@
 /* The runner through the library API: events, statuses, retries with backoff, capture
  * limits, outputs, cancellation from another thread, result.json. */
+#define _GNU_SOURCE /* prctl's constants */
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -242,6 +247,118 @@ PW_TEST(test_run_cancel_from_another_thread)
 	PW_CHECK_INT(pw_run_step_status(run, 2), PW_STEP_SUCCEEDED);
 	pw_error_free(e);
 	fixture_free(&f);
+}
+
+/* ---- processes the steps leave behind ---- */
+
+typedef struct log_lines {
+	pthread_mutex_t lock;
+	char text[16384];
+	size_t len;
+} log_lines;
+
+static void on_log(const pw_log_record *rec, void *payload)
+{
+	log_lines *l = payload;
+	pthread_mutex_lock(&l->lock);
+	int n = snprintf(l->text + l->len, sizeof(l->text) - l->len, "%s\n", rec->message);
+	if (n > 0 && (size_t)n < sizeof(l->text) - l->len)
+		l->len += (size_t)n;
+	pthread_mutex_unlock(&l->lock);
+}
+
+static pid_t read_pid_file(const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", workdir, name);
+	char *t = read_text(path);
+	long v = t ? strtol(t, NULL, 10) : 0;
+	free(t);
+	return v > 1 ? (pid_t)v : -1;
+}
+
+/* 1 when pid is gone or a zombie of someone else's, within two seconds. */
+static int pid_gone(pid_t pid)
+{
+	for (int i = 0; i < 100; i++) {
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return 1;
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		char *st = read_text(path);
+		const char *rp = st ? strrchr(st, ')') : NULL;
+		int zombie = rp && rp[1] == ' ' && rp[2] == 'Z';
+		free(st);
+		if (zombie)
+			return 1;
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* A step's `setsid` daemon outlives its step (a later step uses it) but not the run; it is
+ * named in a warning and an audit record with the run's secrets masked. With subreaper set,
+ * this process adopts the orphans and ends them (and reaps every zombie of them); without, it
+ * finds them by the run id in their environment. */
+static void run_with_a_daemon(int subreaper)
+{
+	PW_REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, subreaper, 0, 0, 0) == 0);
+	setenv("PW_STRAY_SECRET", "stray-secret-4711", 1);
+	const char *yaml =
+	    "version: 1\n"
+	    "secrets: [PW_STRAY_SECRET]\n"
+	    "steps:\n"
+	    "  - name: daemon\n"
+	    "    command: |\n"
+	    "      setsid sh -c 'sleep 1011; : \"$0\"' \"$PW_STRAY_SECRET\" >/dev/null 2>&1 </dev/null &\n"
+	    "      echo $! > daemon.pid; sleep 0.3\n"
+	    "  - name: uses-it\n"
+	    "    command: grep -q '^State:.*[RS]' /proc/$(cat daemon.pid)/status\n"
+	    "  - name: orphan\n"
+	    "    command: (sleep 0.1 & echo $! > orphan.pid); sleep 0.4\n";
+	log_lines logs = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	pw_run_options o = PW_RUN_OPTIONS_INIT;
+	o.on_log = on_log;
+	o.log_payload = &logs;
+	fixture f;
+	PW_REQUIRE(fixture_new(&f, yaml, &o) == 0);
+	pw_error *e = NULL;
+	PW_CHECK_INT(pw_run_execute(f.run, &e), 0);
+	PW_CHECK_INT(pw_run_step_status(f.run, 1), PW_STEP_SUCCEEDED); /* the daemon was there */
+	pid_t daemon = read_pid_file("daemon.pid");
+	PW_CHECK(daemon > 0);
+	if (daemon > 0)
+		PW_CHECK(pid_gone(daemon));
+	if (subreaper) {
+		/* the daemon, its sleep and the orphan that exited during the run: all reaped */
+		int status;
+		PW_CHECK(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD);
+	}
+	PW_CHECK(strstr(logs.text, "left running by step 'daemon'") != NULL);
+	PW_CHECK(strstr(logs.text, "sleep 1011") != NULL);
+	PW_CHECK(strstr(logs.text, "stray-secret-4711") == NULL);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/audit.jsonl", pw_run_dir(f.run));
+	char *audit = read_text(path);
+	PW_CHECK(audit && strstr(audit, "\"process_left_behind\""));
+	PW_CHECK(audit && strstr(audit, "sleep 1011"));
+	PW_CHECK(audit && !strstr(audit, "stray-secret-4711"));
+	free(audit);
+	pw_error_free(e);
+	fixture_free(&f);
+	unsetenv("PW_STRAY_SECRET");
+	prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+}
+
+PW_TEST(test_run_ends_what_steps_left_as_subreaper)
+{
+	run_with_a_daemon(1);
+}
+
+PW_TEST(test_run_ends_what_steps_left_by_run_id)
+{
+	run_with_a_daemon(0);
 }
 
 PW_TEST(test_run_rejects_bad_run_id)

@@ -275,6 +275,42 @@ PW_TEST(working_directory_through_a_symlink_out_is_refused)
 	remove_workdir();
 }
 
+/* The directory checked is the directory entered: `real` is replaced by a link to outside the
+ * workspace after the check and before the step starts (as a parallel step could), and the step
+ * still runs in the directory that was checked. */
+static void swap_real_for_a_link_out(const char *cwd)
+{
+	(void)cwd;
+	char real[512], moved[512], target[512];
+	snprintf(real, sizeof(real), "%s/ws/real", workdir);
+	snprintf(moved, sizeof(moved), "%s/ws/moved", workdir);
+	snprintf(target, sizeof(target), "%s/outside", workdir);
+	if (rename(real, moved) != 0 || symlink(target, real) != 0)
+		fprintf(stderr, "  could not swap %s: %s\n", real, strerror(errno));
+}
+
+PW_TEST(working_directory_swapped_for_a_link_after_the_check_is_not_followed)
+{
+	make_workdir();
+	PW_REQUIRE(workdir[0]);
+	char p[512];
+	snprintf(p, sizeof(p), "%s/ws/real", workdir);
+	PW_REQUIRE(mkdir(p, 0700) == 0);
+	pw__shell_test_before_spawn = swap_real_for_a_link_out;
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	int rc =
+	    run_step(&r, &e, "shell", "{\"command\": \"touch here\", \"working_directory\": \"real\"}", NULL);
+	pw__shell_test_before_spawn = NULL;
+	PW_CHECK_INT(rc, 0);
+	PW_CHECK(r != NULL && pw_result_exit_code(r) == 0);
+	PW_CHECK(exists("ws/moved/here"));
+	PW_CHECK(!exists("outside/here"));
+	pw_result_free(r);
+	pw_error_free(e);
+	remove_workdir();
+}
+
 /* A working_directory that exists but is a file: the step cannot start, and the error says so
  * of working_directory (not of the command), with a hint that fits. */
 PW_TEST(working_directory_that_is_a_file_is_named)

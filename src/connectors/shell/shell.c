@@ -258,46 +258,108 @@ static pw_map *build_env(const pw_step *step, const pw_map *env, const char *out
 	return m;
 }
 
-static int resolve_cwd(char **out, const pw_step *step, const pw_workspace *ws, pw_error **err)
+void (*pw__shell_test_before_spawn)(const char *cwd);
+
+static int cwd_error(pw_error **err, const char *hint, const char *fmt, const char *a, const char *b)
 {
+	pw_error *e = pw_error_new(PW_ECONFIG, fmt, a, b);
+	pw_error_set_key(e, "working_directory");
+	pw_error_set_hint(e, hint);
+	if (err && !*err)
+		*err = e;
+	else
+		pw_error_free(e);
+	return PW_ECONFIG;
+}
+
+/* 1 when the directory open at fd is root or below it, found by walking up its ".." entries
+ * (the tree itself, not a path); for systems without /proc. */
+static int below_by_walking_up(int fd, const char *root)
+{
+	struct stat top, st;
+	if (stat(root, &top) != 0)
+		return 0;
+	int cur = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	int inside = 0;
+	for (int depth = 0; cur >= 0 && depth < 4096; depth++) {
+		if (fstat(cur, &st) != 0)
+			break;
+		if (st.st_dev == top.st_dev && st.st_ino == top.st_ino) {
+			inside = 1;
+			break;
+		}
+		int up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct stat ust;
+		int at_top = up >= 0 && fstat(up, &ust) == 0 && ust.st_dev == st.st_dev &&
+		             ust.st_ino == st.st_ino; /* "/" is its own parent */
+		close(cur);
+		cur = at_top ? (close(up), -1) : up;
+	}
+	if (cur >= 0)
+		close(cur);
+	return inside;
+}
+
+/* The step's working directory: the workspace root, or working_directory opened once (fd,
+ * following symbolic links as a path does) and checked to lie inside the workspace by where
+ * the opened directory really is. The child enters that descriptor (pw_proc_options.cwd_fd),
+ * so a link swapped in after the check cannot move the step elsewhere. *out: the directory's
+ * real path (caller frees); *fd_out: -1 or the descriptor (caller closes). */
+static int resolve_cwd(char **out, int *fd_out, const pw_step *step, const pw_workspace *ws, pw_error **err)
+{
+	*out = NULL;
+	*fd_out = -1;
 	const char *root = pw_workspace_root(ws);
 	json_t *wd = json_object_get(step->config, "working_directory");
 	if (!json_is_string(wd)) {
 		*out = strdup(root);
 		return *out ? 0 : PW_ENOMEM;
 	}
+	const char *name = json_string_value(wd);
+	const char *missing_hint = "create the directory in the workspace first, or fix the path";
 	pw_buf p = PW_BUF_INIT(0);
-	pw__buf_printf(&p, "%s/%s", root, json_string_value(wd));
-	char real[PATH_MAX];
-	if (!realpath(pw__buf_cstr(&p), real)) {
-		pw_error *e = pw_error_new(PW_ECONFIG, "working_directory '%s' cannot be used: %s",
-		                           json_string_value(wd), strerror(errno));
-		pw_error_set_key(e, "working_directory");
-		pw_error_set_hint(e, "create the directory in the workspace first, or fix the path");
-		pw__buf_dispose(&p);
-		if (err && !*err)
-			*err = e;
-		else
-			pw_error_free(e);
-		return PW_ECONFIG;
-	}
+	pw__buf_printf(&p, "%s/%s", root, name);
+	/* no O_DIRECTORY: a file named here fails in the child's fchdir, as chdir did */
+	int fd = open(pw__buf_cstr(&p), O_PATH | O_CLOEXEC);
+	int e = errno;
 	pw__buf_dispose(&p);
+	if (fd < 0)
+		return cwd_error(err, missing_hint, "working_directory '%s' cannot be used: %s", name,
+		                 strerror(e));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || st.st_nlink == 0) { /* removed since */
+		close(fd);
+		return cwd_error(err, missing_hint, "working_directory '%s' cannot be used: %s", name,
+		                 strerror(ENOENT));
+	}
+	char real[PATH_MAX];
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, real, sizeof(real) - 1);
+	int inside;
 	size_t rl = strlen(root);
-	if (strncmp(real, root, rl) != 0 || (real[rl] != '\0' && real[rl] != '/')) {
-		pw_error *e =
-		    pw_error_new(PW_ECONFIG, "working_directory '%s' resolves outside the workspace (%s)",
-		                 json_string_value(wd), real);
-		pw_error_set_key(e, "working_directory");
-		pw_error_set_hint(e,
-		                  "a symbolic link points out of the workspace; use a directory inside it");
-		if (err && !*err)
-			*err = e;
-		else
-			pw_error_free(e);
-		return PW_ECONFIG;
+	if (n >= 0 && (size_t)n < sizeof(real) - 1) {
+		real[n] = '\0';
+		inside =
+		    real[0] == '/' && strncmp(real, root, rl) == 0 && (real[rl] == '\0' || real[rl] == '/');
+	} else {
+		/* no /proc: the path names the directory in messages; the tree decides */
+		snprintf(real, sizeof(real), "%s/%s", root, name);
+		inside = below_by_walking_up(fd, root);
+	}
+	if (!inside) {
+		close(fd);
+		return cwd_error(err,
+		                 "a symbolic link points out of the workspace; use a directory inside it",
+		                 "working_directory '%s' resolves outside the workspace (%s)", name, real);
 	}
 	*out = strdup(real);
-	return *out ? 0 : PW_ENOMEM;
+	if (!*out) {
+		close(fd);
+		return PW_ENOMEM;
+	}
+	*fd_out = fd;
+	return 0;
 }
 
 typedef struct out_ctx {
@@ -651,7 +713,8 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
                          const pw_map *env, pw_exec *ex, pw_error **err)
 {
 	char *cwd = NULL;
-	int rc = resolve_cwd(&cwd, step, ws, err);
+	int cwd_fd = -1;
+	int rc = resolve_cwd(&cwd, &cwd_fd, step, ws, err);
 	if (rc < 0)
 		return rc;
 	shell_impl *impl = pw_connector_impl(c);
@@ -663,6 +726,8 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	if (!argv || !envp) {
 		outputs_drop(of, ex);
 		free(cwd);
+		if (cwd_fd >= 0)
+			close(cwd_fd);
 		free_strv(argv);
 		pw_map_free(envm);
 		pw__proc_envp_free(envp);
@@ -674,6 +739,7 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	po.argv = (const char *const *)argv;
 	po.envp = (const char *const *)envp;
 	po.cwd = cwd;
+	po.cwd_fd = cwd_fd;
 	po.cancel_fd = pw_exec_cancel_fd(ex);
 	po.null_fd = impl->null_fd;
 	po.kill_grace_ms = json_is_number(kg) ? (int64_t)(json_number_value(kg) * 1000.0) : 10000;
@@ -681,7 +747,11 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	po.payload = &octx;
 	pw_exec_log(ex, PW_LOG_DEBUG, "shell", "running %s in %s", argv[0], cwd);
 	pw_proc_result pr;
+	if (pw__shell_test_before_spawn)
+		pw__shell_test_before_spawn(cwd);
 	rc = pw__proc_run(&pr, &po, err);
+	if (cwd_fd >= 0)
+		close(cwd_fd);
 	struct stat own;
 	const struct stat *ownp = of && fstat(of->fd, &own) == 0 ? &own : NULL;
 	/* (a configuration error here is an environment too large to start the step with) */

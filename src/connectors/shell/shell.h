@@ -10,4 +10,8 @@ int pw__shell_connector_create(pw_connector **out, pw_manager *m, pw_error **err
  * PW_EVALIDATION error naming the line; the lines before it have been set. */
 int pw__shell_parse_outputs(const char *text, size_t len, pw_exec *ex, pw_error **err);
 
+/* For tests only: when set, called with the step's checked working directory (its real path)
+ * just before the step's process is started. */
+extern void (*pw__shell_test_before_spawn)(const char *cwd);
+
 #endif
