@@ -82,6 +82,25 @@ pipeline $WORK/pf/p.yml (3 steps), workspace $WORK/pf
 EOF
 check "the plan reads as expected" sh -c "head -n 15 '$WORK/pf.out' | diff -u '$WORK/pf/want' -"
 check "an inherited environment lists the host's names and the step's" sh -c "tail -n 1 '$WORK/pf.out' | grep -q '^    environment (host inherited): .* A B PIPEWRIGHT_OUTPUT\$'"
+# a working_directory that leads out of the workspace through a link, or is not there yet:
+# the plan says what the step would meet, and still describes every step
+mkdir -p "$WORK/wl"
+ln -s /etc "$WORK/wl/link"
+cat >"$WORK/wl/p.yml" <<'YML'
+version: 1
+steps:
+  - name: out
+    command: pwd
+    config: { working_directory: link }
+  - name: later
+    command: pwd
+    config: { working_directory: made-by-an-earlier-step }
+YML
+run_pw wl plan "$WORK/wl/p.yml"
+check "plan with odd working directories: exit 0" [ "$STATUS" -eq 0 ]
+check "plan warns of a link out" contains "$WORK/wl.out" "warning: working_directory 'link' resolves outside the workspace (/etc); the step fails unless an earlier one changes that"
+check "plan warns of a missing directory" contains "$WORK/wl.out" "warning: working_directory 'made-by-an-earlier-step' cannot be used"
+check "plan describes both steps" contains "$WORK/wl.out" "[2] later (shell)"
 run_pw conn connectors --stats
 check "connectors exit 0" [ "$STATUS" -eq 0 ]
 check "connectors lists shell" contains "$WORK/conn.out" "shell"

@@ -850,6 +850,17 @@ static int shell_plan(char **out, pw_connector *c, const pw_step *step, const pw
 	if (json_is_string(wd)) {
 		pw__buf_putc(&b, '/');
 		pw__buf_puts(&b, json_string_value(wd));
+		/* as the step would find it now (an earlier step may still make or change it) */
+		char *real = NULL;
+		int fd = -1;
+		pw_error *e = NULL;
+		if (resolve_cwd(&real, &fd, step, ws, &e) < 0 && e)
+			pw__buf_printf(&b, "\nwarning: %s; the step fails unless an earlier one changes that",
+			               pw_error_message(e));
+		if (fd >= 0)
+			close(fd);
+		free(real);
+		pw_error_free(e);
 	}
 	pw_map *envm = build_env(step, env, "(per run)");
 	pw__buf_puts(&b, json_is_true(json_object_get(step->config, "inherit_env"))
