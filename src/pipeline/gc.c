@@ -8,14 +8,19 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/connector.h"
 #include "core/journal.h"
+#include "connectors/shell/shell.h"
+#include "proc/proc.h"
 
 static const pw_gc_hook hooks[] = {
     {"docker", pw__docker_gc_remove, pw__docker_gc_sweep},
@@ -350,6 +355,137 @@ static void gc_journal(pw_gc *g, const char *runs_dir, run_info *ri)
 	pw__buf_dispose(&path);
 }
 
+/* ---- what steps left on this machine ---- */
+
+/* From SIGTERM to SIGKILL for the processes of a run that is gone. */
+#define GC_PROCESS_GRACE_MS 5000
+
+typedef struct proc_sweep {
+	pw_gc *g;
+	const char *workspace; /* real path */
+	json_t *runs;          /* run id -> true: runs whose processes go */
+} proc_sweep;
+
+static void real_or_same(char out[PATH_MAX], const char *path)
+{
+	if (!realpath(path, out))
+		snprintf(out, PATH_MAX, "%s", path);
+}
+
+static void consider_process(const pw_run_process *p, void *payload)
+{
+	proc_sweep *ps = payload;
+	char ws[PATH_MAX];
+	real_or_same(ws, p->workspace);
+	if (strcmp(ws, ps->workspace) != 0 ||
+	    !pw__gc_should_remove(ps->g, p->run_id, NULL, p->started_unix_ms))
+		return;
+	if (pw__gc_dry_run(ps->g)) {
+		char name[512];
+		snprintf(name, sizeof(name), "%d %s%s%s", p->pid, p->command, *p->step ? " of step " : "",
+		         p->step);
+		pw__gc_done(ps->g, "step", "process", p->run_id, name, "local", 0, NULL);
+	} else {
+		json_object_set_new(ps->runs, p->run_id, json_true());
+	}
+}
+
+typedef struct stray_report {
+	pw_gc *g;
+	const char *run_id;
+} stray_report;
+
+static void stopped_process(int pid, const char *command, const char *step, void *payload)
+{
+	stray_report *sr = payload;
+	char name[512];
+	snprintf(name, sizeof(name), "%d %s%s%s", pid, command, *step ? " of step " : "", step);
+	pw__gc_done(sr->g, "step", "process", sr->run_id, name, "local", 0, NULL);
+}
+
+/* The processes of runs that are not alive: the steps of a run killed with SIGKILL (a run that
+ * ends stops what its steps left, see pw_run_execute) run on, orphaned; their environment
+ * names the run and the workspace. SIGTERM, then SIGKILL after GC_PROCESS_GRACE_MS. */
+static void sweep_processes(pw_gc *g)
+{
+	char ws[PATH_MAX];
+	real_or_same(ws, g->o->workspace ? g->o->workspace : ".");
+	proc_sweep ps = {g, ws, json_object()};
+	pw__proc_each_run_process(consider_process, &ps);
+	const char *run;
+	json_t *v;
+	json_object_foreach(ps.runs, run, v)
+	{
+		stray_report sr = {g, run};
+		pw_proc_strays o = {0};
+		o.run_id = run;
+		o.workspace = ws;
+		o.grace_ms = GC_PROCESS_GRACE_MS;
+		o.on_stray = stopped_process;
+		o.payload = &sr;
+		pw__proc_end_run_processes(&o);
+	}
+	json_decref(ps.runs);
+}
+
+/* The pid a dead run's lock file names (the process that ran it), or 0. */
+static long run_pid(const run_info *ri)
+{
+	char buf[32];
+	ssize_t n = ri->lock_fd >= 0 ? pread(ri->lock_fd, buf, sizeof(buf) - 1, 0) : -1;
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *end;
+	long pid = strtol(buf, &end, 10);
+	return pid > 0 && (*end == '\n' || !*end) ? pid : 0;
+}
+
+/* The step outputs files that the processes of this workspace's dead runs (killed before they
+ * could remove them) left in /dev/shm or /tmp: PW_SHELL_OUTPUTS_PREFIX "<pid>-XXXXXX", this
+ * user's, of a pid a dead run's lock names and that is not running (one taken again by another
+ * process keeps its files: safe). */
+static void sweep_outputs_files(pw_gc *g)
+{
+	static const char *const dirs[] = {"/dev/shm", "/tmp"};
+	size_t pl = strlen(PW_SHELL_OUTPUTS_PREFIX);
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *de;
+		while (d && (de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, PW_SHELL_OUTPUTS_PREFIX, pl) != 0)
+				continue;
+			char *end;
+			long pid = strtol(de->d_name + pl, &end, 10);
+			if (pid <= 0 || *end != '-' || strlen(end + 1) != 6)
+				continue;
+			int of_dead_run = 0;
+			for (size_t r = 0; r < g->nruns && !of_dead_run; r++)
+				of_dead_run = !g->runs[r].alive && run_pid(&g->runs[r]) == pid;
+			struct stat st;
+			if (!of_dead_run || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+			    st.st_uid != geteuid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+				continue;
+			if (!old_enough(g, (int64_t)st.st_mtime * 1000)) {
+				g->st->kept_new++;
+				continue;
+			}
+			char path[PATH_MAX];
+			snprintf(path, sizeof(path), "%s/%s", dirs[i], de->d_name);
+			int rc = 0;
+			pw_error *e = NULL;
+			if (!g->o->dry_run && pw__shell_remove_outputs_path(path) < 0) {
+				rc = PW_EIO;
+				e = pw_error_new(PW_EIO, "%s", strerror(errno));
+			}
+			pw__gc_done(g, "shell", "outputs file", dirs[i], de->d_name, "local", rc, e);
+			pw_error_free(e);
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
 int pw__gc_run(pw_gc_stats *stats, pw_manager *m, const pw_gc_options *opts, pw_error **err)
 {
 	memset(stats, 0, sizeof(*stats));
@@ -359,6 +495,10 @@ int pw__gc_run(pw_gc_stats *stats, pw_manager *m, const pw_gc_options *opts, pw_
 	int rc = scan_runs(&g, pw__buf_cstr(&runs_dir), err);
 	for (size_t i = 0; rc == 0 && i < g.nruns; i++)
 		gc_journal(&g, pw__buf_cstr(&runs_dir), &g.runs[i]);
+	if (rc == 0) {
+		sweep_processes(&g);
+		sweep_outputs_files(&g);
+	}
 	for (size_t i = 0; rc == 0 && opts->sweep && i < sizeof(hooks) / sizeof(hooks[0]); i++) {
 		if (!hooks[i].sweep)
 			continue;

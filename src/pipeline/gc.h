@@ -6,7 +6,9 @@
  * connectors that label what they create with the run id (Docker, Kubernetes), a sweep that
  * lists labelled objects and deletes those of runs that are not alive. A live run is never
  * touched: its lock is held from pw_run_new to pw_run_free and released by the kernel when the
- * process dies. older_than_ms >= 0 keeps objects (and journal records) younger than that. */
+ * process dies. Then the processes steps of this workspace's dead runs left running (found by
+ * the run id and workspace in their environment) and the outputs files of those runs'
+ * processes. older_than_ms >= 0 keeps objects (and journal records) younger than that. */
 #ifndef PW_PIPELINE_GC_H
 #define PW_PIPELINE_GC_H
 

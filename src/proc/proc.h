@@ -133,6 +133,8 @@ typedef struct pw_proc_strays {
 	void *payload;
 	const char *const *other_runs; /* run ids live in this process besides this one, whose
 	                                * processes are left alone; NULL-terminated or NULL */
+	const char *workspace;         /* found by environment: also PIPEWRIGHT_WORKSPACE must be
+	                                * this (NULL: any) */
 } pw_proc_strays;
 
 /* Ends what the run's steps left running, once no step of the run runs any more, and returns
@@ -152,6 +154,26 @@ typedef struct pw_proc_strays {
  * a process that cleared its environment escapes that scan, and the processes' own parents
  * (or init) reap them. */
 size_t pw__proc_end_strays(const pw_proc_strays *opts);
+
+/* The second way of pw__proc_end_strays alone, for any process (pipewright gc: the steps of a
+ * run that was killed, orphaned to init): the processes whose environment holds
+ * PIPEWRIGHT_RUN_ID=run_id (and PIPEWRIGHT_WORKSPACE=workspace when set) get SIGTERM, SIGKILL
+ * after grace_ms. Returns how many were signalled. */
+size_t pw__proc_end_run_processes(const pw_proc_strays *opts);
+
+/* A process whose environment carries a run id (a step's, or something a step started). */
+typedef struct pw_run_process {
+	int pid;
+	const char *run_id;      /* PIPEWRIGHT_RUN_ID */
+	const char *workspace;   /* PIPEWRIGHT_WORKSPACE, "" when absent */
+	const char *step;        /* PIPEWRIGHT_STEP, "" when absent */
+	const char *command;     /* its command line, arguments joined by spaces, shortened */
+	int64_t started_unix_ms; /* when it started */
+} pw_run_process;
+
+/* Calls fn (borrowed fields, for the call) for every process but this one whose environment
+ * this user can read and holds PIPEWRIGHT_RUN_ID. */
+void pw__proc_each_run_process(void (*fn)(const pw_run_process *p, void *payload), void *payload);
 
 /* Resolves a program name the way the child's execvp would, against path_value (a PATH
  * value; NULL: PW_PROC_DEFAULT_PATH). A name containing '/' is returned unchanged. Sets *out

@@ -359,7 +359,9 @@ static size_t end_by_environment(const pw_proc_strays *o)
 			size_t len = 0;
 			char *env = read_proc(pid, "environ", STRAYS_ENV_MAX, &len);
 			const char *run = env ? env_value(env, len, "PIPEWRIGHT_RUN_ID") : NULL;
-			if (!run || strcmp(run, o->run_id) != 0) {
+			const char *ws = env ? env_value(env, len, "PIPEWRIGHT_WORKSPACE") : NULL;
+			if (!run || strcmp(run, o->run_id) != 0 ||
+			    (o->workspace && (!ws || strcmp(ws, o->workspace) != 0))) {
 				free(env);
 				if (pidfd >= 0)
 					close(pidfd);
@@ -397,6 +399,56 @@ static size_t end_by_environment(const pw_proc_strays *o)
 			close(t[i].pidfd);
 	free(t);
 	return signalled;
+}
+
+size_t pw__proc_end_run_processes(const pw_proc_strays *opts)
+{
+	if (!opts || !opts->run_id || !*opts->run_id)
+		return 0;
+	return end_by_environment(opts);
+}
+
+void pw__proc_each_run_process(void (*fn)(const pw_run_process *p, void *payload), void *payload)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0)
+		hz = 100;
+	/* boot time, on the wall clock: what a start time in ticks since boot is measured from */
+	struct timespec wall, boot;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	int64_t boot_unix_ms =
+	    ((int64_t)wall.tv_sec - boot.tv_sec) * 1000 + ((int64_t)wall.tv_nsec - boot.tv_nsec) / 1000000;
+	pid_t self = getpid();
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
+		if (pid == self)
+			continue;
+		size_t len = 0;
+		char *env = read_proc(pid, "environ", STRAYS_ENV_MAX, &len);
+		const char *run = env ? env_value(env, len, "PIPEWRIGHT_RUN_ID") : NULL;
+		char state;
+		pid_t pgrp;
+		unsigned long long started;
+		if (run && read_stat(pid, &state, &pgrp, &started) == 0 && state != 'Z' && state != 'X') {
+			const char *ws = env_value(env, len, "PIPEWRIGHT_WORKSPACE");
+			const char *step = env_value(env, len, "PIPEWRIGHT_STEP");
+			char cmd[STRAYS_CMD_MAX + 1];
+			read_cmdline(pid, cmd, sizeof(cmd));
+			pw_run_process p = {
+			    (int)pid,     run,
+			    ws ? ws : "", step ? step : "",
+			    cmd,          boot_unix_ms + (int64_t)(started * 1000 / (unsigned long long)hz)};
+			fn(&p, payload);
+		}
+		free(env);
+	}
+	if (d)
+		closedir(d);
 }
 
 size_t pw__proc_end_strays(const pw_proc_strays *opts)

@@ -564,8 +564,10 @@ static outputs_file *outputs_take(shell_impl *impl, const char *rundir)
 	for (size_t i = 0; i < 3 && of->fd < 0; i++) {
 		if (!places[i][0])
 			continue;
-		/* mkostemp replaces the six X with a name of its own */
-		snprintf(of->path, sizeof(of->path), "%s/%s-XXXXXX", places[i][0], places[i][1]);
+		/* mkostemp replaces the six X with a name of its own; our pid in the name tells
+		 * `pipewright gc` whose it is (PW_SHELL_OUTPUTS_PREFIX) once we are gone */
+		snprintf(of->path, sizeof(of->path), "%s/%s-%ld-XXXXXX", places[i][0], places[i][1],
+		         (long)getpid());
 		of->fd = mkostemp(of->path, O_CLOEXEC);
 		of->pooled = i != 1;
 	}
@@ -620,9 +622,7 @@ static int remove_tree_at(int dirfd, const char *name, int depth)
 	return rc;
 }
 
-/* Removes whatever is at `path` now: our file, or what the step put there instead (a file,
- * a link, a directory tree). 0, or -1 with errno. */
-static int remove_outputs_path(const char *path)
+int pw__shell_remove_outputs_path(const char *path)
 {
 	if (unlink(path) == 0 || errno == ENOENT)
 		return 0;
@@ -655,7 +655,7 @@ static void outputs_drop(outputs_file *of, pw_exec *ex)
 	if (!of)
 		return;
 	/* whatever is at the path now: ours, or what the step put there */
-	if (remove_outputs_path(of->path) < 0 && ex)
+	if (pw__shell_remove_outputs_path(of->path) < 0 && ex)
 		pw_exec_log(ex, PW_LOG_WARN, "shell",
 		            "cannot remove what the step left at its PIPEWRIGHT_OUTPUT path %s: %s; remove "
 		            "it by hand",
