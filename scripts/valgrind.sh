@@ -24,7 +24,8 @@ export PW_CLI="$PWD/$build/pipewright"
 #    in the child ("EXEC FAILED: I can't recover").
 skip_cases="program_not_found_is_a_clear_error too_large_environment_is_explained \
 program_not_executable_is_a_permission_error no_descriptors_or_children_left_behind \
-working_directory_that_is_a_file_is_named missing_working_directory_is_named"
+working_directory_that_is_a_file_is_named missing_working_directory_is_named \
+working_directory_descriptor_is_entered"
 
 # cases SOURCE: the case names of a test program, minus skip_cases
 cases() {
