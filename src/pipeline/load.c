@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -577,67 +576,6 @@ static int match_bool(const char *s, int *b)
 	return 0;
 }
 
-static int all_digits(const char *s, const char *set)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!strchr(set, *s))
-			return 0;
-	return 1;
-}
-
-/* YAML 1.2 core schema integers: [-+]?[0-9]+, 0o[0-7]+, 0x[0-9a-fA-F]+. 1 match, 0 no,
- * -1 out of range. */
-static int match_int(const char *s, long long *v)
-{
-	int base = 10;
-	const char *digits = s;
-	if (s[0] == '0' && s[1] == 'o' && all_digits(s + 2, "01234567")) {
-		base = 8;
-		digits = s + 2;
-	} else if (s[0] == '0' && s[1] == 'x' && all_digits(s + 2, "0123456789abcdefABCDEF")) {
-		base = 16;
-		digits = s + 2;
-	} else if (!all_digits(s + (*s == '-' || *s == '+'), "0123456789")) {
-		return 0;
-	}
-	errno = 0;
-	char *end;
-	*v = strtoll(digits, &end, base);
-	return errno == ERANGE ? -1 : 1;
-}
-
-/* YAML 1.2 core schema floats. 1 match, 0 no, -1 not finite (.inf, .nan). */
-static int match_float(const char *s, double *v)
-{
-	const char *p = s + (*s == '-' || *s == '+');
-	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF") || !strcmp(s, ".nan") ||
-	    !strcmp(s, ".NaN") || !strcmp(s, ".NAN"))
-		return -1;
-	size_t intd = strspn(p, "0123456789");
-	const char *q = p + intd;
-	size_t fracd = 0;
-	if (*q == '.') {
-		fracd = strspn(q + 1, "0123456789");
-		q += 1 + fracd;
-	}
-	if (intd == 0 && fracd == 0)
-		return 0;
-	if (*q == 'e' || *q == 'E') {
-		q++;
-		q += (*q == '-' || *q == '+');
-		size_t expd = strspn(q, "0123456789");
-		if (!expd)
-			return 0;
-		q += expd;
-	}
-	if (*q)
-		return 0;
-	*v = strtod(s, NULL);
-	return isfinite(*v) ? 1 : -1;
-}
-
 /* The texts a, b and c one after another in buf (cut to its size): what snprintf would make
  * of "%s%s%s", without the format parsing, which cost a 2,000-step pipeline's load more than
  * its own work (several labels a step; numbers go through pw__u64_text). */
@@ -674,7 +612,7 @@ static void scalar_value(const load_ctx *c, int32_t d, sval *out)
 		return;
 	}
 	if (n->tag == T_NONE || n->tag == T_INT || n->tag == T_FLOAT) {
-		int r = match_int(s, &out->i);
+		int r = pw__yaml_int(s, &out->i);
 		if (r) {
 			out->type = r < 0 ? SV_BAD_RANGE : SV_INT;
 			if (n->tag == T_FLOAT && r > 0) {
@@ -685,7 +623,7 @@ static void scalar_value(const load_ctx *c, int32_t d, sval *out)
 		}
 	}
 	if (n->tag == T_NONE || n->tag == T_FLOAT) {
-		int r = match_float(s, &out->d);
+		int r = pw__yaml_float(s, &out->d);
 		if (r) {
 			out->type = r < 0 ? SV_BAD_FINITE : SV_FLOAT;
 			return;
@@ -947,6 +885,21 @@ static void record_loc(load_ctx *c, pw_step *s, int32_t idx)
 		c->oom = 1;
 }
 
+/* 1 when number v (SV_INT or SV_FLOAT), printed as connectors print numbers, is the text s
+ * it was read from. A plain scalar becomes a JSON number only then: wherever the value is
+ * used as text (an argument, a variable), it is what the file says. */
+static int prints_back(const sval *v, const char *s)
+{
+	char buf[64];
+	if (v->type == SV_INT)
+		pw__u64_text(buf, v->i < 0 ? 0 - (uint64_t)v->i : (uint64_t)v->i);
+	else
+		pw__real_text(buf, sizeof(buf), v->d);
+	if (v->type == SV_INT && v->i < 0)
+		return s[0] == '-' && strcmp(s + 1, buf) == 0;
+	return strcmp(s, buf) == 0;
+}
+
 static json_t *scalar_json(load_ctx *c, int32_t idx)
 {
 	int32_t d = deref(c, idx);
@@ -961,10 +914,12 @@ static json_t *scalar_json(load_ctx *c, int32_t idx)
 	case SV_BOOL:
 		return json_boolean(v.b);
 	case SV_INT:
-		j = json_integer((json_int_t)v.i);
-		break;
 	case SV_FLOAT:
-		j = json_real(v.d);
+		if (N(c, d)->tag == T_NONE && !prints_back(&v, s)) {
+			j = json_stringn(s, N(c, d)->len); /* 007, 1.50, 1e3, 0x10: kept as written */
+			break;
+		}
+		j = v.type == SV_INT ? json_integer((json_int_t)v.i) : json_real(v.d);
 		break;
 	case SV_STR:
 		j = json_stringn(s, N(c, d)->len);

@@ -87,4 +87,20 @@ check "connectors exit 0" [ "$STATUS" -eq 0 ]
 check "connectors lists shell" contains "$WORK/conn.out" "shell"
 check "connectors stats" contains "$WORK/conn.out" "shell.created = 1"
 check "connectors lists gcp" grep -qE "^gcp +gcp$" "$WORK/conn.out"
+# Numbers reach a program as written: in a command list, in config.environment and in env.
+mkdir -p "$WORK/num"
+cat >"$WORK/num/n.yml" <<'EOF'
+version: 1
+env: { T: 0x10 }
+steps:
+  - name: list
+    command: [echo, 11.0, 0123, 1.10, 12345678.9, 0o17, 1e3, 5, -3, 2.5, 0.1]
+  - name: vars
+    command: echo "$A $B $C $D $E $T"
+    config: { environment: { A: 0x10, B: 1e3, C: 1.50, D: 007, E: 0.1 }, kill_grace: 1.0 }
+EOF
+run_pw num run "$WORK/num/n.yml"
+check "numbers as written: exit 0" [ "$STATUS" -eq 0 ]
+check "numbers in a command list as written" contains "$WORK/num.out" "11.0 0123 1.10 12345678.9 0o17 1e3 5 -3 2.5 0.1"
+check "numbers in config.environment as written" contains "$WORK/num.out" "0x10 1e3 1.50 007 0.1 0x10"
 finish
