@@ -103,4 +103,11 @@ run_pw num run "$WORK/num/n.yml"
 check "numbers as written: exit 0" [ "$STATUS" -eq 0 ]
 check "numbers in a command list as written" contains "$WORK/num.out" "11.0 0123 1.10 12345678.9 0o17 1e3 5 -3 2.5 0.1"
 check "numbers in config.environment as written" contains "$WORK/num.out" "0x10 1e3 1.50 007 0.1 0x10"
+# Control characters in the file are shown escaped, never sent to the terminal.
+printf 'version: 1\n"x\\rerror: forged\\e[31m": 1\nsteps:\n  - name: a\n    command: make\n' >"$WORK/ws/ctl.yml"
+run_pw ctl validate "$WORK/ws/ctl.yml"
+check "control characters: exit 2" [ "$STATUS" -eq 2 ]
+check "control characters escaped" contains "$WORK/ctl.err" "unknown key 'x\\rerror: forged\\x1b[31m'"
+no_raw_controls() { ! od -c "$1" | grep -qE '\\r|033'; }
+check "no raw CR or ESC" no_raw_controls "$WORK/ctl.err"
 finish

@@ -426,6 +426,61 @@ PW_TEST(missing_file)
 	pw_error_free(err);
 }
 
+/* Duplicate names are reported once, where the second step is written (an alias included),
+ * without a "needs itself" for the implicit need on the step before. */
+PW_TEST(duplicate_step_reported_once)
+{
+	pw_error *err = load_bad("version: 1\nsteps:\n  - name: x\n  - &s {name: a, command: echo}\n"
+	                         "  - name: b\n  - *s\n");
+	PW_REQUIRE(err);
+	PW_CHECK_INT(chain_length(err), 1);
+	PW_CHECK_INT(pw_error_line(err), 6);
+	PW_CHECK_INT(pw_error_column(err), 5);
+	PW_CHECK_CONTAINS(pw_error_message(err), "duplicate step name 'a' (first defined on line 4)");
+	pw_error_free(err);
+
+	err = load_bad("version: 1\nsteps:\n  - name: a\n    command: make\n  - name: a\n");
+	PW_REQUIRE(err);
+	PW_CHECK_INT(chain_length(err), 1);
+	PW_CHECK_NOT_CONTAINS(pw_error_message(err), "needs itself");
+	pw_error_free(err);
+
+	/* a written self-need is still one */
+	err = load_bad("version: 1\nsteps:\n  - name: a\n    needs: [a]\n");
+	PW_REQUIRE(err);
+	PW_CHECK_INT(chain_length(err), 1);
+	PW_CHECK_CONTAINS(pw_error_message(err), "step 'a' needs itself");
+	pw_error_free(err);
+}
+
+/* Reader errors (bad UTF-8, control characters) are placed as libyaml counts: after a byte
+ * order mark, with CR LF and lone CR line ends. */
+PW_TEST(reader_error_positions)
+{
+	static const struct {
+		const char *text;
+		int line, col;
+	} cases[] = {
+	    {"\xEF\xBB\xBFname: \"\xff\"\n", 1, 8},
+	    {"version: 1\rsteps:\r  - name: a\r    command: \"\xff\"\r", 4, 15},
+	    {"version: 1\r\nsteps:\r\n  - name: a\r\n    command: \"\xff\"\r\n", 4, 15},
+	    {"\xEF\xBB\xBFversion: 1\r\nsteps:\r\n  - name: \"\x01\"\r\n", 3, 12},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pw_error *err = load_bad(cases[i].text);
+		PW_REQUIRE(err);
+		PW_CHECK_CONTAINS(pw_error_message(err), "invalid YAML");
+		PW_CHECK_INT(pw_error_line(err), cases[i].line);
+		PW_CHECK_INT(pw_error_column(err), cases[i].col);
+		pw_error_free(err);
+	}
+	/* a tab in the indentation of a CR-only file is named as such */
+	pw_error *err = load_bad("version: 1\rsteps:\r  - name: a\r\t command: x\r");
+	PW_REQUIRE(err);
+	PW_CHECK_CONTAINS(pw_error_hint(err), "indent with spaces");
+	pw_error_free(err);
+}
+
 PW_TEST(expanded_values_are_bounded)
 {
 	/* 1,000 values copied by 1,001 aliases: small text, over a million values */
