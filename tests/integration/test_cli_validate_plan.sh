@@ -103,6 +103,29 @@ run_pw num run "$WORK/num/n.yml"
 check "numbers as written: exit 0" [ "$STATUS" -eq 0 ]
 check "numbers in a command list as written" contains "$WORK/num.out" "11.0 0123 1.10 12345678.9 0o17 1e3 5 -3 2.5 0.1"
 check "numbers in config.environment as written" contains "$WORK/num.out" "0x10 1e3 1.50 007 0.1 0x10"
+# Unknown options are usage errors (3); a file that cannot be read is 2.
+run_pw vx validate -x
+check "validate -x: usage error" [ "$STATUS" -eq 3 ]
+check "validate -x: says so" contains "$WORK/vx.err" "unexpected argument '-x'"
+run_pw vmissing validate "$WORK/no-such.yml"
+check "validate of a missing file: exit 2" [ "$STATUS" -eq 2 ]
+# An unknown custom connector is located at its step_type; a short secret says what to do.
+cat >"$WORK/ws/custom.yml" <<'EOF'
+version: 1
+secrets: [PW_SHORT]
+steps:
+  - name: a
+    step_type: custom:nonexistent
+    config: { x: 1 }
+EOF
+PW_SHORT=abc
+export PW_SHORT
+run_pw custom validate "$WORK/ws/custom.yml"
+unset PW_SHORT
+check "custom/short secret: exit 2" [ "$STATUS" -eq 2 ]
+check "unknown custom connector at its step_type" contains "$WORK/custom.err" "custom.yml:5:16: no connector is registered for 'custom:nonexistent'"
+check "short secret located" contains "$WORK/custom.err" "custom.yml:2:11: secret 'PW_SHORT' is shorter than 4 characters"
+check "short secret hint" contains "$WORK/custom.err" "hint: use a longer value"
 # Control characters in the file are shown escaped, never sent to the terminal.
 printf 'version: 1\n"x\\rerror: forged\\e[31m": 1\nsteps:\n  - name: a\n    command: make\n' >"$WORK/ws/ctl.yml"
 run_pw ctl validate "$WORK/ws/ctl.yml"
