@@ -359,12 +359,18 @@ static int want_help(int argc, char **argv)
 
 static int cmd_validate(int argc, char **argv)
 {
+	if (argc == 1 && argv[0][0] == '-' && !want_help(argc, argv)) {
+		fprintf(stderr,
+		        "pipewright validate: unexpected argument '%s' (see pipewright validate --help)\n",
+		        argv[0]);
+		return EXIT_USAGE;
+	}
 	if (want_help(argc, argv) || argc != 1) {
 		fputs("usage: pipewright validate FILE\n\nLoads FILE, checks its structure, secrets, "
 		      "connector types and "
 		      "each step's\nconfiguration, and reports every problem with file:line:column. Runs "
 		      "nothing.\n"
-		      "exit status: 0 valid; 2 invalid; 3 usage error\n",
+		      "exit status: 0 valid; 2 invalid or unreadable; 3 usage error\n",
 		      argc == 1 ? stdout : stderr);
 		return argc == 1 ? EXIT_OK : EXIT_USAGE;
 	}

@@ -100,6 +100,101 @@ int pw__u64_text(char out[24], unsigned long long v)
 	return n;
 }
 
+/* The escape for the character at s[i] (advancing *n over its bytes), or NULL to keep it. */
+static const char *escape_at(const char *s, size_t len, size_t i, size_t *n, int flags, char out[8])
+{
+	unsigned char ch = (unsigned char)s[i];
+	*n = 1;
+	if (ch == 0xC2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9F) {
+		static const char hex[] = "0123456789abcdef";
+		unsigned char c1 = (unsigned char)s[i + 1];
+		*n = 2;
+		memcpy(out, "\\u00", 4);
+		out[4] = hex[c1 >> 4];
+		out[5] = hex[c1 & 15];
+		out[6] = '\0';
+		return out;
+	}
+	if (ch >= 0x20 && ch != 0x7F)
+		return NULL;
+	if (flags & PW_ESC_KEEP_LINES) {
+		if (ch == '\n' || ch == '\t' || (ch == '\r' && i + 1 < len && s[i + 1] == '\n'))
+			return NULL;
+	}
+	switch (ch) {
+	case '\0':
+		return "\\0";
+	case '\t':
+		return "\\t";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	default:
+		snprintf(out, 8, "\\x%02x", ch);
+		return out;
+	}
+}
+
+int pw__buf_put_escaped(pw_buf *b, const char *s, size_t len, int flags)
+{
+	char tmp[8];
+	size_t start = 0, i = 0;
+	while (i < len) {
+		size_t n;
+		const char *esc = escape_at(s, len, i, &n, flags, tmp);
+		if (!esc) {
+			i += n;
+			continue;
+		}
+		if (pw__buf_append(b, s + start, i - start) < 0 || pw__buf_puts(b, esc) < 0)
+			return PW_ENOMEM;
+		i += n;
+		start = i;
+	}
+	return pw__buf_append(b, s + start, len - start);
+}
+
+int pw__text_needs_escape(const char *s, size_t len)
+{
+	char tmp[8];
+	for (size_t i = 0; i < len;) {
+		size_t n;
+		if (escape_at(s, len, i, &n, PW_ESC_ALL, tmp))
+			return 1;
+		i += n;
+	}
+	return 0;
+}
+
+const char *pw__text_escaped(char *buf, size_t size, const char *s, size_t len, size_t max_chars)
+{
+	char tmp[8];
+	size_t o = 0, chars = 0;
+	if (!size)
+		return buf;
+	for (size_t i = 0; i < len;) {
+		size_t n;
+		const char *esc = escape_at(s, len, i, &n, PW_ESC_ALL, tmp);
+		size_t k = n;
+		while (!esc && i + k < len && ((unsigned char)s[i + k] & 0xC0) == 0x80)
+			k++; /* a whole UTF-8 character */
+		const char *piece = esc ? esc : s + i;
+		size_t plen = esc ? strlen(esc) : k;
+		if (chars == max_chars || o + plen + 4 > size) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(buf + o, piece, plen);
+		o += plen;
+		chars++;
+		i += k;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 void pw__buf_clear(pw_buf *b)
 {
 	b->len = 0;

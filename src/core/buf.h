@@ -34,6 +34,18 @@ void pw__buf_commit(pw_buf *b, size_t n);
 /* The decimal digits of v in out, NUL-terminated; returns how many (without printf's format
  * parsing, for the hot paths that write numbers). */
 int pw__u64_text(char out[24], unsigned long long v);
+/* Control characters as text a terminal shows and cannot act on. PW_ESC_ALL: every C0
+ * control, DEL, the C1 controls (U+0080..U+009F) and NUL become \0 \t \n \r \xHH or \u0085;
+ * PW_ESC_KEEP_LINES keeps newline and tab and a CR before a newline (multi-line text from a
+ * service). Other bytes, valid UTF-8 or not, are kept. */
+enum { PW_ESC_ALL = 0, PW_ESC_KEEP_LINES = 1 };
+/* Appends s[0..len) escaped; returns 0 or PW_ENOMEM. */
+int pw__buf_put_escaped(pw_buf *b, const char *s, size_t len, int flags);
+/* s[0..len) escaped into buf (always NUL-terminated), cut after max_chars characters of the
+ * result with "..." added; returns buf. For the text a message quotes. */
+const char *pw__text_escaped(char *buf, size_t size, const char *s, size_t len, size_t max_chars);
+/* 1 when s[0..len) holds a byte pw__buf_put_escaped(PW_ESC_ALL) would change. */
+int pw__text_needs_escape(const char *s, size_t len);
 /* Keeps the buffer usable; len = 0. */
 void pw__buf_clear(pw_buf *b);
 /* Hands over the data (never NULL: "" for an empty buffer; pw_free it) and resets b. */

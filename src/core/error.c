@@ -198,17 +198,27 @@ static void put_response(pw_buf *b, const char *sep, const char *response, int o
 			n--;
 	}
 	pw__buf_printf(b, "%sservice answered: ", sep);
+	size_t start = 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = response[i];
 		if (one_line && (c == '\n' || c == '\r' || c == '\t')) {
+			pw__buf_put_escaped(b, response + start, i - start, PW_ESC_ALL);
+			start = i + 1;
 			if (b->len && b->data[b->len - 1] != ' ')
 				pw__buf_putc(b, ' ');
-			continue;
 		}
-		pw__buf_putc(b, c);
 	}
+	pw__buf_put_escaped(b, response + start, n - start, one_line ? PW_ESC_ALL : PW_ESC_KEEP_LINES);
 	if (n < len)
 		pw__buf_printf(b, " [%zu more bytes]", len - n);
+}
+
+/* A field as one line a terminal cannot act on: text from a pipeline file or a service may
+ * hold control characters (a CR and a forged "error:" line, an escape sequence). */
+static void put_field(pw_buf *b, const char *label, const char *text)
+{
+	pw__buf_puts(b, label);
+	pw__buf_put_escaped(b, text, strlen(text), PW_ESC_ALL);
 }
 
 char *pw_error_format(const pw_error *e, int one_line)
@@ -216,20 +226,28 @@ char *pw_error_format(const pw_error *e, int one_line)
 	pw_buf b = PW_BUF_INIT(0);
 	if (!e)
 		return pw__buf_detach(&b);
-	if (e->file && e->line > 0)
-		pw__buf_printf(&b, "%s:%d:%d: ", e->file, e->line, e->column);
-	else if (e->file)
-		pw__buf_printf(&b, "%s: ", e->file);
-	pw__buf_puts(&b, e->message ? e->message : pw_error_code_desc(e->code));
+	if (e->file) {
+		put_field(&b, "", e->file);
+		if (e->line > 0)
+			pw__buf_printf(&b, ":%d:%d", e->line, e->column);
+		pw__buf_puts(&b, ": ");
+	}
+	put_field(&b, "", e->message ? e->message : pw_error_code_desc(e->code));
 	const char *sep = one_line ? "; " : "\n  ";
-	if (e->operation)
-		pw__buf_printf(&b, "%swhile: %s", sep, e->operation);
-	if (e->key)
-		pw__buf_printf(&b, "%sconfig: %s", sep, e->key);
+	if (e->operation) {
+		pw__buf_puts(&b, sep);
+		put_field(&b, "while: ", e->operation);
+	}
+	if (e->key) {
+		pw__buf_puts(&b, sep);
+		put_field(&b, "config: ", e->key);
+	}
 	if (e->response)
 		put_response(&b, sep, e->response, one_line);
-	if (e->hint)
-		pw__buf_printf(&b, "%shint: %s", sep, e->hint);
+	if (e->hint) {
+		pw__buf_puts(&b, sep);
+		put_field(&b, "hint: ", e->hint);
+	}
 	return pw__buf_detach(&b);
 }
 

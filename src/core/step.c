@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,7 +316,7 @@ const char *pw_step_config_string(const pw_step *cs, const char *path)
 	if (json_is_integer(v))
 		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
-		snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
+		pw__real_text(buf, sizeof(buf), json_real_value(v));
 	else if (json_is_true(v))
 		snprintf(buf, sizeof(buf), "true");
 	else if (json_is_false(v))
@@ -425,4 +426,116 @@ const char *pw_workspace_run_id(const pw_workspace *ws)
 const char *pw_workspace_run_dir(const pw_workspace *ws)
 {
 	return ws->run_dir;
+}
+
+static int all_digits(const char *s, const char *set)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!strchr(set, *s))
+			return 0;
+	return 1;
+}
+
+int pw__yaml_int(const char *s, long long *out)
+{
+	int base = 10;
+	const char *digits = s;
+	if (s[0] == '0' && s[1] == 'o' && all_digits(s + 2, "01234567")) {
+		base = 8;
+		digits = s + 2;
+	} else if (s[0] == '0' && s[1] == 'x' && all_digits(s + 2, "0123456789abcdefABCDEF")) {
+		base = 16;
+		digits = s + 2;
+	} else if (!all_digits(s + (*s == '-' || *s == '+'), "0123456789")) {
+		return 0;
+	}
+	errno = 0;
+	char *end;
+	*out = strtoll(digits, &end, base);
+	return errno == ERANGE ? -1 : 1;
+}
+
+int pw__yaml_float(const char *s, double *out)
+{
+	const char *p = s + (*s == '-' || *s == '+');
+	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF") || !strcmp(s, ".nan") ||
+	    !strcmp(s, ".NaN") || !strcmp(s, ".NAN"))
+		return -1;
+	size_t intd = strspn(p, "0123456789");
+	const char *q = p + intd;
+	size_t fracd = 0;
+	if (*q == '.') {
+		fracd = strspn(q + 1, "0123456789");
+		q += 1 + fracd;
+	}
+	if (intd == 0 && fracd == 0)
+		return 0;
+	if (*q == 'e' || *q == 'E') {
+		q++;
+		q += (*q == '-' || *q == '+');
+		size_t expd = strspn(q, "0123456789");
+		if (!expd)
+			return 0;
+		q += expd;
+	}
+	if (*q)
+		return 0;
+	*out = strtod(s, NULL);
+	return isfinite(*out) ? 1 : -1;
+}
+
+const char *pw__real_text(char *buf, size_t size, double d)
+{
+	if (d > -1e15 && d < 1e15 && d == (double)(long long)d) { /* %g writes 100 as 1e+02 */
+		snprintf(buf, size, "%.0f", d);
+		return buf;
+	}
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return buf;
+	}
+	return buf;
+}
+
+int pw__config_number(const json_t *v, double *out)
+{
+	if (json_is_number(v)) {
+		*out = json_number_value(v);
+		return 1;
+	}
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return 0;
+	long long i;
+	if (pw__yaml_int(json_string_value(v), &i) == 1) {
+		*out = (double)i;
+		return 1;
+	}
+	return pw__yaml_float(json_string_value(v), out) == 1;
+}
+
+int pw__config_integer(const json_t *v, long long *out)
+{
+	if (json_is_integer(v)) {
+		*out = (long long)json_integer_value(v);
+		return 1;
+	}
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return 0;
+	return pw__yaml_int(json_string_value(v), out) == 1;
+}
+
+json_t *pw__config_typed(json_t *v)
+{
+	long long i;
+	double d;
+	if (!json_is_string(v))
+		return json_incref(v);
+	if (pw__config_integer(v, &i))
+		return json_integer((json_int_t)i);
+	if (pw__config_number(v, &d))
+		return json_real(d);
+	return json_incref(v);
 }

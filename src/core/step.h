@@ -66,4 +66,26 @@ void pw__step_set_inferred_type(const pw_step *step, const char *type);
  * came from a file. */
 void pw__step_locate_error(const pw_step *step, pw_error *e);
 
+/* Numbers as a pipeline file writes them (YAML 1.2 core schema). pw__yaml_int reads
+ * [-+]?[0-9]+, 0o[0-7]+ and 0x[0-9a-fA-F]+; pw__yaml_float adds fractions and exponents and
+ * refuses .inf and .nan. Both return 1 (stored in *out), 0 (not such a number) or -1 (out of
+ * range, not finite). */
+int pw__yaml_int(const char *s, long long *out);
+int pw__yaml_float(const char *s, double *out);
+
+/* The shortest text that reads back as d ("0.1", "2.5", "1e+100"), as the loader compares
+ * written numbers with and every connector prints a real. Returns buf. */
+const char *pw__real_text(char *buf, size_t size, double d);
+
+/* Numeric configuration values. The loader keeps a plain scalar as a JSON number only when
+ * the number prints back exactly as written (`5`, `2.5`); `1.0`, `1e3`, `0x10` or `007` stay
+ * text, so that a command or a variable receives them unchanged. A key that wants a number
+ * reads it with these: a JSON number, or text that is a YAML number. pw__config_integer
+ * accepts integers only (no fraction, no exponent). Return 1 and store, or 0. */
+int pw__config_number(const json_t *v, double *out);
+int pw__config_integer(const json_t *v, long long *out);
+/* v as a number for a request body that wants one: a new reference to a JSON integer or real
+ * when v is a YAML number written as text, else to v itself; NULL for NULL. */
+json_t *pw__config_typed(json_t *v);
+
 #endif

@@ -89,14 +89,20 @@ static void check_names(gctx *g, const char **names)
 		for (size_t i = 0; i < s->needs_count; i++) {
 			const char *need = s->needs[i];
 			if (strcmp(need, s->name) == 0) {
+				/* an implicit need on the step before names this step only when two
+				 * steps share a name, which the loader reports */
+				if (!s->needs_explicit)
+					continue;
 				pw_error *e = graph_error(g, s, i, "step '%s' needs itself", s->name);
 				pw_error_set_hint(e, "remove the step's own name from its `needs`");
 				continue;
 			}
 			if (find_step(g, need) >= 0)
 				continue;
-			pw_error *e = graph_error(g, s, i, "step '%s' needs '%.100s', which is not defined",
-			                          s->name, need);
+			char q[640];
+			pw_error *e =
+			    graph_error(g, s, i, "step '%s' needs '%s', which is not defined", s->name,
+			                pw__text_escaped(q, sizeof(q), need, strlen(need), 100));
 			if (!e)
 				continue;
 			const char *near = pw__suggest_n(need, names, p->steps_count);

@@ -7,10 +7,10 @@
  * `timeout: 120`, "config" that of the config mapping; a value written as an alias (`*x`)
  * is located at the alias, its contents at the anchored original. Errors about a key itself
  * (unknown, duplicate) point at the key; errors about a value point at the value. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +36,8 @@
 #define LOAD_MAX_TIMEOUT (366.0 * 24 * 3600)
 #define LOAD_MAX_RETRIES 100
 #define STEP_NAME_MAX 63
+#define DESC_SIZE 320  /* describe()'s buffer: 40 characters, each escaped at most as \u0085 */
+#define QUOTE_SIZE 400 /* quoted file text: 60 characters escaped */
 
 /* ---- the node tree ---------------------------------------------------------------- */
 
@@ -88,6 +90,7 @@ typedef struct load_ctx {
 	int path_bad; /* pushes that did not fit the path buffer */
 	pw_pipeline *p;
 	size_t steps_cap;
+	unsigned char *step_alias; /* per step: written as an alias (`- *x`) */
 } load_ctx;
 
 /* ---- diagnostics ------------------------------------------------------------------ */
@@ -419,18 +422,44 @@ static void on_alias(load_ctx *c, const yaml_event_t *ev, frame *stack, int dept
 	count_values(c, N(c, target)->size, idx);
 }
 
+/* The length of the line break at input[i] as libyaml counts lines (CR LF, LF, CR, NEL,
+ * LS, PS), or 0. */
+static size_t break_at(const load_ctx *c, size_t i)
+{
+	const unsigned char *s = (const unsigned char *)c->input;
+	size_t n = c->input_len;
+	if (s[i] == '\r')
+		return i + 1 < n && s[i + 1] == '\n' ? 2 : 1;
+	if (s[i] == '\n')
+		return 1;
+	if (s[i] == 0xC2 && i + 1 < n && s[i + 1] == 0x85)
+		return 2;
+	if (s[i] == 0xE2 && i + 2 < n && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9))
+		return 3;
+	return 0;
+}
+
+/* Where the text starts: after a UTF-8 byte order mark, which libyaml skips. */
+static size_t text_start(const load_ctx *c)
+{
+	return c->input_len >= 3 && memcmp(c->input, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
 /* Line and character column of a byte offset in the input (reader errors carry only that). */
 static void offset_pos(const load_ctx *c, size_t off, int *line, int *col)
 {
 	int l = 1, k = 1;
-	for (size_t i = 0; i < off && i < c->input_len; i++) {
-		unsigned char ch = (unsigned char)c->input[i];
-		if (ch == '\n') {
+	for (size_t i = text_start(c); i < off && i < c->input_len;) {
+		size_t b = break_at(c, i);
+		if (b) {
 			l++;
 			k = 1;
-		} else if ((ch & 0xC0) != 0x80) {
-			k++;
+			i += b;
+			continue;
 		}
+		if (((unsigned char)c->input[i] & 0xC0) != 0x80)
+			k++;
+		i++;
 	}
 	*line = l;
 	*col = k;
@@ -439,10 +468,12 @@ static void offset_pos(const load_ctx *c, size_t off, int *line, int *col)
 /* Non-zero when the indentation of 1-based `line` holds a tab. */
 static int line_indent_has_tab(const load_ctx *c, int line)
 {
-	size_t i = 0;
-	for (int l = 1; l < line && i < c->input_len; i++)
-		if (c->input[i] == '\n')
-			l++;
+	size_t i = text_start(c);
+	for (int l = 1; l < line && i < c->input_len;) {
+		size_t b = break_at(c, i);
+		l += b != 0;
+		i += b ? b : 1;
+	}
 	for (; i < c->input_len && (c->input[i] == ' ' || c->input[i] == '\t'); i++)
 		if (c->input[i] == '\t')
 			return 1;
@@ -480,6 +511,10 @@ static void syntax_error(load_ctx *c, const yaml_parser_t *ps)
 		hint(e, "indent with spaces: YAML does not allow tabs for indentation");
 	else if (strstr(problem, "mapping values are not allowed"))
 		hint(e, "quote a value that contains ': ', or check the indentation of this line");
+	else if (ps->context && strstr(ps->context, "flow sequence"))
+		hint(e, "close the bracket that starts on line %d with `]`", (int)ps->context_mark.line + 1);
+	else if (ps->context && strstr(ps->context, "flow mapping"))
+		hint(e, "close the brace that starts on line %d with `}`", (int)ps->context_mark.line + 1);
 	else if (strstr(problem, "did not find expected"))
 		hint(e,
 		     "check the indentation: the keys of one mapping and the items of one list must start in "
@@ -577,67 +612,6 @@ static int match_bool(const char *s, int *b)
 	return 0;
 }
 
-static int all_digits(const char *s, const char *set)
-{
-	if (!*s)
-		return 0;
-	for (; *s; s++)
-		if (!strchr(set, *s))
-			return 0;
-	return 1;
-}
-
-/* YAML 1.2 core schema integers: [-+]?[0-9]+, 0o[0-7]+, 0x[0-9a-fA-F]+. 1 match, 0 no,
- * -1 out of range. */
-static int match_int(const char *s, long long *v)
-{
-	int base = 10;
-	const char *digits = s;
-	if (s[0] == '0' && s[1] == 'o' && all_digits(s + 2, "01234567")) {
-		base = 8;
-		digits = s + 2;
-	} else if (s[0] == '0' && s[1] == 'x' && all_digits(s + 2, "0123456789abcdefABCDEF")) {
-		base = 16;
-		digits = s + 2;
-	} else if (!all_digits(s + (*s == '-' || *s == '+'), "0123456789")) {
-		return 0;
-	}
-	errno = 0;
-	char *end;
-	*v = strtoll(digits, &end, base);
-	return errno == ERANGE ? -1 : 1;
-}
-
-/* YAML 1.2 core schema floats. 1 match, 0 no, -1 not finite (.inf, .nan). */
-static int match_float(const char *s, double *v)
-{
-	const char *p = s + (*s == '-' || *s == '+');
-	if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF") || !strcmp(s, ".nan") ||
-	    !strcmp(s, ".NaN") || !strcmp(s, ".NAN"))
-		return -1;
-	size_t intd = strspn(p, "0123456789");
-	const char *q = p + intd;
-	size_t fracd = 0;
-	if (*q == '.') {
-		fracd = strspn(q + 1, "0123456789");
-		q += 1 + fracd;
-	}
-	if (intd == 0 && fracd == 0)
-		return 0;
-	if (*q == 'e' || *q == 'E') {
-		q++;
-		q += (*q == '-' || *q == '+');
-		size_t expd = strspn(q, "0123456789");
-		if (!expd)
-			return 0;
-		q += expd;
-	}
-	if (*q)
-		return 0;
-	*v = strtod(s, NULL);
-	return isfinite(*v) ? 1 : -1;
-}
-
 /* The texts a, b and c one after another in buf (cut to its size): what snprintf would make
  * of "%s%s%s", without the format parsing, which cost a 2,000-step pipeline's load more than
  * its own work (several labels a step; numbers go through pw__u64_text). */
@@ -674,7 +648,7 @@ static void scalar_value(const load_ctx *c, int32_t d, sval *out)
 		return;
 	}
 	if (n->tag == T_NONE || n->tag == T_INT || n->tag == T_FLOAT) {
-		int r = match_int(s, &out->i);
+		int r = pw__yaml_int(s, &out->i);
 		if (r) {
 			out->type = r < 0 ? SV_BAD_RANGE : SV_INT;
 			if (n->tag == T_FLOAT && r > 0) {
@@ -685,7 +659,7 @@ static void scalar_value(const load_ctx *c, int32_t d, sval *out)
 		}
 	}
 	if (n->tag == T_NONE || n->tag == T_FLOAT) {
-		int r = match_float(s, &out->d);
+		int r = pw__yaml_float(s, &out->d);
 		if (r) {
 			out->type = r < 0 ? SV_BAD_FINITE : SV_FLOAT;
 			return;
@@ -705,7 +679,33 @@ static int is_null(const load_ctx *c, int32_t idx)
 	return v.type == SV_NULL;
 }
 
-/* "'text'", "a mapping", "a list" or "an empty value", for messages. */
+/* Text from the file for a message: control characters escaped (a CR, a newline or an escape
+ * sequence must not reach the terminal), cut after max characters. Returns buf. */
+static const char *quote(char *buf, size_t size, const char *s, size_t len, size_t max)
+{
+	return pw__text_escaped(buf, size, s, len, max);
+}
+
+/* 1 for a scalar with a NUL character (a "\0" escape): it cannot be passed on as text. */
+static int has_nul(const load_ctx *c, int32_t d)
+{
+	return N(c, d)->kind == Y_SCALAR && strlen(stext(c, d)) != N(c, d)->len;
+}
+
+/* 1 for quoted text that would be a boolean or a number without the quotes ("true", "2"). */
+static int quoted_lookalike(const load_ctx *c, int32_t d)
+{
+	const ynode *n = N(c, d);
+	if (n->kind != Y_SCALAR || (n->plain && n->tag != T_STR) || has_nul(c, d))
+		return 0;
+	const char *s = stext(c, d);
+	int b;
+	long long i;
+	double f;
+	return match_bool(s, &b) || pw__yaml_int(s, &i) == 1 || pw__yaml_float(s, &f) == 1;
+}
+
+/* "'text'", "the quoted text '2'", "a mapping", "a list" or "an empty value", for messages. */
 static const char *describe(const load_ctx *c, int32_t idx, char *buf, size_t size)
 {
 	int32_t d = deref(c, idx);
@@ -715,12 +715,25 @@ static const char *describe(const load_ctx *c, int32_t idx, char *buf, size_t si
 		return "a list";
 	if (is_null(c, d) && N(c, d)->len == 0)
 		return "an empty value";
-	const char *s = stext(c, d);
-	if (strlen(s) > 40)
-		snprintf(buf, size, "'%.37s...'", s);
-	else
-		snprintf(buf, size, "'%s'", s);
+	char q[DESC_SIZE - 32];
+	quote(q, sizeof(q), stext(c, d), N(c, d)->len, 40);
+	snprintf(buf, size, "%s'%s'", quoted_lookalike(c, d) ? "the quoted text " : "", q);
 	return buf;
+}
+
+/* Reports scalar idx when it holds a NUL character; returns 1 then. `what` names it
+ * ("the text", "the key", "name"). */
+static int refuse_nul(load_ctx *c, int32_t idx, const char *what)
+{
+	int32_t d = deref(c, idx);
+	if (!has_nul(c, d))
+		return 0;
+	char q[QUOTE_SIZE];
+	pw_error *e = report(c, N(c, idx)->line, N(c, idx)->col, "%s contains a NUL character (\\0): '%s'",
+	                     what, quote(q, sizeof(q), stext(c, d), N(c, d)->len, 60));
+	hint(e, "remove the \\0 escape: names, commands and variables are passed on as C strings, "
+	        "which end at a NUL");
+	return 1;
 }
 
 /* ---- mappings: duplicate keys and `<<` merge keys ---------------------------------- */
@@ -784,7 +797,7 @@ static void merge_into(load_ctx *c, pairs *ps, int32_t value, uint64_t i)
 	int32_t single[1] = {d};
 	int32_t *srcs = single;
 	size_t n = 1;
-	char buf[64];
+	char buf[DESC_SIZE];
 	if (N(c, d)->kind == Y_SEQ) {
 		n = 0;
 		srcs = malloc(((size_t)N(c, d)->count + 1) * sizeof(int32_t));
@@ -834,7 +847,7 @@ static pairs map_pairs(load_ctx *c, int32_t map)
 	pairs ps = {NULL, 0, 0};
 	uint64_t i = 0;
 	int32_t merge_key = -1;
-	char buf[64];
+	char buf[DESC_SIZE];
 	for (int32_t k = N(c, map)->first; k >= 0 && !c->oom; i++) {
 		int32_t v = N(c, k)->next;
 		if (v < 0)
@@ -845,6 +858,8 @@ static pairs map_pairs(load_ctx *c, int32_t map)
 			    report(c, N(c, k)->line, N(c, k)->col, "a mapping key must be text, not %s",
 			           describe(c, k, buf, sizeof(buf)));
 			hint(e, "complex keys (`? ...`) are not supported; write a plain `key: value`");
+		} else if (refuse_nul(c, k, "the key")) {
+			/* left out */
 		} else if (N(c, kd)->plain && N(c, kd)->tag == T_NONE && strcmp(stext(c, kd), "<<") == 0) {
 			if (merge_key >= 0) {
 				pw_error *e =
@@ -874,8 +889,10 @@ static pairs map_pairs(load_ctx *c, int32_t map)
 				    memcmp(ps.v[j].text, ps.v[k].text, ps.v[k].len) == 0)
 					first = &ps.v[j];
 			if (first) {
+				char q[QUOTE_SIZE];
 				pw_error *e = report(c, N(c, ps.v[k].key)->line, N(c, ps.v[k].key)->col,
-				                     "duplicate key '%.60s' (first on line %d)", ps.v[k].text,
+				                     "duplicate key '%s' (first on line %d)",
+				                     quote(q, sizeof(q), ps.v[k].text, ps.v[k].len, 60),
 				                     N(c, first->key)->line);
 				hint(e, "keys of a mapping must be unique; remove or rename one of them");
 				continue;
@@ -892,8 +909,10 @@ static pairs map_pairs(load_ctx *c, int32_t map)
 		if (first && first->len == ps.v[k].len &&
 		    memcmp(first->text, ps.v[k].text, first->len) == 0) {
 			if (first->prio == 0 && ps.v[k].prio == 0) {
+				char q[QUOTE_SIZE];
 				pw_error *e = report(c, N(c, ps.v[k].key)->line, N(c, ps.v[k].key)->col,
-				                     "duplicate key '%.60s' (first on line %d)", ps.v[k].text,
+				                     "duplicate key '%s' (first on line %d)",
+				                     quote(q, sizeof(q), ps.v[k].text, ps.v[k].len, 60),
 				                     N(c, first->key)->line);
 				hint(e, "keys of a mapping must be unique; remove or rename one of them");
 			}
@@ -947,9 +966,26 @@ static void record_loc(load_ctx *c, pw_step *s, int32_t idx)
 		c->oom = 1;
 }
 
+/* 1 when number v (SV_INT or SV_FLOAT), printed as connectors print numbers, is the text s
+ * it was read from. A plain scalar becomes a JSON number only then: wherever the value is
+ * used as text (an argument, a variable), it is what the file says. */
+static int prints_back(const sval *v, const char *s)
+{
+	char buf[DESC_SIZE];
+	if (v->type == SV_INT)
+		pw__u64_text(buf, v->i < 0 ? 0 - (uint64_t)v->i : (uint64_t)v->i);
+	else
+		pw__real_text(buf, sizeof(buf), v->d);
+	if (v->type == SV_INT && v->i < 0)
+		return s[0] == '-' && strcmp(s + 1, buf) == 0;
+	return strcmp(s, buf) == 0;
+}
+
 static json_t *scalar_json(load_ctx *c, int32_t idx)
 {
 	int32_t d = deref(c, idx);
+	if (refuse_nul(c, idx, "the text"))
+		return NULL;
 	sval v;
 	scalar_value(c, d, &v);
 	const char *s = stext(c, d);
@@ -961,10 +997,12 @@ static json_t *scalar_json(load_ctx *c, int32_t idx)
 	case SV_BOOL:
 		return json_boolean(v.b);
 	case SV_INT:
-		j = json_integer((json_int_t)v.i);
-		break;
 	case SV_FLOAT:
-		j = json_real(v.d);
+		if (N(c, d)->tag == T_NONE && !prints_back(&v, s)) {
+			j = json_stringn(s, N(c, d)->len); /* 007, 1.50, 1e3, 0x10: kept as written */
+			break;
+		}
+		j = v.type == SV_INT ? json_integer((json_int_t)v.i) : json_real(v.d);
 		break;
 	case SV_STR:
 		j = json_stringn(s, N(c, d)->len);
@@ -1047,8 +1085,9 @@ static const char *const step_keys[] = {"name",    "step_type", "command",      
 
 static void unknown_key(load_ctx *c, const pair *p, const char *where, const char *const *keys, size_t n)
 {
-	pw_error *e =
-	    report(c, N(c, p->key)->line, N(c, p->key)->col, "unknown key '%.60s'%s", p->text, where);
+	char q[QUOTE_SIZE];
+	pw_error *e = report(c, N(c, p->key)->line, N(c, p->key)->col, "unknown key '%s'%s",
+	                     quote(q, sizeof(q), p->text, p->len, 60), where);
 	if (!e)
 		return;
 	const char *near = pw__suggest_n(p->text, keys, n);
@@ -1086,8 +1125,10 @@ static int valid_step_name(const char *s, size_t len)
 static const char *want_text(load_ctx *c, int32_t idx, const char *what, const char *fix)
 {
 	int32_t d = deref(c, idx);
-	char buf[64];
-	if (N(c, d)->kind == Y_SCALAR && !is_null(c, d) && strlen(stext(c, d)) == N(c, d)->len)
+	char buf[DESC_SIZE];
+	if (refuse_nul(c, idx, what))
+		return NULL;
+	if (N(c, d)->kind == Y_SCALAR && !is_null(c, d))
 		return stext(c, d);
 	pw_error *e = report(c, N(c, idx)->line, N(c, idx)->col, "%s must be text, not %s", what,
 	                     describe(c, idx, buf, sizeof(buf)));
@@ -1099,7 +1140,7 @@ static const char *want_text(load_ctx *c, int32_t idx, const char *what, const c
 static void load_env(load_ctx *c, int32_t idx, pw_map *env, pw_step *s, const char *owner)
 {
 	int32_t d = deref(c, idx);
-	char buf[64];
+	char buf[DESC_SIZE];
 	path_reset(c, "env");
 	record_loc(c, s, idx);
 	if (is_null(c, d))
@@ -1115,8 +1156,10 @@ static void load_env(load_ctx *c, int32_t idx, pw_map *env, pw_step *s, const ch
 	for (size_t i = 0; i < ps.n && !c->oom && !c->fatal; i++) {
 		const pair *p = &ps.v[i];
 		if (!valid_env_name(p->text, p->len)) {
+			char q[QUOTE_SIZE];
 			pw_error *e = report(c, N(c, p->key)->line, N(c, p->key)->col,
-			                     "invalid environment variable name '%.60s'%s", p->text, owner);
+			                     "invalid environment variable name '%s'%s",
+			                     quote(q, sizeof(q), p->text, p->len, 60), owner);
 			hint(e, "names start with a letter or '_' and contain only letters, digits and '_'");
 			continue;
 		}
@@ -1129,6 +1172,10 @@ static void load_env(load_ctx *c, int32_t idx, pw_map *env, pw_step *s, const ch
 			hint(e, "quote the value; use a block scalar (`|`) for text over several lines");
 			continue;
 		}
+		char what[192];
+		join3(what, sizeof(what), "the value of environment variable '", p->text, "'");
+		if (refuse_nul(c, p->value, what))
+			continue;
 		size_t saved = path_push(c, p->text, p->len);
 		record_loc(c, s, p->value);
 		path_pop(c, saved);
@@ -1195,7 +1242,7 @@ static void load_timeout(load_ctx *c, pw_step *s, int32_t idx, const char *label
 		s->timeout = secs;
 		return;
 	}
-	char buf[64];
+	char buf[DESC_SIZE];
 	pw_error *e = report(c, N(c, idx)->line, N(c, idx)->col,
 	                     "timeout of %s must be a number of seconds greater than 0 or a duration, not %s",
 	                     label, describe(c, idx, buf, sizeof(buf)));
@@ -1215,11 +1262,14 @@ static void load_retries(load_ctx *c, pw_step *s, int32_t idx, const char *label
 			return;
 		}
 	}
-	char buf[64];
+	char buf[DESC_SIZE];
 	pw_error *e = report(c, N(c, idx)->line, N(c, idx)->col,
 	                     "retries of %s must be a whole number from 0 to %d, not %s", label,
 	                     LOAD_MAX_RETRIES, describe(c, idx, buf, sizeof(buf)));
-	hint(e, "retries is how often a failed step is run again: `retries: 2`");
+	if (quoted_lookalike(c, d))
+		hint(e, "remove the quotes: `retries: %s` (quoted, it is text, not a number)", stext(c, d));
+	else
+		hint(e, "retries is how often a failed step is run again: `retries: 2`");
 }
 
 static void load_when(load_ctx *c, pw_step *s, int32_t idx, const char *label)
@@ -1234,7 +1284,7 @@ static void load_when(load_ctx *c, pw_step *s, int32_t idx, const char *label)
 			return;
 		}
 	}
-	char buf[64];
+	char buf[DESC_SIZE];
 	pw_error *e = report(c, N(c, idx)->line, N(c, idx)->col,
 	                     "when of %s must be on_success, on_failure or always, not %s", label,
 	                     describe(c, idx, buf, sizeof(buf)));
@@ -1256,11 +1306,16 @@ static void load_allow_failure(load_ctx *c, pw_step *s, int32_t idx, const char 
 			return;
 		}
 	}
-	char buf[64];
+	char buf[DESC_SIZE];
 	pw_error *e =
 	    report(c, N(c, idx)->line, N(c, idx)->col, "allow_failure of %s must be true or false, not %s",
 	           label, describe(c, idx, buf, sizeof(buf)));
-	hint(e, "write `allow_failure: true` or `allow_failure: false` (yes/no/on/off are text in YAML 1.2)");
+	if (quoted_lookalike(c, d))
+		hint(e, "remove the quotes: `allow_failure: %s` (quoted, it is text, not a boolean)",
+		     stext(c, d));
+	else
+		hint(e, "write `allow_failure: true` or `allow_failure: false` (yes/no/on/off are text in "
+		        "YAML 1.2)");
 }
 
 typedef struct name_at {
@@ -1306,7 +1361,7 @@ static size_t *find_dups(load_ctx *c, const char *const *names, size_t n)
 static void load_needs(load_ctx *c, pw_step *s, int32_t idx, const char *label)
 {
 	int32_t d = deref(c, idx);
-	char buf[64];
+	char buf[DESC_SIZE];
 	path_reset(c, "needs");
 	record_loc(c, s, idx);
 	s->needs_explicit = 1;
@@ -1367,19 +1422,23 @@ static void load_needs(load_ctx *c, pw_step *s, int32_t idx, const char *label)
 	free(first_of);
 }
 
-static int add_step(load_ctx *c, pw_step *s)
+static int add_step(load_ctx *c, pw_step *s, int alias)
 {
 	pw_pipeline *p = c->p;
 	if (p->steps_count == c->steps_cap) {
 		size_t ncap = c->steps_cap ? c->steps_cap * 2 : 8;
 		pw_step **v = realloc(p->steps, ncap * sizeof(pw_step *));
-		if (!v) {
+		if (v)
+			p->steps = v;
+		unsigned char *a = v ? realloc(c->step_alias, ncap) : NULL;
+		if (!a) {
 			c->oom = 1;
 			return -1;
 		}
-		p->steps = v;
+		c->step_alias = a;
 		c->steps_cap = ncap;
 	}
+	c->step_alias[p->steps_count] = (unsigned char)alias;
 	p->steps[p->steps_count++] = s;
 	return 0;
 }
@@ -1407,7 +1466,7 @@ static const char *step_name(load_ctx *c, int32_t idx, const pairs *ps, size_t p
 static void move_command(load_ctx *c, pw_step *s, json_t *conf, int32_t cmd, const char *label)
 {
 	int32_t d = deref(c, cmd);
-	char buf[64];
+	char buf[DESC_SIZE];
 	if (N(c, d)->kind == Y_MAP || is_null(c, d)) {
 		pw_error *e = report(c, N(c, cmd)->line, N(c, cmd)->col,
 		                     "command of %s must be text or a list of arguments, not %s", label,
@@ -1434,13 +1493,14 @@ static void move_command(load_ctx *c, pw_step *s, json_t *conf, int32_t cmd, con
 static void load_step(load_ctx *c, int32_t idx, size_t pos, const char **prev)
 {
 	int32_t d = deref(c, idx);
-	char buf[64];
+	char buf[DESC_SIZE];
 	if (N(c, d)->kind != Y_MAP) {
 		pw_error *e = report(c, N(c, idx)->line, N(c, idx)->col,
 		                     "step #%zu must be a mapping with at least a name, not %s", pos + 1,
 		                     describe(c, idx, buf, sizeof(buf)));
 		if (N(c, d)->kind == Y_SCALAR && !is_null(c, d))
-			hint(e, "write `- name: %.60s` and put the step's keys under it", stext(c, d));
+			hint(e, "write `- name: %s` and put the step's keys under it",
+			     quote(buf, sizeof(buf), stext(c, d), N(c, d)->len, 60));
 		else
 			hint(e, "write each step as a mapping: `- name: build` followed by its keys");
 		return;
@@ -1451,13 +1511,14 @@ static void load_step(load_ctx *c, int32_t idx, size_t pos, const char **prev)
 	char label[96];
 	if (name && !valid_step_name(name, strlen(name))) {
 		pw_error *e;
+		char q[QUOTE_SIZE];
 		if (strlen(name) > STEP_NAME_MAX)
 			e = report(c, N(c, name_value)->line, N(c, name_value)->col,
-			           "step name '%.20s...' is too long (%zu characters, at most %d)", name,
-			           strlen(name), STEP_NAME_MAX);
+			           "step name '%s' is too long (%zu characters, at most %d)",
+			           quote(q, sizeof(q), name, strlen(name), 20), strlen(name), STEP_NAME_MAX);
 		else
 			e = report(c, N(c, name_value)->line, N(c, name_value)->col, "invalid step name '%s'",
-			           name);
+			           quote(q, sizeof(q), name, strlen(name), 80));
 		hint(e,
 		     "a step name starts with a letter or digit and contains only letters, digits, '_', '.' "
 		     "and '-' "
@@ -1558,17 +1619,90 @@ static void load_step(load_ctx *c, int32_t idx, size_t pos, const char **prev)
 			c->oom = 1;
 		s->needs_explicit = 0;
 	}
-	if (!name || add_step(c, s) < 0) {
+	if (!name || add_step(c, s, N(c, idx)->kind == Y_ALIAS) < 0) {
 		pw_step_free(s);
 		return;
 	}
 	*prev = s->name;
 }
 
+/* The part of an output variable a step's name gives: PIPEWRIGHT_STEP_<STEP>_<KEY> has the
+ * name in upper case, other characters as '_' (run.c). */
+static void output_prefix(char *out, size_t size, const char *name)
+{
+	size_t n = 0;
+	for (; *name && n + 1 < size; name++)
+		out[n++] = isalnum((unsigned char)*name) ? (char)toupper((unsigned char)*name) : '_';
+	out[n] = '\0';
+}
+
+typedef struct prefix_at {
+	char prefix[STEP_NAME_MAX + 1];
+	size_t idx;
+} prefix_at;
+
+static int prefix_at_cmp(const void *a, const void *b)
+{
+	const prefix_at *x = a, *y = b;
+	int r = strcmp(x->prefix, y->prefix);
+	return r ? r : x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Different step names that give the same output variables (`a-b` and `a_b`, `A` and `a`):
+ * a step needing both would see one step's outputs only. Exact duplicates are reported
+ * before. */
+static void check_output_prefixes(load_ctx *c, const char **names)
+{
+	pw_pipeline *p = c->p;
+	size_t n = p->steps_count;
+	prefix_at *v = malloc((n ? n : 1) * sizeof(prefix_at));
+	if (!v) {
+		c->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		output_prefix(v[i].prefix, sizeof(v[i].prefix), names[i]);
+		v[i].idx = i;
+	}
+	qsort(v, n, sizeof(prefix_at), prefix_at_cmp);
+	size_t *first_of = malloc((n ? n : 1) * sizeof(size_t)); /* reported in file order */
+	if (!first_of) {
+		free(v);
+		c->oom = 1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		first_of[i] = SIZE_MAX;
+	for (size_t i = 1, g = 0; i < n; i++) {
+		if (strcmp(v[i].prefix, v[g].prefix) != 0)
+			g = i;
+		else
+			first_of[v[i].idx] = v[g].idx;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (first_of[i] == SIZE_MAX)
+			continue;
+		const pw_step *first = p->steps[first_of[i]], *s = p->steps[i];
+		if (strcmp(first->name, s->name) == 0 || !valid_step_name(s->name, strlen(s->name)))
+			continue;
+		char prefix[STEP_NAME_MAX + 1];
+		output_prefix(prefix, sizeof(prefix), s->name);
+		const pw_loc *l = c->step_alias[i] ? NULL : pw__step_find_loc(s, "name");
+		pw_error *e = report(c, l ? l->line : s->line, l ? l->column : s->column,
+		                     "step name '%s' gives the same output variables as step '%s' (line "
+		                     "%d): both are PIPEWRIGHT_STEP_%s_<KEY>",
+		                     s->name, first->name, first->line, prefix);
+		hint(e, "rename one of the steps: in output variables a name is written in upper case, "
+		        "with characters other than letters and digits as '_'");
+	}
+	free(first_of);
+	free(v);
+}
+
 static void load_steps(load_ctx *c, int32_t idx)
 {
 	int32_t d = deref(c, idx);
-	char buf[64];
+	char buf[DESC_SIZE];
 	if (is_null(c, d) || (N(c, d)->kind == Y_SEQ && N(c, d)->count == 0)) {
 		pw_error *e = report(c, N(c, idx)->line, N(c, idx)->col, "the pipeline has no steps");
 		hint(e, "list at least one step under `steps:`, e.g. `- name: build` with `command: make`");
@@ -1598,20 +1732,26 @@ static void load_steps(load_ctx *c, int32_t idx)
 		if (first_of[i] == SIZE_MAX)
 			continue;
 		const pw_step *s = p->steps[i];
-		const pw_loc *l = pw__step_find_loc(s, "name");
-		pw_error *e = report(c, l ? l->line : s->line, l ? l->column : s->column,
-		                     "duplicate step name '%s' (first defined on line %d)", s->name,
-		                     p->steps[first_of[i]]->line);
-		hint(e, "step names must be unique; rename one of them");
+		/* a step written as an alias repeats its original: located at the alias */
+		const pw_loc *l = c->step_alias[i] ? NULL : pw__step_find_loc(s, "name");
+		char q[QUOTE_SIZE];
+		pw_error *e =
+		    report(c, l ? l->line : s->line, l ? l->column : s->column,
+		           "duplicate step name '%s' (first defined on line %d)",
+		           quote(q, sizeof(q), s->name, strlen(s->name), 60), p->steps[first_of[i]]->line);
+		hint(e, c->step_alias[i] ? "step names must be unique; to reuse a step's keys, merge "
+		                           "them into a new step: `- <<: *anchor` then `name: other`"
+		                         : "step names must be unique; rename one of them");
 	}
 	free(first_of);
+	check_output_prefixes(c, names);
 	free(names);
 }
 
 static void load_secrets(load_ctx *c, int32_t idx)
 {
 	int32_t d = deref(c, idx);
-	char buf[64];
+	char buf[DESC_SIZE];
 	if (is_null(c, d))
 		return;
 	if (N(c, d)->kind != Y_SEQ) {
@@ -1633,8 +1773,9 @@ static void load_secrets(load_ctx *c, int32_t idx)
 		if (!name)
 			continue;
 		if (!valid_env_name(name, strlen(name))) {
-			pw_error *e =
-			    report(c, N(c, k)->line, N(c, k)->col, "invalid secret name '%.60s'", name);
+			char q[QUOTE_SIZE];
+			pw_error *e = report(c, N(c, k)->line, N(c, k)->col, "invalid secret name '%s'",
+			                     quote(q, sizeof(q), name, strlen(name), 60));
 			hint(e, "a secret names a host environment variable: a letter or '_', then letters, "
 			        "digits and '_'");
 			continue;
@@ -1672,7 +1813,7 @@ static void load_secrets(load_ctx *c, int32_t idx)
 static void load_version(load_ctx *c, int32_t idx)
 {
 	int32_t d = deref(c, idx);
-	char buf[64];
+	char buf[DESC_SIZE];
 	if (N(c, d)->kind == Y_SCALAR) {
 		sval v;
 		scalar_value(c, d, &v);
@@ -1724,7 +1865,7 @@ static void check_reports(load_ctx *c, int32_t map)
 static void check_hooks(load_ctx *c, int32_t map)
 {
 	pairs ps = map_pairs(c, map);
-	char buf[64];
+	char buf[DESC_SIZE];
 	for (size_t i = 0; i < ps.n && !c->oom; i++) {
 		const pair *q = &ps.v[i];
 		if (strcmp(q->text, "mongodb") != 0) {
@@ -1767,8 +1908,13 @@ static void check_hooks(load_ctx *c, int32_t map)
 					    report(c, N(c, m->value)->line, N(c, m->value)->col,
 					           "hooks: mongodb: required must be true or false, not %s",
 					           describe(c, m->value, buf, sizeof(buf)));
-					hint(e, "`required: true` fails a step when its events cannot be "
-					        "written");
+					if (quoted_lookalike(c, deref(c, m->value)))
+						hint(e, "remove the quotes: `required: %s`",
+						     stext(c, deref(c, m->value)));
+					else
+						hint(e,
+						     "`required: true` fails a step when its events cannot "
+						     "be written");
 				}
 			} else {
 				unknown_key(c, m, " in hooks: mongodb", mongodb_keys, COUNT(mongodb_keys));
@@ -1789,7 +1935,7 @@ static void check_hooks(load_ctx *c, int32_t map)
 static void load_section(load_ctx *c, const pair *p)
 {
 	int32_t d = deref(c, p->value);
-	char buf[64];
+	char buf[DESC_SIZE];
 	if (is_null(c, d))
 		return;
 	if (N(c, d)->kind != Y_MAP) {
@@ -1822,7 +1968,7 @@ static void load_top(load_ctx *c)
 		return;
 	}
 	int32_t d = deref(c, c->root);
-	char buf[64];
+	char buf[DESC_SIZE];
 	if (N(c, d)->kind != Y_MAP) {
 		pw_error *e = report(c, N(c, c->root)->line, N(c, c->root)->col,
 		                     "the top level of a pipeline file must be a mapping, not %s",
@@ -1961,6 +2107,7 @@ int pw_pipeline_load_string(pw_pipeline **out, const char *yaml, size_t len, con
 
 	free(c.nodes);
 	free(c.anchors);
+	free(c.step_alias);
 	pw__buf_dispose(&c.text);
 	pw__buf_dispose(&c.path);
 	if (c.errors) {
@@ -1974,6 +2121,7 @@ int pw_pipeline_load_string(pw_pipeline **out, const char *yaml, size_t len, con
 oom:
 	free(c.nodes);
 	free(c.anchors);
+	free(c.step_alias);
 	pw__buf_dispose(&c.text);
 	pw__buf_dispose(&c.path);
 	pw_pipeline_free(c.p);

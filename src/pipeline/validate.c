@@ -44,7 +44,9 @@ static int check_secrets(const pw_pipeline *p, pw_secrets *into, pw_error **err)
 			                 ref->name, PW_SECRET_MIN_LENGTH);
 		}
 		if (e) {
-			if (!pw_error_hint(e) && pw_error_code(e) != PW_EVALIDATION)
+			/* unset secrets carry their own hint; what pw_secrets_add refuses is a value too
+			 * short to mask */
+			if (!pw_error_hint(e) && pw_error_code(e) != PW_ENOMEM)
 				pw_error_set_hint(e, "use a longer value: masking a very short secret would "
 				                     "hide ordinary text");
 			pw_error_set_location(e, p->path, ref->line, ref->column);
@@ -53,6 +55,16 @@ static int check_secrets(const pw_pipeline *p, pw_secrets *into, pw_error **err)
 		}
 	}
 	return rc;
+}
+
+/* Places an error about the step's connector type at its `step_type` (the step when the type
+ * was inferred). */
+static void locate_type(const pw_step *s, pw_error *e)
+{
+	if (!s->file || pw_error_file(e))
+		return;
+	const pw_loc *l = pw__step_find_loc(s, "step_type");
+	pw_error_set_location(e, s->file, l ? l->line : s->line, l ? l->column : s->column);
 }
 
 int pw__pipeline_load_secrets(const pw_pipeline *p, pw_secrets *into, pw_error **err)
@@ -87,15 +99,16 @@ int pw_pipeline_validate(pw_pipeline *p, pw_manager *m, pw_error **err)
 			src = pw_manager_get_connector(&c, m, type, &e);
 		if (src == 0) {
 			src = pw_connector_validate_config(c, s, &e);
+			if (src == PW_ENOTFOUND && e && !pw_error_key(e))
+				locate_type(s, e); /* custom:NAME with neither plug-in nor program */
 			if (src < 0 && e && !pw_error_operation(e)) {
 				pw_buf op = PW_BUF_INIT(0);
 				pw__buf_printf(&op, "validating step '%s' (%s)", s->name, type);
 				pw_error_set_operation(e, pw__buf_cstr(&op));
 				pw__buf_dispose(&op);
 			}
-		} else if (e && s->file && !pw_error_file(e)) {
-			const pw_loc *l = pw__step_find_loc(s, "step_type");
-			pw_error_set_location(e, s->file, l ? l->line : s->line, l ? l->column : s->column);
+		} else if (e) {
+			locate_type(s, e);
 		}
 		if (src < 0) {
 			if (!e)

@@ -1259,7 +1259,7 @@ PW_TEST(test_validation_explains)
 	pw_free(t);
 	PW_CHECK_INT(
 	    validate("{\"service\":\"ecs\",\"action\":\"update-service\",\"parameters\":{\"servce\":\"w\","
-	             "\"desired_count\":\"2\"}}",
+	             "\"desired_count\":\"two\"}}",
 	             &t),
 	    PW_ECONFIG);
 	PW_CHECK_CONTAINS(t, "did you mean 'service'?");

@@ -589,6 +589,26 @@ PW_TEST(test_error_object)
 	PW_CHECK_STR(pw_error_message(first), "a"); /* the first error wins */
 	pw_error_free(first);
 	pw_error_free(e);
+
+	/* control characters from a file or a service never reach the terminal as such: a CR
+	 * cannot forge an "error:" line, an escape sequence cannot colour it; a service's
+	 * multi-line answer keeps its lines */
+	pw_error *ctl = pw_error_new(PW_EPIPELINE, "unknown key 'x\rerror: p.yml:1:1: forged\nfoo'");
+	pw_error_set_location(ctl, "p\x1b[2J.yml", 2, 1);
+	pw_error_set_key(ctl, "a\tb");
+	pw_error_set_hint(ctl, "\x1b[31mred\x7f \xc2\x9b \xc3\xa9");
+	pw_error_set_response(ctl, "line 1\r\nline 2\n\x1b]0;title\x07\rover");
+	char *ml = pw_error_format(ctl, 0);
+	PW_CHECK_STR(ml, "p\\x1b[2J.yml:2:1: unknown key 'x\\rerror: p.yml:1:1: forged\\nfoo'\n"
+	                 "  config: a\\tb\n"
+	                 "  service answered: line 1\r\nline 2\n\\x1b]0;title\\x07\\rover\n"
+	                 "  hint: \\x1b[31mred\\x7f \\u009b \xc3\xa9");
+	pw_free(ml);
+	char *ol = pw_error_format(ctl, 1);
+	PW_CHECK_CONTAINS(ol, "service answered: line 1 line 2 \\x1b]0;title\\x07 over");
+	PW_CHECK(strchr(ol, '\n') == NULL && strchr(ol, '\r') == NULL && strchr(ol, '\x1b') == NULL);
+	pw_free(ol);
+	pw_error_free(ctl);
 }
 
 /* Timestamps in results and audit records: UTC, milliseconds, the same text strftime gives,

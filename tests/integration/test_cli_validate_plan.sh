@@ -106,4 +106,50 @@ check "connectors exit 0" [ "$STATUS" -eq 0 ]
 check "connectors lists shell" contains "$WORK/conn.out" "shell"
 check "connectors stats" contains "$WORK/conn.out" "shell.created = 1"
 check "connectors lists gcp" grep -qE "^gcp +gcp$" "$WORK/conn.out"
+# Numbers reach a program as written: in a command list, in config.environment and in env.
+mkdir -p "$WORK/num"
+cat >"$WORK/num/n.yml" <<'EOF'
+version: 1
+env: { T: 0x10 }
+steps:
+  - name: list
+    command: [echo, 11.0, 0123, 1.10, 12345678.9, 0o17, 1e3, 5, -3, 2.5, 0.1]
+  - name: vars
+    command: echo "$A $B $C $D $E $T"
+    config: { environment: { A: 0x10, B: 1e3, C: 1.50, D: 007, E: 0.1 }, kill_grace: 1.0 }
+EOF
+run_pw num run "$WORK/num/n.yml"
+check "numbers as written: exit 0" [ "$STATUS" -eq 0 ]
+check "numbers in a command list as written" contains "$WORK/num.out" "11.0 0123 1.10 12345678.9 0o17 1e3 5 -3 2.5 0.1"
+check "numbers in config.environment as written" contains "$WORK/num.out" "0x10 1e3 1.50 007 0.1 0x10"
+# Unknown options are usage errors (3); a file that cannot be read is 2.
+run_pw vx validate -x
+check "validate -x: usage error" [ "$STATUS" -eq 3 ]
+check "validate -x: says so" contains "$WORK/vx.err" "unexpected argument '-x'"
+run_pw vmissing validate "$WORK/no-such.yml"
+check "validate of a missing file: exit 2" [ "$STATUS" -eq 2 ]
+# An unknown custom connector is located at its step_type; a short secret says what to do.
+cat >"$WORK/ws/custom.yml" <<'EOF'
+version: 1
+secrets: [PW_SHORT]
+steps:
+  - name: a
+    step_type: custom:nonexistent
+    config: { x: 1 }
+EOF
+PW_SHORT=abc
+export PW_SHORT
+run_pw custom validate "$WORK/ws/custom.yml"
+unset PW_SHORT
+check "custom/short secret: exit 2" [ "$STATUS" -eq 2 ]
+check "unknown custom connector at its step_type" contains "$WORK/custom.err" "custom.yml:5:16: no connector is registered for 'custom:nonexistent'"
+check "short secret located" contains "$WORK/custom.err" "custom.yml:2:11: secret 'PW_SHORT' is shorter than 4 characters"
+check "short secret hint" contains "$WORK/custom.err" "hint: use a longer value"
+# Control characters in the file are shown escaped, never sent to the terminal.
+printf 'version: 1\n"x\\rerror: forged\\e[31m": 1\nsteps:\n  - name: a\n    command: make\n' >"$WORK/ws/ctl.yml"
+run_pw ctl validate "$WORK/ws/ctl.yml"
+check "control characters: exit 2" [ "$STATUS" -eq 2 ]
+check "control characters escaped" contains "$WORK/ctl.err" "unknown key 'x\\rerror: forged\\x1b[31m'"
+no_raw_controls() { ! od -c "$1" | grep -qE '\\r|033'; }
+check "no raw CR or ESC" no_raw_controls "$WORK/ctl.err"
 finish

@@ -217,7 +217,8 @@ PW_TEST(core_schema_scalars_in_config)
 	pw_pipeline *p =
 	    load_ok("version: 1\nsteps:\n  - name: a\n    config:\n"
 	            "      n1: null\n      n2: ~\n      n3:\n      t: true\n      f: False\n"
-	            "      i: -42\n      h: 0x1F\n      o: 0o17\n      fl: 1.5e3\n"
+	            "      i: -42\n      h: 0x1F\n      o: 0o17\n      fl: 1.5e3\n      r: 2.5\n"
+	            "      z: 007\n      one: 1.0\n      tf: !!float 1e3\n      th: !!int 0x10\n"
 	            "      q: \"123\"\n      sq: 'true'\n      tagged: !!str 5\n      ti: !!int \"7\"\n"
 	            "      yes_is_text: yes\n      lit: |\n        line1\n        line2\n");
 	PW_REQUIRE(p);
@@ -228,9 +229,16 @@ PW_TEST(core_schema_scalars_in_config)
 	PW_CHECK(json_is_true(json_object_get(c, "t")));
 	PW_CHECK(json_is_false(json_object_get(c, "f")));
 	PW_CHECK_INT(json_integer_value(json_object_get(c, "i")), -42);
-	PW_CHECK_INT(json_integer_value(json_object_get(c, "h")), 31);
-	PW_CHECK_INT(json_integer_value(json_object_get(c, "o")), 15);
-	PW_CHECK(json_real_value(json_object_get(c, "fl")) == 1500.0);
+	/* a number that would not print back as written stays text */
+	PW_CHECK_STR(json_string_value(json_object_get(c, "h")), "0x1F");
+	PW_CHECK_STR(json_string_value(json_object_get(c, "o")), "0o17");
+	PW_CHECK_STR(json_string_value(json_object_get(c, "fl")), "1.5e3");
+	PW_CHECK_STR(json_string_value(json_object_get(c, "z")), "007");
+	PW_CHECK_STR(json_string_value(json_object_get(c, "one")), "1.0");
+	PW_CHECK(json_is_real(json_object_get(c, "r")) && json_real_value(json_object_get(c, "r")) == 2.5);
+	PW_CHECK(json_is_real(json_object_get(c, "tf")) &&
+	         json_real_value(json_object_get(c, "tf")) == 1000.0);
+	PW_CHECK_INT(json_integer_value(json_object_get(c, "th")), 16);
 	PW_CHECK_STR(json_string_value(json_object_get(c, "q")), "123");
 	PW_CHECK_STR(json_string_value(json_object_get(c, "sq")), "true");
 	PW_CHECK_STR(json_string_value(json_object_get(c, "tagged")), "5");
@@ -415,6 +423,61 @@ PW_TEST(missing_file)
 	PW_CHECK_INT(pw_pipeline_load_file(&p, "/nonexistent/pipeline.yml", &err), PW_ENOTFOUND);
 	PW_CHECK(p == NULL);
 	PW_CHECK_CONTAINS(pw_error_message(err), "No such file");
+	pw_error_free(err);
+}
+
+/* Duplicate names are reported once, where the second step is written (an alias included),
+ * without a "needs itself" for the implicit need on the step before. */
+PW_TEST(duplicate_step_reported_once)
+{
+	pw_error *err = load_bad("version: 1\nsteps:\n  - name: x\n  - &s {name: a, command: echo}\n"
+	                         "  - name: b\n  - *s\n");
+	PW_REQUIRE(err);
+	PW_CHECK_INT(chain_length(err), 1);
+	PW_CHECK_INT(pw_error_line(err), 6);
+	PW_CHECK_INT(pw_error_column(err), 5);
+	PW_CHECK_CONTAINS(pw_error_message(err), "duplicate step name 'a' (first defined on line 4)");
+	pw_error_free(err);
+
+	err = load_bad("version: 1\nsteps:\n  - name: a\n    command: make\n  - name: a\n");
+	PW_REQUIRE(err);
+	PW_CHECK_INT(chain_length(err), 1);
+	PW_CHECK_NOT_CONTAINS(pw_error_message(err), "needs itself");
+	pw_error_free(err);
+
+	/* a written self-need is still one */
+	err = load_bad("version: 1\nsteps:\n  - name: a\n    needs: [a]\n");
+	PW_REQUIRE(err);
+	PW_CHECK_INT(chain_length(err), 1);
+	PW_CHECK_CONTAINS(pw_error_message(err), "step 'a' needs itself");
+	pw_error_free(err);
+}
+
+/* Reader errors (bad UTF-8, control characters) are placed as libyaml counts: after a byte
+ * order mark, with CR LF and lone CR line ends. */
+PW_TEST(reader_error_positions)
+{
+	static const struct {
+		const char *text;
+		int line, col;
+	} cases[] = {
+	    {"\xEF\xBB\xBFname: \"\xff\"\n", 1, 8},
+	    {"version: 1\rsteps:\r  - name: a\r    command: \"\xff\"\r", 4, 15},
+	    {"version: 1\r\nsteps:\r\n  - name: a\r\n    command: \"\xff\"\r\n", 4, 15},
+	    {"\xEF\xBB\xBFversion: 1\r\nsteps:\r\n  - name: \"\x01\"\r\n", 3, 12},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pw_error *err = load_bad(cases[i].text);
+		PW_REQUIRE(err);
+		PW_CHECK_CONTAINS(pw_error_message(err), "invalid YAML");
+		PW_CHECK_INT(pw_error_line(err), cases[i].line);
+		PW_CHECK_INT(pw_error_column(err), cases[i].col);
+		pw_error_free(err);
+	}
+	/* a tab in the indentation of a CR-only file is named as such */
+	pw_error *err = load_bad("version: 1\rsteps:\r  - name: a\r\t command: x\r");
+	PW_REQUIRE(err);
+	PW_CHECK_CONTAINS(pw_error_hint(err), "indent with spaces");
 	pw_error_free(err);
 }
 

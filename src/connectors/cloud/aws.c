@@ -126,6 +126,8 @@ static void check_params(const pw_step *step, const pw_aws_action *a, const json
 			continue;
 		}
 		const char *want = NULL;
+		long long iv = 0;
+		double dv = 0;
 		switch (p->type) {
 		case 's':
 			if (!json_is_string(v) || !*json_string_value(v))
@@ -136,11 +138,11 @@ static void check_params(const pw_step *step, const pw_aws_action *a, const json
 				want = "true or false";
 			break;
 		case 'i':
-			if (!json_is_integer(v) || json_integer_value(v) < 0)
+			if (!pw__config_integer(v, &iv) || iv < 0)
 				want = "a whole number >= 0";
 			break;
 		case 'n':
-			if (!json_is_number(v) || json_number_value(v) <= 0)
+			if (!pw__config_number(v, &dv) || dv <= 0)
 				want = "a number > 0";
 			break;
 		case 'l':
@@ -248,10 +250,11 @@ static int aws_validate(pw_connector *c, const pw_step *step, pw_error **err)
 		}
 	}
 	json_t *pi = json_object_get(cfg, "poll_interval");
-	if (pi && (!json_is_number(pi) || json_number_value(pi) <= 0))
+	double d = 0;
+	if (pi && (!pw__config_number(pi, &d) || d <= 0))
 		fail(step, &e, "poll_interval", NULL, "`poll_interval` must be a number of seconds > 0");
 	json_t *wt = json_object_get(cfg, "wait_timeout");
-	if (wt && (!json_is_number(wt) || json_number_value(wt) <= 0))
+	if (wt && (!pw__config_number(wt, &d) || d <= 0))
 		fail(step, &e, "wait_timeout", "waits also end with the step's `timeout`",
 		     "`wait_timeout` must be a number of seconds > 0");
 	if (!e)
@@ -277,14 +280,16 @@ static void ctx_init(pw_aws_ctx *x, pw_aws_impl *im, const pw_step *step, const 
 	json_t *p = json_object_get(step->config, "parameters");
 	x->params = json_is_object(p) ? p : empty;
 	json_t *pi = json_object_get(step->config, "poll_interval");
-	x->poll_ms = (int64_t)((json_is_number(pi) ? json_number_value(pi) : DEFAULT_POLL_S) * 1000.0);
+	double pis = 0;
+	x->poll_ms = (int64_t)((pw__config_number(pi, &pis) ? pis : DEFAULT_POLL_S) * 1000.0);
 	if (x->poll_ms < 1)
 		x->poll_ms = 1;
 	json_t *wt = json_object_get(step->config, "wait_timeout");
-	if (json_is_number(wt) && json_number_value(wt) > 0) {
+	double wts = 0;
+	if (pw__config_number(wt, &wts) && wts > 0) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		x->wait_timeout_s = json_number_value(wt);
+		x->wait_timeout_s = wts;
 		x->wait_until =
 		    (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (int64_t)(x->wait_timeout_s * 1000.0);
 	}

@@ -76,7 +76,8 @@ int pw__aws_param_bool(const pw_aws_ctx *c, const char *name, int fallback)
 long long pw__aws_param_int(const pw_aws_ctx *c, const char *name, long long fallback)
 {
 	json_t *v = json_object_get(c->params, name);
-	return json_is_integer(v) ? json_integer_value(v) : fallback;
+	long long n;
+	return pw__config_integer(v, &n) ? n : fallback;
 }
 
 void pw__aws_say(pw_aws_ctx *c, const char *fmt, ...)

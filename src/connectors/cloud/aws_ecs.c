@@ -370,7 +370,7 @@ static int update_service(pw_result **out, pw_aws_ctx *c, pw_error **err)
 		json_object_set(q, "forceNewDeployment", fnd);
 	json_t *dc = json_object_get(c->params, "desired_count");
 	if (dc)
-		json_object_set(q, "desiredCount", dc);
+		json_object_set_new(q, "desiredCount", pw__config_typed(dc));
 	json_t *ans = NULL;
 	int rc = ecs_call(&ans, c, "UpdateService", q, err);
 	json_decref(q);
@@ -538,7 +538,7 @@ static int run_task(pw_result **out, pw_aws_ctx *c, pw_error **err)
 	set_str(q, "taskDefinition", td);
 	json_t *v = json_object_get(c->params, "count");
 	if (v)
-		json_object_set(q, "count", v);
+		json_object_set_new(q, "count", pw__config_typed(v));
 	set_str(q, "launchType", pw__aws_param_str(c, "launch_type"));
 	char sb[STARTED_BY_MAX + 1];
 	started_by_value(sb, sizeof(sb), c);

@@ -511,10 +511,10 @@ static int update_function_configuration(pw_result **out, pw_aws_ctx *c, pw_erro
 	}
 	json_t *t = json_object_get(c->params, "timeout");
 	if (t)
-		json_object_set(q, "Timeout", t);
+		json_object_set_new(q, "Timeout", pw__config_typed(t));
 	json_t *mem = json_object_get(c->params, "memory_size");
 	if (mem)
-		json_object_set(q, "MemorySize", mem);
+		json_object_set_new(q, "MemorySize", pw__config_typed(mem));
 	if (revision)
 		json_object_set_new(q, "RevisionId", json_string(revision));
 	json_t *ans = NULL;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "auth/oauth2.h"
+#include "core/step.h"
 #include "core/suggest.h"
 #include "net/json.h"
 
@@ -46,13 +47,15 @@ static int is_num_text(const char *s, int integer)
 
 static int type_ok(const json_t *v, const pw_cloud_param *p)
 {
+	long long iv;
+	double dv;
 	switch (p->type) {
 	case PW_CP_STRING:
 		return json_is_string(v) && json_string_length(v) > 0;
 	case PW_CP_INT:
-		return json_is_integer(v) || (json_is_string(v) && is_num_text(json_string_value(v), 1));
+		return pw__config_integer(v, &iv);
 	case PW_CP_NUMBER:
-		return json_is_number(v) || (json_is_string(v) && is_num_text(json_string_value(v), 0));
+		return pw__config_number(v, &dv);
 	case PW_CP_BOOL:
 		return json_is_boolean(v);
 	case PW_CP_ENUM: {
@@ -230,22 +233,14 @@ const char *pw__cloud_param_str(const json_t *config, const char *name)
 
 double pw__cloud_param_num(const json_t *config, const char *name, double fallback)
 {
-	json_t *v = param(config, name);
-	if (json_is_number(v))
-		return json_number_value(v);
-	if (json_is_string(v) && is_num_text(json_string_value(v), 0))
-		return strtod(json_string_value(v), NULL);
-	return fallback;
+	double d;
+	return pw__config_number(param(config, name), &d) ? d : fallback;
 }
 
 long long pw__cloud_param_int(const json_t *config, const char *name, long long fallback)
 {
-	json_t *v = param(config, name);
-	if (json_is_integer(v))
-		return json_integer_value(v);
-	if (json_is_string(v) && is_num_text(json_string_value(v), 1))
-		return strtoll(json_string_value(v), NULL, 10);
-	return fallback;
+	long long i;
+	return pw__config_integer(param(config, name), &i) ? i : fallback;
 }
 
 int pw__cloud_param_bool(const json_t *config, const char *name, int fallback)
@@ -261,7 +256,7 @@ const char *pw__cloud_scalar(const json_t *v, char *buf, size_t cap)
 	if (json_is_integer(v))
 		snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
-		snprintf(buf, cap, "%g", json_real_value(v));
+		pw__real_text(buf, cap, json_real_value(v));
 	else if (json_is_boolean(v))
 		snprintf(buf, cap, "%s", json_is_true(v) ? "true" : "false");
 	else
@@ -280,8 +275,9 @@ const char *pw__cloud_env(const pw_map *env, const char *name)
 int64_t pw__cloud_config_ms(const json_t *config, const char *key, int64_t fallback_ms)
 {
 	json_t *v = json_object_get(config, key);
-	if (json_is_number(v) && json_number_value(v) >= 0)
-		return (int64_t)(json_number_value(v) * 1000.0 + 0.5);
+	double d = 0;
+	if (pw__config_number(v, &d) && d >= 0)
+		return (int64_t)(d * 1000.0 + 0.5);
 	return fallback_ms;
 }
 

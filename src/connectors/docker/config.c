@@ -426,8 +426,9 @@ static void check_size(pw_error **err, int *rc, json_t *cfg, const char *key, in
 		return;
 	int64_t n = 0;
 	int ok = 0;
-	if (json_is_integer(v)) {
-		n = json_integer_value(v);
+	long long i;
+	if (pw__config_integer(v, &i)) {
+		n = i;
 		ok = n >= 0;
 	} else if (json_is_string(v)) {
 		ok = pw__docker_parse_size(&n, json_string_value(v)) == 0;
@@ -589,8 +590,9 @@ int pw__docker_config_validate(const pw_step *step, pw_error **err)
 			add(err, &rc, "pull", "one of: always, if-not-present (default), never",
 			    "pull must be always, if-not-present or never");
 	}
-	if ((v = json_object_get(cfg, "cpus")) &&
-	    (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > 1024))
+	double d = 0;
+	long long i = 0;
+	if ((v = json_object_get(cfg, "cpus")) && (!pw__config_number(v, &d) || d <= 0 || d > 1024))
 		add(err, &rc, "cpus", "a number of CPUs such as 0.5 or 2",
 		    "cpus must be a number above 0 (at most 1024)");
 	check_size(err, &rc, cfg, "memory", 6 * 1024 * 1024);
@@ -598,8 +600,7 @@ int pw__docker_config_validate(const pw_step *step, pw_error **err)
 	check_bool(err, &rc, cfg, "keep_container");
 	check_bool(err, &rc, cfg, "keep_image");
 	check_bool(err, &rc, cfg, "allow_host_paths");
-	if ((v = json_object_get(cfg, "stop_timeout")) &&
-	    (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 3600))
+	if ((v = json_object_get(cfg, "stop_timeout")) && (!pw__config_integer(v, &i) || i < 0 || i > 3600))
 		add(err, &rc, "stop_timeout", "whole seconds between SIGTERM and SIGKILL, 0 to 3600",
 		    "stop_timeout must be an integer number of seconds");
 	if ((v = json_object_get(cfg, "host")) && (!json_is_string(v) || !host_ok(json_string_value(v))))
@@ -617,8 +618,9 @@ static const char *str(json_t *cfg, const char *key)
 static int64_t size_of(json_t *v)
 {
 	int64_t n = 0;
-	if (json_is_integer(v))
-		return json_integer_value(v);
+	long long i;
+	if (pw__config_integer(v, &i))
+		return i;
 	if (json_is_string(v) && pw__docker_parse_size(&n, json_string_value(v)) == 0)
 		return n;
 	return 0;
@@ -655,13 +657,14 @@ void pw__docker_config_read(pw_docker_config *out, const pw_step *step)
 	            : !strcmp(p, "always")             ? PW_DOCKER_PULL_ALWAYS
 	                                               : PW_DOCKER_PULL_NEVER;
 	json_t *c = json_object_get(cfg, "cpus");
-	out->cpus = json_is_number(c) ? json_number_value(c) : 0;
+	if (!pw__config_number(c, &out->cpus))
+		out->cpus = 0;
 	out->memory = size_of(json_object_get(cfg, "memory"));
 	out->shm_size = size_of(json_object_get(cfg, "shm_size"));
 	out->keep_container = json_is_true(json_object_get(cfg, "keep_container"));
 	out->keep_image = json_is_true(json_object_get(cfg, "keep_image"));
 	out->allow_host_paths = json_is_true(json_object_get(cfg, "allow_host_paths"));
 	json_t *st = json_object_get(cfg, "stop_timeout");
-	out->stop_timeout =
-	    json_is_integer(st) ? (int)json_integer_value(st) : PW_DOCKER_DEFAULT_STOP_TIMEOUT;
+	long long sti;
+	out->stop_timeout = pw__config_integer(st, &sti) ? (int)sti : PW_DOCKER_DEFAULT_STOP_TIMEOUT;
 }

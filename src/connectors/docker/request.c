@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/step.h"
 #include "connectors/docker/docker.h"
 
 void pw__docker_url_encode(pw_buf *b, const char *text)
@@ -32,7 +33,7 @@ static char *scalar_text(json_t *v)
 	if (json_is_integer(v))
 		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
-		snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
+		pw__real_text(buf, sizeof(buf), json_real_value(v));
 	else
 		buf[0] = '\0';
 	return strdup(buf);

@@ -433,7 +433,8 @@ int pw__gh_validate(const json_t *cfg, const char *step_name, pw_error **err)
 		}
 		opt_type(&v, cfg, "wait", 1);
 		json_t *pi = json_object_get(cfg, "poll_interval");
-		if (pi && (!json_is_number(pi) || json_number_value(pi) <= 0 || json_number_value(pi) > 600))
+		double pis = 0;
+		if (pi && (!pw__config_number(pi, &pis) || pis <= 0 || pis > 600))
 			fail(&v, "poll_interval", "seconds, e.g. 10",
 			     "must be a number of seconds in (0, 600]");
 	}
@@ -549,7 +550,8 @@ static int gh_init(pw_gh *g, const pw_step *step, const pw_workspace *ws, json_t
 	g->ca_file = str_of(cfg, "ca_file");
 	g->insecure = json_is_true(json_object_get(cfg, "insecure_skip_verify"));
 	json_t *pi = json_object_get(cfg, "poll_interval");
-	g->poll_ms = json_is_number(pi) ? (long)(json_number_value(pi) * 1000.0) : DEFAULT_POLL_MS;
+	double pis = 0;
+	g->poll_ms = pw__config_number(pi, &pis) ? (long)(pis * 1000.0) : DEFAULT_POLL_MS;
 	if (g->poll_ms < 1)
 		g->poll_ms = 1;
 	g->meta = pw_map_new();

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "connectors/git/github.h"
+#include "core/step.h"
 #include "net/json.h"
 
 #define COMMENT_MAX ((size_t)65536)
@@ -236,10 +237,14 @@ static json_t *dispatch_body(const pw_gh *g)
 				json_object_set(conv, k, v);
 			} else if (json_is_boolean(v)) {
 				json_object_set_new(conv, k, json_string(json_is_true(v) ? "true" : "false"));
-			} else if (json_is_number(v)) {
-				char *t = json_dumps(v, JSON_ENCODE_ANY);
-				json_object_set_new(conv, k, json_string(t ? t : ""));
-				free(t);
+			} else if (json_is_integer(v)) {
+				char t[32];
+				snprintf(t, sizeof(t), "%lld", (long long)json_integer_value(v));
+				json_object_set_new(conv, k, json_string(t));
+			} else if (json_is_real(v)) {
+				char t[64];
+				json_object_set_new(
+				    conv, k, json_string(pw__real_text(t, sizeof(t), json_real_value(v))));
 			}
 		}
 		json_object_set_new(o, "inputs", conv);

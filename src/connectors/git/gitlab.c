@@ -153,7 +153,8 @@ static void check_project(const pw_step *step, pw_error **err, int *rc)
 static void check_poll(const pw_step *step, pw_error **err, int *rc)
 {
 	json_t *v = json_object_get(step->config, "poll_interval");
-	if (v && (!json_is_number(v) || json_number_value(v) < 0.05 || json_number_value(v) > 3600))
+	double d = 0;
+	if (v && (!pw__config_number(v, &d) || d < 0.05 || d > 3600))
 		add_err(err, rc, "poll_interval", "seconds between status checks, 0.05 to 3600",
 		        "poll_interval must be a number of seconds%s", "");
 }
@@ -816,7 +817,8 @@ static int do_release(pw_result **out, gl_api *a, const pw_step *step, pw_exec *
 static double poll_ms(const pw_step *step)
 {
 	json_t *v = json_object_get(step->config, "poll_interval");
-	return (json_is_number(v) ? json_number_value(v) : DEFAULT_POLL_SECONDS) * 1000.0;
+	double d = 0;
+	return (pw__config_number(v, &d) ? d : DEFAULT_POLL_SECONDS) * 1000.0;
 }
 
 int pw__gitlab_pipeline_final(const char *s)
@@ -856,8 +858,10 @@ static void scalar_text(pw_buf *b, json_t *v)
 		pw__buf_puts(b, "false");
 	else if (json_is_integer(v))
 		pw__buf_printf(b, "%lld", (long long)json_integer_value(v));
-	else if (json_is_real(v))
-		pw__buf_printf(b, "%g", json_real_value(v));
+	else if (json_is_real(v)) {
+		char num[64];
+		pw__buf_puts(b, pw__real_text(num, sizeof(num), json_real_value(v)));
+	}
 }
 
 /* The form body of the trigger call: token, ref, variables[NAME]=value, all escaped. */

@@ -386,7 +386,9 @@ static int run_in_cluster(pw_result **out, k8s_impl *im, pw_k8s_api *api_in, con
 	                       pw_map_count(secret) ? n.secret : NULL,
 	                       use_pvc ? n.pvc : NULL};
 	json_t *pt = json_object_get(step->config, "pending_timeout");
-	double pending = json_is_number(pt) ? json_number_value(pt) : DEFAULT_PENDING_TIMEOUT;
+	double pending = DEFAULT_PENDING_TIMEOUT;
+	if (!pw__config_number(pt, &pending))
+		pending = DEFAULT_PENDING_TIMEOUT;
 	rc = pw__k8s_job_run(out, &api, &p, pending, on_job_event, &hs, err);
 	pw_map_free(plain);
 	pw_map_free(secret);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "connectors/kubernetes/k8s.h"
+#include "core/step.h"
 #include "core/suggest.h"
 
 static const char *const k8s_keys[] = {"image",
@@ -577,7 +578,8 @@ int pw__k8s_validate_config(const json_t *cfg, const char *step_name, pw_error *
 					fail(&v, "tolerations.effect", NULL,
 					     "'%s' is not NoSchedule, PreferNoSchedule or NoExecute", ef);
 				json_t *ts = json_object_get(t, "toleration_seconds");
-				if (ts && !json_is_integer(ts))
+				long long tsv;
+				if (ts && !pw__config_integer(ts, &tsv))
 					fail(&v, "tolerations.toleration_seconds", NULL,
 					     "must be an integer");
 			}
@@ -627,7 +629,8 @@ int pw__k8s_validate_config(const json_t *cfg, const char *step_name, pw_error *
 	const char *nums[] = {"pending_timeout", "ttl_seconds_after_finished"};
 	for (int i = 0; i < 2; i++) {
 		json_t *n = json_object_get(cfg, nums[i]);
-		if (n && (!json_is_number(n) || json_number_value(n) < 0 || json_number_value(n) > 86400 * 7))
+		double d = 0;
+		if (n && (!pw__config_number(n, &d) || d < 0 || d > 86400 * 7))
 			fail(&v, nums[i], "seconds, e.g. 300",
 			     "must be a number of seconds between 0 and 604800");
 	}
@@ -642,7 +645,8 @@ int pw__k8s_validate_config(const json_t *cfg, const char *step_name, pw_error *
 				json_t *x = json_object_get(sc, ints[i]);
 				char kp[64];
 				snprintf(kp, sizeof(kp), "security_context.%s", ints[i]);
-				if (x && (!json_is_integer(x) || json_integer_value(x) < 0))
+				long long xi = 0;
+				if (x && (!pw__config_integer(x, &xi) || xi < 0))
 					fail(&v, kp, NULL, "must be a non-negative integer");
 			}
 			const char *bools[] = {"run_as_non_root", "read_only_root_filesystem"};

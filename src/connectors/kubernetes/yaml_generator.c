@@ -6,6 +6,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "core/step.h"
 #include "connectors/kubernetes/k8s.h"
 
 #define LABEL_MANAGED "app.kubernetes.io/managed-by"
@@ -97,7 +98,7 @@ static json_t *scalar_string(const json_t *v)
 	if (json_is_integer(v))
 		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
-		snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
+		pw__real_text(buf, sizeof(buf), json_real_value(v));
 	else
 		buf[0] = '\0';
 	return json_string(buf);
@@ -207,9 +208,9 @@ int pw__k8s_job_manifest(json_t **out, const pw_k8s_job_params *p)
 	if ((x = json_object_get(sc, "read_only_root_filesystem")))
 		json_object_set(csc, "readOnlyRootFilesystem", x);
 	if ((x = json_object_get(sc, "run_as_user")))
-		json_object_set(csc, "runAsUser", x);
+		json_object_set_new(csc, "runAsUser", pw__config_typed(x));
 	if ((x = json_object_get(sc, "run_as_group")))
-		json_object_set(csc, "runAsGroup", x);
+		json_object_set_new(csc, "runAsGroup", pw__config_typed(x));
 	json_object_set_new(c, "securityContext", csc);
 	if (p->pvc_name)
 		json_object_set_new(
@@ -225,7 +226,7 @@ int pw__k8s_job_manifest(json_t **out, const pw_k8s_job_params *p)
 	json_object_set_new(ps, "automountServiceAccountToken", json_boolean(sa != NULL));
 	json_t *psc = json_pack("{s:{s:s}}", "seccompProfile", "type", "RuntimeDefault");
 	if ((x = json_object_get(sc, "fs_group")))
-		json_object_set(psc, "fsGroup", x);
+		json_object_set_new(psc, "fsGroup", pw__config_typed(x));
 	json_object_set_new(ps, "securityContext", psc);
 	json_t *ns = json_object_get(cfg, "node_selector");
 	if (json_object_size(ns))
@@ -245,7 +246,8 @@ int pw__k8s_job_manifest(json_t **out, const pw_k8s_job_params *p)
 			                        {"toleration_seconds", "tolerationSeconds"}};
 			for (size_t j = 0; j < 5; j++)
 				if ((x = json_object_get(t, map[j][0])))
-					json_object_set(o, map[j][1], x);
+					json_object_set_new(o, map[j][1],
+					                    j == 4 ? pw__config_typed(x) : json_incref(x));
 			json_array_append_new(tl, o);
 		}
 		json_object_set_new(ps, "tolerations", tl);
@@ -272,9 +274,10 @@ int pw__k8s_job_manifest(json_t **out, const pw_k8s_job_params *p)
 		json_object_set_new(js, "activeDeadlineSeconds",
 		                    json_integer((json_int_t)(p->timeout_s + 0.999)));
 	json_t *ttl = json_object_get(cfg, "ttl_seconds_after_finished");
-	json_object_set_new(
-	    js, "ttlSecondsAfterFinished",
-	    json_integer(json_is_number(ttl) ? (json_int_t)json_number_value(ttl) : DEFAULT_TTL));
+	double ttls = DEFAULT_TTL;
+	if (!pw__config_number(ttl, &ttls))
+		ttls = DEFAULT_TTL;
+	json_object_set_new(js, "ttlSecondsAfterFinished", json_integer((json_int_t)ttls));
 	json_object_set_new(js, "template", json_pack("{s:o, s:o}", "metadata", tmeta, "spec", ps));
 
 	json_t *meta = metadata(p->job_name, p->namespace_, labels);
@@ -413,7 +416,7 @@ static int emit_value(yaml_emitter_t *em, const json_t *v, int quote_all)
 		text = num;
 		break;
 	case JSON_REAL:
-		snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		pw__real_text(num, sizeof(num), json_real_value(v));
 		text = num;
 		break;
 	case JSON_TRUE:

@@ -567,9 +567,9 @@ static int run_program(call *c, const exec_impl *x, const char *verb, const pw_s
 	if (ex) {
 		json_t *kg = pw__step_config_get(step, "kill_grace");
 		po.cancel_fd = pw_exec_cancel_fd(ex);
-		po.kill_grace_ms = json_is_number(kg) && json_number_value(kg) >= 0
-		                       ? (int64_t)(json_number_value(kg) * 1000.0)
-		                       : DEFAULT_KILL_GRACE_MS;
+		double kgs = 0;
+		po.kill_grace_ms =
+		    pw__config_number(kg, &kgs) && kgs >= 0 ? (int64_t)(kgs * 1000.0) : DEFAULT_KILL_GRACE_MS;
 	} else {
 		po.timeout_ms = AUX_TIMEOUT_MS;
 		po.kill_grace_ms = AUX_KILL_GRACE_MS;

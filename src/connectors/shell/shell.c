@@ -129,7 +129,8 @@ static int shell_validate(pw_connector *c, const pw_step *step, pw_error **err)
 		              "", ""),
 		    &rc);
 	json_t *kg = json_object_get(cfg, "kill_grace");
-	if (kg && (!json_is_number(kg) || json_number_value(kg) < 0 || json_number_value(kg) > 3600))
+	double kgs = 0;
+	if (kg && (!pw__config_number(kg, &kgs) || kgs < 0 || kgs > 3600))
 		add(err,
 		    key_error("kill_grace", "seconds between SIGTERM and SIGKILL, 0 to 3600",
 		              "kill_grace must be a number of seconds%s%s", "", ""),
@@ -183,7 +184,7 @@ static char *scalar_text(json_t *v)
 	if (json_is_integer(v))
 		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
-		snprintf(buf, sizeof(buf), "%g", json_real_value(v));
+		pw__real_text(buf, sizeof(buf), json_real_value(v));
 	else
 		buf[0] = '\0';
 	return strdup(buf);
@@ -742,7 +743,8 @@ static int shell_execute(pw_result **out, pw_connector *c, const pw_step *step, 
 	po.cwd_fd = cwd_fd;
 	po.cancel_fd = pw_exec_cancel_fd(ex);
 	po.null_fd = impl->null_fd;
-	po.kill_grace_ms = json_is_number(kg) ? (int64_t)(json_number_value(kg) * 1000.0) : 10000;
+	double kgs = 0;
+	po.kill_grace_ms = pw__config_number(kg, &kgs) ? (int64_t)(kgs * 1000.0) : 10000;
 	po.on_output = on_proc_output;
 	po.payload = &octx;
 	pw_exec_log(ex, PW_LOG_DEBUG, "shell", "running %s in %s", argv[0], cwd);
