@@ -73,8 +73,9 @@ static void usage(FILE *f)
 	      "environment: PIPEWRIGHT_LOG=error|warn|info|debug|trace (default warn)\n"
 	      "             PIPEWRIGHT_PLUGIN_PATH=DIR:DIR... plug-ins (*.so) loaded by every command\n"
 	      "\n"
-	      "exit status: 0 success; 1 a step failed or timed out; 2 invalid pipeline;\n"
-	      "             3 usage error; 4 other error; 130 cancelled (SIGINT/SIGTERM/SIGHUP)\n",
+	      "exit status: 0 success; 1 a step failed or timed out (not allowed to);\n"
+	      "             2 invalid or unreadable pipeline; 3 usage error; 4 other error;\n"
+	      "             130 cancelled (SIGINT/SIGTERM/SIGHUP)\n",
 	      f);
 }
 
@@ -101,8 +102,9 @@ static void usage_run(FILE *f)
 	      "result.json and audit.jsonl. SIGINT, SIGTERM or SIGHUP cancels running steps (their\n"
 	      "resources are cleaned up); `when: always` steps still run; a second signal stops those.\n"
 	      "\n"
-	      "exit status: 0 success; 1 a step failed or timed out; 2 invalid pipeline;\n"
-	      "             3 usage error; 4 other error; 130 cancelled\n",
+	      "exit status: 0 success; 1 a step failed or timed out (not allowed to);\n"
+	      "             2 invalid or unreadable pipeline; 3 usage error; 4 other error;\n"
+	      "             130 cancelled\n",
 	      f);
 }
 
