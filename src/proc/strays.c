@@ -148,6 +148,21 @@ static void read_cmdline(pid_t pid, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
+/* The next process listed in the /proc directory d other than `self` (0: none): its pid, or 0
+ * at the end. */
+static pid_t next_pid(DIR *d, pid_t self)
+{
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
+		if (pid != self)
+			return pid;
+	}
+	return 0;
+}
+
 /* The children of this process: every thread's (an orphan goes to any live thread of its
  * subreaper), from /proc/self/task/<tid>/children, else by the parent pid in /proc/<pid>/stat.
  * Returns how many were put in pids (max at most). */
@@ -185,10 +200,7 @@ static size_t list_children(pid_t *pids, size_t max)
 	/* a kernel without CONFIG_PROC_CHILDREN */
 	pid_t self = getpid();
 	d = opendir("/proc");
-	while (d && n < max && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
+	for (pid_t pid; n < max && (pid = next_pid(d, 0)) != 0;) {
 		size_t len = 0;
 		char *st = read_proc(pid, "stat", 4096, &len);
 		const char *p = st ? strrchr(st, ')') : NULL;
@@ -343,13 +355,7 @@ static size_t end_by_environment(const pw_proc_strays *o)
 			break;
 		int64_t now = mono_ms();
 		size_t found = 0;
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] < '1' || de->d_name[0] > '9')
-				continue;
-			pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
-			if (pid == self)
-				continue;
+		for (pid_t pid; (pid = next_pid(d, self)) != 0;) {
 			size_t k = 0;
 			while (k < nt && t[k].pid != pid)
 				k++;
@@ -421,13 +427,7 @@ void pw__proc_each_run_process(void (*fn)(const pw_run_process *p, void *payload
 	    ((int64_t)wall.tv_sec - boot.tv_sec) * 1000 + ((int64_t)wall.tv_nsec - boot.tv_nsec) / 1000000;
 	pid_t self = getpid();
 	DIR *d = opendir("/proc");
-	struct dirent *de;
-	while (d && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
-		if (pid == self)
-			continue;
+	for (pid_t pid; (pid = next_pid(d, self)) != 0;) {
 		size_t len = 0;
 		char *env = read_proc(pid, "environ", STRAYS_ENV_MAX, &len);
 		const char *run = env ? env_value(env, len, "PIPEWRIGHT_RUN_ID") : NULL;
