@@ -889,6 +889,16 @@ static pw_map *step_env(pw_run *r, step_state *st)
 		for (size_t k = 0; k < pw_map_count(o); k++) {
 			pw_buf name = PW_BUF_INIT(0);
 			output_var_name(&name, r->steps[j].step->name, pw_map_key_at(o, k));
+			/* names are unique, but a step name and key can spell another's: a_b + c and
+			 * a + b_c are both PIPEWRIGHT_STEP_A_B_C */
+			if (pw_map_get(env, pw__buf_cstr(&name)))
+				run_log(
+				    r, PW_LOG_WARN, st->step->name,
+				    "%s, the output '%s' of step '%s', replaces a value already given to "
+				    "this step under that name (another needed step's output, or the "
+				    "pipeline's env); rename the key or the step so that each output has a "
+				    "name of its own",
+				    pw__buf_cstr(&name), pw_map_key_at(o, k), r->steps[j].step->name);
 			pw_map_set(env, pw__buf_cstr(&name), pw_map_value_at(o, k));
 			pw__buf_dispose(&name);
 		}

@@ -169,4 +169,24 @@ sys.exit(0 if ok else 1)" "$WORK/of/.pipewright/runs/nul-1/result.json"
 if [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	check "in memory (/dev/shm)" contains "$WORK/of/path-one" "/dev/shm/pipewright-outputs-"
 fi
+
+# a step name and key that spell another's (a + b_c, a_b + c): the step that needs both is told
+mkdir -p "$WORK/col"
+cat >"$WORK/col/p.yml" <<'YML'
+version: 1
+steps:
+  - name: a
+    command: echo b_c=from-a >> "$PIPEWRIGHT_OUTPUT"
+    needs: []
+  - name: a_b
+    command: echo c=from-a_b >> "$PIPEWRIGHT_OUTPUT"
+    needs: []
+  - name: use
+    needs: [a, a_b]
+    command: echo "got $PIPEWRIGHT_STEP_A_B_C"
+YML
+run_pw col run "$WORK/col/p.yml" -j 1 --progress plain
+check "clashing outputs: the run goes on" [ "$STATUS" -eq 0 ]
+check "clashing outputs: the step is warned" contains "$WORK/col.err" "step=use runner: PIPEWRIGHT_STEP_A_B_C, the output 'c' of step 'a_b', replaces a value already given to this step"
+check "clashing outputs: the later need's value" contains "$WORK/col.out" "use | got from-a_b"
 finish
