@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,12 +342,43 @@ static int send_signal(const struct tracked *s, int sig)
 	return kill(s->pid, sig);
 }
 
-/* Not a subreaper: the processes that carry the run id, wherever they are. */
+/* The pid namespace of pid ("pid:[N]"), or "" when unreadable. */
+static void pid_namespace(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	ssize_t n = readlink(path, buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* Whether the process pid, whose environment is env (len bytes, NULL: unreadable), is one of
+ * o's run: it names the run id (and o's workspace, when set; both sides resolved) and lives in
+ * our pid namespace (own_ns). */
+static int of_run(const pw_proc_strays *o, pid_t pid, const char *env, size_t len, const char *own_ns)
+{
+	const char *run = env ? env_value(env, len, "PIPEWRIGHT_RUN_ID") : NULL;
+	if (!run || strcmp(run, o->run_id) != 0)
+		return 0;
+	char ns[64];
+	pid_namespace(pid, ns, sizeof(ns));
+	if (strcmp(ns, own_ns) != 0)
+		return 0;
+	if (!o->workspace)
+		return 1;
+	const char *ws = env_value(env, len, "PIPEWRIGHT_WORKSPACE");
+	char a[PATH_MAX], b[PATH_MAX];
+	return ws && !strcmp(realpath(ws, a) ? a : ws, realpath(o->workspace, b) ? b : o->workspace);
+}
+
+/* Not a subreaper: the processes that carry the run id, wherever they are in this pid
+ * namespace (a container's processes are its engine's). */
 static size_t end_by_environment(const pw_proc_strays *o)
 {
 	struct tracked *t = malloc(STRAYS_MAX * sizeof(*t));
 	size_t nt = 0, signalled = 0;
 	pid_t self = getpid();
+	char own_ns[64];
+	pid_namespace(self, own_ns, sizeof(own_ns));
 	int64_t grace_end = mono_ms() + (o->grace_ms > 0 ? o->grace_ms : 0);
 	int64_t give_up = grace_end + STRAYS_KILL_SETTLE_MS;
 	while (t) {
@@ -364,10 +396,7 @@ static size_t end_by_environment(const pw_proc_strays *o)
 			int pidfd = k < nt ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
 			size_t len = 0;
 			char *env = read_proc(pid, "environ", STRAYS_ENV_MAX, &len);
-			const char *run = env ? env_value(env, len, "PIPEWRIGHT_RUN_ID") : NULL;
-			const char *ws = env ? env_value(env, len, "PIPEWRIGHT_WORKSPACE") : NULL;
-			if (!run || strcmp(run, o->run_id) != 0 ||
-			    (o->workspace && (!ws || strcmp(ws, o->workspace) != 0))) {
+			if (!of_run(o, pid, env, len, own_ns)) {
 				free(env);
 				if (pidfd >= 0)
 					close(pidfd);
@@ -426,6 +455,8 @@ void pw__proc_each_run_process(void (*fn)(const pw_run_process *p, void *payload
 	int64_t boot_unix_ms =
 	    ((int64_t)wall.tv_sec - boot.tv_sec) * 1000 + ((int64_t)wall.tv_nsec - boot.tv_nsec) / 1000000;
 	pid_t self = getpid();
+	char own_ns[64];
+	pid_namespace(self, own_ns, sizeof(own_ns));
 	DIR *d = opendir("/proc");
 	for (pid_t pid; (pid = next_pid(d, self)) != 0;) {
 		size_t len = 0;
@@ -434,7 +465,12 @@ void pw__proc_each_run_process(void (*fn)(const pw_run_process *p, void *payload
 		char state;
 		pid_t pgrp;
 		unsigned long long started;
-		if (run && read_stat(pid, &state, &pgrp, &started) == 0 && state != 'Z' && state != 'X') {
+		char ns[64];
+		if (run)
+			pid_namespace(pid, ns, sizeof(ns));
+		/* a container's processes (another pid namespace) are its engine's */
+		if (run && !strcmp(ns, own_ns) && read_stat(pid, &state, &pgrp, &started) == 0 &&
+		    state != 'Z' && state != 'X') {
 			const char *ws = env_value(env, len, "PIPEWRIGHT_WORKSPACE");
 			const char *step = env_value(env, len, "PIPEWRIGHT_STEP");
 			char cmd[STRAYS_CMD_MAX + 1];
