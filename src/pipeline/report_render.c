@@ -326,6 +326,18 @@ static int step_fails_run(json_t *o)
 	return (!strcmp(st, "failed") || !strcmp(st, "timed_out")) && !pw__report_step_allowed(o);
 }
 
+/* The status as a CSS class or attribute word: one of the statuses the runner writes, else
+ * "unknown" (a result.json may come from anywhere, e.g. a downloaded CI artifact). */
+static const char *status_word(const char *st)
+{
+	static const char *const known[] = {"pending", "running",   "succeeded", "failed", "allowed_failure",
+	                                    "skipped", "timed_out", "cancelled", "error"};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(st, known[i]))
+			return known[i];
+	return "unknown";
+}
+
 /* ---- JUnit ---- */
 
 static void junit_testcase(pw_buf *b, const pw_report *rep, size_t i, const char *suite)
@@ -356,16 +368,23 @@ static void junit_testcase(pw_buf *b, const pw_report *rep, size_t i, const char
 	} else if (elem) {
 		pw__buf_printf(b, "      <%s message=\"", elem);
 		put_str(b, pw__buf_cstr(&why));
-		pw__buf_printf(b, "\" type=\"%s\">", st);
+		pw__buf_puts(b, "\" type=\"");
+		put_str(b, st);
+		pw__buf_puts(b, "\">");
 		put_str(b, detail.len ? pw__buf_cstr(&detail) : pw__buf_cstr(&why));
 		pw__buf_printf(b, "</%s>\n", elem);
 	}
 	if (s->log && s->log_len) {
 		size_t from = tail_start(s->log, s->log_len, JUNIT_TAIL_LINES, JUNIT_TAIL_BYTES);
 		pw__buf_puts(b, "      <system-out>");
-		if (from > 0 || s->log_truncated)
-			pw__buf_printf(b, "[last %zu of %zu bytes; the whole log is %s/%s]\n",
-			               s->log_len - from, s->log_total, rep->dir, jstr(o, "log"));
+		if (from > 0 || s->log_truncated) {
+			pw__buf_printf(b, "[last %zu of %zu bytes; the whole log is ", s->log_len - from,
+			               s->log_total);
+			put_str(b, rep->dir);
+			pw__buf_putc(b, '/');
+			put_str(b, jstr(o, "log"));
+			pw__buf_puts(b, "]\n");
+		}
 		put_text(b, s->log + from, s->log_len - from);
 		pw__buf_puts(b, "</system-out>\n");
 	}
@@ -532,7 +551,7 @@ static const char html_style[] =
     "font-size:13px;vertical-align:middle;margin-left:8px}"
     ".s-succeeded{background:#1f883d}.s-failed{background:#cf222e}.s-timed_out{background:#bc4c00}"
     ".s-cancelled{background:#6e7781}.s-skipped{background:#afb8c1}.s-allowed_failure{background:#bf8700}"
-    ".s-pending,.s-running,.s-error{background:#8250df}"
+    ".s-pending,.s-running,.s-error,.s-unknown{background:#8250df}"
     ".tl{position:relative}.axis{position:relative;height:20px;margin-left:200px;"
     "border-bottom:1px solid #d0d7de;font-size:11px;color:#59636e}"
     ".tick{position:absolute;top:0;height:20px;border-left:1px solid #d0d7de;padding-left:3px;"
@@ -623,9 +642,11 @@ static void html_timeline(pw_buf *b, const pw_report *rep)
 			double width = 100.0 * (double)s->duration_ms / (double)total;
 			pw__buf_printf(b,
 			               "<div class=\"bar s-%s\" style=\"left:%.3f%%;width:%.3f%%\" title=\"",
-			               st, left, width);
+			               status_word(st), left, width);
 			put_str(b, name);
-			pw__buf_printf(b, ": %s, started at +", st);
+			pw__buf_puts(b, ": ");
+			put_str(b, st);
+			pw__buf_puts(b, ", started at +");
 			put_duration(b, s->offset_ms);
 			pw__buf_puts(b, ", took ");
 			put_duration(b, s->duration_ms);
@@ -643,9 +664,10 @@ static void html_timeline(pw_buf *b, const pw_report *rep)
 		} else {
 			pw__buf_printf(b,
 			               "<div class=\"bar s-%s\" style=\"left:0;width:0\"></div>"
-			               "<span style=\"color:#59636e;font-size:12px;padding-left:8px\">%s, "
-			               "not run</span>",
-			               st, st);
+			               "<span style=\"color:#59636e;font-size:12px;padding-left:8px\">",
+			               status_word(st));
+			put_str(b, st);
+			pw__buf_puts(b, ", not run</span>");
 		}
 		pw__buf_puts(b, "</div></div>\n");
 	}
@@ -666,11 +688,14 @@ static void html_step(pw_buf *b, const pw_report *rep, size_t i)
 	json_t *o = s->json;
 	const char *st = jstr(o, "status");
 	int failed = step_fails_run(o);
-	pw__buf_printf(b, "<details class=\"step\" data-status=\"%s\" id=\"step-%zu\"%s%s><summary>", st, i,
-	               pw__report_step_allowed(o) ? " data-allowed=\"true\"" : "", failed ? " open" : "");
-	pw__buf_printf(b, "<span class=\"dot s-%s\"></span><span class=\"name\">", st);
+	pw__buf_printf(b, "<details class=\"step\" data-status=\"%s\" id=\"step-%zu\"%s%s><summary>",
+	               status_word(st), i, pw__report_step_allowed(o) ? " data-allowed=\"true\"" : "",
+	               failed ? " open" : "");
+	pw__buf_printf(b, "<span class=\"dot s-%s\"></span><span class=\"name\">", status_word(st));
 	put_str(b, jstr(o, "name"));
-	pw__buf_printf(b, "</span><span class=\"st\">%s</span><span class=\"info\">", st);
+	pw__buf_puts(b, "</span><span class=\"st\">");
+	put_str(b, st);
+	pw__buf_puts(b, "</span><span class=\"info\">");
 	pw_buf why = PW_BUF_INIT(0);
 	outcome_text(&why, o);
 	if (strcmp(pw__buf_cstr(&why), st))
@@ -750,13 +775,16 @@ static void render_html(pw_buf *b, const pw_report *rep)
 	pw__buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	                "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
 	                "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-	                "style-src 'unsafe-inline'\"><title>");
+	                "style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'\"><title>");
 	put_str(b, name);
-	pw__buf_printf(b, " — %s — pipewright</title><style>%s</style></head><body>\n", status, html_style);
+	pw__buf_puts(b, " — ");
+	put_str(b, status);
+	pw__buf_printf(b, " — pipewright</title><style>%s</style></head><body>\n", html_style);
 	pw__buf_puts(b, "<header><h1>");
 	put_str(b, name);
-	pw__buf_printf(b, "<span class=\"badge s-%s\" id=\"run-status\">%s</span></h1><div class=\"meta\">",
-	               status, status);
+	pw__buf_printf(b, "<span class=\"badge s-%s\" id=\"run-status\">", status_word(status));
+	put_str(b, status);
+	pw__buf_puts(b, "</span></h1><div class=\"meta\">");
 	pw__buf_puts(b, "<span>run <b>");
 	put_str(b, jstr(rep->root, "run_id"));
 	pw__buf_puts(b, "</b></span><span>started ");

@@ -289,6 +289,49 @@ PW_TEST(missing_and_corrupt_directories)
 	pw_report_free(rep);
 }
 
+/* Statuses in a result.json are data from wherever the directory came from (a downloaded CI
+ * artifact): in HTML they never open markup, and classes and attributes get a fixed word. */
+PW_TEST(crafted_statuses_stay_text)
+{
+	char dir[512], path[600];
+	snprintf(dir, sizeof(dir), "%s/.pipewright/runs/crafted", workdir);
+	snprintf(path, sizeof(path), "%s/result.json", dir);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+	PW_REQUIRE(system(cmd) == 0);
+	FILE *f = fopen(path, "w");
+	PW_REQUIRE(f);
+	fputs("{\"run_id\":\"crafted\",\"status\":\"</title><form action=x>\",\"steps\":["
+	      "{\"name\":\"s\",\"status\":\"x\\\" style=\\\"color:red\",\"duration_ms\":5},"
+	      "{\"name\":\"t\",\"status\":\"<b>\"}]}",
+	      f);
+	fclose(f);
+	pw_report *rep = NULL;
+	PW_REQUIRE(pw_report_from_dir(&rep, dir, NULL, NULL) == 0);
+	PW_CHECK_STR(pw_report_step_status(rep, 0), "x\" style=\"color:red");
+	char *html = render(rep, PW_REPORT_HTML);
+	PW_REQUIRE(html);
+	PW_CHECK_NOT_CONTAINS(html, "<form");
+	PW_CHECK_NOT_CONTAINS(html, "</title><form");
+	PW_CHECK_NOT_CONTAINS(html, "style=\"color:red");
+	PW_CHECK_NOT_CONTAINS(html, "<b></span>");
+	PW_CHECK_CONTAINS(html, "<span class=\"st\">&lt;b&gt;</span>");
+	PW_CHECK_CONTAINS(html, "&lt;/title&gt;&lt;form action=x&gt; — pipewright</title>");
+	PW_CHECK_CONTAINS(html, "class=\"badge s-unknown\"");
+	PW_CHECK_CONTAINS(html, "class=\"bar s-unknown\"");
+	PW_CHECK_CONTAINS(html, "data-status=\"unknown\" id=\"step-0\"");
+	PW_CHECK_CONTAINS(html, "class=\"dot s-unknown\"");
+	PW_CHECK_CONTAINS(html, "x&quot; style=&quot;color:red");
+	PW_CHECK_CONTAINS(html, "form-action 'none'");
+	PW_CHECK_CONTAINS(html, "base-uri 'none'");
+	pw_free(html);
+	char *junit = render(rep, PW_REPORT_JUNIT);
+	PW_CHECK_NOT_CONTAINS(junit, "<form");
+	PW_CHECK_NOT_CONTAINS(junit, "<b>");
+	pw_free(junit);
+	pw_report_free(rep);
+}
+
 PW_TEST(formats_and_pipeline_section)
 {
 	pw_report_format f;
