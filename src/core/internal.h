@@ -17,6 +17,9 @@ char *pw__audit_json(const pw_secrets *secrets, const char *run_id, const char *
  * valid JSON whatever a connector hands in). Sets *bad when out of memory. */
 void pw__json_string_put(pw_buf *b, int *bad, const char *s);
 
+/* pw_secrets_mask that also gives the masked length (the text may hold NUL bytes). */
+char *pw__secrets_mask_len(const pw_secrets *s, const char *text, size_t len, size_t *out_len);
+
 /* Ends an execution: disarms the deadline and flushes the maskers. */
 void pw__exec_finish(pw_exec *ex);
 /* The run's lifecycle-hook sink (a pw_k8s_hooks), borrowed: set by the runner so that a

@@ -12,6 +12,7 @@
 #endif
 
 #include "core/buf.h"
+#include "core/internal.h"
 #include "core/utf8.h"
 #include "pipewright/secrets.h"
 
@@ -1154,6 +1155,13 @@ static void out_text_emit(const char *data, size_t len, void *payload)
 
 char *pw_secrets_mask(const pw_secrets *s, const char *text, size_t len)
 {
+	return pw__secrets_mask_len(s, text, len, NULL);
+}
+
+char *pw__secrets_mask_len(const pw_secrets *s, const char *text, size_t len, size_t *out_len)
+{
+	if (out_len)
+		*out_len = 0;
 	if (!text)
 		len = 0;
 	out_text o = {malloc(len + 1), 0, len + 1, false};
@@ -1169,6 +1177,8 @@ char *pw_secrets_mask(const pw_secrets *s, const char *text, size_t len)
 		if (len)
 			memcpy(o.data, text, len);
 		o.data[len] = '\0';
+		if (out_len)
+			*out_len = len;
 		return o.data;
 	}
 	pw_mask_stream ms;
@@ -1198,6 +1208,8 @@ char *pw_secrets_mask(const pw_secrets *s, const char *text, size_t len)
 		return NULL;
 	}
 	o.data[o.len] = '\0';
+	if (out_len)
+		*out_len = o.len;
 	return o.data;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/internal.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/report_int.h"
 #include "pipewright/report.h"
@@ -85,9 +86,10 @@ static int read_file(char **out, size_t *len, size_t *total, const char *path, s
 
 static char *mask_copy(const pw_secrets *secrets, const char *text, size_t len, size_t *out_len)
 {
-	char *m = pw_secrets_mask(secrets, text, len);
+	size_t n = 0;
+	char *m = pw__secrets_mask_len(secrets, text, len, &n);
 	if (m && out_len)
-		*out_len = strlen(m);
+		*out_len = n; /* not strlen: a step's output may hold NUL bytes */
 	return m;
 }
 

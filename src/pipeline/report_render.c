@@ -120,7 +120,7 @@ static size_t escape_len(const char *s, size_t len)
 }
 
 /* Appends text for XML or HTML: escapes dropped, control characters other than tab and
- * newline dropped, invalid UTF-8 as U+FFFD, markup characters as entities. */
+ * newline dropped, NUL and invalid UTF-8 as U+FFFD, markup characters as entities. */
 static void put_text(pw_buf *b, const char *s, size_t len)
 {
 	size_t i = 0;
@@ -128,6 +128,11 @@ static void put_text(pw_buf *b, const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		if (c == '\033') {
 			i += escape_len(s + i, len - i);
+			continue;
+		}
+		if (c == 0) { /* visible, and valid XML: U+FFFD */
+			pw__buf_puts(b, "\xEF\xBF\xBD");
+			i++;
 			continue;
 		}
 		if (c < 0x20 || c == 0x7F) {
@@ -185,6 +190,11 @@ static char *clean_text(const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		if (c == '\033') {
 			i += escape_len(s + i, len - i);
+			continue;
+		}
+		if (c == 0) {
+			pw__buf_puts(&b, "\xEF\xBF\xBD");
+			i++;
 			continue;
 		}
 		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F) {

@@ -289,6 +289,60 @@ PW_TEST(missing_and_corrupt_directories)
 	pw_report_free(rep);
 }
 
+/* A NUL byte in a step's output ends nothing: the whole log is kept, and the reports show
+ * the NUL as U+FFFD (valid XML, visible). */
+PW_TEST(nul_in_output_keeps_the_rest)
+{
+	static const char yaml[] =
+	    "version: 1\n"
+	    "name: nul\n"
+	    "secrets: [PW_REPORT_TOKEN]\n"
+	    "steps:\n"
+	    "  - name: s\n"
+	    "    command: printf 'before\\000after <x>\\n'; echo \"$PW_REPORT_TOKEN\"\n";
+	char path[512];
+	snprintf(path, sizeof(path), "%s/nul.yml", workdir);
+	pw_pipeline *p = NULL;
+	PW_REQUIRE(pw_pipeline_load_string(&p, yaml, strlen(yaml), path, NULL) == 0);
+	pw_manager *m = NULL;
+	PW_REQUIRE(pw_manager_new(&m, NULL, NULL) == 0);
+	pw_run_options ro = PW_RUN_OPTIONS_INIT;
+	ro.run_id = "rep-nul";
+	pw_run *run = NULL;
+	PW_REQUIRE(pw_run_new(&run, m, p, &ro, NULL) == 0);
+	PW_CHECK_INT(pw_run_execute(run, NULL), 0);
+	pw_report *rep = NULL;
+	PW_REQUIRE(pw_report_from_dir(&rep, pw_run_dir(run), NULL, NULL) == 0);
+	char *log = NULL;
+	size_t len = 0;
+	PW_CHECK(pw_report_step_log(&log, &len, rep, 0, NULL) == 0);
+	PW_CHECK(log && len == strlen("before") + 1 + strlen("after <x>\n***\n"));
+	PW_CHECK(log && len > 7 && !memcmp(log, "before\0after <x>\n***\n", len));
+	pw_free(log);
+
+	char *junit = render(rep, PW_REPORT_JUNIT);
+	PW_CHECK_CONTAINS(junit, "<system-out>before\xEF\xBF\xBD"
+	                         "after &lt;x&gt;\n***\n</system-out>");
+	pw_free(junit);
+	char *html = render(rep, PW_REPORT_HTML);
+	PW_CHECK_CONTAINS(html, "<pre class=\"log\">before\xEF\xBF\xBD"
+	                        "after &lt;x&gt;\n***\n</pre>");
+	pw_free(html);
+	char *json = render(rep, PW_REPORT_JSON);
+	json_t *root = json ? json_loads(json, 0, NULL) : NULL;
+	json_t *st = json_array_get(json_object_get(root, "steps"), 0);
+	PW_CHECK_STR(json_string_value(json_object_get(json_object_get(st, "log"), "tail")),
+	             "before\xEF\xBF\xBD"
+	             "after <x>\n***\n");
+	json_decref(root);
+	pw_free(json);
+
+	pw_report_free(rep);
+	pw_run_free(run);
+	pw_manager_free(m);
+	pw_pipeline_free(p);
+}
+
 /* Statuses in a result.json are data from wherever the directory came from (a downloaded CI
  * artifact): in HTML they never open markup, and classes and attributes get a fixed word. */
 PW_TEST(crafted_statuses_stay_text)
