@@ -88,7 +88,8 @@ static void usage_run(FILE *f)
 	      "\n"
 	      "  -j, --jobs N           steps run at once (default: number of CPUs)\n"
 	      "  -w, --workspace DIR    the directory steps run in (default: the file's directory)\n"
-	      "      --run-id ID        name the run (default: date, time and a random suffix)\n"
+	      "      --run-id ID        name the run, a name not used before in the workspace\n"
+	      "                         (default: date, time and a random suffix)\n"
 	      "      --log-format F     text (default) or json for diagnostics on stderr\n"
 	      "      --color WHEN       auto (default), always or never\n"
 	      "  -q, --quiet            do not print step output, only the summary\n"
@@ -698,7 +699,8 @@ static int cmd_run(int argc, char **argv)
 		pw_report_targets_free(reports, nreports);
 		pw_manager_free(m);
 		pw_pipeline_free(p);
-		return code == PW_EVALIDATION ? EXIT_INVALID : EXIT_ERROR;
+		/* a run id already used: choose another, as for any option of the command line */
+		return code == PW_EVALIDATION ? EXIT_INVALID : code == PW_EEXISTS ? EXIT_USAGE : EXIT_ERROR;
 	}
 	g_cli.run = run;
 	g_cli.tty_out = isatty(STDOUT_FILENO);

@@ -273,13 +273,53 @@ static void spread_runs(const char *runs_dir)
 #define SPARE_RUN_DIR ".next"
 
 /* Renames the spare directory to the run's, when there is one and it is ours. Two runs
- * starting at once: one takes it, the other makes its own. 0 when taken. */
+ * starting at once: one takes it, the other makes its own. 0 when taken; never replaces an
+ * existing directory (errno EEXIST). */
 static int take_spare(const char *spare, const char *run_dir)
 {
 	struct stat st;
 	if (!spare || lstat(spare, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
 		return -1;
-	return rename(spare, run_dir);
+	return renameat2(AT_FDCWD, spare, AT_FDCWD, run_dir, RENAME_NOREPLACE);
+}
+
+/* The error for a run id whose directory exists: a run still holding its lock is running,
+ * any other was an earlier run (its result, logs and audit records are not to be mixed with
+ * a new run's). */
+static int run_dir_exists(const pw_run *r, pw_error **err)
+{
+	pw_buf p = PW_BUF_INIT(0);
+	pw__buf_printf(&p, "%s/lock", r->run_dir);
+	int fd = open(pw__buf_cstr(&p), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int running = fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	if (fd >= 0)
+		close(fd);
+	int rc;
+	if (running)
+		rc = pw_error_set(err, PW_EEXISTS, "run '%s' is already running (%s is locked)", r->run_id,
+		                  pw__buf_cstr(&p));
+	else
+		rc = pw_error_set(err, PW_EEXISTS, "run id '%s' is already used: %s exists", r->run_id,
+		                  r->run_dir);
+	pw__buf_dispose(&p);
+	if (err && *err)
+		pw_error_set_hint(*err, "choose another run id, or remove that run's directory");
+	return rc;
+}
+
+/* Makes the run's directory, new: the spare one renamed when there is one, else mkdir. */
+static int make_run_dir(pw_run *r, pw_error **err)
+{
+	struct stat st;
+	if (lstat(r->run_dir, &st) == 0)
+		return run_dir_exists(r, err);
+	if (take_spare(r->spare_dir, r->run_dir) == 0)
+		return 0;
+	if (errno != EEXIST && mkdir(r->run_dir, 0755) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return run_dir_exists(r, err);
+	return pw_error_set(err, PW_EIO, "mkdir(\"%s\"): %s", r->run_dir, strerror(errno));
 }
 
 static int valid_run_id(const char *id)
@@ -596,11 +636,27 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 		pw_buf spare = PW_BUF_INIT(0);
 		pw__buf_printf(&spare, "%s/%s", pw__buf_cstr(&d), SPARE_RUN_DIR);
 		r->spare_dir = pw__buf_detach(&spare);
+		size_t runs_len = d.len;
 		pw__buf_printf(&d, "/%s", r->run_id);
 		r->run_dir = pw__buf_detach(&d);
-		if (take_spare(r->spare_dir, r->run_dir) != 0 && mkdirs(r->run_dir) != 0)
-			rc = pw_error_set(err, PW_EIO, "mkdir(\"%s\"): %s", r->run_dir, strerror(errno));
-		else if ((r->dir_fd = open(r->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		rc = make_run_dir(r, err);
+		/* a made-up id another run took in the same second: another one */
+		for (int tries = 0; rc == PW_EEXISTS && !opts->run_id && tries < 8; tries++) {
+			if (err) {
+				pw_error_free(*err);
+				*err = NULL;
+			}
+			make_run_id(idbuf, sizeof(idbuf));
+			d = (pw_buf)PW_BUF_INIT(0);
+			pw__buf_append(&d, r->run_dir, runs_len + 1);
+			pw__buf_puts(&d, idbuf);
+			free(r->run_dir);
+			free(r->run_id);
+			r->run_dir = pw__buf_detach(&d);
+			r->run_id = strdup(idbuf);
+			rc = r->run_id && r->run_dir ? make_run_dir(r, err) : PW_ENOMEM;
+		}
+		if (rc == 0 && (r->dir_fd = open(r->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 			rc = pw_error_set(err, PW_EIO, "open(\"%s\"): %s", r->run_dir, strerror(errno));
 	}
 	if (rc == 0)

@@ -135,7 +135,8 @@ static void collect(const char *line, void *payload)
 
 /* The runner holds .pipewright/runs/<id>/lock for the run's lifetime: a second run with the
  * same id is refused, and gc leaves the live run's journal records alone; once the run is
- * freed, gc handles them (here: a connector without a gc hook, reported as a failure). */
+ * freed, gc handles them (here: a connector without a gc hook, reported as a failure), and
+ * its id stays taken. */
 PW_TEST(run_lock_keeps_gc_away_from_live_runs)
 {
 	make_dir();
@@ -175,8 +176,13 @@ PW_TEST(run_lock_keeps_gc_away_from_live_runs)
 	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "failed to remove made-up thing t1");
 	PW_CHECK_CONTAINS(pw__buf_cstr(&out), "no gc hook");
 	pw__buf_dispose(&out);
-	PW_REQUIRE(pw_run_new(&r2, m, p, &o, NULL) == 0);
-	pw_run_free(r2);
+	/* finished, its directory stays its own: the id is not used again */
+	e = NULL;
+	PW_CHECK_INT(pw_run_new(&r2, m, p, &o, &e), PW_EEXISTS);
+	PW_CHECK(r2 == NULL);
+	PW_CHECK_CONTAINS(pw_error_message(e), "run id 'locked-run' is already used");
+	PW_CHECK(e && pw_error_hint(e) && strstr(pw_error_hint(e), "choose another run id"));
+	pw_error_free(e);
 	pw_manager_free(m);
 	pw_pipeline_free(p);
 	remove_dir();

@@ -59,12 +59,12 @@ check "no log for the next skipped step" [ ! -e "$lrd/later.log" ]
 check "only those logs" [ "$(cd "$lrd" && ls *.log | tr '\n' ' ')" = "fails.log quiet.log talks.log " ]
 check "nothing else in the run directory" \
 	[ "$(cd "$lrd" && ls -A | tr '\n' ' ')" = "audit.jsonl fails.log lock quiet.log result.json talks.log " ]
-# the logs of steps that printed nothing share one empty file; a step that prints in a later
-# run with the same id gets a file of its own, and the logs left from before stay empty.
-# run_q OUT CMD...: steps q1, q2 ... running the commands, one after the other, as run quiet-3
+# the logs of steps that printed nothing share one empty file
+# run_q OUT ID CMD...: steps q1, q2 ... running the commands, one after the other, as run ID
 run_q() {
 	out=$1
-	shift
+	id=$2
+	shift 2
 	{
 		echo "version: 1"
 		echo "steps:"
@@ -74,20 +74,24 @@ run_q() {
 			n=$((n + 1))
 		done
 	} >"$WORK/ws/quiet.yml"
-	run_pw "$out" run "$WORK/ws/quiet.yml" --run-id quiet-3 -j 1
+	run_pw "$out" run "$WORK/ws/quiet.yml" --run-id "$id" -j 1
 }
 qrd="$WORK/ws/.pipewright/runs/quiet-3"
-run_q quiet3 true true true
+run_q quiet3 quiet-3 true true true
 check "quiet logs exist, empty" sh -c "[ -f '$qrd/q1.log' ] && [ ! -s '$qrd/q1.log' ] && [ ! -s '$qrd/q3.log' ]"
 check "quiet logs share a file" [ "$(stat -c %i "$qrd/q1.log")" = "$(stat -c %i "$qrd/q3.log")" ]
-run_q quiet3b "echo now q1 talks; exit 1" true true
-check "the same id again: q1's log has its output" [ "$(cat "$qrd/q1.log")" = "now q1 talks" ]
-check "q2's log from before is still empty" [ ! -s "$qrd/q2.log" ]
-check "q3's log from before is still empty" [ ! -s "$qrd/q3.log" ]
-run_q quiet3c true true
-check "and again, all quiet: q1's log is empty again" [ ! -s "$qrd/q1.log" ]
-check "and shares the run's empty file" [ "$(stat -c %i "$qrd/q1.log")" = "$(stat -c %i "$qrd/q2.log")" ]
 check "which is not left in the run directory" [ ! -e "$qrd/.empty.log" ]
+# an id whose run directory exists is refused: a second run is not mixed into the first
+result_before=$(cat "$qrd/result.json")
+run_q quiet3b quiet-3 "echo now q1 talks; exit 1" true true
+check "the same id again: a usage error" [ "$STATUS" -eq 3 ]
+check "the same id again: says the directory exists" contains "$WORK/quiet3b.err" \
+	"run id 'quiet-3' is already used: $qrd exists"
+check "the same id again: how to go on" contains "$WORK/quiet3b.err" "choose another run id"
+check "the same id again: nothing ran" lacks "$WORK/quiet3b.out" "now q1 talks"
+check "the earlier run's result is untouched" [ "$(cat "$qrd/result.json")" = "$result_before" ]
+check "the earlier run's logs are untouched" [ ! -s "$qrd/q1.log" ]
+check "one run in the earlier run's audit" [ "$(grep -c '"event":"step_start"' "$qrd/audit.jsonl")" -eq 3 ]
 # the runs directory carries the "top of a hierarchy" flag where the file system has it
 # (ext2/3/4), so that run directories are spread over block groups; each run makes the next
 # one's directory ahead (.next), which the next run renames to its own
