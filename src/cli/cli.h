@@ -24,6 +24,10 @@ int cli_cmd_gc(int argc, char **argv);
 /* main.c: a manager with the CLI's logging and the plug-ins of PIPEWRIGHT_PLUGIN_PATH and
  * --plugin loaded. EXIT_OK, or EXIT_ERROR after printing why. */
 int cli_make_manager(pw_manager **out);
+/* Prints an error chain on stderr: text, or with --log-format json one JSON object a line
+ * (level, run_id once there is a run, step, code, message, file, line, column, operation, key,
+ * response, hint; empty ones left out). step: the step it belongs to, or NULL. */
+void cli_print_error(const pw_error *e, const char *step);
 
 /* run_reports.c: the reports `pipewright run` writes. */
 #include <stdio.h>

@@ -14,6 +14,9 @@
 
 #include "cli/board.h"
 #include "cli/cli.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/utf8.h"
 #include "pipewright.h"
 #include "pipewright/report.h"
 #include "pipewright/sys/plugin.h"
@@ -109,13 +112,80 @@ static void usage_run(FILE *f)
 	      f);
 }
 
-static void print_error(const pw_error *e)
+/* A JSON string of s, each byte of an invalid UTF-8 sequence as U+FFFD (jansson refuses
+ * invalid UTF-8: a message must not lose its key for a stray byte). */
+static json_t *json_text(const char *s)
+{
+	json_t *j = json_string(s ? s : "");
+	if (j || !s)
+		return j;
+	pw_buf b = PW_BUF_INIT(0);
+	size_t len = strlen(s), i = 0;
+	while (i < len) {
+		size_t n = pw__utf8_len((const unsigned char *)s + i, len - i);
+		if (n)
+			pw__buf_append(&b, s + i, n);
+		else
+			pw__buf_puts(&b, "\xEF\xBF\xBD");
+		i += n ? n : 1;
+	}
+	j = json_string(pw__buf_cstr(&b));
+	pw__buf_dispose(&b);
+	return j;
+}
+
+/* Sets key to s as JSON text, unless s is NULL or empty. */
+static void json_put(json_t *o, const char *key, const char *s)
+{
+	if (s && *s)
+		json_object_set_new(o, key, json_text(s));
+}
+
+/* One JSON line on stderr (the caller holds no lock; records are whole lines). */
+static void json_line(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	fprintf(stderr, "%s\n", s ? s : "{}");
+	free(s);
+	json_decref(o);
+}
+
+void cli_print_error(const pw_error *e, const char *step)
 {
 	for (; e; e = pw_error_next(e)) {
+		if (g_cli.json_logs) {
+			json_t *o = json_object();
+			json_object_set_new(o, "unix_ms", json_integer(pw__unix_ms()));
+			json_object_set_new(o, "level", json_string("error"));
+			if (g_cli.run)
+				json_put(o, "run_id", pw_run_id(g_cli.run));
+			json_put(o, "step", step);
+			json_put(o, "code", pw_error_code_name(pw_error_code(e)));
+			json_put(o, "message", pw_error_message(e));
+			json_put(o, "file", pw_error_file(e));
+			if (pw_error_line(e) > 0)
+				json_object_set_new(o, "line", json_integer(pw_error_line(e)));
+			if (pw_error_column(e) > 0)
+				json_object_set_new(o, "column", json_integer(pw_error_column(e)));
+			json_put(o, "operation", pw_error_operation(e));
+			json_put(o, "key", pw_error_key(e));
+			json_put(o, "response", pw_error_response(e));
+			json_put(o, "hint", pw_error_hint(e));
+			json_line(o);
+			continue;
+		}
+		if (step)
+			fprintf(stderr, "%sstep %s:%s\n", col(C_BOLD), step, col(C_RESET));
+		step = NULL;
 		char *text = pw_error_format(e, 0);
 		fprintf(stderr, "%serror:%s %s\n", col(C_RED C_BOLD), col(C_RESET), text);
 		pw_free(text);
 	}
+}
+
+static void print_error(const pw_error *e)
+{
+	cli_print_error(e, NULL);
 }
 
 static void on_log(const pw_log_record *rec, void *payload)
@@ -129,14 +199,11 @@ static void on_log(const pw_log_record *rec, void *payload)
 		json_t *o = json_object();
 		json_object_set_new(o, "unix_ms", json_integer(rec->unix_ms));
 		json_object_set_new(o, "level", json_string(pw_log_level_name(rec->level)));
-		json_object_set_new(o, "run_id", json_string(rec->run_id));
-		json_object_set_new(o, "step", json_string(rec->step));
-		json_object_set_new(o, "component", json_string(rec->component));
-		json_object_set_new(o, "message", json_string(rec->message));
-		char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		fprintf(stderr, "%s\n", s ? s : "{}");
-		free(s);
-		json_decref(o);
+		json_put(o, "run_id", rec->run_id); /* none before the run has an id */
+		json_object_set_new(o, "step", json_text(rec->step));
+		json_object_set_new(o, "component", json_text(rec->component));
+		json_object_set_new(o, "message", json_text(rec->message));
+		json_line(o);
 	} else {
 		fprintf(stderr, "%s%s%s run=%s%s%s %s: %s\n", col(C_DIM), pw_log_level_name(rec->level),
 		        col(C_RESET), rec->run_id, *rec->step ? " step=" : "", rec->step, rec->component,
@@ -766,11 +833,8 @@ static int cmd_run(int argc, char **argv)
 	fflush(stdout);
 	for (size_t i = 0; i < n; i++) {
 		const pw_error *se = pw_run_step_error(run, i);
-		if (se) {
-			fprintf(stderr, "%sstep %s:%s\n", col(C_BOLD), pw_run_step_name(run, i),
-			        col(C_RESET));
-			print_error(se);
-		}
+		if (se)
+			cli_print_error(se, pw_run_step_name(run, i));
 	}
 	g_cli.run = NULL;
 	pw_run_free(run);

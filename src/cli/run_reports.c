@@ -7,11 +7,7 @@
 
 static void print_err(pw_error *e)
 {
-	for (const pw_error *x = e; x; x = pw_error_next(x)) {
-		char *text = pw_error_format(x, 0);
-		fprintf(stderr, "error: %s\n", text ? text : pw_error_message(x));
-		pw_free(text);
-	}
+	cli_print_error(e, NULL);
 	pw_error_free(e);
 }
 

@@ -136,4 +136,31 @@ check "file as working_directory: the key" contains "$WORK/wd.err" "config: work
 check "file as working_directory: the hint" contains "$WORK/wd.err" "hint: working_directory names a file, not a directory"
 check "file as working_directory: not the command" lacks "$WORK/wd.err" "config: command"
 check "file as working_directory: no hint to create it" lacks "$WORK/wd.err" "create the directory"
+# --log-format json: every line on stderr is a JSON object, errors included, with their fields
+run_pw wdjson run "$WORK/ws/wd.yml" --run-id wd-json --log-format json
+check "json: the step fails" [ "$STATUS" -eq 1 ]
+check "json: every stderr line is JSON" python3 -c "import json,sys; [json.loads(l) for l in open(sys.argv[1])]" "$WORK/wdjson.err"
+check "json: the step error as an object" python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+e = [r for r in recs if r.get("level") == "error" and r.get("step") == "a"][0]
+assert e["run_id"] == "wd-json" and e["line"] == 6 and e["column"] == 26, e
+assert e["file"].endswith("wd.yml") and "Not a directory" in e["message"], e
+assert e["key"] == "working_directory" and "names a file" in e["hint"], e
+' "$WORK/wdjson.err"
+printf 'version: 1\nsteps:\n  - name: a\n    needs: [nope]\n    command: true\n' >"$WORK/ws/badneeds.yml"
+run_pw badjson run "$WORK/ws/badneeds.yml" --log-format json
+check "json: an invalid pipeline" [ "$STATUS" -eq 2 ]
+check "json: the pipeline error as an object, without run_id" python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert recs and all(r["level"] == "error" and "run_id" not in r for r in recs), recs
+assert recs[0]["file"].endswith("badneeds.yml") and recs[0]["line"] == 4 and "nope" in recs[0]["message"], recs
+' "$WORK/badjson.err"
+run_pw utf8json run "$WORK/ws/$(printf 'bad\377name').yml" --log-format json
+check "json: a message with invalid UTF-8 keeps its message" python3 -c '
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert recs and "bad\ufffdname" in recs[0]["message"], recs
+' "$WORK/utf8json.err"
 finish
