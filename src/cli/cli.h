@@ -15,6 +15,10 @@ enum {
 };
 
 /* history.c: past runs from <workspace>/.pipewright/runs/. argv starts after the command. */
+/* Says "pipewright CMD: ARG needs a value" and returns 1 when arg is one of the options of
+ * opts (NULL-terminated) that take a value (it was the last argument); else returns 0. */
+int cli_missing_value(const char *cmd, const char *arg, const char *const *opts);
+
 int cli_cmd_runs(int argc, char **argv);
 int cli_cmd_logs(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);

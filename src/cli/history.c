@@ -1,5 +1,6 @@
 /* `pipewright runs`, `pipewright logs RUN [STEP]` and `pipewright report RUN`: past runs,
  * read from the run directories under <workspace>/.pipewright/runs/. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,16 +31,22 @@ static int is_dir(const char *path)
 
 /* The workspace: -w DIR, else the nearest of the current directory and its parents that
  * has .pipewright/runs (like git finding .git), else the current directory. */
-static void find_workspace(char *out, size_t size, const char *given)
+/* The workspace given (-w) or the nearest with .pipewright/runs; -1 (said) when a given one
+ * is not a directory. */
+static int find_workspace(char *out, size_t size, const char *given)
 {
 	if (given) {
 		snprintf(out, size, "%s", given);
-		return;
+		if (is_dir(given))
+			return 0;
+		fprintf(stderr, "pipewright: workspace %s: %s\n", given,
+		        access(given, F_OK) == 0 ? "not a directory" : strerror(errno));
+		return -1;
 	}
 	char dir[PATH_MAX];
 	if (!getcwd(dir, sizeof(dir))) {
 		snprintf(out, size, ".");
-		return;
+		return 0;
 	}
 	snprintf(out, size, "%s", dir);
 	for (;;) {
@@ -47,11 +54,11 @@ static void find_workspace(char *out, size_t size, const char *given)
 		snprintf(probe, sizeof(probe), "%s/.pipewright/runs", dir);
 		if (is_dir(probe)) {
 			snprintf(out, size, "%s", dir);
-			return;
+			return 0;
 		}
 		char *slash = strrchr(dir, '/');
 		if (!slash || slash == dir)
-			return;
+			return 0;
 		*slash = '\0';
 	}
 }
@@ -125,12 +132,16 @@ int cli_cmd_runs(int argc, char **argv)
 		} else if ((!strcmp(argv[i], "-w") || !strcmp(argv[i], "--workspace")) && i + 1 < argc) {
 			ws_arg = argv[++i];
 		} else {
+			static const char *const valued[] = {"-w", "--workspace", NULL};
+			if (cli_missing_value("runs", argv[i], valued))
+				return EXIT_USAGE;
 			fprintf(stderr, "pipewright runs: unexpected argument '%s'\n", argv[i]);
 			return EXIT_USAGE;
 		}
 	}
 	char ws[PATH_MAX];
-	find_workspace(ws, sizeof(ws), ws_arg);
+	if (find_workspace(ws, sizeof(ws), ws_arg) < 0)
+		return EXIT_ERROR;
 	char **ids = NULL;
 	pw_error *e = NULL;
 	if (pw_report_list_runs(&ids, ws, &e) < 0) {
@@ -185,6 +196,9 @@ int cli_cmd_logs(int argc, char **argv)
 		} else if (argv[i][0] != '-' && !step) {
 			step = argv[i];
 		} else {
+			static const char *const valued[] = {"-w", "--workspace", NULL};
+			if (cli_missing_value("logs", argv[i], valued))
+				return EXIT_USAGE;
 			fprintf(stderr, "pipewright logs: unexpected argument '%s'\n", argv[i]);
 			return EXIT_USAGE;
 		}
@@ -194,7 +208,8 @@ int cli_cmd_logs(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	char ws[PATH_MAX], dir[PATH_MAX + 300];
-	find_workspace(ws, sizeof(ws), ws_arg);
+	if (find_workspace(ws, sizeof(ws), ws_arg) < 0)
+		return EXIT_ERROR;
 	int rc = resolve_run(dir, sizeof(dir), ws, run, "logs");
 	pw_report *rep = NULL;
 	if (rc == EXIT_OK)
@@ -273,17 +288,25 @@ int cli_cmd_report(int argc, char **argv)
 		} else if (a[0] != '-' && !run) {
 			run = a;
 		} else {
+			static const char *const valued[] = {"-w",     "--workspace", "--html", "--junit",
+			                                     "--json", "--report",    NULL};
+			if (cli_missing_value("report", a, valued))
+				return EXIT_USAGE;
 			fprintf(stderr, "pipewright report: unexpected argument '%s'\n", a);
 			return EXIT_USAGE;
 		}
 	}
 	if (!run || (!paths[PW_REPORT_HTML] && !paths[PW_REPORT_JUNIT] && !paths[PW_REPORT_JSON])) {
+		fprintf(stderr, "pipewright report: %s\n",
+		        !run ? "name the run: a run id, `last`, or a run directory"
+		             : "say which report to write: --html FILE, --junit FILE or --json FILE");
 		fputs("usage: pipewright report RUN [--html FILE] [--junit FILE] [--json FILE] [-w DIR]\n",
 		      stderr);
 		return EXIT_USAGE;
 	}
 	char ws[PATH_MAX], dir[PATH_MAX + 300];
-	find_workspace(ws, sizeof(ws), ws_arg);
+	if (find_workspace(ws, sizeof(ws), ws_arg) < 0)
+		return EXIT_ERROR;
 	int rc = resolve_run(dir, sizeof(dir), ws, run, "report");
 	pw_report *rep = NULL;
 	if (rc == EXIT_OK)
@@ -364,12 +387,16 @@ int cli_cmd_gc(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--no-sweep")) {
 			o.sweep = 0;
 		} else {
+			static const char *const valued[] = {"-w", "--workspace", "--older-than", NULL};
+			if (cli_missing_value("gc", argv[i], valued))
+				return EXIT_USAGE;
 			fprintf(stderr, "pipewright gc: unexpected argument '%s'\n", argv[i]);
 			return EXIT_USAGE;
 		}
 	}
 	char ws[PATH_MAX];
-	find_workspace(ws, sizeof(ws), ws_arg);
+	if (find_workspace(ws, sizeof(ws), ws_arg) < 0)
+		return EXIT_ERROR;
 	o.workspace = ws;
 	pw_manager *m = NULL;
 	pw_error *e = NULL;

@@ -389,6 +389,17 @@ static int load_plugins(pw_manager *m)
 	return EXIT_OK;
 }
 
+int cli_missing_value(const char *cmd, const char *arg, const char *const *opts)
+{
+	for (size_t i = 0; opts[i]; i++)
+		if (!strcmp(arg, opts[i])) {
+			fprintf(stderr, "pipewright %s: %s needs a value (see pipewright %s --help)\n", cmd,
+			        arg, cmd);
+			return 1;
+		}
+	return 0;
+}
+
 int cli_make_manager(pw_manager **out)
 {
 	pw_manager_options mo = PW_MANAGER_OPTIONS_INIT;
@@ -473,6 +484,9 @@ static int cmd_plan(int argc, char **argv)
 		} else if (argv[i][0] != '-' && !file) {
 			file = argv[i];
 		} else {
+			static const char *const valued[] = {"-w", "--workspace", NULL};
+			if (cli_missing_value("plan", argv[i], valued))
+				return EXIT_USAGE;
 			fprintf(stderr, "pipewright plan: unexpected argument '%s'\n", argv[i]);
 			return EXIT_USAGE;
 		}
@@ -672,10 +686,19 @@ static int cmd_run(int argc, char **argv)
 				    spec);
 				return EXIT_USAGE;
 			}
+			if (report_paths[f]) {
+				fprintf(stderr, "pipewright run: --report %s= is given twice\n", fmt);
+				return EXIT_USAGE;
+			}
 			report_paths[f] = eq + 1;
 		} else if (a[0] != '-' && !file) {
 			file = a;
 		} else {
+			static const char *const valued[] = {
+			    "-j",      "--jobs",       "-w",         "--workspace", "--run-id",
+			    "--color", "--log-format", "--progress", "--report",    NULL};
+			if (cli_missing_value("run", a, valued))
+				return EXIT_USAGE;
 			fprintf(stderr,
 			        "pipewright run: unexpected argument '%s' (see pipewright run --help)\n", a);
 			return EXIT_USAGE;
@@ -766,8 +789,11 @@ static int cmd_run(int argc, char **argv)
 		pw_report_targets_free(reports, nreports);
 		pw_manager_free(m);
 		pw_pipeline_free(p);
-		/* a run id already used: choose another, as for any option of the command line */
-		return code == PW_EVALIDATION ? EXIT_INVALID : code == PW_EEXISTS ? EXIT_USAGE : EXIT_ERROR;
+		/* a run id that is not one or is already used: choose another, as for any option of
+		 * the command line */
+		return code == PW_EVALIDATION                    ? EXIT_INVALID
+		       : code == PW_EEXISTS || code == PW_EINVAL ? EXIT_USAGE
+		                                                 : EXIT_ERROR;
 	}
 	g_cli.run = run;
 	g_cli.tty_out = isatty(STDOUT_FILENO);
@@ -870,8 +896,17 @@ int main(int argc, char **argv)
 	if (argc < 0)
 		return EXIT_USAGE;
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		if (argc > 2) {
+			fprintf(stderr, "pipewright: %s takes no argument, not '%s'\n", cmd, argv[2]);
+			return EXIT_USAGE;
+		}
 		printf("pipewright %s\n", pw_version());
 		return EXIT_OK;
+	}
+	if (!strcmp(cmd, "help") && argc > 2) { /* `help run`: run --help */
+		char help[] = "--help";
+		char *args[] = {argv[0], argv[2], help, NULL};
+		return main(3, args);
 	}
 	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
 		usage(stdout);

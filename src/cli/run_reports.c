@@ -1,7 +1,9 @@
 /* The reports `pipewright run --report FMT=FILE` (or the pipeline's `reports:` section)
  * writes when the run ends, and the log tails of failed steps after the live board. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 
@@ -42,6 +44,16 @@ int cli_report_targets(pw_report_target **out, size_t *count, const pw_pipeline 
 		all[k].path = strdup(cli_paths[f]);
 		if (all[k].path)
 			k++;
+	}
+	/* a target that is a directory would fail only once the steps have run */
+	for (size_t i = 0; i < k; i++) {
+		struct stat st;
+		if (stat(all[i].path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "pipewright run: the %s report's file %s is a directory\n",
+			        pw_report_format_name(all[i].format), all[i].path);
+			pw_report_targets_free(all, k);
+			return EXIT_USAGE;
+		}
 	}
 	*out = all;
 	*count = k;

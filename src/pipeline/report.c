@@ -1,8 +1,11 @@
 /* Loading a finished run for reporting (result.json and the step logs of a run directory),
  * run history, the pipeline's `reports:` section, and writing a rendered report to a file.
  * The renderers are in report_render.c. */
+#define _GNU_SOURCE /* mkostemp */
+
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +241,42 @@ static int mkparents(const char *path)
 	return 0;
 }
 
+/* The process's umask, read without changing it (umask() would, for every thread, until set
+ * back): /proc/self/status "Umask:", else the usual 022. */
+static mode_t process_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned int mask = 022;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &mask) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (mode_t)(mask & 0777);
+}
+
+/* Writes text into the existing path (opened, truncated when it is a file). */
+static int write_into(const char *path, const char *text, size_t len, pw_error **err)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return pw_error_set(err, PW_EIO, "cannot open %s: %s", path, strerror(errno));
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	int werr = done == len ? 0 : errno ? errno : EIO;
+	if (close(fd) != 0 && !werr && errno != EINTR)
+		werr = errno;
+	return werr ? pw_error_set(err, PW_EIO, "write(\"%s\"): %s", path, strerror(werr)) : 0;
+}
+
 int pw_report_write(const pw_report *rep, pw_report_format f, const char *path, pw_error **err)
 {
 	char *text = NULL;
@@ -250,17 +289,43 @@ int pw_report_write(const pw_report *rep, pw_report_format f, const char *path, 
 		return pw_error_set(err, PW_EIO, "cannot create the directory of %s: %s", path,
 		                    strerror(errno));
 	}
+	struct stat st, lst;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		pw_free(text);
+		return pw_error_set(err, PW_EINVAL, "cannot write the report to %s: it is a directory", path);
+	}
+	if (lstat(path, &lst) == 0 && !S_ISREG(lst.st_mode)) {
+		/* /dev/stdout, /dev/null, a pipe, a link someone placed: written into, never
+		 * replaced (a rename over /dev/null would make it a file) */
+		rc = write_into(path, text, len, err);
+		pw_free(text);
+		return rc;
+	}
+	/* a new file of our own beside the target (never one that is there, nor a link), then
+	 * renamed over it: readers see the old report or the new one whole */
 	pw_buf tmp = PW_BUF_INIT(0);
-	pw__buf_printf(&tmp, "%s.tmp", path);
-	FILE *fp = fopen(pw__buf_cstr(&tmp), "we");
-	if (!fp) {
-		rc = pw_error_set(err, PW_EIO, "fopen(\"%s\"): %s", pw__buf_cstr(&tmp), strerror(errno));
+	pw__buf_printf(&tmp, "%s.XXXXXX", path);
+	int fd = mkostemp(tmp.data, O_CLOEXEC);
+	if (fd < 0) {
+		rc = pw_error_set(err, PW_EIO, "cannot create a file beside %s: %s", path, strerror(errno));
 	} else {
-		size_t n = fwrite(text, 1, len, fp);
-		int closed = fclose(fp);
-		if (n != len || closed != 0)
+		/* mkostemp makes it 0600; a report is for reading, as a file open() creates is */
+		fchmod(fd, 0666 & ~process_umask());
+		size_t done = 0;
+		while (done < len) {
+			ssize_t n = write(fd, text + done, len - done);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			done += (size_t)n;
+		}
+		int werr = done == len ? 0 : errno;
+		if (close(fd) != 0 && !werr)
+			werr = errno;
+		if (werr)
 			rc = pw_error_set(err, PW_EIO, "write(\"%s\"): %s", pw__buf_cstr(&tmp),
-			                  strerror(errno));
+			                  strerror(werr));
 		else if (rename(pw__buf_cstr(&tmp), path) != 0)
 			rc = pw_error_set(err, PW_EIO, "rename(\"%s\", \"%s\"): %s", pw__buf_cstr(&tmp), path,
 			                  strerror(errno));

@@ -322,9 +322,11 @@ static int make_run_dir(pw_run *r, pw_error **err)
 	return pw_error_set(err, PW_EIO, "mkdir(\"%s\"): %s", r->run_dir, strerror(errno));
 }
 
+/* A run id names a directory and is given back to `logs` and `report`: 1 to 128 letters,
+ * digits, '-', '_' and '.', not starting with '.' or '-', and not "last" (the newest run). */
 static int valid_run_id(const char *id)
 {
-	if (!id || !*id || strlen(id) > 128 || id[0] == '.')
+	if (!id || !*id || strlen(id) > 128 || id[0] == '.' || id[0] == '-' || !strcmp(id, "last"))
 		return 0;
 	for (const char *p = id; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
@@ -597,9 +599,12 @@ int pw_run_new(pw_run **out, pw_manager *m, pw_pipeline *p, const pw_run_options
 		return pw_error_set(err, PW_EABI, "pw_run_options version %u is not supported",
 		                    opts->version);
 	if (opts->run_id && !valid_run_id(opts->run_id))
-		return pw_error_set(err, PW_EINVAL,
-		                    "run id '%s' is not valid (letters, digits, '-', '_', '.')",
-		                    opts->run_id);
+		return pw_error_set(
+		    err, PW_EINVAL,
+		    "run id '%.200s' is not valid: 1 to 128 letters, digits, '-', '_' or '.', "
+		    "not starting with '.' or '-', and not 'last' (which names the newest "
+		    "run)",
+		    opts->run_id);
 	pw_run *r = calloc(1, sizeof(*r));
 	if (!r)
 		return PW_ENOMEM;
