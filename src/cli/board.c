@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/board.h"
+#include "cli/cli.h"
 
 #define LAST_LINE_MAX 512
 
@@ -200,30 +201,26 @@ void board_output(board *b, const char *step, const char *data, size_t len)
 	}
 }
 
-/* Display columns of UTF-8 text: one per code point (what terminals do for the text steps
- * usually print). */
+/* Display columns of UTF-8 text: wide characters take two, combining marks none. */
 static int text_cols(const char *s, size_t len)
 {
-	int n = 0;
-	for (size_t i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			n++;
-	return n;
+	return cli_text_cols(s, len);
 }
 
-/* Appends at most `cols` columns of s to the line; returns the columns used. */
+/* Appends at most `cols` columns of s to the line; returns the columns used. A wide character
+ * that would cross the limit is left out whole. */
 static int put_clipped(FILE *out, const char *s, int cols)
 {
 	int used = 0;
 	size_t i = 0, len = strlen(s);
 	while (i < len) {
-		size_t n = 1;
-		while (i + n < len && ((unsigned char)s[i + n] & 0xC0) == 0x80)
-			n++;
-		if (used + 1 > cols)
+		int c;
+		size_t n = cli_next_char(s + i, len - i, &c);
+		if (used + c > cols)
 			break;
-		fwrite(s + i, 1, n, out);
-		used++;
+		if (c > 0 || ((unsigned char)s[i] >= 0x80 && n > 1)) /* not a control byte */
+			fwrite(s + i, 1, n, out);
+		used += c;
 		i += n;
 	}
 	return used;

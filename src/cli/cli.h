@@ -19,6 +19,17 @@ enum {
  * opts (NULL-terminated) that take a value (it was the last argument); else returns 0. */
 int cli_missing_value(const char *cmd, const char *arg, const char *const *opts);
 
+/* Terminal text (term.c). The length of the character at s (UTF-8; a byte that is not one
+ * counts alone) and, in *cols, the columns it takes (0: controls, combining marks; 2: wide). */
+size_t cli_next_char(const char *s, size_t len, int *cols);
+/* The columns len bytes of s take. */
+int cli_text_cols(const char *s, size_t len);
+/* Step output made safe to show on a terminal: escape sequences other than colours (kept only
+ * with keep_colour) and control characters other than tab and newline are dropped, a carriage
+ * return starts a new line (so that it cannot write over a step's prefix). dst has room for
+ * len bytes; returns the length written. */
+size_t cli_tty_clean(char *dst, const char *src, size_t len, int keep_colour);
+
 int cli_cmd_runs(int argc, char **argv);
 int cli_cmd_logs(int argc, char **argv);
 int cli_cmd_report(int argc, char **argv);

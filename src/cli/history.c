@@ -232,6 +232,8 @@ int cli_cmd_logs(int argc, char **argv)
 		}
 		if (!step)
 			printf("==> %s (%s) <==\n", name, pw_report_step_status(rep, i));
+		if (log && isatty(STDOUT_FILENO)) /* as a run shows it there: no cursor moves */
+			len = cli_tty_clean(log, log, len, !getenv("NO_COLOR"));
 		if (log)
 			fwrite(log, 1, len, stdout);
 		else if (!step)

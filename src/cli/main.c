@@ -228,6 +228,13 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
 		pthread_mutex_unlock(&g_cli.print_lock);
 		return;
 	}
+	/* on a terminal, what the step prints cannot move the cursor, retitle the window or write
+	 * over another line's prefix (the log file keeps it as printed) */
+	char *clean = g_cli.tty_out ? malloc(len ? len : 1) : NULL;
+	if (clean) {
+		len = cli_tty_clean(clean, data, len, g_cli.color);
+		data = clean;
+	}
 	/* "step | " before and a newline after each line, assembled in one buffer and written
 	 * with one call per chunk: a step may print gigabytes */
 	static char out[64 * 1024];
@@ -271,6 +278,7 @@ static void on_output(const char *step, pw_stream stream, const char *data, size
 	else
 		g_cli.dirty = 1;
 	pthread_mutex_unlock(&g_cli.print_lock);
+	free(clean);
 }
 
 static void on_event(const char *step, pw_step_status status, unsigned int attempt, const pw_result *result,

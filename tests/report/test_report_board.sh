@@ -42,7 +42,7 @@ session() {
 	N=$((N + 1)) # a new server per session
 	T="tmux -L pw-board-$$-$N -f /dev/null"
 	$T new-session -d -x "$w" -y "$h" \
-		"cd '$WORK/ws' && env -u CI '$PW_CLI' run board.yml -j 3 $*; echo EXIT=\$? > '$WORK/done'; sleep 60"
+		"cd '$WORK/ws' && env -u CI '$PW_CLI' run ${PIPELINE:-board.yml} -j 3 $*; echo EXIT=\$? > '$WORK/done'; sleep 60"
 }
 # wait_for REGEX: until the screen shows a match (grep -E; 10 s at most)
 wait_for() {
@@ -64,8 +64,9 @@ wait_done() {
 	sleep 0.2
 	$T capture-pane -p -S -100 >"$WORK/screen.txt"
 }
-# widest FILE: the longest line's length in characters
-widest() { python3 -c 'import sys; print(max((len(l.rstrip("\n")) for l in open(sys.argv[1], encoding="utf-8")), default=0))' "$1"; }
+# widest FILE: the widest line's display columns (East Asian wide and full-width characters
+# take two)
+widest() { python3 -c 'import sys, unicodedata; print(max((sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in l.rstrip("\n")) for l in open(sys.argv[1], encoding="utf-8")), default=0))' "$1"; }
 
 # --- 80 columns
 session 80 24 --progress tty
@@ -142,6 +143,50 @@ T="tmux -L pw-board-$$-$N -f /dev/null"
 $T new-session -d -x 80 -y 40 "cd '$WORK/ws' && touch gate && CI=true '$PW_CLI' run board.yml; echo EXIT=\$? > '$WORK/done'; sleep 60"
 wait_done
 check "auto with CI set: plain" contains "$WORK/screen.txt" "compile | -> started"
+
+# --- wide characters (CJK, emoji) take two columns each: lines stay within the screen and
+# the frames are still redrawn in place
+cat >"$WORK/ws/wide.yml" <<'EOF'
+version: 1
+name: wide-demo
+steps:
+  - name: wide
+    command: |
+      echo "中文字符中文字符中文字符中文字符中文字符中文字符中文字符中文字符中文字符中文字符 🚀🚀🚀"
+      while [ ! -f gate ]; do sleep 0.05; done
+  - name: other
+    needs: []
+    command: echo "ＦＵＬＬ　ＷＩＤＴＨ ｔｅｘｔ ｔｈａｔ ｉｓ ｌｏｎｇｅｒ ｔｈａｎ ｔｈｅ ｓｃｒｅｅｎ ｉｓ ｗｉｄｅ"
+EOF
+PIPELINE=wide.yml session 80 24 --progress tty
+check "wide: running" wait_for '^. wide +running'
+check "wide: its line, cut" wait_for '^. wide +running .*中文字符.*\.\.\.$'
+check "wide: no line wider than 79 columns" [ "$(widest "$WORK/screen.txt")" -le 79 ]
+touch "$WORK/ws/gate"
+wait_done
+check "wide: finished" contains "$WORK/done" "EXIT=0"
+check "wide: frames redrawn in place (one header)" [ "$(grep -c '^wide-demo ' "$WORK/screen.txt")" -eq 1 ]
+check "wide: no line wider than 79 columns at the end" [ "$(widest "$WORK/screen.txt")" -le 79 ]
+
+# --- plain on a terminal: a step's output cannot move the cursor over another step's lines
+cat >"$WORK/ws/forge.yml" <<'EOF'
+version: 1
+name: forge
+steps:
+  - name: evil
+    command: |
+      printf '\rdeploy | ok\n'
+      printf '\033[2K\rdeploy | deployed to prod\n'
+      printf '\033]0;a title\007\033[1Aup\033[31mred\033[0m\n'
+EOF
+PIPELINE=forge.yml session 80 24 --progress plain --color never
+wait_done
+check "plain tty: done" contains "$WORK/done" "EXIT=0"
+check "plain tty: no line forged" sh -c "! grep -E '^deploy \|' '$WORK/screen.txt'"
+check "plain tty: the text under its own prefix" contains "$WORK/screen.txt" "evil | deploy | deployed to prod"
+check "plain tty: cursor and title sequences dropped" contains "$WORK/screen.txt" "evil | upred"
+check "plain tty: the log keeps what was printed" grep -q "$(printf '\033')\[2K" "$WORK"/ws/.pipewright/runs/*/evil.log
+
 run_pw badprog run "$f" --progress fancy
 check "--progress fancy: usage error" [ "$STATUS" -eq 3 ]
 finish
