@@ -310,9 +310,12 @@ static int printable(const char *s, size_t n)
 	return 1;
 }
 
-/* Emits text line by line with prefix, redacting header lines when `headers` is set. */
+enum dump_kind { DUMP_BODY, DUMP_NOTE, DUMP_HEADERS };
+
+/* Emits text line by line with prefix: header lines redacted (DUMP_HEADERS), credentials in
+ * URLs masked in libcurl's notes (DUMP_NOTE), bodies as they are. */
 static void debug_lines(const pw_http_request *req, const char *prefix, const char *text, size_t len,
-                        int headers)
+                        enum dump_kind kind)
 {
 	pw_buf line = PW_BUF_INIT(0);
 	const char *p = text, *end = text + len;
@@ -325,8 +328,10 @@ static void debug_lines(const pw_http_request *req, const char *prefix, const ch
 		if (n > 0) {
 			pw__buf_clear(&line);
 			pw__buf_puts(&line, prefix);
-			if (headers)
+			if (kind == DUMP_HEADERS)
 				pw__http_redact_line(&line, p, n, req->redact_headers);
+			else if (kind == DUMP_NOTE)
+				pw__http_redact_text(&line, p, n);
 			else
 				pw__buf_append(&line, p, n);
 			req->on_debug(pw__buf_cstr(&line), req->debug_payload);
@@ -342,20 +347,20 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 	const pw_http_request *req = x->req;
 	switch (type) {
 	case CURLINFO_TEXT:
-		debug_lines(req, "* ", data, size, 0);
+		debug_lines(req, "* ", data, size, DUMP_NOTE);
 		break;
 	case CURLINFO_HEADER_OUT:
-		debug_lines(req, "> ", data, size, 1);
+		debug_lines(req, "> ", data, size, DUMP_HEADERS);
 		break;
 	case CURLINFO_HEADER_IN:
-		debug_lines(req, "< ", data, size, 1);
+		debug_lines(req, "< ", data, size, DUMP_HEADERS);
 		break;
 	case CURLINFO_DATA_OUT:
 	case CURLINFO_DATA_IN: {
 		const char *prefix = type == CURLINFO_DATA_OUT ? "> " : "< ";
 		if (req->debug_bodies && printable(data, size)) {
 			size_t n = size > DEBUG_BODY_MAX ? DEBUG_BODY_MAX : size;
-			debug_lines(req, prefix, data, n, 0);
+			debug_lines(req, prefix, data, n, DUMP_BODY);
 			if (n < size) {
 				char note[64];
 				snprintf(note, sizeof(note), "%s[%zu more bytes]", prefix, size - n);

@@ -63,8 +63,9 @@ typedef int (*pw_http_rewind_fn)(void *payload);
  * a negative PW_E* code stops it and pw__http_do returns that code. */
 typedef int (*pw_http_body_fn)(const char *data, size_t len, void *payload);
 /* Receives one dump line (no trailing newline) prefixed "> " (sent), "< " (received) or "* "
- * (libcurl's notes). Credentials in headers are already replaced by "***"; masking secret values
- * elsewhere (query strings, bodies) is the callback's job. The text is borrowed for the call. */
+ * (libcurl's notes). Credentials in headers and the userinfo of URLs ("user:password@") are
+ * already replaced by "***"; masking secret values elsewhere (bodies) is the callback's job.
+ * The text is borrowed for the call. */
 typedef void (*pw_http_debug_fn)(const char *text, void *payload);
 
 typedef struct pw_http_request {

@@ -714,6 +714,33 @@ PW_TEST(debug_dump_redacts_credentials)
 	pw__http_pool_free(p);
 }
 
+PW_TEST(debug_dump_hides_proxy_credentials)
+{
+	SETUP_POOL(p);
+	/* the test server answers absolute-form requests too, so it stands in for the proxy */
+	char proxy[128];
+	snprintf(proxy, sizeof(proxy), "http://puser:PROXYSECRET@127.0.0.1:%d", srv.fs.port[0]);
+	setenv("http_proxy", proxy, 1);
+	pw_http_endpoint ep = {.base_url = "http://proxied.invalid"};
+	pw_buf d = PW_BUF_INIT(0);
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.path_and_query = "/echo";
+	req.on_debug = dump;
+	req.debug_payload = &d;
+	pw_http_response r;
+	int rc = pw__http_do(&r, p, &ep, &req, NULL);
+	unsetenv("http_proxy");
+	PW_CHECK_INT(rc, 0);
+	PW_CHECK_INT(r.status, 200);
+	const char *text = pw__buf_cstr(&d);
+	PW_CHECK_CONTAINS(text, "http://***@127.0.0.1:");
+	PW_CHECK_NOT_CONTAINS(text, "PROXYSECRET");
+	PW_CHECK_NOT_CONTAINS(text, "puser");
+	pw__http_response_dispose(&r);
+	pw__buf_dispose(&d);
+	pw__http_pool_free(p);
+}
+
 /* ---- unix socket ---- */
 
 PW_TEST(unix_socket_endpoint)
