@@ -22,6 +22,7 @@
 #define LANE_MAX_CONNECTS 8L /* connections one lane keeps open */
 #define POLL_SLICE_MS 1000L  /* longest single wait inside a transfer */
 #define DEBUG_BODY_MAX 4096u /* bytes of a body shown in dumps when debug_bodies is set */
+#define MAX_REDIRECTS 5
 
 /* A lane: a multi handle used by one request at a time; its connection cache is what makes
  * sequential requests reuse connections. */
@@ -386,7 +387,9 @@ struct call {
 	const char *method;
 	char *url;
 	struct curl_slist *headers;
-	int64_t deadline; /* 0: none */
+	int64_t deadline;  /* 0: none */
+	int drop_body;     /* a redirect turned the request into a GET without body */
+	int strip_secrets; /* a redirect left the first origin: no credential headers */
 };
 
 static int has_header(const pw_http_request *req, const char *name)
@@ -401,7 +404,7 @@ static int has_header(const pw_http_request *req, const char *name)
 static int uses_postfields(const struct call *c)
 {
 	const pw_http_request *req = c->req;
-	if (req->upload_read || strcasecmp(c->method, "HEAD") == 0)
+	if (req->upload_read || c->drop_body || strcasecmp(c->method, "HEAD") == 0)
 		return 0;
 	if (req->body)
 		return 1;
@@ -414,7 +417,10 @@ static int build_headers(struct call *c)
 	const pw_http_request *req = c->req;
 	struct curl_slist *l = NULL;
 	for (size_t i = 0; req->headers && req->headers[i]; i++) {
-		struct curl_slist *n = curl_slist_append(l, req->headers[i]);
+		const char *h = req->headers[i];
+		if (c->strip_secrets && pw__http_header_secret(h, strcspn(h, ":"), req->redact_headers))
+			continue;
+		struct curl_slist *n = curl_slist_append(l, h);
 		if (!n)
 			goto nomem;
 		l = n;
@@ -460,7 +466,6 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipewright/" PW_CONNECTOR_SYSTEM_VERSION);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -478,16 +483,13 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 		int64_t left = c->deadline - now_ms();
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
 	}
-	if (req->follow_redirects) {
-		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-	}
+	/* redirects are followed by pw__http_do itself (follow_redirect), not by libcurl */
 
 	/* method and body */
 	const char *m = c->method;
 	if (strcasecmp(m, "HEAD") == 0) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	} else if (req->upload_read) {
+	} else if (req->upload_read && !c->drop_body) {
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(e, CURLOPT_READDATA, x);
@@ -845,6 +847,86 @@ static int backoff_wait(const struct call *c, long wait)
 	return 0;
 }
 
+/* "scheme://host:port" of an absolute URL, lower-cased, without userinfo, with the default port
+ * made explicit: what must stay equal for credentials to go along. NULL when out of memory. */
+static char *origin_of(const char *url)
+{
+	pw_buf b = PW_BUF_INIT(0);
+	const char *sep = strstr(url, "://");
+	const char *auth = sep ? sep + 3 : url;
+	size_t alen = strcspn(auth, "/?#");
+	const char *host = auth;
+	for (size_t i = 0; i < alen; i++)
+		if (auth[i] == '@')
+			host = auth + i + 1;
+	size_t hlen = alen - (size_t)(host - auth);
+	for (const char *p = url; sep && p < sep; p++)
+		pw__buf_putc(&b, (char)tolower((unsigned char)*p));
+	pw__buf_puts(&b, "://");
+	for (size_t i = 0; i < hlen; i++)
+		pw__buf_putc(&b, (char)tolower((unsigned char)host[i]));
+	const char *close = memchr(host, ']', hlen); /* [v6]:port */
+	const char *after = close ? close + 1 : host;
+	if (!memchr(after, ':', hlen - (size_t)(after - host)))
+		pw__buf_puts(&b, sep && (size_t)(sep - url) == 5 ? ":443" : ":80");
+	return pw__buf_detach(&b);
+}
+
+static int starts_with_ci(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The answer was a redirect (status) to `to`: prepares c for the next hop. Returns 1 to follow,
+ * 0 to return the redirect response as it is (a streamed upload that cannot be sent again), or
+ * a negative code with *err set (downgrade to plain HTTP, another scheme, out of memory).
+ * Leaving the first origin (scheme, host or port) drops every credential header for the rest
+ * of the call; libcurl's own following would pass on all but Authorization and Cookie. */
+static int follow_redirect(struct call *c, struct xfer *x, long status, const char *to, const char *op,
+                           pw_error **err)
+{
+	const pw_http_request *req = c->req;
+	if (!starts_with_ci(to, "http://") && !starts_with_ci(to, "https://"))
+		return fail(err, PW_EEXTERNAL, op,
+		            "the server redirected to a URL that is not HTTP or HTTPS; not followed", NULL);
+	if (starts_with_ci(c->url, "https://") && starts_with_ci(to, "http://")) {
+		pw_buf m = PW_BUF_INIT(0);
+		pw__buf_printf(&m, "%s failed: the server redirected from HTTPS to plain HTTP; not followed",
+		               op);
+		fail(err, PW_EEXTERNAL, op, pw__buf_cstr(&m),
+		     "a redirect to plain HTTP would send the request unencrypted; point the endpoint at "
+		     "the final HTTPS address");
+		pw__buf_dispose(&m);
+		return PW_EEXTERNAL;
+	}
+	int to_get = (status == 303 && strcasecmp(c->method, "HEAD") != 0) ||
+	             ((status == 301 || status == 302) && strcasecmp(c->method, "POST") == 0);
+	if (!to_get && !c->drop_body && !can_repeat_upload(req, x))
+		return 0;
+	char *from = origin_of(c->url), *dest = origin_of(to), *url = strdup(to);
+	if (!from || !dest || !url) {
+		free(from);
+		free(dest);
+		free(url);
+		return pw_error_set(err, PW_ENOMEM, "out of memory following a redirect");
+	}
+	if (strcmp(from, dest) != 0)
+		c->strip_secrets = 1;
+	free(from);
+	free(dest);
+	free(c->url);
+	c->url = url;
+	if (to_get) {
+		c->method = "GET";
+		c->drop_body = 1;
+	}
+	curl_slist_free_all(c->headers);
+	c->headers = NULL;
+	if (build_headers(c) < 0)
+		return pw_error_set(err, PW_ENOMEM, "out of memory following a redirect");
+	return 1;
+}
+
 int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoint *ep,
                 const pw_http_request *req, pw_error **err)
 {
@@ -873,6 +955,7 @@ int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoin
 
 	int may_repeat = pw__http_method_idempotent(c.method) || req->retry_non_idempotent;
 	uint64_t rng = rng_seed(&x);
+	unsigned redirects = 0;
 	for (unsigned attempt = 1;; attempt++) {
 		xfer_reset(&x, req);
 		out->attempts = attempt;
@@ -921,6 +1004,31 @@ int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoin
 		} else if (res == CURLE_OK || x.body_stop > 0) {
 			long status = 0;
 			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+			char *location = NULL;
+			curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &location);
+			if (req->follow_redirects && location && x.body_stop == 0 && status >= 300 &&
+			    status < 400) {
+				if (++redirects > MAX_REDIRECTS) {
+					pw_buf m = PW_BUF_INIT(0);
+					pw__buf_printf(&m, "%s failed: more than %d redirects", op,
+					               MAX_REDIRECTS);
+					rc = fail(err, PW_EEXTERNAL, op, pw__buf_cstr(&m), NULL);
+					pw__buf_dispose(&m);
+					curl_easy_cleanup(e);
+					break;
+				}
+				int f = follow_redirect(&c, &x, status, location, op, err);
+				if (f < 0) {
+					rc = f;
+					curl_easy_cleanup(e);
+					break;
+				}
+				if (f > 0) {
+					curl_easy_cleanup(e);
+					attempt--; /* a redirect is not a retry */
+					continue;
+				}
+			}
 			if (attempt <= req->max_retries && x.body_stop == 0 && !x.delivered &&
 			    pw__http_status_retryable(status, may_repeat)) {
 				long wait = pw__http_backoff_ms(attempt, req->retry_base_ms, &rng);

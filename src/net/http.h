@@ -103,7 +103,11 @@ typedef struct pw_http_request {
 	pw_http_body_fn on_body;
 	void *payload;
 
-	int follow_redirects; /* follow up to 5 redirects (credentials stay with the first host) */
+	/* Follow up to 5 redirects. Credentials stay with the first origin: once a redirect changes
+	 * scheme, host or port, the headers listed under on_debug below (built-in and
+	 * redact_headers) are no longer sent. A redirect from https to http is refused (PW_EEXTERNAL).
+	 * 303, and 301/302 after a POST, continue as a GET without body. */
+	int follow_redirects;
 
 	/* Request/response dumps (see pw_http_debug_fn). Authorization, Proxy-Authorization,
 	 * Cookie, Set-Cookie, X-Registry-Auth, X-Registry-Config, Private-Token, Job-Token,

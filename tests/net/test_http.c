@@ -741,6 +741,108 @@ PW_TEST(debug_dump_hides_proxy_credentials)
 	pw__http_pool_free(p);
 }
 
+/* ---- redirects ---- */
+
+static const char *const cred_headers[] = {"Authorization: Bearer AUTHSECRET",
+                                           "Private-Token: PTSECRET",
+                                           "Job-Token: JTSECRET",
+                                           "X-Api-Key: KEYSECRET",
+                                           "X-Registry-Auth: RASECRET",
+                                           "X-Amz-Security-Token: STSECRET",
+                                           "X-Custom-Secret: CUSTOMSECRET",
+                                           "X-Visible: shown",
+                                           NULL};
+static const char *const cred_redact[] = {"x-custom-secret", NULL};
+
+/* path "/redirect?to=<to>&code=<code>" in b */
+static void redirect_path(pw_buf *b, const char *to, const char *code)
+{
+	pw__buf_clear(b);
+	pw__buf_puts(b, "/redirect");
+	pw__http_query_add(b, "to", to);
+	pw__http_query_add(b, "code", code);
+}
+
+PW_TEST(redirect_to_another_origin_drops_credentials)
+{
+	SETUP_POOL(p);
+	pw_http_response r;
+	PW_REQUIRE(get(p, "/otherport", &r) == 0 && r.status == 200);
+	char other[128];
+	snprintf(other, sizeof(other), "http://127.0.0.1:%ld/echo", strtol(r.body, NULL, 10));
+	pw__http_response_dispose(&r);
+
+	pw_http_endpoint ep = plain_ep();
+	pw_buf path = PW_BUF_INIT(0);
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = "PUT";
+	req.body = "payload";
+	req.body_len = 7;
+	req.headers = cred_headers;
+	req.redact_headers = cred_redact;
+	req.follow_redirects = 1;
+
+	/* the same origin keeps them */
+	redirect_path(&path, "/echo", "307");
+	req.path_and_query = pw__buf_cstr(&path);
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, NULL), 0);
+	PW_CHECK_INT(r.status, 200);
+	PW_CHECK_CONTAINS(r.body, "PTSECRET");
+	PW_CHECK_CONTAINS(r.body, "AUTHSECRET");
+	pw__http_response_dispose(&r);
+
+	/* another port gets the request and its body, but none of the credentials */
+	redirect_path(&path, other, "307");
+	req.path_and_query = pw__buf_cstr(&path);
+	pw_error *err = NULL;
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, &err), 0);
+	PW_CHECK_INT(r.status, 200);
+	PW_CHECK_INT(r.attempts, 1);
+	PW_CHECK_CONTAINS(r.body, "\"method\": \"PUT\"");
+	PW_CHECK_CONTAINS(r.body, "payload");
+	PW_CHECK_CONTAINS(r.body, "shown");
+	const char *secrets[] = {"AUTHSECRET", "PTSECRET", "JTSECRET",    "KEYSECRET",
+	                         "RASECRET",   "STSECRET", "CUSTOMSECRET"};
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		PW_CHECK_NOT_CONTAINS(r.body, secrets[i]);
+	pw__http_response_dispose(&r);
+	pw_error_free(err);
+
+	/* 303 turns it into a GET without body */
+	redirect_path(&path, other, "303");
+	req.path_and_query = pw__buf_cstr(&path);
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, NULL), 0);
+	PW_CHECK_CONTAINS(r.body, "\"method\": \"GET\"");
+	PW_CHECK_NOT_CONTAINS(r.body, "payload");
+	PW_CHECK_NOT_CONTAINS(r.body, "PTSECRET");
+	pw__http_response_dispose(&r);
+	pw__buf_dispose(&path);
+	pw__http_pool_free(p);
+}
+
+PW_TEST(redirect_from_https_to_http_is_refused)
+{
+	SETUP_POOL(p);
+	pw_http_endpoint ep = {.base_url = srv.tls_base, .ca_file = srv.ca};
+	char to[128];
+	snprintf(to, sizeof(to), "%s/status/200/downgrade", srv.base);
+	pw_buf path = PW_BUF_INIT(0);
+	redirect_path(&path, to, "302");
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.path_and_query = pw__buf_cstr(&path);
+	req.headers = cred_headers;
+	req.follow_redirects = 1;
+	pw_http_response r;
+	pw_error *err = NULL;
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, &err), PW_EEXTERNAL);
+	PW_CHECK_CONTAINS(pw_error_message(err), "from HTTPS to plain HTTP");
+	PW_CHECK_INT(hits(p, "downgrade"), 0);
+	pw_error_free(err);
+	pw__http_response_dispose(&r);
+	pw__buf_dispose(&path);
+	pw__http_pool_free(p);
+}
+
 /* ---- unix socket ---- */
 
 PW_TEST(unix_socket_endpoint)
