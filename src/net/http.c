@@ -927,6 +927,47 @@ static int follow_redirect(struct call *c, struct xfer *x, long status, const ch
 	return 1;
 }
 
+static int has_line_break(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\r' || s[i] == '\n')
+			return 1;
+	return 0;
+}
+
+/* Refuses a method or header with CR or LF: it would end the line early, so that the rest goes
+ * out as a header of its own (and escapes redaction in dumps). The value is never quoted in
+ * the message, as it may be a credential. */
+static int check_request(const struct call *c, const char *op, pw_error **err)
+{
+	const pw_http_request *req = c->req;
+	pw_buf m = PW_BUF_INIT(0);
+	char *target = NULL;
+	if (has_line_break(c->method, strlen(c->method))) {
+		/* the method is not named: what follows its line break may be anything */
+		target = pw__http_describe(c->ep, "request", c->req->path_and_query);
+		op = target ? target : "HTTP request";
+		pw__buf_printf(&m, "%s: the HTTP method contains a line break", op);
+	}
+	for (size_t i = 0; m.len == 0 && req->headers && req->headers[i]; i++) {
+		const char *h = req->headers[i];
+		size_t name = strcspn(h, ":");
+		if (has_line_break(h, name))
+			pw__buf_printf(&m, "%s: the name of request header %zu contains a line break", op,
+			               i + 1);
+		else if (has_line_break(h + name, strlen(h + name)))
+			pw__buf_printf(&m, "%s: the value of request header '%.*s' contains a line break", op,
+			               (int)name, h);
+	}
+	if (m.len == 0)
+		return 0;
+	fail(err, PW_EINVAL, op, pw__buf_cstr(&m),
+	     "HTTP methods and header names and values must be single lines; remove CR and LF from them");
+	pw__buf_dispose(&m);
+	free(target);
+	return PW_EINVAL;
+}
+
 int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoint *ep,
                 const pw_http_request *req, pw_error **err)
 {
@@ -941,7 +982,14 @@ int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoin
 	struct lane *lane = NULL;
 	struct xfer x = {0};
 	int rc = 0;
-	if (!op || !key || !c.url || build_headers(&c) < 0) {
+	if (!op || !key || !c.url) {
+		rc = pw_error_set(err, PW_ENOMEM, "out of memory preparing an HTTP request");
+		goto out;
+	}
+	rc = check_request(&c, op, err);
+	if (rc < 0)
+		goto out;
+	if (build_headers(&c) < 0) {
 		rc = pw_error_set(err, PW_ENOMEM, "out of memory preparing an HTTP request");
 		goto out;
 	}

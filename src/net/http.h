@@ -146,7 +146,8 @@ typedef struct pw_http_response {
  *    wait would pass the total deadline the last response is returned at once.
  * Nothing is retried once a piece of the body went to on_body. After the last retry, the last
  * response (e.g. 503) is returned.
- * Errors: PW_ETIMEOUT (deadline), PW_ECANCELLED (cancel_fd), PW_EIO (transport, TLS),
+ * Errors: PW_EINVAL (a CR or LF in the method or a header), PW_ETIMEOUT (deadline),
+ * PW_ECANCELLED (cancel_fd), PW_EIO (transport, TLS),
  * PW_ECONFIG (unreadable CA or client certificate, bad URL), PW_EEXTERNAL (body beyond
  * max_response, malformed reply), PW_ENOMEM, or an upload/on_body callback's code. The error
  * names the operation ("GET https://host/path", without query or userinfo), libcurl's reason

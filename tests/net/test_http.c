@@ -843,6 +843,56 @@ PW_TEST(redirect_from_https_to_http_is_refused)
 	pw__http_pool_free(p);
 }
 
+/* ---- malformed requests ---- */
+
+static void check_refused(pw_http_pool *p, const char *method, const char *header)
+{
+	pw_http_endpoint ep = plain_ep();
+	const char *headers[] = {header, NULL};
+	pw_buf d = PW_BUF_INIT(0);
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = method;
+	req.path_and_query = "/status/200/injected";
+	req.headers = headers;
+	req.on_debug = dump;
+	req.debug_payload = &d;
+	pw_http_response r;
+	pw_error *err = NULL;
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, &err), PW_EINVAL);
+	PW_CHECK_CONTAINS(pw_error_message(err), "contains a line break");
+	PW_CHECK_NOT_CONTAINS(pw_error_message(err), "SECRETTAIL");
+	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&d), "SECRETTAIL");
+	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&d), "X-Injected");
+	pw_error_free(err);
+	pw__http_response_dispose(&r);
+	pw__buf_dispose(&d);
+}
+
+PW_TEST(line_breaks_in_headers_and_method_are_refused)
+{
+	SETUP_POOL(p);
+	check_refused(p, "GET", "X-Token: abc\r\nX-Injected: evil");
+	check_refused(p, "GET", "Authorization: Bearer tok\nSECRETTAIL");
+	check_refused(p, "GET", "X-Inj\r\nected: SECRETTAIL");
+	check_refused(p, "GET / HTTP/1.1\r\nX-Injected: SECRETTAIL\r\n", "X-Ok: 1");
+	PW_CHECK_INT(hits(p, "injected"), 0);
+
+	/* a line break in the path does not break the error message */
+	pw_http_endpoint ep = {.base_url = "http://127.0.0.1:1"};
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.path_and_query = "/a\r\nb";
+	req.max_retries = 0;
+	pw_http_response r;
+	pw_error *err = NULL;
+	PW_CHECK(pw__http_do(&r, p, &ep, &req, &err) < 0);
+	PW_CHECK_NOT_CONTAINS(pw_error_message(err), "\n");
+	PW_CHECK_NOT_CONTAINS(pw_error_message(err), "\r");
+	PW_CHECK_CONTAINS(pw_error_message(err), "/a%0D%0Ab");
+	pw_error_free(err);
+	pw__http_response_dispose(&r);
+	pw__http_pool_free(p);
+}
+
 /* ---- unix socket ---- */
 
 PW_TEST(unix_socket_endpoint)
