@@ -193,10 +193,11 @@ struct xfer {
 	pw_buf body;
 	pw_map *headers;
 	size_t max_response;
-	int too_big;   /* the buffered body went past max_response */
-	int body_stop; /* on_body's non-zero answer */
-	int delivered; /* something went to on_body: no retry */
-	int sent;      /* the connection was up and the request about to go: may have been acted on */
+	int too_big;      /* the buffered body went past max_response */
+	int body_stop;    /* on_body's non-zero answer */
+	int delivered;    /* something went to on_body: no retry */
+	int sent;         /* the connection was up and the request about to go: may have been acted on */
+	int sent_unknown; /* libcurl cannot tell (no CURLOPT_PREREQFUNCTION before 7.80): assume sent */
 	int upload_started;
 	int upload_err; /* upload_read's error code */
 	int nomem;
@@ -465,7 +466,17 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 	curl_easy_setopt(e, CURLOPT_SHARE, pool->share);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) {
+		/* before 7.85: the bitmask, deprecated since */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+		if (curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) !=
+		    CURLE_OK) {
+			curl_easy_cleanup(e);
+			return NULL;
+		}
+#pragma GCC diagnostic pop
+	}
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipewright/" PW_CONNECTOR_SYSTEM_VERSION);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -474,8 +485,9 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
-	curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+	if (curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PREREQDATA, x) != CURLE_OK)
+		x->sent_unknown = 1;
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	                 req->connect_timeout_ms > 0 ? req->connect_timeout_ms
 	                                             : PW_HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
@@ -647,7 +659,7 @@ static enum failure classify(CURLcode res, const struct xfer *x)
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-		return x->sent ? AFTER_SEND : BEFORE_SEND;
+		return x->sent || x->sent_unknown ? AFTER_SEND : BEFORE_SEND;
 	default:
 		return PERMANENT;
 	}

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "core/buf.h"
 #include "fake_server.h"
+#include "net/curl_api.h"
 #include "net/http.h"
 #include "net/json.h"
 #include "pwtest.h"
@@ -495,6 +497,61 @@ PW_TEST(reset_mid_response_is_retried_for_get_only)
 }
 
 /* ---- deadlines and cancellation ---- */
+
+/* libcurl before 7.80 (no CURLOPT_PREREQFUNCTION) and 7.85 (no CURLOPT_PROTOCOLS_STR):
+ * curl_easy_setopt answers CURLE_UNKNOWN_OPTION for them. */
+static __typeof__(pw__curl.easy_setopt) real_setopt;
+
+static CURLcode old_curl_setopt(CURL *e, CURLoption opt, ...)
+{
+	if (opt == CURLOPT_PREREQFUNCTION || opt == CURLOPT_PREREQDATA || opt == CURLOPT_PROTOCOLS_STR)
+		return CURLE_UNKNOWN_OPTION;
+	va_list ap;
+	va_start(ap, opt);
+	CURLcode rc;
+	if (opt < CURLOPTTYPE_OBJECTPOINT)
+		rc = real_setopt(e, opt, va_arg(ap, long));
+	else if (opt >= CURLOPTTYPE_OFF_T && opt < CURLOPTTYPE_BLOB)
+		rc = real_setopt(e, opt, va_arg(ap, curl_off_t));
+	else
+		rc = real_setopt(e, opt, va_arg(ap, void *));
+	va_end(ap);
+	return rc;
+}
+
+PW_TEST(post_is_not_retried_when_libcurl_cannot_tell_it_was_sent)
+{
+	SETUP_POOL(p);
+	pw_http_endpoint ep = plain_ep();
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = "POST";
+	req.body = "x";
+	req.body_len = 1;
+	req.path_and_query = "/reset/oldcurl/1";
+	req.retry_base_ms = 10;
+	pw_http_response r;
+	real_setopt = pw__curl.easy_setopt;
+	pw__curl.easy_setopt = old_curl_setopt;
+	int rc = pw__http_do(&r, p, &ep, &req, NULL);
+	pw__curl.easy_setopt = real_setopt;
+	PW_CHECK_INT(rc, PW_EIO);
+	PW_CHECK_INT(r.attempts, 1);
+	PW_CHECK_INT(hits(p, "oldcurl"), 1);
+	pw__http_response_dispose(&r);
+
+	/* a GET is still retried, and plain http works without CURLOPT_PROTOCOLS_STR */
+	req.method = "GET";
+	req.body = NULL;
+	req.path_and_query = "/reset/oldcurl-get/1";
+	pw__curl.easy_setopt = old_curl_setopt;
+	rc = pw__http_do(&r, p, &ep, &req, NULL);
+	pw__curl.easy_setopt = real_setopt;
+	PW_CHECK_INT(rc, 0);
+	PW_CHECK_INT(r.status, 200);
+	PW_CHECK_INT(r.attempts, 2);
+	pw__http_response_dispose(&r);
+	pw__http_pool_free(p);
+}
 
 PW_TEST(slow_answer_times_out)
 {
