@@ -391,6 +391,7 @@ struct call {
 	int64_t deadline;  /* 0: none */
 	int drop_body;     /* a redirect turned the request into a GET without body */
 	int strip_secrets; /* a redirect left the first origin: no credential headers */
+	int may_repeat;    /* the request may be processed twice (idempotent, or allowed) */
 };
 
 static int has_header(const pw_http_request *req, const char *name)
@@ -480,6 +481,11 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipewright/" PW_CONNECTOR_SYSTEM_VERSION);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* On a reused connection that the server closes without answering, libcurl sends the request
+	 * again on a new one by itself ("Connection died, retrying a fresh connect"), whatever the
+	 * method: a request that must not be repeated goes out on a connection of its own. */
+	if (!c->may_repeat)
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
@@ -1014,6 +1020,7 @@ int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoin
 	}
 
 	int may_repeat = pw__http_method_idempotent(c.method) || req->retry_non_idempotent;
+	c.may_repeat = may_repeat;
 	uint64_t rng = rng_seed(&x);
 	unsigned redirects = 0;
 	for (unsigned attempt = 1;; attempt++) {

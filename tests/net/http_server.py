@@ -20,6 +20,7 @@ client's delayed ACK. Behaviours by path:
   /headers                   sets repeated and mixed-case headers
   /redirect?to=URL&code=N    answers N (302 by default) with Location: URL
   /otherport                 the port of a second plain server (the same behaviours)
+  /drop/<key>                reads the request, counts it, closes the connection unanswered
 """
 import argparse
 import json
@@ -151,6 +152,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, b"x" * int(q.get("bytes", "1000")))
             elif name == "redirect":
                 self.reply(int(q.get("code", "302")), "moved", headers=[("Location", q.get("to", "/"))])
+            elif name == "drop":
+                bump(parts[1])
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
             elif name == "otherport":
                 self.reply(200, str(other_port[0]))
             elif name == "headers":

@@ -553,6 +553,28 @@ PW_TEST(post_is_not_retried_when_libcurl_cannot_tell_it_was_sent)
 	pw__http_pool_free(p);
 }
 
+PW_TEST(post_is_not_replayed_by_libcurl_on_a_reused_connection)
+{
+	SETUP_POOL(p);
+	pw_http_response r;
+	PW_REQUIRE(get(p, "/conn", &r) == 0); /* leaves a kept-alive connection */
+	pw__http_response_dispose(&r);
+	pw_http_endpoint ep = plain_ep();
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = "POST";
+	req.body = "once";
+	req.body_len = 4;
+	req.path_and_query = "/drop/replay";
+	req.retry_base_ms = 10;
+	pw_error *err = NULL;
+	PW_CHECK(pw__http_do(&r, p, &ep, &req, &err) < 0);
+	PW_CHECK_INT(r.attempts, 1);
+	PW_CHECK_INT(hits(p, "replay"), 1);
+	pw_error_free(err);
+	pw__http_response_dispose(&r);
+	pw__http_pool_free(p);
+}
+
 PW_TEST(slow_answer_times_out)
 {
 	SETUP_POOL(p);
