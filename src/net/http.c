@@ -201,8 +201,11 @@ struct xfer {
 	int upload_started;
 	int upload_err; /* upload_read's error code */
 	int nomem;
-	int tcp;     /* the endpoint is TCP (not a unix socket) */
-	int ack_due; /* a response began: acknowledge what came of it (acknowledge_now) */
+	int tcp;               /* the endpoint is TCP (not a unix socket) */
+	int ack_due;           /* a response began: acknowledge what came of it (acknowledge_now) */
+	int got_head;          /* a status line arrived */
+	int64_t last_activity; /* when a byte last went either way (idle timeout) */
+	curl_off_t moved;      /* bytes up and down so far, as the progress callback saw them */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -238,8 +241,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 {
 	struct xfer *x = userp;
 	size_t len = size * n;
+	x->last_activity = now_ms();
 	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		x->ack_due = x->tcp;
+		x->got_head = 1;
 		/* a new response (after 100 Continue or a redirect): forget the previous headers */
 		pw_map *fresh = pw_map_new();
 		if (!fresh) {
@@ -272,6 +277,17 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 	pw__buf_dispose(&name);
 	pw__buf_dispose(&value);
 	return x->nomem ? 0 : len;
+}
+
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	struct xfer *x = userp;
+	if (dlnow + ulnow != x->moved) {
+		x->moved = dlnow + ulnow;
+		x->last_activity = now_ms();
+	}
+	return 0;
 }
 
 static int on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_port, int local_port)
@@ -491,6 +507,9 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
 	if (curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_PREREQDATA, x) != CURLE_OK)
 		x->sent_unknown = 1;
@@ -586,7 +605,18 @@ static void acknowledge_now(struct lane *l)
 			setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
 }
 
-enum outcome { DONE, CANCELLED, DEADLINE, MULTI_FAILED };
+enum outcome { DONE, CANCELLED, DEADLINE, IDLE, MULTI_FAILED };
+
+/* The idle limit in force for x now, or 0 for none (see pw_http_request.idle_timeout_ms). */
+static long idle_limit(const struct xfer *x)
+{
+	const pw_http_request *req = x->req;
+	if (req->idle_timeout_ms > 0)
+		return req->idle_timeout_ms;
+	if (req->idle_timeout_ms < 0 || (req->on_body && x->got_head))
+		return 0;
+	return PW_HTTP_DEFAULT_IDLE_TIMEOUT_MS;
+}
 
 /* Drives one transfer on the lane until it ends, cancel_fd turns readable or the deadline
  * passes; *res gets libcurl's result when DONE. */
@@ -596,6 +626,7 @@ static enum outcome run_transfer(struct lane *l, struct xfer *x, const struct ca
 	int fd = c->req->cancel_fd;
 	enum outcome oc = DONE;
 	*res = CURLE_OK;
+	x->last_activity = now_ms();
 	if (curl_multi_add_handle(l->multi, e) != CURLM_OK)
 		return MULTI_FAILED;
 	for (;;) {
@@ -615,6 +646,16 @@ static enum outcome run_transfer(struct lane *l, struct xfer *x, const struct ca
 			int64_t left = c->deadline - now_ms();
 			if (left <= 0) {
 				oc = DEADLINE;
+				break;
+			}
+			if (left < slice)
+				slice = (long)left;
+		}
+		long idle = idle_limit(x);
+		if (idle > 0) {
+			int64_t left = x->last_activity + idle - now_ms();
+			if (left <= 0) {
+				oc = IDLE;
 				break;
 			}
 			if (left < slice)
@@ -1053,6 +1094,15 @@ int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoin
 			          "the service did not finish answering within the time limit; raise the "
 			          "timeout if "
 			          "it is expected to be slow");
+			pw__buf_dispose(&m);
+		} else if (oc == IDLE) {
+			pw_buf m = PW_BUF_INIT(0);
+			pw__buf_printf(&m, "%s timed out: nothing was sent or received for %ld ms", op,
+			               idle_limit(&x));
+			rc = fail(
+			    err, PW_ETIMEOUT, op, pw__buf_cstr(&m),
+			    "the service accepted the connection but stopped answering; check that it is "
+			    "healthy, or raise the request's idle timeout if it is expected to be quiet");
 			pw__buf_dispose(&m);
 		} else if (oc == MULTI_FAILED || x.nomem || res == CURLE_OUT_OF_MEMORY) {
 			rc = pw_error_set(err, PW_ENOMEM, "%s failed: out of memory", op);

@@ -13,6 +13,7 @@
 #define PW_HTTP_DEFAULT_CONNECT_TIMEOUT_MS 10000L
 #define PW_HTTP_DEFAULT_RETRY_BASE_MS 200L
 #define PW_HTTP_DEFAULT_MAX_RESPONSE ((size_t)16 * 1024 * 1024)
+#define PW_HTTP_DEFAULT_IDLE_TIMEOUT_MS 300000L
 /* The retry count PW_HTTP_REQUEST_INIT sets. */
 #define PW_HTTP_DEFAULT_RETRIES 3u
 /* One backoff wait never exceeds this, nor does an honoured Retry-After without a deadline. */
@@ -118,6 +119,13 @@ typedef struct pw_http_request {
 	void *debug_payload;
 	const char *const *redact_headers;
 	int debug_bodies;
+
+	/* No byte received or sent for this long ends the call with PW_ETIMEOUT (a server that
+	 * accepted and went silent), also without total_timeout_ms. 0: the default,
+	 * PW_HTTP_DEFAULT_IDLE_TIMEOUT_MS, which for a streamed body (on_body: watches, log
+	 * follows, which may stay silent for long) applies only until the response head arrived;
+	 * a positive value applies throughout; negative: none. */
+	long idle_timeout_ms;
 } pw_http_request;
 
 /* cancel_fd must be -1 when unused (0 is a valid descriptor), hence the initializer. */

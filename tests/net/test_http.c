@@ -575,6 +575,33 @@ PW_TEST(post_is_not_replayed_by_libcurl_on_a_reused_connection)
 	pw__http_pool_free(p);
 }
 
+PW_TEST(silent_server_hits_the_idle_timeout)
+{
+	SETUP_POOL(p);
+	pw_http_endpoint ep = plain_ep();
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.path_and_query = "/slow?ms=3000";
+	req.idle_timeout_ms = 300; /* no total_timeout_ms */
+	req.max_retries = 0;
+	pw_http_response r;
+	pw_error *err = NULL;
+	int64_t t0 = now_ms();
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, &err), PW_ETIMEOUT);
+	int64_t took = now_ms() - t0;
+	PW_CHECK(took >= 250 && took < 2000);
+	PW_CHECK_CONTAINS(pw_error_message(err), "nothing was sent or received for 300 ms");
+	pw_error_free(err);
+	pw__http_response_dispose(&r);
+
+	/* a stream that keeps sending is not idle */
+	req.path_and_query = "/stream?chunks=6&ms=100";
+	req.idle_timeout_ms = 300;
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, NULL), 0);
+	PW_CHECK_INT(r.status, 200);
+	pw__http_response_dispose(&r);
+	pw__http_pool_free(p);
+}
+
 PW_TEST(slow_answer_times_out)
 {
 	SETUP_POOL(p);
