@@ -22,6 +22,7 @@
 #define LANE_MAX_CONNECTS 8L /* connections one lane keeps open */
 #define POLL_SLICE_MS 1000L  /* longest single wait inside a transfer */
 #define DEBUG_BODY_MAX 4096u /* bytes of a body shown in dumps when debug_bodies is set */
+#define MAX_REDIRECTS 5
 
 /* A lane: a multi handle used by one request at a time; its connection cache is what makes
  * sequential requests reuse connections. */
@@ -192,15 +193,19 @@ struct xfer {
 	pw_buf body;
 	pw_map *headers;
 	size_t max_response;
-	int too_big;   /* the buffered body went past max_response */
-	int body_stop; /* on_body's non-zero answer */
-	int delivered; /* something went to on_body: no retry */
-	int sent;      /* the connection was up and the request about to go: may have been acted on */
+	int too_big;      /* the buffered body went past max_response */
+	int body_stop;    /* on_body's non-zero answer */
+	int delivered;    /* something went to on_body: no retry */
+	int sent;         /* the connection was up and the request about to go: may have been acted on */
+	int sent_unknown; /* libcurl cannot tell (no CURLOPT_PREREQFUNCTION before 7.80): assume sent */
 	int upload_started;
 	int upload_err; /* upload_read's error code */
 	int nomem;
-	int tcp;     /* the endpoint is TCP (not a unix socket) */
-	int ack_due; /* a response began: acknowledge what came of it (acknowledge_now) */
+	int tcp;               /* the endpoint is TCP (not a unix socket) */
+	int ack_due;           /* a response began: acknowledge what came of it (acknowledge_now) */
+	int got_head;          /* a status line arrived */
+	int64_t last_activity; /* when a byte last went either way (idle timeout) */
+	curl_off_t moved;      /* bytes up and down so far, as the progress callback saw them */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -236,8 +241,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 {
 	struct xfer *x = userp;
 	size_t len = size * n;
+	x->last_activity = now_ms();
 	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		x->ack_due = x->tcp;
+		x->got_head = 1;
 		/* a new response (after 100 Continue or a redirect): forget the previous headers */
 		pw_map *fresh = pw_map_new();
 		if (!fresh) {
@@ -270,6 +277,17 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 	pw__buf_dispose(&name);
 	pw__buf_dispose(&value);
 	return x->nomem ? 0 : len;
+}
+
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	struct xfer *x = userp;
+	if (dlnow + ulnow != x->moved) {
+		x->moved = dlnow + ulnow;
+		x->last_activity = now_ms();
+	}
+	return 0;
 }
 
 static int on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_port, int local_port)
@@ -310,9 +328,12 @@ static int printable(const char *s, size_t n)
 	return 1;
 }
 
-/* Emits text line by line with prefix, redacting header lines when `headers` is set. */
+enum dump_kind { DUMP_BODY, DUMP_NOTE, DUMP_HEADERS };
+
+/* Emits text line by line with prefix: header lines redacted (DUMP_HEADERS), credentials in
+ * URLs masked in libcurl's notes (DUMP_NOTE), bodies as they are. */
 static void debug_lines(const pw_http_request *req, const char *prefix, const char *text, size_t len,
-                        int headers)
+                        enum dump_kind kind)
 {
 	pw_buf line = PW_BUF_INIT(0);
 	const char *p = text, *end = text + len;
@@ -325,8 +346,10 @@ static void debug_lines(const pw_http_request *req, const char *prefix, const ch
 		if (n > 0) {
 			pw__buf_clear(&line);
 			pw__buf_puts(&line, prefix);
-			if (headers)
+			if (kind == DUMP_HEADERS)
 				pw__http_redact_line(&line, p, n, req->redact_headers);
+			else if (kind == DUMP_NOTE)
+				pw__http_redact_text(&line, p, n);
 			else
 				pw__buf_append(&line, p, n);
 			req->on_debug(pw__buf_cstr(&line), req->debug_payload);
@@ -342,20 +365,20 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 	const pw_http_request *req = x->req;
 	switch (type) {
 	case CURLINFO_TEXT:
-		debug_lines(req, "* ", data, size, 0);
+		debug_lines(req, "* ", data, size, DUMP_NOTE);
 		break;
 	case CURLINFO_HEADER_OUT:
-		debug_lines(req, "> ", data, size, 1);
+		debug_lines(req, "> ", data, size, DUMP_HEADERS);
 		break;
 	case CURLINFO_HEADER_IN:
-		debug_lines(req, "< ", data, size, 1);
+		debug_lines(req, "< ", data, size, DUMP_HEADERS);
 		break;
 	case CURLINFO_DATA_OUT:
 	case CURLINFO_DATA_IN: {
 		const char *prefix = type == CURLINFO_DATA_OUT ? "> " : "< ";
 		if (req->debug_bodies && printable(data, size)) {
 			size_t n = size > DEBUG_BODY_MAX ? DEBUG_BODY_MAX : size;
-			debug_lines(req, prefix, data, n, 0);
+			debug_lines(req, prefix, data, n, DUMP_BODY);
 			if (n < size) {
 				char note[64];
 				snprintf(note, sizeof(note), "%s[%zu more bytes]", prefix, size - n);
@@ -381,7 +404,10 @@ struct call {
 	const char *method;
 	char *url;
 	struct curl_slist *headers;
-	int64_t deadline; /* 0: none */
+	int64_t deadline;  /* 0: none */
+	int drop_body;     /* a redirect turned the request into a GET without body */
+	int strip_secrets; /* a redirect left the first origin: no credential headers */
+	int may_repeat;    /* the request may be processed twice (idempotent, or allowed) */
 };
 
 static int has_header(const pw_http_request *req, const char *name)
@@ -396,7 +422,7 @@ static int has_header(const pw_http_request *req, const char *name)
 static int uses_postfields(const struct call *c)
 {
 	const pw_http_request *req = c->req;
-	if (req->upload_read || strcasecmp(c->method, "HEAD") == 0)
+	if (req->upload_read || c->drop_body || strcasecmp(c->method, "HEAD") == 0)
 		return 0;
 	if (req->body)
 		return 1;
@@ -409,7 +435,10 @@ static int build_headers(struct call *c)
 	const pw_http_request *req = c->req;
 	struct curl_slist *l = NULL;
 	for (size_t i = 0; req->headers && req->headers[i]; i++) {
-		struct curl_slist *n = curl_slist_append(l, req->headers[i]);
+		const char *h = req->headers[i];
+		if (c->strip_secrets && pw__http_header_secret(h, strcspn(h, ":"), req->redact_headers))
+			continue;
+		struct curl_slist *n = curl_slist_append(l, h);
 		if (!n)
 			goto nomem;
 		l = n;
@@ -454,18 +483,36 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 	curl_easy_setopt(e, CURLOPT_SHARE, pool->share);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) {
+		/* before 7.85: the bitmask, deprecated since */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+		if (curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) !=
+		    CURLE_OK) {
+			curl_easy_cleanup(e);
+			return NULL;
+		}
+#pragma GCC diagnostic pop
+	}
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "pipewright/" PW_CONNECTOR_SYSTEM_VERSION);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* On a reused connection that the server closes without answering, libcurl sends the request
+	 * again on a new one by itself ("Connection died, retrying a fresh connect"), whatever the
+	 * method: a request that must not be repeated goes out on a connection of its own. */
+	if (!c->may_repeat)
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
-	curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+	if (curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PREREQDATA, x) != CURLE_OK)
+		x->sent_unknown = 1;
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	                 req->connect_timeout_ms > 0 ? req->connect_timeout_ms
 	                                             : PW_HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
@@ -473,16 +520,13 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 		int64_t left = c->deadline - now_ms();
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
 	}
-	if (req->follow_redirects) {
-		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
-	}
+	/* redirects are followed by pw__http_do itself (follow_redirect), not by libcurl */
 
 	/* method and body */
 	const char *m = c->method;
 	if (strcasecmp(m, "HEAD") == 0) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	} else if (req->upload_read) {
+	} else if (req->upload_read && !c->drop_body) {
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(e, CURLOPT_READDATA, x);
@@ -561,7 +605,18 @@ static void acknowledge_now(struct lane *l)
 			setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &on, sizeof(on));
 }
 
-enum outcome { DONE, CANCELLED, DEADLINE, MULTI_FAILED };
+enum outcome { DONE, CANCELLED, DEADLINE, IDLE, MULTI_FAILED };
+
+/* The idle limit in force for x now, or 0 for none (see pw_http_request.idle_timeout_ms). */
+static long idle_limit(const struct xfer *x)
+{
+	const pw_http_request *req = x->req;
+	if (req->idle_timeout_ms > 0)
+		return req->idle_timeout_ms;
+	if (req->idle_timeout_ms < 0 || (req->on_body && x->got_head))
+		return 0;
+	return PW_HTTP_DEFAULT_IDLE_TIMEOUT_MS;
+}
 
 /* Drives one transfer on the lane until it ends, cancel_fd turns readable or the deadline
  * passes; *res gets libcurl's result when DONE. */
@@ -571,6 +626,7 @@ static enum outcome run_transfer(struct lane *l, struct xfer *x, const struct ca
 	int fd = c->req->cancel_fd;
 	enum outcome oc = DONE;
 	*res = CURLE_OK;
+	x->last_activity = now_ms();
 	if (curl_multi_add_handle(l->multi, e) != CURLM_OK)
 		return MULTI_FAILED;
 	for (;;) {
@@ -590,6 +646,16 @@ static enum outcome run_transfer(struct lane *l, struct xfer *x, const struct ca
 			int64_t left = c->deadline - now_ms();
 			if (left <= 0) {
 				oc = DEADLINE;
+				break;
+			}
+			if (left < slice)
+				slice = (long)left;
+		}
+		long idle = idle_limit(x);
+		if (idle > 0) {
+			int64_t left = x->last_activity + idle - now_ms();
+			if (left <= 0) {
+				oc = IDLE;
 				break;
 			}
 			if (left < slice)
@@ -640,7 +706,7 @@ static enum failure classify(CURLcode res, const struct xfer *x)
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-		return x->sent ? AFTER_SEND : BEFORE_SEND;
+		return x->sent || x->sent_unknown ? AFTER_SEND : BEFORE_SEND;
 	default:
 		return PERMANENT;
 	}
@@ -840,6 +906,127 @@ static int backoff_wait(const struct call *c, long wait)
 	return 0;
 }
 
+/* "scheme://host:port" of an absolute URL, lower-cased, without userinfo, with the default port
+ * made explicit: what must stay equal for credentials to go along. NULL when out of memory. */
+static char *origin_of(const char *url)
+{
+	pw_buf b = PW_BUF_INIT(0);
+	const char *sep = strstr(url, "://");
+	const char *auth = sep ? sep + 3 : url;
+	size_t alen = strcspn(auth, "/?#");
+	const char *host = auth;
+	for (size_t i = 0; i < alen; i++)
+		if (auth[i] == '@')
+			host = auth + i + 1;
+	size_t hlen = alen - (size_t)(host - auth);
+	for (const char *p = url; sep && p < sep; p++)
+		pw__buf_putc(&b, (char)tolower((unsigned char)*p));
+	pw__buf_puts(&b, "://");
+	for (size_t i = 0; i < hlen; i++)
+		pw__buf_putc(&b, (char)tolower((unsigned char)host[i]));
+	const char *close = memchr(host, ']', hlen); /* [v6]:port */
+	const char *after = close ? close + 1 : host;
+	if (!memchr(after, ':', hlen - (size_t)(after - host)))
+		pw__buf_puts(&b, sep && (size_t)(sep - url) == 5 ? ":443" : ":80");
+	return pw__buf_detach(&b);
+}
+
+static int starts_with_ci(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The answer was a redirect (status) to `to`: prepares c for the next hop. Returns 1 to follow,
+ * 0 to return the redirect response as it is (a streamed upload that cannot be sent again), or
+ * a negative code with *err set (downgrade to plain HTTP, another scheme, out of memory).
+ * Leaving the first origin (scheme, host or port) drops every credential header for the rest
+ * of the call; libcurl's own following would pass on all but Authorization and Cookie. */
+static int follow_redirect(struct call *c, struct xfer *x, long status, const char *to, const char *op,
+                           pw_error **err)
+{
+	const pw_http_request *req = c->req;
+	if (!starts_with_ci(to, "http://") && !starts_with_ci(to, "https://"))
+		return fail(err, PW_EEXTERNAL, op,
+		            "the server redirected to a URL that is not HTTP or HTTPS; not followed", NULL);
+	if (starts_with_ci(c->url, "https://") && starts_with_ci(to, "http://")) {
+		pw_buf m = PW_BUF_INIT(0);
+		pw__buf_printf(&m, "%s failed: the server redirected from HTTPS to plain HTTP; not followed",
+		               op);
+		fail(err, PW_EEXTERNAL, op, pw__buf_cstr(&m),
+		     "a redirect to plain HTTP would send the request unencrypted; point the endpoint at "
+		     "the final HTTPS address");
+		pw__buf_dispose(&m);
+		return PW_EEXTERNAL;
+	}
+	int to_get = (status == 303 && strcasecmp(c->method, "HEAD") != 0) ||
+	             ((status == 301 || status == 302) && strcasecmp(c->method, "POST") == 0);
+	if (!to_get && !c->drop_body && !can_repeat_upload(req, x))
+		return 0;
+	char *from = origin_of(c->url), *dest = origin_of(to), *url = strdup(to);
+	if (!from || !dest || !url) {
+		free(from);
+		free(dest);
+		free(url);
+		return pw_error_set(err, PW_ENOMEM, "out of memory following a redirect");
+	}
+	if (strcmp(from, dest) != 0)
+		c->strip_secrets = 1;
+	free(from);
+	free(dest);
+	free(c->url);
+	c->url = url;
+	if (to_get) {
+		c->method = "GET";
+		c->drop_body = 1;
+	}
+	curl_slist_free_all(c->headers);
+	c->headers = NULL;
+	if (build_headers(c) < 0)
+		return pw_error_set(err, PW_ENOMEM, "out of memory following a redirect");
+	return 1;
+}
+
+static int has_line_break(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\r' || s[i] == '\n')
+			return 1;
+	return 0;
+}
+
+/* Refuses a method or header with CR or LF: it would end the line early, so that the rest goes
+ * out as a header of its own (and escapes redaction in dumps). The value is never quoted in
+ * the message, as it may be a credential. */
+static int check_request(const struct call *c, const char *op, pw_error **err)
+{
+	const pw_http_request *req = c->req;
+	pw_buf m = PW_BUF_INIT(0);
+	char *target = NULL;
+	if (has_line_break(c->method, strlen(c->method))) {
+		/* the method is not named: what follows its line break may be anything */
+		target = pw__http_describe(c->ep, "request", c->req->path_and_query);
+		op = target ? target : "HTTP request";
+		pw__buf_printf(&m, "%s: the HTTP method contains a line break", op);
+	}
+	for (size_t i = 0; m.len == 0 && req->headers && req->headers[i]; i++) {
+		const char *h = req->headers[i];
+		size_t name = strcspn(h, ":");
+		if (has_line_break(h, name))
+			pw__buf_printf(&m, "%s: the name of request header %zu contains a line break", op,
+			               i + 1);
+		else if (has_line_break(h + name, strlen(h + name)))
+			pw__buf_printf(&m, "%s: the value of request header '%.*s' contains a line break", op,
+			               (int)name, h);
+	}
+	if (m.len == 0)
+		return 0;
+	fail(err, PW_EINVAL, op, pw__buf_cstr(&m),
+	     "HTTP methods and header names and values must be single lines; remove CR and LF from them");
+	pw__buf_dispose(&m);
+	free(target);
+	return PW_EINVAL;
+}
+
 int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoint *ep,
                 const pw_http_request *req, pw_error **err)
 {
@@ -854,7 +1041,14 @@ int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoin
 	struct lane *lane = NULL;
 	struct xfer x = {0};
 	int rc = 0;
-	if (!op || !key || !c.url || build_headers(&c) < 0) {
+	if (!op || !key || !c.url) {
+		rc = pw_error_set(err, PW_ENOMEM, "out of memory preparing an HTTP request");
+		goto out;
+	}
+	rc = check_request(&c, op, err);
+	if (rc < 0)
+		goto out;
+	if (build_headers(&c) < 0) {
 		rc = pw_error_set(err, PW_ENOMEM, "out of memory preparing an HTTP request");
 		goto out;
 	}
@@ -867,7 +1061,9 @@ int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoin
 	}
 
 	int may_repeat = pw__http_method_idempotent(c.method) || req->retry_non_idempotent;
+	c.may_repeat = may_repeat;
 	uint64_t rng = rng_seed(&x);
+	unsigned redirects = 0;
 	for (unsigned attempt = 1;; attempt++) {
 		xfer_reset(&x, req);
 		out->attempts = attempt;
@@ -899,6 +1095,15 @@ int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoin
 			          "timeout if "
 			          "it is expected to be slow");
 			pw__buf_dispose(&m);
+		} else if (oc == IDLE) {
+			pw_buf m = PW_BUF_INIT(0);
+			pw__buf_printf(&m, "%s timed out: nothing was sent or received for %ld ms", op,
+			               idle_limit(&x));
+			rc = fail(
+			    err, PW_ETIMEOUT, op, pw__buf_cstr(&m),
+			    "the service accepted the connection but stopped answering; check that it is "
+			    "healthy, or raise the request's idle timeout if it is expected to be quiet");
+			pw__buf_dispose(&m);
 		} else if (oc == MULTI_FAILED || x.nomem || res == CURLE_OUT_OF_MEMORY) {
 			rc = pw_error_set(err, PW_ENOMEM, "%s failed: out of memory", op);
 		} else if (x.too_big) {
@@ -916,6 +1121,31 @@ int pw__http_do(pw_http_response *out, pw_http_pool *pool, const pw_http_endpoin
 		} else if (res == CURLE_OK || x.body_stop > 0) {
 			long status = 0;
 			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+			char *location = NULL;
+			curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &location);
+			if (req->follow_redirects && location && x.body_stop == 0 && status >= 300 &&
+			    status < 400) {
+				if (++redirects > MAX_REDIRECTS) {
+					pw_buf m = PW_BUF_INIT(0);
+					pw__buf_printf(&m, "%s failed: more than %d redirects", op,
+					               MAX_REDIRECTS);
+					rc = fail(err, PW_EEXTERNAL, op, pw__buf_cstr(&m), NULL);
+					pw__buf_dispose(&m);
+					curl_easy_cleanup(e);
+					break;
+				}
+				int f = follow_redirect(&c, &x, status, location, op, err);
+				if (f < 0) {
+					rc = f;
+					curl_easy_cleanup(e);
+					break;
+				}
+				if (f > 0) {
+					curl_easy_cleanup(e);
+					attempt--; /* a redirect is not a retry */
+					continue;
+				}
+			}
 			if (attempt <= req->max_retries && x.body_stop == 0 && !x.delivered &&
 			    pw__http_status_retryable(status, may_repeat)) {
 				long wait = pw__http_backoff_ms(attempt, req->retry_base_ms, &rng);

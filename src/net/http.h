@@ -13,6 +13,7 @@
 #define PW_HTTP_DEFAULT_CONNECT_TIMEOUT_MS 10000L
 #define PW_HTTP_DEFAULT_RETRY_BASE_MS 200L
 #define PW_HTTP_DEFAULT_MAX_RESPONSE ((size_t)16 * 1024 * 1024)
+#define PW_HTTP_DEFAULT_IDLE_TIMEOUT_MS 300000L
 /* The retry count PW_HTTP_REQUEST_INIT sets. */
 #define PW_HTTP_DEFAULT_RETRIES 3u
 /* One backoff wait never exceeds this, nor does an honoured Retry-After without a deadline. */
@@ -63,8 +64,9 @@ typedef int (*pw_http_rewind_fn)(void *payload);
  * a negative PW_E* code stops it and pw__http_do returns that code. */
 typedef int (*pw_http_body_fn)(const char *data, size_t len, void *payload);
 /* Receives one dump line (no trailing newline) prefixed "> " (sent), "< " (received) or "* "
- * (libcurl's notes). Credentials in headers are already replaced by "***"; masking secret values
- * elsewhere (query strings, bodies) is the callback's job. The text is borrowed for the call. */
+ * (libcurl's notes). Credentials in headers and the userinfo of URLs ("user:password@") are
+ * already replaced by "***"; masking secret values elsewhere (bodies) is the callback's job.
+ * The text is borrowed for the call. */
 typedef void (*pw_http_debug_fn)(const char *text, void *payload);
 
 typedef struct pw_http_request {
@@ -102,7 +104,11 @@ typedef struct pw_http_request {
 	pw_http_body_fn on_body;
 	void *payload;
 
-	int follow_redirects; /* follow up to 5 redirects (credentials stay with the first host) */
+	/* Follow up to 5 redirects. Credentials stay with the first origin: once a redirect changes
+	 * scheme, host or port, the headers listed under on_debug below (built-in and
+	 * redact_headers) are no longer sent. A redirect from https to http is refused (PW_EEXTERNAL).
+	 * 303, and 301/302 after a POST, continue as a GET without body. */
+	int follow_redirects;
 
 	/* Request/response dumps (see pw_http_debug_fn). Authorization, Proxy-Authorization,
 	 * Cookie, Set-Cookie, X-Registry-Auth, X-Registry-Config, Private-Token, Job-Token,
@@ -113,6 +119,13 @@ typedef struct pw_http_request {
 	void *debug_payload;
 	const char *const *redact_headers;
 	int debug_bodies;
+
+	/* No byte received or sent for this long ends the call with PW_ETIMEOUT (a server that
+	 * accepted and went silent), also without total_timeout_ms. 0: the default,
+	 * PW_HTTP_DEFAULT_IDLE_TIMEOUT_MS, which for a streamed body (on_body: watches, log
+	 * follows, which may stay silent for long) applies only until the response head arrived;
+	 * a positive value applies throughout; negative: none. */
+	long idle_timeout_ms;
 } pw_http_request;
 
 /* cancel_fd must be -1 when unused (0 is a valid descriptor), hence the initializer. */
@@ -141,7 +154,8 @@ typedef struct pw_http_response {
  *    wait would pass the total deadline the last response is returned at once.
  * Nothing is retried once a piece of the body went to on_body. After the last retry, the last
  * response (e.g. 503) is returned.
- * Errors: PW_ETIMEOUT (deadline), PW_ECANCELLED (cancel_fd), PW_EIO (transport, TLS),
+ * Errors: PW_EINVAL (a CR or LF in the method or a header), PW_ETIMEOUT (deadline),
+ * PW_ECANCELLED (cancel_fd), PW_EIO (transport, TLS),
  * PW_ECONFIG (unreadable CA or client certificate, bad URL), PW_EEXTERNAL (body beyond
  * max_response, malformed reply), PW_ENOMEM, or an upload/on_body callback's code. The error
  * names the operation ("GET https://host/path", without query or userinfo), libcurl's reason

@@ -31,8 +31,14 @@ long pw__http_retry_after_ms(const char *value, time_t now);
  * name in extra (NULL-terminated, may be NULL); case-insensitive. */
 int pw__http_header_secret(const char *name, size_t len, const char *const *extra);
 
+/* Appends text[0..len) to out with the userinfo of every URL in it ("scheme://user:pw@host")
+ * replaced by "***", and the user name in libcurl's "... with user 'name'" notes (they name
+ * proxies with their credentials). 0 or PW_ENOMEM. */
+int pw__http_redact_text(pw_buf *out, const char *text, size_t len);
+
 /* Appends line[0..len) to out, with the value replaced by "***" when it is a header line whose
- * name pw__http_header_secret reports. Returns 0 or PW_ENOMEM. */
+ * name pw__http_header_secret reports, and other lines (request line, Location) passed through
+ * pw__http_redact_text. Returns 0 or PW_ENOMEM. */
 int pw__http_redact_line(pw_buf *out, const char *line, size_t len, const char *const *extra);
 
 #endif

@@ -113,6 +113,54 @@ static int is_tchar(char c)
 	return isalnum((unsigned char)c) || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+/* Where the authority of a URL starting at s[0..len) ends: at a path, query, fragment, or a
+ * character that ends a URL quoted in text (blank, quote, bracket). */
+static size_t authority_len(const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len && !strchr("/?#'\"<> \t", s[i]))
+		i++;
+	return i;
+}
+
+int pw__http_redact_text(pw_buf *out, const char *text, size_t len)
+{
+	static const char user_note[] = "with user '"; /* "Proxy auth using Basic with user 'u'" */
+	size_t i = 0, from = 0;
+	while (i + 3 <= len) {
+		size_t un = sizeof(user_note) - 1;
+		if (i + un <= len && memcmp(text + i, user_note, un) == 0) {
+			const char *q = memchr(text + i + un, '\'', len - i - un);
+			if (!q)
+				break;
+			if (pw__buf_append(out, text + from, i + un - from) < 0 ||
+			    pw__buf_puts(out, "***") < 0)
+				return PW_ENOMEM;
+			from = (size_t)(q - text);
+			i = from + 1;
+			continue;
+		}
+		if (memcmp(text + i, "://", 3) != 0) {
+			i++;
+			continue;
+		}
+		size_t auth = i + 3;
+		size_t alen = authority_len(text + auth, len - auth);
+		const char *at = NULL;
+		for (size_t k = 0; k < alen; k++)
+			if (text[auth + k] == '@')
+				at = text + auth + k;
+		if (at) {
+			/* user:password@host becomes ***@host */
+			if (pw__buf_append(out, text + from, auth - from) < 0 || pw__buf_puts(out, "***") < 0)
+				return PW_ENOMEM;
+			from = (size_t)(at - text);
+		}
+		i = auth + alen;
+	}
+	return pw__buf_append(out, text + from, len - from);
+}
+
 int pw__http_redact_line(pw_buf *out, const char *line, size_t len, const char *const *extra)
 {
 	size_t n = 0;
@@ -123,5 +171,5 @@ int pw__http_redact_line(pw_buf *out, const char *line, size_t len, const char *
 			return PW_ENOMEM;
 		return 0;
 	}
-	return pw__buf_append(out, line, len);
+	return pw__http_redact_text(out, line, len);
 }

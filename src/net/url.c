@@ -82,7 +82,20 @@ char *pw__http_describe(const pw_http_endpoint *ep, const char *method, const ch
 	pw__buf_append(&b, path, strcspn(path, "?#"));
 	if (ep && ep->unix_socket)
 		pw__buf_printf(&b, " (unix socket %s)", ep->unix_socket);
-	return pw__buf_detach(&b);
+	/* a line break in a path must not start a new line in an error message or log */
+	pw_buf safe = PW_BUF_INIT(0);
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < b.len; i++) {
+		unsigned char c = (unsigned char)b.data[i];
+		if (c < 0x20 || c == 0x7f) {
+			char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
+			pw__buf_append(&safe, enc, 3);
+		} else {
+			pw__buf_putc(&safe, (char)c);
+		}
+	}
+	pw__buf_dispose(&b);
+	return pw__buf_detach(&safe);
 }
 
 const char *pw__http_header_get(const pw_http_response *r, const char *name)

@@ -18,6 +18,9 @@ client's delayed ACK. Behaviours by path:
   /stream?chunks=N&ms=M      chunked body of N pieces "chunk-i\\n", M ms apart
   /big?bytes=N               N bytes of "x"
   /headers                   sets repeated and mixed-case headers
+  /redirect?to=URL&code=N    answers N (302 by default) with Location: URL
+  /otherport                 the port of a second plain server (the same behaviours)
+  /drop/<key>                reads the request, counts it, closes the connection unanswered
 """
 import argparse
 import json
@@ -35,6 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 lock = threading.Lock()
 hits = {}
 conn_counter = [0]
+other_port = [0]
 
 
 def bump(key):
@@ -146,6 +150,14 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
             elif name == "big":
                 self.reply(200, b"x" * int(q.get("bytes", "1000")))
+            elif name == "redirect":
+                self.reply(int(q.get("code", "302")), "moved", headers=[("Location", q.get("to", "/"))])
+            elif name == "drop":
+                bump(parts[1])
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            elif name == "otherport":
+                self.reply(200, str(other_port[0]))
             elif name == "headers":
                 self.reply(200, "h", headers=[("X-Multi", "a"), ("X-Multi", "b"), ("X-MiXeD-Case", "v"),
                                               ("Set-Cookie", "session=sekrit")])
@@ -200,6 +212,9 @@ def main():
 
     plain = Server(("127.0.0.1", 0), NagleHandler if args.nagle else Handler)
     serve(plain)
+    other = Server(("127.0.0.1", 0), Handler)
+    serve(other)
+    other_port[0] = other.server_address[1]
     print("PORT %d" % plain.server_address[1])
     if args.tls_cert:
         tls = Server(("127.0.0.1", 0), Handler)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "core/buf.h"
 #include "fake_server.h"
+#include "net/curl_api.h"
 #include "net/http.h"
 #include "net/json.h"
 #include "pwtest.h"
@@ -496,6 +498,110 @@ PW_TEST(reset_mid_response_is_retried_for_get_only)
 
 /* ---- deadlines and cancellation ---- */
 
+/* libcurl before 7.80 (no CURLOPT_PREREQFUNCTION) and 7.85 (no CURLOPT_PROTOCOLS_STR):
+ * curl_easy_setopt answers CURLE_UNKNOWN_OPTION for them. */
+static __typeof__(pw__curl.easy_setopt) real_setopt;
+
+static CURLcode old_curl_setopt(CURL *e, CURLoption opt, ...)
+{
+	if (opt == CURLOPT_PREREQFUNCTION || opt == CURLOPT_PREREQDATA || opt == CURLOPT_PROTOCOLS_STR)
+		return CURLE_UNKNOWN_OPTION;
+	va_list ap;
+	va_start(ap, opt);
+	CURLcode rc;
+	if (opt < CURLOPTTYPE_OBJECTPOINT)
+		rc = real_setopt(e, opt, va_arg(ap, long));
+	else if (opt >= CURLOPTTYPE_OFF_T && opt < CURLOPTTYPE_BLOB)
+		rc = real_setopt(e, opt, va_arg(ap, curl_off_t));
+	else
+		rc = real_setopt(e, opt, va_arg(ap, void *));
+	va_end(ap);
+	return rc;
+}
+
+PW_TEST(post_is_not_retried_when_libcurl_cannot_tell_it_was_sent)
+{
+	SETUP_POOL(p);
+	pw_http_endpoint ep = plain_ep();
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = "POST";
+	req.body = "x";
+	req.body_len = 1;
+	req.path_and_query = "/reset/oldcurl/1";
+	req.retry_base_ms = 10;
+	pw_http_response r;
+	real_setopt = pw__curl.easy_setopt;
+	pw__curl.easy_setopt = old_curl_setopt;
+	int rc = pw__http_do(&r, p, &ep, &req, NULL);
+	pw__curl.easy_setopt = real_setopt;
+	PW_CHECK_INT(rc, PW_EIO);
+	PW_CHECK_INT(r.attempts, 1);
+	PW_CHECK_INT(hits(p, "oldcurl"), 1);
+	pw__http_response_dispose(&r);
+
+	/* a GET is still retried, and plain http works without CURLOPT_PROTOCOLS_STR */
+	req.method = "GET";
+	req.body = NULL;
+	req.path_and_query = "/reset/oldcurl-get/1";
+	pw__curl.easy_setopt = old_curl_setopt;
+	rc = pw__http_do(&r, p, &ep, &req, NULL);
+	pw__curl.easy_setopt = real_setopt;
+	PW_CHECK_INT(rc, 0);
+	PW_CHECK_INT(r.status, 200);
+	PW_CHECK_INT(r.attempts, 2);
+	pw__http_response_dispose(&r);
+	pw__http_pool_free(p);
+}
+
+PW_TEST(post_is_not_replayed_by_libcurl_on_a_reused_connection)
+{
+	SETUP_POOL(p);
+	pw_http_response r;
+	PW_REQUIRE(get(p, "/conn", &r) == 0); /* leaves a kept-alive connection */
+	pw__http_response_dispose(&r);
+	pw_http_endpoint ep = plain_ep();
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = "POST";
+	req.body = "once";
+	req.body_len = 4;
+	req.path_and_query = "/drop/replay";
+	req.retry_base_ms = 10;
+	pw_error *err = NULL;
+	PW_CHECK(pw__http_do(&r, p, &ep, &req, &err) < 0);
+	PW_CHECK_INT(r.attempts, 1);
+	PW_CHECK_INT(hits(p, "replay"), 1);
+	pw_error_free(err);
+	pw__http_response_dispose(&r);
+	pw__http_pool_free(p);
+}
+
+PW_TEST(silent_server_hits_the_idle_timeout)
+{
+	SETUP_POOL(p);
+	pw_http_endpoint ep = plain_ep();
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.path_and_query = "/slow?ms=3000";
+	req.idle_timeout_ms = 300; /* no total_timeout_ms */
+	req.max_retries = 0;
+	pw_http_response r;
+	pw_error *err = NULL;
+	int64_t t0 = now_ms();
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, &err), PW_ETIMEOUT);
+	int64_t took = now_ms() - t0;
+	PW_CHECK(took >= 250 && took < 2000);
+	PW_CHECK_CONTAINS(pw_error_message(err), "nothing was sent or received for 300 ms");
+	pw_error_free(err);
+	pw__http_response_dispose(&r);
+
+	/* a stream that keeps sending is not idle */
+	req.path_and_query = "/stream?chunks=6&ms=100";
+	req.idle_timeout_ms = 300;
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, NULL), 0);
+	PW_CHECK_INT(r.status, 200);
+	pw__http_response_dispose(&r);
+	pw__http_pool_free(p);
+}
+
 PW_TEST(slow_answer_times_out)
 {
 	SETUP_POOL(p);
@@ -711,6 +817,185 @@ PW_TEST(debug_dump_redacts_credentials)
 	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&d), "sekrit");
 	pw__http_response_dispose(&r);
 	pw__buf_dispose(&d);
+	pw__http_pool_free(p);
+}
+
+PW_TEST(debug_dump_hides_proxy_credentials)
+{
+	SETUP_POOL(p);
+	/* the test server answers absolute-form requests too, so it stands in for the proxy */
+	char proxy[128];
+	snprintf(proxy, sizeof(proxy), "http://puser:PROXYSECRET@127.0.0.1:%d", srv.fs.port[0]);
+	setenv("http_proxy", proxy, 1);
+	pw_http_endpoint ep = {.base_url = "http://proxied.invalid"};
+	pw_buf d = PW_BUF_INIT(0);
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.path_and_query = "/echo";
+	req.on_debug = dump;
+	req.debug_payload = &d;
+	pw_http_response r;
+	int rc = pw__http_do(&r, p, &ep, &req, NULL);
+	unsetenv("http_proxy");
+	PW_CHECK_INT(rc, 0);
+	PW_CHECK_INT(r.status, 200);
+	const char *text = pw__buf_cstr(&d);
+	PW_CHECK_CONTAINS(text, "http://***@127.0.0.1:");
+	PW_CHECK_NOT_CONTAINS(text, "PROXYSECRET");
+	PW_CHECK_NOT_CONTAINS(text, "puser");
+	pw__http_response_dispose(&r);
+	pw__buf_dispose(&d);
+	pw__http_pool_free(p);
+}
+
+/* ---- redirects ---- */
+
+static const char *const cred_headers[] = {"Authorization: Bearer AUTHSECRET",
+                                           "Private-Token: PTSECRET",
+                                           "Job-Token: JTSECRET",
+                                           "X-Api-Key: KEYSECRET",
+                                           "X-Registry-Auth: RASECRET",
+                                           "X-Amz-Security-Token: STSECRET",
+                                           "X-Custom-Secret: CUSTOMSECRET",
+                                           "X-Visible: shown",
+                                           NULL};
+static const char *const cred_redact[] = {"x-custom-secret", NULL};
+
+/* path "/redirect?to=<to>&code=<code>" in b */
+static void redirect_path(pw_buf *b, const char *to, const char *code)
+{
+	pw__buf_clear(b);
+	pw__buf_puts(b, "/redirect");
+	pw__http_query_add(b, "to", to);
+	pw__http_query_add(b, "code", code);
+}
+
+PW_TEST(redirect_to_another_origin_drops_credentials)
+{
+	SETUP_POOL(p);
+	pw_http_response r;
+	PW_REQUIRE(get(p, "/otherport", &r) == 0 && r.status == 200);
+	char other[128];
+	snprintf(other, sizeof(other), "http://127.0.0.1:%ld/echo", strtol(r.body, NULL, 10));
+	pw__http_response_dispose(&r);
+
+	pw_http_endpoint ep = plain_ep();
+	pw_buf path = PW_BUF_INIT(0);
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = "PUT";
+	req.body = "payload";
+	req.body_len = 7;
+	req.headers = cred_headers;
+	req.redact_headers = cred_redact;
+	req.follow_redirects = 1;
+
+	/* the same origin keeps them */
+	redirect_path(&path, "/echo", "307");
+	req.path_and_query = pw__buf_cstr(&path);
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, NULL), 0);
+	PW_CHECK_INT(r.status, 200);
+	PW_CHECK_CONTAINS(r.body, "PTSECRET");
+	PW_CHECK_CONTAINS(r.body, "AUTHSECRET");
+	pw__http_response_dispose(&r);
+
+	/* another port gets the request and its body, but none of the credentials */
+	redirect_path(&path, other, "307");
+	req.path_and_query = pw__buf_cstr(&path);
+	pw_error *err = NULL;
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, &err), 0);
+	PW_CHECK_INT(r.status, 200);
+	PW_CHECK_INT(r.attempts, 1);
+	PW_CHECK_CONTAINS(r.body, "\"method\": \"PUT\"");
+	PW_CHECK_CONTAINS(r.body, "payload");
+	PW_CHECK_CONTAINS(r.body, "shown");
+	const char *secrets[] = {"AUTHSECRET", "PTSECRET", "JTSECRET",    "KEYSECRET",
+	                         "RASECRET",   "STSECRET", "CUSTOMSECRET"};
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		PW_CHECK_NOT_CONTAINS(r.body, secrets[i]);
+	pw__http_response_dispose(&r);
+	pw_error_free(err);
+
+	/* 303 turns it into a GET without body */
+	redirect_path(&path, other, "303");
+	req.path_and_query = pw__buf_cstr(&path);
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, NULL), 0);
+	PW_CHECK_CONTAINS(r.body, "\"method\": \"GET\"");
+	PW_CHECK_NOT_CONTAINS(r.body, "payload");
+	PW_CHECK_NOT_CONTAINS(r.body, "PTSECRET");
+	pw__http_response_dispose(&r);
+	pw__buf_dispose(&path);
+	pw__http_pool_free(p);
+}
+
+PW_TEST(redirect_from_https_to_http_is_refused)
+{
+	SETUP_POOL(p);
+	pw_http_endpoint ep = {.base_url = srv.tls_base, .ca_file = srv.ca};
+	char to[128];
+	snprintf(to, sizeof(to), "%s/status/200/downgrade", srv.base);
+	pw_buf path = PW_BUF_INIT(0);
+	redirect_path(&path, to, "302");
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.path_and_query = pw__buf_cstr(&path);
+	req.headers = cred_headers;
+	req.follow_redirects = 1;
+	pw_http_response r;
+	pw_error *err = NULL;
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, &err), PW_EEXTERNAL);
+	PW_CHECK_CONTAINS(pw_error_message(err), "from HTTPS to plain HTTP");
+	PW_CHECK_INT(hits(p, "downgrade"), 0);
+	pw_error_free(err);
+	pw__http_response_dispose(&r);
+	pw__buf_dispose(&path);
+	pw__http_pool_free(p);
+}
+
+/* ---- malformed requests ---- */
+
+static void check_refused(pw_http_pool *p, const char *method, const char *header)
+{
+	pw_http_endpoint ep = plain_ep();
+	const char *headers[] = {header, NULL};
+	pw_buf d = PW_BUF_INIT(0);
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.method = method;
+	req.path_and_query = "/status/200/injected";
+	req.headers = headers;
+	req.on_debug = dump;
+	req.debug_payload = &d;
+	pw_http_response r;
+	pw_error *err = NULL;
+	PW_CHECK_INT(pw__http_do(&r, p, &ep, &req, &err), PW_EINVAL);
+	PW_CHECK_CONTAINS(pw_error_message(err), "contains a line break");
+	PW_CHECK_NOT_CONTAINS(pw_error_message(err), "SECRETTAIL");
+	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&d), "SECRETTAIL");
+	PW_CHECK_NOT_CONTAINS(pw__buf_cstr(&d), "X-Injected");
+	pw_error_free(err);
+	pw__http_response_dispose(&r);
+	pw__buf_dispose(&d);
+}
+
+PW_TEST(line_breaks_in_headers_and_method_are_refused)
+{
+	SETUP_POOL(p);
+	check_refused(p, "GET", "X-Token: abc\r\nX-Injected: evil");
+	check_refused(p, "GET", "Authorization: Bearer tok\nSECRETTAIL");
+	check_refused(p, "GET", "X-Inj\r\nected: SECRETTAIL");
+	check_refused(p, "GET / HTTP/1.1\r\nX-Injected: SECRETTAIL\r\n", "X-Ok: 1");
+	PW_CHECK_INT(hits(p, "injected"), 0);
+
+	/* a line break in the path does not break the error message */
+	pw_http_endpoint ep = {.base_url = "http://127.0.0.1:1"};
+	pw_http_request req = PW_HTTP_REQUEST_INIT;
+	req.path_and_query = "/a\r\nb";
+	req.max_retries = 0;
+	pw_http_response r;
+	pw_error *err = NULL;
+	PW_CHECK(pw__http_do(&r, p, &ep, &req, &err) < 0);
+	PW_CHECK_NOT_CONTAINS(pw_error_message(err), "\n");
+	PW_CHECK_NOT_CONTAINS(pw_error_message(err), "\r");
+	PW_CHECK_CONTAINS(pw_error_message(err), "/a%0D%0Ab");
+	pw_error_free(err);
+	pw__http_response_dispose(&r);
 	pw__http_pool_free(p);
 }
 

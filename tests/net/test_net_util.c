@@ -99,6 +99,25 @@ PW_TEST(header_redaction)
 	redact("Authorizations: x", NULL, "Authorizations: x");
 }
 
+static void redact_text(const char *text, const char *want)
+{
+	pw_buf b = PW_BUF_INIT(0);
+	PW_CHECK_INT(pw__http_redact_text(&b, text, strlen(text)), 0);
+	PW_CHECK_STR(pw__buf_cstr(&b), want);
+	pw__buf_dispose(&b);
+}
+
+PW_TEST(url_credentials_redaction)
+{
+	redact_text("Uses proxy env variable http_proxy == 'http://puser:PROXYSECRET@127.0.0.1:18082'",
+	            "Uses proxy env variable http_proxy == 'http://***@127.0.0.1:18082'");
+	redact_text("Location: https://u:p@w@host/x?a=b", "Location: https://***@host/x?a=b");
+	redact_text("to http://host/a@b and ftp://x@y", "to http://host/a@b and ftp://***@y");
+	redact_text("no url here://", "no url here://");
+	redact_text("Proxy auth using Basic with user 'puser'", "Proxy auth using Basic with user '***'");
+	redact("Location: https://u:pw@host/", NULL, "Location: https://***@host/");
+}
+
 PW_TEST(escaping)
 {
 	char *s = pw__http_escape("a b/c?d=\xc3\xa9~-._&+");
