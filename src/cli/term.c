@@ -86,11 +86,13 @@ size_t cli_tty_clean(char *dst, const char *src, size_t len, int keep_colour)
 				o += j + 1 - i;
 			}
 			i = j < len ? j + 1 : len;
-		} else if (c == '\033' && i + 1 < len && (src[i + 1] == ']' || src[i + 1] == 'P' ||
-		                                          src[i + 1] == '_' || src[i + 1] == '^')) {
+		} else if (c == '\033' && i + 1 < len &&
+		           (src[i + 1] == ']' || src[i + 1] == 'P' || src[i + 1] == '_' ||
+		            src[i + 1] == '^')) {
 			/* OSC (titles, links, clipboard), DCS, APC, PM: up to BEL or ESC \ */
 			size_t j = i + 2;
-			while (j < len && src[j] != '\007' && !(src[j] == '\033' && j + 1 < len && src[j + 1] == '\\'))
+			while (j < len && src[j] != '\007' &&
+			       !(src[j] == '\033' && j + 1 < len && src[j + 1] == '\\'))
 				j++;
 			i = j >= len ? len : src[j] == '\007' ? j + 1 : j + 2;
 		} else if (c == '\033') {

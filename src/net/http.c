@@ -480,6 +480,8 @@ static CURL *make_easy(const struct call *c, struct xfer *x, pw_http_pool *pool)
 	x->easy = e;
 	x->tcp = !ep->unix_socket;
 	curl_easy_setopt(e, CURLOPT_URL, c->url);
+	/* the path as built: libcurl would resolve "/../" and "/./" (names are escaped first) */
+	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(e, CURLOPT_SHARE, pool->share);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);

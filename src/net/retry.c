@@ -123,11 +123,64 @@ static size_t authority_len(const char *s, size_t len)
 	return i;
 }
 
+/* Whether a query parameter of this name carries a credential: names holding token,
+ * signature, secret, password, passwd or credential, and sig, key, code, apikey, api_key
+ * (case ignored). */
+static int secret_param(const char *name, size_t n)
+{
+	static const char *const within[] = {"token",    "signature", "secret",
+	                                     "password", "passwd",    "credential"};
+	static const char *const exact[] = {"sig", "key", "code", "apikey", "api_key"};
+	char low[64];
+	if (n >= sizeof(low))
+		return 1; /* a name that long: better hidden */
+	for (size_t k = 0; k < n; k++)
+		low[k] = (char)tolower((unsigned char)name[k]);
+	low[n] = '\0';
+	for (size_t k = 0; k < sizeof(within) / sizeof(within[0]); k++)
+		if (strstr(low, within[k]))
+			return 1;
+	for (size_t k = 0; k < sizeof(exact) / sizeof(exact[0]); k++)
+		if (!strcmp(low, exact[k]))
+			return 1;
+	return 0;
+}
+
+/* At text[i] == '?' or '&': the length of "?name=" when the parameter's value is a credential
+ * (then *value_len is the value's), else 0. */
+static size_t secret_query_param(const char *text, size_t len, size_t i, size_t *value_len)
+{
+	size_t n = i + 1;
+	while (n < len && (isalnum((unsigned char)text[n]) || strchr("_.-", text[n])))
+		n++;
+	if (n == i + 1 || n >= len || text[n] != '=' || !secret_param(text + i + 1, n - i - 1))
+		return 0;
+	size_t v = n + 1;
+	while (v < len && !strchr("& #\"'\r\n", text[v]))
+		v++;
+	*value_len = v - n - 1;
+	return n + 1 - i;
+}
+
 int pw__http_redact_text(pw_buf *out, const char *text, size_t len)
 {
 	static const char user_note[] = "with user '"; /* "Proxy auth using Basic with user 'u'" */
 	size_t i = 0, from = 0;
-	while (i + 3 <= len) {
+	while (i < len) {
+		size_t vlen = 0, plen = 0;
+		if ((text[i] == '?' || text[i] == '&') &&
+		    (plen = secret_query_param(text, len, i, &vlen)) != 0) {
+			/* ?access_token=... and the like: the name stays, the value goes */
+			if (pw__buf_append(out, text + from, i + plen - from) < 0 ||
+			    pw__buf_puts(out, "***") < 0)
+				return PW_ENOMEM;
+			from = i = i + plen + vlen;
+			continue;
+		}
+		if (i + 3 > len) {
+			i++;
+			continue;
+		}
 		size_t un = sizeof(user_note) - 1;
 		if (i + un <= len && memcmp(text + i, user_note, un) == 0) {
 			const char *q = memchr(text + i + un, '\'', len - i - un);
@@ -163,6 +216,10 @@ int pw__http_redact_text(pw_buf *out, const char *text, size_t len)
 
 int pw__http_redact_line(pw_buf *out, const char *line, size_t len, const char *const *extra)
 {
+	/* a folded (obsolete) continuation line: which header it continues is not known here,
+	 * and it may be a secret one's */
+	if (len > 0 && (line[0] == ' ' || line[0] == '\t'))
+		return pw__buf_puts(out, " ***") < 0 ? PW_ENOMEM : 0;
 	size_t n = 0;
 	while (n < len && is_tchar(line[n]))
 		n++;

@@ -10,10 +10,29 @@ static int unreserved(unsigned char c)
 	return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+/* A path segment (from p to the next '/' with keep_slash, else to the end) that is "." or
+ * "..": kept as is, it would address the directory or its parent (libcurl and servers
+ * resolve it), not a name. */
+static int dot_segment(const unsigned char *p, int keep_slash)
+{
+	size_t n = 0;
+	while (p[n] == '.')
+		n++;
+	return (n == 1 || n == 2) && (!p[n] || (keep_slash && p[n] == '/'));
+}
+
 static int escape_into(pw_buf *b, const char *s, int keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		int seg_start = p == (const unsigned char *)s || (keep_slash && p[-1] == '/');
+		if (seg_start && dot_segment(p, keep_slash)) {
+			for (; *p == '.'; p++)
+				if (pw__buf_puts(b, "%2E") < 0)
+					return PW_ENOMEM;
+			p--;
+			continue;
+		}
 		if (unreserved(*p) || (keep_slash && *p == '/')) {
 			if (pw__buf_putc(b, (char)*p) < 0)
 				return PW_ENOMEM;

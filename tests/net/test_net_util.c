@@ -118,6 +118,21 @@ PW_TEST(url_credentials_redaction)
 	redact("Location: https://u:pw@host/", NULL, "Location: https://***@host/");
 }
 
+PW_TEST(query_credentials_redaction)
+{
+	redact_text("GET /ok?access_token=QSECRET&X-Amz-Signature=SIGSECRET&sig=AZSECRET&page=2 HTTP/1.1",
+	            "GET /ok?access_token=***&X-Amz-Signature=***&sig=***&page=2 HTTP/1.1");
+	redact_text("GET /a?code=c0de#frag", "GET /a?code=***#frag");
+	redact_text("Location: https://h/p?X-Goog-Credential=abc&state=s",
+	            "Location: https://h/p?X-Goog-Credential=***&state=s");
+	redact_text("GET /a?keys=1&monkey=2&api_key=k", "GET /a?keys=1&monkey=2&api_key=***");
+	redact_text("a ?b and & c=", "a ?b and & c=");
+	redact("Location: https://h/?token=t", NULL, "Location: https://h/?token=***");
+	/* a folded continuation line may continue a secret header */
+	redact(" SECRETPART=1", NULL, " ***");
+	redact("\tSECRETPART=1", NULL, " ***");
+}
+
 PW_TEST(escaping)
 {
 	char *s = pw__http_escape("a b/c?d=\xc3\xa9~-._&+");
@@ -128,6 +143,16 @@ PW_TEST(escaping)
 	pw_free(s);
 	s = pw__http_escape("");
 	PW_CHECK_STR(s, "");
+	pw_free(s);
+	/* "." and ".." segments are names here, not the directory and its parent */
+	s = pw__http_escape_path("../../admin/x y/./..a/.b/..");
+	PW_CHECK_STR(s, "%2E%2E/%2E%2E/admin/x%20y/%2E/..a/.b/%2E%2E");
+	pw_free(s);
+	s = pw__http_escape("..");
+	PW_CHECK_STR(s, "%2E%2E");
+	pw_free(s);
+	s = pw__http_escape("a..b");
+	PW_CHECK_STR(s, "a..b");
 	pw_free(s);
 
 	pw_buf b = PW_BUF_INIT(0);
