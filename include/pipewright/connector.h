@@ -54,7 +54,9 @@ PW_EXTERN const char *pw_connector_type(const pw_connector *c);
 PW_EXTERN int pw_connector_validate_config(pw_connector *c, const pw_step *step, pw_error **err);
 PW_EXTERN int pw_connector_pre_execute(pw_connector *c, const pw_step *step, pw_exec *ex, pw_error **err);
 /* The result (caller frees) is returned also when the step's command failed; an error
- * return means the connector could not run the step at all. */
+ * return means the connector could not run the step at all, or failed it after it ran: then
+ * *out may still hold the result of what ran (its exit status, output, metadata), which the
+ * caller frees too (pw_result_free accepts NULL). */
 PW_EXTERN int pw_connector_execute_step(pw_result **out, pw_connector *c, const pw_step *step,
                                         const pw_workspace *ws, const pw_map *env, pw_exec *ex,
                                         pw_error **err);

@@ -32,6 +32,11 @@ typedef struct pw_manager_options {
 PW_EXTERN int pw_manager_new(pw_manager **out, const pw_manager_options *opts, pw_error **err);
 /* Destroys every cached connector, then frees factory payloads. */
 PW_EXTERN void pw_manager_free(pw_manager *m);
+/* Stops what the manager's connectors do outside a run, now and from then on: a connector
+ * program answering validate or plan (pw_pipeline_validate, pw_pipeline_plan) has its process
+ * group ended, and the call fails with PW_ECANCELLED. Async-signal-safe (one write); for a
+ * run, use pw_run_cancel. */
+PW_EXTERN void pw_manager_cancel(pw_manager *m);
 
 /* ConnectorManager::register_factory. Factories registered later are consulted first, so a
  * factory can take over a built-in type. The ops table is borrowed for the manager's

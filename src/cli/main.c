@@ -427,6 +427,10 @@ int cli_make_manager(pw_manager **out)
 	return rc;
 }
 
+static void signals_start(pw_manager *m);
+static void signals_stop(void);
+static int g_signalled; /* a signal came before the run existed */
+
 static int validate_into(pw_pipeline *p, pw_manager *m)
 {
 	pw_error *e = NULL;
@@ -468,8 +472,13 @@ static int cmd_validate(int argc, char **argv)
 	int rc = load(&p, argv[0]);
 	if (rc == EXIT_OK)
 		rc = cli_make_manager(&m);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK) {
+		signals_start(m);
 		rc = validate_into(p, m);
+		signals_stop();
+		if (__atomic_load_n(&g_signalled, __ATOMIC_SEQ_CST))
+			rc = EXIT_CANCELLED;
+	}
 	if (rc == EXIT_OK)
 		printf("%s: valid (%zu steps)\n", argv[0], pw_pipeline_step_count(p));
 	pw_manager_free(m);
@@ -508,8 +517,10 @@ static int cmd_plan(int argc, char **argv)
 	int rc = load(&p, file);
 	if (rc == EXIT_OK)
 		rc = cli_make_manager(&m);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK) {
+		signals_start(m);
 		rc = validate_into(p, m);
+	}
 	if (rc == EXIT_OK) {
 		char *text = NULL;
 		pw_error *e = NULL;
@@ -522,6 +533,9 @@ static int cmd_plan(int argc, char **argv)
 		}
 		pw_free(text);
 	}
+	signals_stop();
+	if (__atomic_load_n(&g_signalled, __ATOMIC_SEQ_CST))
+		rc = EXIT_CANCELLED;
 	pw_manager_free(m);
 	pw_pipeline_free(p);
 	return rc;
@@ -589,6 +603,9 @@ typedef struct sigctx {
 	int stop;
 } sigctx;
 
+/* The manager a signal cancels while there is no run yet (validation, plan). */
+static pw_manager *g_signal_manager;
+
 /* The run's helper thread. Signals go to it (every other thread blocks them): SIGINT,
  * SIGTERM and SIGHUP cancel the run. Every 100 ms it redraws the board and flushes step output going to a
  * pipe or file (on a terminal every line is flushed as it comes): live enough for a CI log,
@@ -601,7 +618,15 @@ static void *helper_main(void *arg)
 	for (;;) {
 		int sig = sigtimedwait(&sc->set, NULL, &period);
 		int stop = sig == SIGUSR1 && __atomic_load_n(&sc->stop, __ATOMIC_SEQ_CST);
-		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+		if ((sig == SIGINT || sig == SIGTERM || sig == SIGHUP) && !g_cli.run) {
+			/* before the run (validate, plan): end the connector programs answering */
+			static const char msg[] = "\npipewright: cancelling\n";
+			if (!__atomic_exchange_n(&g_signalled, 1, __ATOMIC_SEQ_CST)) {
+				ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+				(void)n;
+			}
+			pw_manager_cancel(g_signal_manager);
+		} else if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			/* the first cancels all but the `always` steps, the next ones those too */
 			static const char first[] =
 			    "\npipewright: cancelling (signal again to stop `always` steps too)\n";
@@ -622,6 +647,45 @@ static void *helper_main(void *arg)
 		pthread_mutex_unlock(&g_cli.print_lock);
 		if (stop)
 			return NULL;
+	}
+}
+
+/* Signals go to one thread that cancels the run (before it, the manager's validate and plan
+ * calls); every other thread blocks them, until signals_stop. */
+static sigctx g_sigctx;
+static pthread_t g_helper;
+static int g_have_helper;
+
+static void signals_start(pw_manager *m)
+{
+	sigctx *sc = &g_sigctx;
+	sc->stop = 0;
+	sigemptyset(&sc->set);
+	/* SIGHUP: a closed terminal or a dropped ssh connection cancels the steps (and cleans
+	 * up) like Ctrl-C instead of leaving them running without us. A signal we were started
+	 * with ignored stays ignored (`nohup`, SIGINT in a background job of a script): blocked,
+	 * it would be queued and taken, not dropped. */
+	const int cancelling[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < sizeof(cancelling) / sizeof(cancelling[0]); i++) {
+		struct sigaction old;
+		if (sigaction(cancelling[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(&sc->set, cancelling[i]);
+	}
+	sigaddset(&sc->set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sc->set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	g_signal_manager = m;
+	g_have_helper = pthread_create(&g_helper, NULL, helper_main, sc) == 0;
+}
+
+static void signals_stop(void)
+{
+	if (g_have_helper) {
+		__atomic_store_n(&g_sigctx.stop, 1, __ATOMIC_SEQ_CST);
+		pthread_kill(g_helper, SIGUSR1);
+		pthread_join(g_helper, NULL);
+		g_have_helper = 0;
 	}
 }
 
@@ -744,35 +808,22 @@ static int cmd_run(int argc, char **argv)
 	int rc = load(&p, file);
 	if (rc == EXIT_OK)
 		rc = cli_make_manager(&m);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK) {
+		signals_start(m);
 		rc = validate_into(p, m);
+		if (__atomic_load_n(&g_signalled, __ATOMIC_SEQ_CST))
+			rc = EXIT_CANCELLED;
+	}
 	pw_report_target *reports = NULL;
 	size_t nreports = 0;
 	if (rc == EXIT_OK)
 		rc = cli_report_targets(&reports, &nreports, p, workspace, report_paths);
 	if (rc != EXIT_OK) {
+		signals_stop();
 		pw_manager_free(m);
 		pw_pipeline_free(p);
 		return rc;
 	}
-
-	/* Signals go to one thread that cancels the run; every other thread blocks them. */
-	sigctx sc = {.stop = 0};
-	sigemptyset(&sc.set);
-	/* SIGHUP: a closed terminal or a dropped ssh connection cancels the steps (and cleans
-	 * up) like Ctrl-C instead of leaving them running without us. A signal we were started
-	 * with ignored stays ignored (`nohup`, SIGINT in a background job of a script): blocked,
-	 * it would be queued and taken, not dropped. */
-	const int cancelling[] = {SIGINT, SIGTERM, SIGHUP};
-	for (size_t i = 0; i < sizeof(cancelling) / sizeof(cancelling[0]); i++) {
-		struct sigaction old;
-		if (sigaction(cancelling[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
-			continue;
-		sigaddset(&sc.set, cancelling[i]);
-	}
-	sigaddset(&sc.set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 
 	/* Every process a step leaves behind (`setsid daemon &`, a double fork) is reparented to
 	 * us rather than to init, and the run ends it when it ends (pw_run_execute). */
@@ -792,6 +843,7 @@ static int cmd_run(int argc, char **argv)
 	pw_run *run = NULL;
 	if (pw_run_new(&run, m, p, &ro, &e) < 0) {
 		int code = pw_error_code(e);
+		signals_stop();
 		print_error(e);
 		pw_error_free(e);
 		pw_report_targets_free(reports, nreports);
@@ -804,6 +856,8 @@ static int cmd_run(int argc, char **argv)
 		                                                 : EXIT_ERROR;
 	}
 	g_cli.run = run;
+	if (__atomic_load_n(&g_signalled, __ATOMIC_SEQ_CST))
+		pw_run_cancel(run); /* the signal came while the run was being made */
 	g_cli.tty_out = isatty(STDOUT_FILENO);
 	static char outbuf[1 << 16];
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
@@ -813,16 +867,9 @@ static int cmd_run(int argc, char **argv)
 		board_render(g_cli.board);
 		pthread_mutex_unlock(&g_cli.print_lock);
 	}
-	pthread_t helper;
-	int have_helper = pthread_create(&helper, NULL, helper_main, &sc) == 0;
-
 	int runrc = pw_run_execute(run, &e);
 
-	if (have_helper) {
-		__atomic_store_n(&sc.stop, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(helper, SIGUSR1);
-		pthread_join(helper, NULL);
-	}
+	signals_stop();
 	pthread_mutex_lock(&g_cli.print_lock);
 	board *bd = g_cli.board;
 	g_cli.board = NULL;

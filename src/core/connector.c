@@ -144,10 +144,8 @@ int pw_connector_execute_step(pw_result **out, pw_connector *c, const pw_step *s
 	if (rc == 0 && !*out)
 		return pw_error_set(err, PW_EEXTERNAL,
 		                    "connector '%s' returned neither a result nor an error", c->name);
-	if (rc != 0 && *out) {
-		pw_result_free(*out);
-		*out = NULL;
-	}
+	/* a result beside an error stays: the process's status, output and metadata of a step
+	 * the connector failed after it ran */
 	return rc;
 }
 

@@ -40,6 +40,15 @@ int pw__exec_new_with_cancel_fd(pw_exec **out, const pw_exec_options *opts, int 
 int pw__exec_set_journal(pw_exec *ex, const char *path);
 const char *pw__exec_journal(const pw_exec *ex);
 
+/* The exec of the step whose configuration pw_manager_execute_step is validating on this
+ * thread before executing it (borrowed), or NULL: a connector's validate_config that blocks
+ * polls its cancel descriptor, which the step's deadline and the run's cancel make readable. */
+pw_exec *pw__manager_validating_exec(void);
+
+/* A descriptor that becomes readable once pw_manager_cancel(m) was called (borrowed; polled,
+ * never read), or -1: what a connector's validate or plan polls outside a run. */
+int pw__manager_cancel_fd(const pw_manager *m);
+
 /* The manager's diagnostics sink (for messages not tied to a step). */
 void pw__manager_log(pw_manager *m, pw_log_level level, const char *component, const char *fmt, ...)
     PW_PRINTF(4, 5);

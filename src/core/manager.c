@@ -1,10 +1,13 @@
 /* The connector manager (Facade): factories consulted newest first, a cache of connectors
  * created once, execution through validate/pre/execute/post with statistics. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -38,6 +41,7 @@ struct pw_manager {
 	pthread_mutex_t services_lock;
 	void *services[PW__MANAGER_SERVICE_MAX];
 	void (*services_free[PW__MANAGER_SERVICE_MAX])(void *);
+	int cancel_fd; /* eventfd, readable once pw_manager_cancel was called; -1 if none */
 };
 
 int pw_manager_new(pw_manager **out, const pw_manager_options *opts, pw_error **err)
@@ -52,6 +56,11 @@ int pw_manager_new(pw_manager **out, const pw_manager_options *opts, pw_error **
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->services_lock, NULL);
 	m->log_level = PW_LOG_WARN;
+	m->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->cancel_fd < 0) {
+		pw_manager_free(m);
+		return pw_error_set(err, PW_EIO, "cannot make a manager: eventfd: %s", strerror(errno));
+	}
 	if (opts) {
 		m->on_log = opts->on_log;
 		m->log_payload = opts->log_payload;
@@ -96,7 +105,23 @@ void pw_manager_free(pw_manager *m)
 	free(m->stats);
 	pthread_mutex_destroy(&m->lock);
 	pthread_mutex_destroy(&m->services_lock);
+	if (m->cancel_fd >= 0)
+		close(m->cancel_fd);
 	free(m);
+}
+
+void pw_manager_cancel(pw_manager *m)
+{
+	if (!m || m->cancel_fd < 0)
+		return;
+	uint64_t one = 1;
+	ssize_t n = write(m->cancel_fd, &one, sizeof(one));
+	(void)n;
+}
+
+int pw__manager_cancel_fd(const pw_manager *m)
+{
+	return m ? m->cancel_fd : -1;
 }
 
 void *pw__manager_service(pw_manager *m, pw_manager_service which, void *(*make)(void),
@@ -503,6 +528,14 @@ static void mask_error(pw_error *e, pw_exec *ex)
 	pw__error_mask(e, pw_exec_secrets(ex));
 }
 
+/* The exec whose step this thread is validating before executing it, or NULL. */
+static _Thread_local pw_exec *validating_for;
+
+pw_exec *pw__manager_validating_exec(void)
+{
+	return validating_for;
+}
+
 int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step, const pw_workspace *ws,
                             const pw_map *env, pw_exec *ex_in, pw_error **err)
 {
@@ -513,8 +546,6 @@ int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step,
 	pw_connector *c = NULL;
 	if (rc == 0)
 		rc = pw_manager_get_connector(&c, m, type, &e);
-	if (rc == 0)
-		rc = pw_connector_validate_config(c, step, &e);
 	if (rc < 0) {
 		if (e)
 			pw__step_locate_error(step, e);
@@ -537,7 +568,37 @@ int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step,
 		}
 	}
 	int64_t t0 = pw__now_ms();
+	/* the deadline covers the validation before the execution too, and a cancel stops it:
+	 * a connector that hangs there must not outlast the step's timeout */
 	pw_exec_start(ex);
+	validating_for = ex;
+	rc = pw_connector_validate_config(c, step, &e);
+	validating_for = NULL;
+	if (rc < 0) {
+		pw__exec_finish(ex);
+		if (pw_exec_cancelled(ex) != PW_CANCEL_NONE) {
+			pw_error *ce = NULL;
+			rc = cancel_error(ex, step, &ce);
+			if (e && pw_error_code(e) != PW_ECANCELLED && pw_error_code(e) != PW_ETIMEOUT)
+				pw_error_append(ce, e);
+			else
+				pw_error_free(e);
+			e = ce;
+			record(m, type, 0, (double)(pw__now_ms() - t0));
+		} else if (e) {
+			pw__step_locate_error(step, e);
+		}
+		if (e)
+			mask_error(e, ex);
+		if (err && !*err)
+			*err = e;
+		else
+			pw_error_free(e);
+		if (!ex_in)
+			pw_exec_free(ex);
+		free(type);
+		return rc;
+	}
 	pw_result *r = NULL;
 	rc = pw_connector_pre_execute(c, step, ex, &e);
 	if (rc == 0)
@@ -545,8 +606,10 @@ int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step,
 	if (rc == 0)
 		rc = pw_connector_post_execute(c, step, r, ex, &e);
 	pw__exec_finish(ex);
-	if (pw_exec_cancelled(ex) != PW_CANCEL_NONE && (rc < 0 || !pw_result_is_success(r))) {
-		/* the connector stopped because we asked it to: say so, keeping its detail */
+	if (pw_exec_cancelled(ex) != PW_CANCEL_NONE) {
+		/* the connector was stopped because we asked it to: say so, keeping its detail. A
+		 * process that traps SIGTERM and exits 0 did not finish its work, so this holds
+		 * whatever its exit status; its result stays beside the error. */
 		pw_error *ce = NULL;
 		rc = cancel_error(ex, step, &ce);
 		if (e && pw_error_code(e) != PW_ECANCELLED && pw_error_code(e) != PW_ETIMEOUT)

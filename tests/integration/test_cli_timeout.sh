@@ -69,4 +69,25 @@ run_pw grace run "$WORK/ws/grace.yml" --run-id to-grace
 check "grace: timed out (exit 1)" [ "$STATUS" -eq 1 ]
 check "grace: the background trap ran to its end" contains "$WORK/ws/done1.txt" "cleaned"
 check "grace: nothing left behind" no_run_process to-grace
+# a process that traps SIGTERM and exits 0 was still stopped at its deadline: timed_out, not
+# succeeded, and the steps after it do not run
+cat >"$WORK/ws/trap0.yml" <<'YML'
+version: 1
+steps:
+  - name: t
+    timeout: 1
+    command: 'trap "echo term; exit 0" TERM; sleep 10 & wait'
+  - name: after
+    needs: [t]
+    command: echo after ran
+YML
+run_pw trap0 run "$WORK/ws/trap0.yml" --run-id to-trap0
+check "trap exit 0: a step failure (exit 1)" [ "$STATUS" -eq 1 ]
+check "trap exit 0: timed_out with its exit code 0 kept, next not run" python3 -c "
+import json, sys
+s = {x['name']: x for x in json.load(open(sys.argv[1]))['steps']}
+ok = (s['t']['status'] == 'timed_out' and s['t']['exit_code'] == 0
+      and s['t']['error']['code'] == 'ETIMEOUT' and s['after']['status'] != 'succeeded')
+sys.exit(0 if ok else 1)" "$WORK/ws/.pipewright/runs/to-trap0/result.json"
+check "trap exit 0: next step did not run" lacks "$WORK/trap0.out" "after ran"
 finish

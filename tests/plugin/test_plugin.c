@@ -1,6 +1,7 @@
 /* Custom connectors: loading shared-object plug-ins (every error path with its message) and
  * executable connectors speaking the fd-3 JSON protocol (results, garbage, crashes, limits,
  * validation, plan, timeouts ending the process group, masking). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +411,121 @@ PW_TEST(test_exec_connector_timeout_kills_group)
 	pw_result_free(r);
 	/* the background sleep of the program's group is gone too */
 	PW_CHECK(system("pgrep -f 'slee[p] 371' >/dev/null") != 0);
+	pw_step_free(s);
+	pw_manager_free(m);
+}
+
+/* Stopped at its deadline, a program that traps SIGTERM and exits 0 without a result did not
+ * succeed: the step timed out, and its process's status stays in the result. */
+PW_TEST(test_exec_connector_stopped_never_succeeds)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	pw_step *s = conn_step("custom:trapper", CONN("trapper"), "\"kill_grace\":1");
+	pw_step_set_timeout(s, 1);
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	PW_CHECK_INT(run_exec(&r, &e, m, s, NULL, NULL), PW_ETIMEOUT);
+	PW_CHECK(e && strstr(pw_error_message(e), "timed out"));
+	pw_map *stats = NULL;
+	pw_manager_get_stats_map(&stats, m);
+	PW_CHECK_STR(pw_map_get(stats, "custom:trapper.failures"), "1");
+	pw_map_free(stats);
+	pw_error_free(e);
+	pw_result_free(r);
+	PW_CHECK(system("pgrep -f 'slee[p] 373' >/dev/null") != 0);
+	pw_step_free(s);
+	pw_manager_free(m);
+}
+
+static void *cancel_later(void *arg)
+{
+	usleep(700 * 1000);
+	pw_exec_cancel(arg, PW_CANCEL_USER);
+	return NULL;
+}
+
+/* The validation before an execution runs under the step's deadline and its cancellation,
+ * not under the 60 s of a validation on its own. */
+PW_TEST(test_exec_connector_validate_before_execute_is_bounded)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	pw_step *s = conn_step("custom:slowcheck", CONN("slowcheck"), "\"kill_grace\":1");
+	pw_step_set_timeout(s, 1);
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	time_t t0 = time(NULL);
+	PW_CHECK_INT(run_exec(&r, &e, m, s, NULL, NULL), PW_ETIMEOUT);
+	PW_CHECK(time(NULL) - t0 < 8);
+	PW_CHECK(e && strstr(pw_error_message(e), "timed out after 1 s"));
+	pw_error_free(e);
+	e = NULL;
+	pw_result_free(r);
+	r = NULL;
+	PW_CHECK(system("pgrep -f 'slee[p] 374' >/dev/null") != 0);
+
+	/* a cancel stops it too */
+	pw_step_set_timeout(s, 0);
+	pw_workspace *ws = NULL;
+	PW_REQUIRE(pw_workspace_new(&ws, "/tmp", "run-v", NULL, NULL) == 0);
+	pw_exec_options o = PW_EXEC_OPTIONS_INIT;
+	o.step_name = "s";
+	pw_exec *ex = NULL;
+	PW_REQUIRE(pw_exec_new(&ex, &o, NULL) == 0);
+	pthread_t t;
+	PW_REQUIRE(pthread_create(&t, NULL, cancel_later, ex) == 0);
+	t0 = time(NULL);
+	PW_CHECK_INT(pw_manager_execute_step(&r, m, s, ws, NULL, ex, &e), PW_ECANCELLED);
+	pthread_join(t, NULL);
+	PW_CHECK(time(NULL) - t0 < 8);
+	PW_CHECK(e && strstr(pw_error_message(e), "was cancelled"));
+	pw_error_free(e);
+	pw_result_free(r);
+	pw_exec_free(ex);
+	pw_workspace_free(ws);
+	PW_CHECK(system("pgrep -f 'slee[p] 374' >/dev/null") != 0);
+	pw_step_free(s);
+	pw_manager_free(m);
+}
+
+/* A journal request over 64 KiB is answered with a refusal, not left unanswered. */
+PW_TEST(test_exec_connector_oversized_journal_request)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	pw_step *s = conn_step("custom:bigjournal", CONN("bigjournal"), "\"kill_grace\":1");
+	pw_step_set_timeout(s, 10);
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	time_t t0 = time(NULL);
+	PW_CHECK_INT(run_exec(&r, &e, m, s, NULL, NULL), 0);
+	PW_CHECK(time(NULL) - t0 < 8);
+	PW_REQUIRE(r != NULL);
+	PW_CHECK_CONTAINS(pw_map_get(pw_result_metadata(r), "answer"), "request over 64 KiB");
+	PW_CHECK_CONTAINS(pw_map_get(pw_result_metadata(r), "answer"), "\"ok\":false");
+	pw_result_free(r);
+	pw_error_free(e);
+	pw_step_free(s);
+	pw_manager_free(m);
+}
+
+/* A result, then a non-zero exit: the step fails, naming the status; the metadata stays. */
+PW_TEST(test_exec_connector_exit_status_after_result)
+{
+	pw_manager *m = new_manager();
+	PW_REQUIRE(m != NULL);
+	pw_step *s = conn_step("custom:lateexit", CONN("lateexit"), NULL);
+	pw_result *r = NULL;
+	pw_error *e = NULL;
+	PW_CHECK_INT(run_exec(&r, &e, m, s, NULL, NULL), PW_EEXTERNAL);
+	PW_REQUIRE(e != NULL);
+	PW_CHECK_CONTAINS(pw_error_message(e), "exited with code 7 after writing its result");
+	PW_REQUIRE(r != NULL);
+	PW_CHECK(!pw_result_is_success(r));
+	PW_CHECK_STR(pw_map_get(pw_result_metadata(r), "kept"), "yes");
+	pw_result_free(r);
+	pw_error_free(e);
 	pw_step_free(s);
 	pw_manager_free(m);
 }

@@ -135,4 +135,33 @@ check "timeout: exit 1" [ "$STATUS" -eq 1 ]
 check "timeout: quick" [ $((end - start)) -lt 10 ]
 check "timeout: reported" contains "$WORK/slow.err" "timed out after 1 s"
 check "timeout: no sleep left" no_process '(^|/)slee[p] 373$'
+# a signal while a connector program answers validate (run, validate, plan): pipewright ends
+# the program's process group and exits 130, leaving nothing behind
+for cmd in run validate plan; do
+	mark=$((3750 + ${#cmd}))
+	cat >"$WORK/ws/slowcheck.yml" <<YML
+version: 1
+steps:
+  - name: checked
+    step_type: custom:slowcheck
+    env:
+      SLEEPY_MARK: "$mark"
+    config:
+      connector_path: $CONNS/pipewright-connector-slowcheck
+YML
+	python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$PW_CLI" $cmd "$WORK/ws/slowcheck.yml" >"$WORK/sc-$cmd.out" 2>"$WORK/sc-$cmd.err" </dev/null &
+	pid=$!
+	i=0
+	while ! pgrep -f "slee[p] $mark" >/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	signal_and_wait INT $pid
+	check "SIGINT in $cmd's validation: exit status 130" [ "$STATUS" -eq 130 ]
+	check "SIGINT in $cmd's validation: pipewright handled it" contains "$WORK/sc-$cmd.err" "pipewright: cancelling"
+	sleep 0.3
+	check "SIGINT in $cmd's validation: the program's group is gone" sh -c "! pgrep -f 'slee[p] $mark' >/dev/null"
+done
 finish

@@ -17,6 +17,7 @@
 #include "connectors/plugin/plugin.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/internal.h"
 #include "core/journal.h"
 #include "core/step.h"
 #include "proc/proc.h"
@@ -35,9 +36,10 @@ void pw__exec_factory_hide_listing(int hide)
 }
 
 typedef struct exec_impl {
-	char name[128];    /* NAME of custom:NAME */
-	char program[160]; /* pipewright-connector-NAME */
-	char type[136];    /* custom:NAME */
+	pw_manager *manager; /* borrowed: it owns the connector */
+	char name[128];      /* NAME of custom:NAME */
+	char program[160];   /* pipewright-connector-NAME */
+	char type[136];      /* custom:NAME */
 } exec_impl;
 
 static const char *host_path(void)
@@ -421,8 +423,8 @@ static void stop_serving(channel *ch)
 	ch->pending.len = 0;
 }
 
-/* Answers the whole requests at the front of pending; stops serving at the first value that
- * is not one (the result), and at one longer than a request may be. */
+/* Answers the whole requests at the front of pending (one longer than a request may be with a
+ * refusal); stops serving at the first value that is not one (the result). */
 static void serve(channel *ch)
 {
 	while (ch->serving) {
@@ -434,15 +436,19 @@ static void serve(channel *ch)
 		const char *at = ch->pending.data + off;
 		size_t left = ch->pending.len - off;
 		size_t len = at[0] == '{' ? object_extent(at, left) : 0;
-		if (at[0] == '{' && !len && left <= PW_EXEC_REQUEST_MAX)
-			return; /* the rest is on its way */
-		json_t *v = len && len <= PW_EXEC_REQUEST_MAX ? json_loadb(at, len, 0, NULL) : NULL;
+		if (at[0] == '{' && !len)
+			return; /* the rest is on its way (pending is bounded like the result) */
+		json_t *v = len ? json_loadb(at, len, 0, NULL) : NULL;
 		if (!json_is_object(v) || !json_object_get(v, "journal")) {
 			json_decref(v);
 			stop_serving(ch);
 			return;
 		}
-		journal_request(ch, v);
+		/* the program waits for an answer: an oversized request is refused, not ignored */
+		if (len > PW_EXEC_REQUEST_MAX)
+			reply(ch, refusal("request over %zu KiB", PW_EXEC_REQUEST_MAX >> 10));
+		else
+			journal_request(ch, v);
 		json_decref(v);
 		size_t used = off + len;
 		memmove(ch->pending.data, ch->pending.data + used, ch->pending.len - used);
@@ -506,8 +512,11 @@ static void call_dispose(call *c)
 	free(c->cwd);
 }
 
+/* ex: the execution (execute only). aux_cancel_fd: for the other verbs, -1 or a descriptor
+ * that becomes readable when the call must stop (the step's deadline or a cancel). */
 static int run_program(call *c, const exec_impl *x, const char *verb, const pw_step *step,
-                       const pw_workspace *ws, const pw_map *env, pw_exec *ex, pw_error **err)
+                       const pw_workspace *ws, const pw_map *env, pw_exec *ex, int aux_cancel_fd,
+                       pw_error **err)
 {
 	memset(c, 0, sizeof(*c));
 	c->result = (pw_buf)PW_BUF_INIT(PW_EXEC_RESULT_MAX);
@@ -571,6 +580,7 @@ static int run_program(call *c, const exec_impl *x, const char *verb, const pw_s
 		po.kill_grace_ms =
 		    pw__config_number(kg, &kgs) && kgs >= 0 ? (int64_t)(kgs * 1000.0) : DEFAULT_KILL_GRACE_MS;
 	} else {
+		po.cancel_fd = aux_cancel_fd;
 		po.timeout_ms = AUX_TIMEOUT_MS;
 		po.kill_grace_ms = AUX_KILL_GRACE_MS;
 	}
@@ -719,13 +729,30 @@ static int no_result(call *c, const exec_impl *x, const char *verb, pw_error **e
 	return rc;
 }
 
+/* A validate or plan call ended on request (deadline, cancel). */
+static int stopped(call *c, const exec_impl *x, const char *verb, pw_error **err)
+{
+	pw_buf how = PW_BUF_INIT(1024);
+	pw__proc_result_describe(&how, &c->pr, &c->po);
+	int rc = put(err, PW_ECANCELLED, NULL, NULL, pw__buf_cstr(&c->tail),
+	             "connector program '%s' (custom:%s) was stopped in %s: %s", c->program, x->name, verb,
+	             pw__buf_cstr(&how));
+	pw__buf_dispose(&how);
+	return rc;
+}
+
 static int exec_validate(pw_connector *conn, const pw_step *step, pw_error **err)
 {
 	const exec_impl *x = pw_connector_impl(conn);
 	call c;
-	int rc = run_program(&c, x, "validate", step, NULL, NULL, NULL, err);
+	/* before an execution, the step's deadline and the run's cancel bound the call */
+	pw_exec *limit = pw__manager_validating_exec();
+	int rc = run_program(&c, x, "validate", step, NULL, NULL, NULL,
+	                     limit ? pw_exec_cancel_fd(limit) : pw__manager_cancel_fd(x->manager), err);
 	if (rc == 0)
 		rc = check_ended(&c, x, "validate", err);
+	if (rc == 0 && c.pr.cancelled)
+		rc = stopped(&c, x, "validate", err);
 	if (rc == 0 && c.result.len == 0 && !(c.pr.exited && c.pr.exit_code == 0))
 		rc = no_result(&c, x, "validate", err);
 	if (rc == 0 && c.result.len > 0) {
@@ -771,7 +798,7 @@ static int exec_execute(pw_result **out, pw_connector *conn, const pw_step *step
 {
 	const exec_impl *x = pw_connector_impl(conn);
 	call c;
-	int rc = run_program(&c, x, "execute", step, ws, env, ex, err);
+	int rc = run_program(&c, x, "execute", step, ws, env, ex, -1, err);
 	if (rc == 0)
 		rc = check_ended(&c, x, "execute", err);
 	if (rc == 0 && (c.pr.cancelled || pw_exec_cancelled(ex) != PW_CANCEL_NONE)) {
@@ -797,8 +824,11 @@ static int exec_execute(pw_result **out, pw_connector *conn, const pw_step *step
 	json_t *code = j ? json_object_get(j, "exit_code") : NULL;
 	json_t *md = j ? json_object_get(j, "metadata") : NULL;
 	json_t *outs = j ? json_object_get(j, "outputs") : NULL;
+	/* a result, then a non-zero exit: the program did not finish as it said; the step fails
+	 * with the program's status, and the result's metadata stays with the error */
+	int late_exit = rc == 0 && c.pr.exited && c.pr.exit_code != 0;
 	if (rc == 0) {
-		json_int_t ec = json_integer_value(code);
+		json_int_t ec = late_exit ? c.pr.exit_code : json_integer_value(code);
 		pw_result *r = pw_result_new(ec < INT_MIN   ? INT_MIN
 		                             : ec > INT_MAX ? INT_MAX
 		                                            : (int)ec,
@@ -827,6 +857,12 @@ static int exec_execute(pw_result **out, pw_connector *conn, const pw_step *step
 			*out = r;
 		}
 	}
+	if (rc == 0 && late_exit)
+		rc = put(err, PW_EEXTERNAL, NULL,
+		         "a connector program writes its result on fd 3 and exits 0 (docs/plugins.md)", NULL,
+		         "connector program '%s' (custom:%s) exited with code %d after writing its result "
+		         "in execute",
+		         c.program, x->name, c.pr.exit_code);
 	json_decref(j);
 	call_dispose(&c);
 	return rc;
@@ -985,9 +1021,11 @@ static int exec_plan(char **out, pw_connector *conn, const pw_step *step, const 
 {
 	const exec_impl *x = pw_connector_impl(conn);
 	call c;
-	int rc = run_program(&c, x, "plan", step, ws, env, NULL, err);
+	int rc = run_program(&c, x, "plan", step, ws, env, NULL, pw__manager_cancel_fd(x->manager), err);
 	if (rc == 0)
 		rc = check_ended(&c, x, "plan", err);
+	if (rc == 0 && c.pr.cancelled)
+		rc = stopped(&c, x, "plan", err);
 	if (rc == 0 && c.result.len == 0) {
 		if (c.pr.exited && c.pr.exit_code == 0) {
 			pw_buf b = PW_BUF_INIT(0);
@@ -1060,6 +1098,7 @@ static int exec_create(pw_connector **out, const char *type, pw_manager *m, void
 	snprintf(x->name, sizeof(x->name), "%s", name);
 	snprintf(x->program, sizeof(x->program), PW_EXEC_PROGRAM_PREFIX "%s", name);
 	snprintf(x->type, sizeof(x->type), "%s", type);
+	x->manager = m;
 	int rc = pw_connector_new(out, &exec_ops, x->program, type, x, err);
 	if (rc < 0)
 		free(x);
