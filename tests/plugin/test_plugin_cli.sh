@@ -72,6 +72,29 @@ mkdir -p "$WORK/plugins"
 ln -s "$PW_GREET_PLUGIN" "$WORK/plugins/greet.so"
 PIPEWRIGHT_PLUGIN_PATH="$WORK/nonexistent:$WORK/plugins" run_pw env validate "$f"
 check "PIPEWRIGHT_PLUGIN_PATH: valid" [ "$STATUS" -eq 0 ]
+# a relative entry would load from wherever the command runs: ignored, with a warning
+cd "$WORK"
+PIPEWRIGHT_PLUGIN_PATH=plugins run_pw rel validate "$f"
+cd - >/dev/null
+check "relative PIPEWRIGHT_PLUGIN_PATH: not loaded" [ "$STATUS" -eq 2 ]
+check "relative PIPEWRIGHT_PLUGIN_PATH: warned" contains "$WORK/rel.err" "PIPEWRIGHT_PLUGIN_PATH entry 'plugins' is not an absolute path: ignored"
+# a plug-in someone else could have changed is refused: a file writable by others, a
+# directory writable by others (without the sticky bit)
+mkdir -p "$WORK/open" "$WORK/shared"
+cp "$PW_GREET_PLUGIN" "$WORK/open/greet.so"
+chmod 0666 "$WORK/open/greet.so"
+run_pw wfile validate "$f" --plugin "$WORK/open/greet.so"
+check "plug-in writable by others: refused" [ "$STATUS" -eq 4 ]
+check "plug-in writable by others: says why" contains "$WORK/wfile.err" "refusing plug-in '$WORK/open/greet.so': the file is writable by group or others"
+cp "$PW_GREET_PLUGIN" "$WORK/shared/greet.so"
+chmod 0755 "$WORK/shared/greet.so"
+chmod 0777 "$WORK/shared"
+run_pw wdir validate "$f" --plugin "$WORK/shared/greet.so"
+check "plug-in in a directory writable by others: refused" [ "$STATUS" -eq 4 ]
+check "plug-in in a directory writable by others: says why" contains "$WORK/wdir.err" "a directory above it is writable by group or others"
+chmod 1777 "$WORK/shared"
+run_pw sticky validate "$f" --plugin "$WORK/shared/greet.so"
+check "plug-in in a sticky directory (as /tmp): loaded" [ "$STATUS" -eq 0 ]
 run_pw noplugin validate "$f"
 check "without the plug-in: invalid" [ "$STATUS" -eq 2 ]
 check "without the plug-in: says what to do" contains "$WORK/noplugin.err" "no program 'pipewright-connector-greet' is on PATH"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "connectors/plugin/plugin.h"
 #include "core/buf.h"
@@ -308,10 +309,15 @@ static int check_pending(pw_manager *m, pw_plugin *p, pw_error **err)
 				    "each connector type has one provider; rename the plug-in's type (e.g. "
 				    "custom:%s-2) or do not load both",
 				    type[0] && strchr(type, ':') ? strchr(type, ':') + 1 : type);
-				rc = fail(
-				    err, PW_EEXISTS, pw__buf_cstr(&h),
-				    "plug-in '%s': connector type '%s' is already provided%s", p->path, type,
-				    dup_here ? " by the same plug-in" : " by another factory or plug-in");
+				/* a plug-in never replaces what is there: the built-in types, or a type
+				 * another plug-in (or the embedding program's factory) brought first */
+				rc = fail(err, PW_EEXISTS, pw__buf_cstr(&h),
+				          "plug-in '%s': connector type '%s' is already provided%s", p->path,
+				          type,
+				          dup_here ? " by the same plug-in"
+				          : !strchr(type, ':')
+				              ? " by pipewright itself (a built-in type)"
+				              : " by a plug-in loaded before it (or the embedding program)");
 				pw__buf_dispose(&h);
 			}
 		}
@@ -319,6 +325,34 @@ static int check_pending(pw_manager *m, pw_plugin *p, pw_error **err)
 	type_list_dispose(&mine);
 	pw_strv_free(taken);
 	return rc;
+}
+
+/* Why a plug-in at real (its resolved path; st: its stat) could have been put there or changed
+ * by someone other than this user or root, or NULL when it cannot: the file, and every
+ * directory above it, owned by root or this user and not writable by group or others (a
+ * directory with the sticky bit, as /tmp, may be: no one can replace another's file there).
+ * The same rule as ssh's for its keys. */
+static const char *unsafe_place(const char *real, const struct stat *st)
+{
+	uid_t me = geteuid();
+	if ((st->st_uid != 0 && st->st_uid != me) || (st->st_mode & (S_IWGRP | S_IWOTH)))
+		return st->st_uid != 0 && st->st_uid != me ? "the file belongs to another user"
+		                                           : "the file is writable by group or others";
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", real);
+	for (char *slash = strrchr(dir, '/'); slash; slash = strrchr(dir, '/')) {
+		*slash = '\0';
+		struct stat d;
+		if (stat(*dir ? dir : "/", &d) != 0)
+			return "a directory above it cannot be checked";
+		if (d.st_uid != 0 && d.st_uid != me)
+			return "a directory above it belongs to another user";
+		if ((d.st_mode & (S_IWGRP | S_IWOTH)) && !(d.st_mode & S_ISVTX))
+			return "a directory above it is writable by group or others";
+		if (!*dir)
+			break;
+	}
+	return NULL;
 }
 
 static int resolve(char **out_path, char **out_real, const char *path, pw_error **err)
@@ -340,6 +374,14 @@ static int resolve(char **out_path, char **out_real, const char *path, pw_error 
 		pw__buf_dispose(&b);
 		return fail(err, PW_EINVAL, "give the path of a shared object (.so), not a directory",
 		            "cannot load plug-in '%s': not a regular file", path);
+	}
+	const char *weak = unsafe_place(real, &st);
+	if (weak) {
+		pw__buf_dispose(&b);
+		return fail(err, PW_EPERM,
+		            "a plug-in runs inside pipewright: keep it, and the directories above it, "
+		            "writable only by you or root (chmod go-w)",
+		            "refusing plug-in '%s': %s", path, weak);
 	}
 	*out_path = pw__buf_detach(&b);
 	*out_real = strdup(real);
@@ -540,7 +582,13 @@ int pw_manager_load_plugin_dirs(pw_manager *m, const char *dirs, pw_error **err)
 	const char *p = dirs;
 	while (1) {
 		size_t n = strcspn(p, ":");
-		if (n > 0) {
+		if (n > 0 && p[0] != '/') {
+			/* a relative entry would load from wherever the command is run */
+			pw__manager_log(
+			    m, PW_LOG_WARN, "plugin",
+			    "PIPEWRIGHT_PLUGIN_PATH entry '%.*s' is not an absolute path: ignored", (int)n,
+			    p);
+		} else if (n > 0) {
 			char *dir = strndup(p, n);
 			if (!dir)
 				return PW_ENOMEM;
