@@ -480,7 +480,8 @@ static int cmd_validate(int argc, char **argv)
 			rc = EXIT_CANCELLED;
 	}
 	if (rc == EXIT_OK)
-		printf("%s: valid (%zu steps)\n", argv[0], pw_pipeline_step_count(p));
+		printf("%s: valid (%zu step%s)\n", argv[0], pw_pipeline_step_count(p),
+		       pw_pipeline_step_count(p) == 1 ? "" : "s");
 	pw_manager_free(m);
 	pw_pipeline_free(p);
 	return rc;

@@ -266,7 +266,12 @@ static int not_found(pw_manager *m, const char *type, pw_error **err)
 	pw_connector_kind kind = pw_connector_kind_of(type);
 	int code;
 	pw_error *e;
-	if (kind == PW_KIND_INVALID) {
+	if (kind == PW_KIND_INVALID && !strncmp(type, "custom:", 7)) {
+		code = PW_ENOTFOUND;
+		e = pw_error_new(code, "'%s' is not a custom connector's name", type);
+		pw_error_set_hint(e, "NAME in custom:NAME is lower-case letters, digits, '-' and '_', "
+		                     "starting with a letter or digit");
+	} else if (kind == PW_KIND_INVALID) {
 		code = PW_ENOTFOUND;
 		e = pw_error_new(code, "unknown connector type '%s'", type);
 		pw_buf h = PW_BUF_INIT(0);

@@ -101,6 +101,31 @@ check "plan with odd working directories: exit 0" [ "$STATUS" -eq 0 ]
 check "plan warns of a link out" contains "$WORK/wl.out" "warning: working_directory 'link' resolves outside the workspace (/etc); the step fails unless an earlier one changes that"
 check "plan warns of a missing directory" contains "$WORK/wl.out" "warning: working_directory 'made-by-an-earlier-step' cannot be used"
 check "plan describes both steps" contains "$WORK/wl.out" "[2] later (shell)"
+# a custom connector's name that cannot be one says what a name may be; a relative
+# connector_path is shown as written; one step is "1 step"
+mkdir -p "$WORK/names"
+cat >"$WORK/names/p.yml" <<'YML'
+version: 1
+steps:
+  - name: a
+    step_type: custom:Bad_Name
+    command: x
+YML
+cat >"$WORK/names/q.yml" <<'YML'
+version: 1
+steps:
+  - name: a
+    step_type: custom:nope
+    config: { connector_path: ./bin/nothere }
+YML
+run_pw badname validate "$WORK/names/p.yml"
+check "custom:Bad_Name: invalid" [ "$STATUS" -eq 2 ]
+check "custom:Bad_Name: says what a name is" contains "$WORK/badname.err" "p.yml:4:16: 'custom:Bad_Name' is not a custom connector's name"
+(cd "$WORK/names" && "$PW_CLI" validate q.yml >"$WORK/relpath.out" 2>"$WORK/relpath.err") || true
+check "relative connector_path shown as written" contains "$WORK/relpath.err" "connector program './bin/nothere' for custom:nope cannot be run"
+printf 'version: 1\nsteps:\n  - { name: one, command: "true" }\n' >"$WORK/names/one.yml"
+run_pw one validate "$WORK/names/one.yml"
+check "one step: 1 step" contains "$WORK/one.out" "valid (1 step)"
 run_pw conn connectors --stats
 check "connectors exit 0" [ "$STATUS" -eq 0 ]
 check "connectors lists shell" contains "$WORK/conn.out" "shell"

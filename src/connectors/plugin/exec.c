@@ -106,7 +106,7 @@ static int find_program(char **out, const exec_impl *x, const pw_step *step, pw_
 		const char *p = json_string_value(cp);
 		pw_buf b = PW_BUF_INIT(PATH_MAX * 2);
 		char *dir = p[0] == '/' ? NULL : step_dir(step);
-		if (dir)
+		if (dir && strcmp(dir, ".") != 0) /* "." + "./bin/x" would read ././bin/x */
 			pw__buf_printf(&b, "%s/", dir);
 		free(dir);
 		pw__buf_puts(&b, p);
