@@ -527,6 +527,20 @@ static int cancel_error(pw_exec *ex, const pw_step *step, pw_error **err)
 	return pw_error_set(err, PW_ECANCELLED, "step '%s' was cancelled", pw_step_name(step));
 }
 
+/* The step was stopped (deadline or cancel): *e becomes the timeout or cancel error, with the
+ * connector's own error (when it is another) appended to it. Returns that error's code. */
+static int stopped_error(pw_exec *ex, const pw_step *step, pw_error **e)
+{
+	pw_error *ce = NULL;
+	int rc = cancel_error(ex, step, &ce);
+	if (*e && pw_error_code(*e) != PW_ECANCELLED && pw_error_code(*e) != PW_ETIMEOUT)
+		pw_error_append(ce, *e);
+	else
+		pw_error_free(*e);
+	*e = ce;
+	return rc;
+}
+
 static void mask_error(pw_error *e, pw_exec *ex)
 {
 	/* Errors may quote service answers and connectors' hints: mask every text in place. */
@@ -582,13 +596,7 @@ int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step,
 	if (rc < 0) {
 		pw__exec_finish(ex);
 		if (pw_exec_cancelled(ex) != PW_CANCEL_NONE) {
-			pw_error *ce = NULL;
-			rc = cancel_error(ex, step, &ce);
-			if (e && pw_error_code(e) != PW_ECANCELLED && pw_error_code(e) != PW_ETIMEOUT)
-				pw_error_append(ce, e);
-			else
-				pw_error_free(e);
-			e = ce;
+			rc = stopped_error(ex, step, &e);
 			record(m, type, 0, (double)(pw__now_ms() - t0));
 		} else if (e) {
 			pw__step_locate_error(step, e);
@@ -615,13 +623,7 @@ int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step,
 		/* the connector was stopped because we asked it to: say so, keeping its detail. A
 		 * process that traps SIGTERM and exits 0 did not finish its work, so this holds
 		 * whatever its exit status; its result stays beside the error. */
-		pw_error *ce = NULL;
-		rc = cancel_error(ex, step, &ce);
-		if (e && pw_error_code(e) != PW_ECANCELLED && pw_error_code(e) != PW_ETIMEOUT)
-			pw_error_append(ce, e);
-		else
-			pw_error_free(e);
-		e = ce;
+		rc = stopped_error(ex, step, &e);
 	}
 	if (r)
 		finish_result(r, ex);

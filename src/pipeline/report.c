@@ -256,12 +256,9 @@ static mode_t process_umask(void)
 	return (mode_t)(mask & 0777);
 }
 
-/* Writes text into the existing path (opened, truncated when it is a file). */
-static int write_into(const char *path, const char *text, size_t len, pw_error **err)
+/* Writes len bytes of text to fd and closes it: 0, or the errno of the failure. */
+static int write_all_close(int fd, const char *text, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return pw_error_set(err, PW_EIO, "cannot open %s: %s", path, strerror(errno));
 	size_t done = 0;
 	while (done < len) {
 		ssize_t n = write(fd, text + done, len - done);
@@ -274,6 +271,16 @@ static int write_into(const char *path, const char *text, size_t len, pw_error *
 	int werr = done == len ? 0 : errno ? errno : EIO;
 	if (close(fd) != 0 && !werr && errno != EINTR)
 		werr = errno;
+	return werr;
+}
+
+/* Writes text into the existing path (opened, truncated when it is a file). */
+static int write_into(const char *path, const char *text, size_t len, pw_error **err)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return pw_error_set(err, PW_EIO, "cannot open %s: %s", path, strerror(errno));
+	int werr = write_all_close(fd, text, len);
 	return werr ? pw_error_set(err, PW_EIO, "write(\"%s\"): %s", path, strerror(werr)) : 0;
 }
 
@@ -311,18 +318,7 @@ int pw_report_write(const pw_report *rep, pw_report_format f, const char *path, 
 	} else {
 		/* mkostemp makes it 0600; a report is for reading, as a file open() creates is */
 		fchmod(fd, 0666 & ~process_umask());
-		size_t done = 0;
-		while (done < len) {
-			ssize_t n = write(fd, text + done, len - done);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			done += (size_t)n;
-		}
-		int werr = done == len ? 0 : errno;
-		if (close(fd) != 0 && !werr)
-			werr = errno;
+		int werr = write_all_close(fd, text, len);
 		if (werr)
 			rc = pw_error_set(err, PW_EIO, "write(\"%s\"): %s", pw__buf_cstr(&tmp),
 			                  strerror(werr));
