@@ -26,6 +26,12 @@ kill_once_made() {
 	kill -9 "$PID"
 	wait "$PID" 2>/dev/null || true
 	pkill -f "connector-journaled execute" 2>/dev/null || true
+	# gone before gc looks (gc would count it among the run's processes)
+	i=0
+	while pgrep -f "connector-journaled execute" >/dev/null && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
 }
 
 # a run that ends: each file journaled before it is made, and marked removed after
