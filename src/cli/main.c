@@ -431,13 +431,37 @@ static void signals_start(pw_manager *m);
 static void signals_stop(void);
 static int g_signalled; /* a signal came before the run existed */
 
+/* Whether an error of validation is about the pipeline (fix the file: exit 2) rather than
+ * about something that could not be asked (a connector program that timed out, crashed or
+ * answered nonsense, no memory: exit 4). */
+static int pipeline_problem(int code)
+{
+	switch (code) {
+	case PW_ECONFIG:
+	case PW_EVALIDATION:
+	case PW_EPIPELINE:
+	case PW_ENOTFOUND:
+	case PW_ENOTBUILT:
+	case PW_EPERM:
+	case PW_EINVAL:
+	case PW_EEXISTS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int validate_into(pw_pipeline *p, pw_manager *m)
 {
 	pw_error *e = NULL;
 	if (pw_pipeline_validate(p, m, &e) < 0) {
+		int rc = EXIT_INVALID;
+		for (const pw_error *cur = e; cur; cur = pw_error_next(cur))
+			if (!pipeline_problem(pw_error_code(cur)))
+				rc = EXIT_ERROR;
 		print_error(e);
 		pw_error_free(e);
-		return EXIT_INVALID;
+		return rc;
 	}
 	return EXIT_OK;
 }
@@ -542,6 +566,11 @@ static int cmd_plan(int argc, char **argv)
 	return rc;
 }
 
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int cmd_connectors(int argc, char **argv)
 {
 	int stats = 0;
@@ -567,13 +596,29 @@ static int cmd_connectors(int argc, char **argv)
 		return rc;
 	char **types = NULL;
 	pw_manager_list_available_connectors(&types, m);
+	size_t count = 0;
+	int w = 12; /* the type column: as wide as the longest name */
+	for (; types && types[count]; count++)
+		if ((int)strlen(types[count]) > w)
+			w = (int)strlen(types[count]);
+	/* the built-in types in their order, then the custom ones by name (plug-ins, programs
+	 * found on PATH in directory order) */
+	size_t builtin = 0;
+	for (size_t i = 0; i < count; i++)
+		if (strncmp(types[i], "custom:", 7) != 0) {
+			char *t = types[i];
+			memmove(types + builtin + 1, types + builtin, (i - builtin) * sizeof(char *));
+			types[builtin++] = t;
+		}
+	if (count - builtin > 1)
+		qsort(types + builtin, count - builtin, sizeof(char *), cmp_strp);
 	for (size_t i = 0; types && types[i]; i++) {
 		pw_connector *c = NULL;
 		pw_error *e = NULL;
 		if (pw_manager_get_connector(&c, m, types[i], &e) == 0)
-			printf("%-12s %s\n", types[i], pw_connector_name(c));
+			printf("%-*s %s\n", w, types[i], pw_connector_name(c));
 		else
-			printf("%-12s (unavailable: %s)\n", types[i], pw_error_message(e));
+			printf("%-*s (unavailable: %s)\n", w, types[i], pw_error_message(e));
 		pw_error_free(e);
 	}
 	static const char *const known[] = {"docker", "kubernetes", "aws",   "azure",
@@ -583,7 +628,7 @@ static int cmd_connectors(int argc, char **argv)
 		for (size_t i = 0; types && types[i]; i++)
 			have |= !strcmp(types[i], known[k]);
 		if (!have)
-			printf("%-12s (not built into this pipewright)\n", known[k]);
+			printf("%-*s (not built into this pipewright)\n", w, known[k]);
 	}
 	pw_strv_free(types);
 	if (stats) {

@@ -95,6 +95,17 @@ check "plug-in in a directory writable by others: says why" contains "$WORK/wdir
 chmod 1777 "$WORK/shared"
 run_pw sticky validate "$f" --plugin "$WORK/shared/greet.so"
 check "plug-in in a sticky directory (as /tmp): loaded" [ "$STATUS" -eq 0 ]
+# a connector program that cannot answer validate is not an invalid pipeline (4), one that
+# reports configuration errors is (2)
+mkdir -p "$WORK/vx"
+for c in crashcheck picky; do
+	printf 'version: 1\nsteps:\n  - name: a\n    step_type: custom:%s\n    config: { connector_path: %s }\n' \
+		"$c" "$CONNS/pipewright-connector-$c" >"$WORK/vx/$c.yml"
+done
+run_pw vxc validate "$WORK/vx/crashcheck.yml"
+check "validate, the program crashes: other error (4)" [ "$STATUS" -eq 4 ]
+run_pw vxp validate "$WORK/vx/picky.yml"
+check "validate, the program reports errors: invalid (2)" [ "$STATUS" -eq 2 ]
 run_pw noplugin validate "$f"
 check "without the plug-in: invalid" [ "$STATUS" -eq 2 ]
 check "without the plug-in: says what to do" contains "$WORK/noplugin.err" "no program 'pipewright-connector-greet' is on PATH"

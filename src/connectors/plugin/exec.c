@@ -145,6 +145,9 @@ static int find_program(char **out, const exec_impl *x, const pw_step *step, pw_
 	if (rc == 0)
 		return 0;
 	if (rc == PW_EPERM) {
+		/* found on pipewright's own PATH (not a step's): say so */
+		pw_error_set_hint(pe, "make it executable (chmod +x), or take it out of pipewright's "
+		                      "PATH");
 		if (err && !*err)
 			*err = pe;
 		else
