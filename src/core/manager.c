@@ -547,6 +547,17 @@ static void mask_error(pw_error *e, pw_exec *ex)
 	pw__error_mask(e, pw_exec_secrets(ex));
 }
 
+/* Gives e, masked with the step's secrets, to *err when that is empty; else frees it. */
+static void hand_error(pw_error *e, pw_exec *ex, pw_error **err)
+{
+	if (e)
+		mask_error(e, ex);
+	if (err && !*err)
+		*err = e;
+	else
+		pw_error_free(e);
+}
+
 /* The exec whose step this thread is validating before executing it, or NULL. */
 static _Thread_local pw_exec *validating_for;
 
@@ -601,12 +612,7 @@ int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step,
 		} else if (e) {
 			pw__step_locate_error(step, e);
 		}
-		if (e)
-			mask_error(e, ex);
-		if (err && !*err)
-			*err = e;
-		else
-			pw_error_free(e);
+		hand_error(e, ex, err);
 		if (!ex_in)
 			pw_exec_free(ex);
 		free(type);
@@ -629,16 +635,10 @@ int pw_manager_execute_step(pw_result **out, pw_manager *m, const pw_step *step,
 		finish_result(r, ex);
 	double ms = (double)(pw__now_ms() - t0);
 	record(m, type, rc == 0 && pw_result_is_success(r), ms);
-	if (rc < 0) {
-		/* the connector's result stays with the error: a step stopped at its deadline or
-		 * by a cancel still has the exit code, signal, output and metadata of its process */
-		if (e)
-			mask_error(e, ex);
-		if (err && !*err)
-			*err = e;
-		else
-			pw_error_free(e);
-	}
+	/* the connector's result stays with the error: a step stopped at its deadline or by a
+	 * cancel still has the exit code, signal, output and metadata of its process */
+	if (rc < 0)
+		hand_error(e, ex, err);
 	if (!ex_in)
 		pw_exec_free(ex);
 	free(type);
