@@ -1004,31 +1004,29 @@ int main(int argc, char **argv)
 		printf("pipewright %s\n", pw_version());
 		return EXIT_OK;
 	}
-	if (!strcmp(cmd, "help") && argc > 2) { /* `help run`: run --help */
-		char help[] = "--help";
-		char *args[] = {argv[0], argv[2], help, NULL};
-		return main(3, args);
-	}
-	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} commands[] = {
+	    {"run", cmd_run},           {"validate", cmd_validate},
+	    {"plan", cmd_plan},         {"connectors", cmd_connectors},
+	    {"runs", cli_cmd_runs},     {"logs", cli_cmd_logs},
+	    {"report", cli_cmd_report}, {"gc", cli_cmd_gc},
+	};
+	int help_of = !strcmp(cmd, "help") && argc > 2; /* `help run`: run --help */
+	if (!help_of && (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help"))) {
 		usage(stdout);
 		return EXIT_OK;
 	}
-	if (!strcmp(cmd, "run"))
-		return cmd_run(argc - 2, argv + 2);
-	if (!strcmp(cmd, "validate"))
-		return cmd_validate(argc - 2, argv + 2);
-	if (!strcmp(cmd, "plan"))
-		return cmd_plan(argc - 2, argv + 2);
-	if (!strcmp(cmd, "connectors"))
-		return cmd_connectors(argc - 2, argv + 2);
-	if (!strcmp(cmd, "runs"))
-		return cli_cmd_runs(argc - 2, argv + 2);
-	if (!strcmp(cmd, "logs"))
-		return cli_cmd_logs(argc - 2, argv + 2);
-	if (!strcmp(cmd, "report"))
-		return cli_cmd_report(argc - 2, argv + 2);
-	if (!strcmp(cmd, "gc"))
-		return cli_cmd_gc(argc - 2, argv + 2);
+	if (help_of)
+		cmd = argv[2];
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name) != 0)
+			continue;
+		char help[] = "--help";
+		char *help_argv[] = {help, NULL};
+		return help_of ? commands[i].fn(1, help_argv) : commands[i].fn(argc - 2, argv + 2);
+	}
 	fprintf(stderr, "pipewright: unknown command '%s'\n\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;
